@@ -32,9 +32,9 @@ func TestCheckContainer(t *testing.T) {
 
 func TestParseContainer(t *testing.T) {
 	for in, want := range map[string]string{
-		"CSQU3054383":    "CSQU3054383",
-		"csqu 305438-3":  "CSQU3054383",
-		"CSQU 305438/3":  "CSQU3054383",
+		"CSQU3054383":   "CSQU3054383",
+		"csqu 305438-3": "CSQU3054383",
+		"CSQU 305438/3": "CSQU3054383",
 		" msku9070323 ": "MSKU9070323",
 	} {
 		got, err := ParseContainer(in)

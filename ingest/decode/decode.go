@@ -14,20 +14,20 @@ import (
 // dead-letter contract (the "error" header and the metrics label): never
 // rename one, only add.
 const (
-	ReasonEmpty          = "empty"            // empty record value
-	ReasonOversize       = "oversize"         // value above the per-record size limit
-	ReasonInvalidJSON    = "invalid_json"     // not well-formed JSON
-	ReasonUnknownFormat  = "unknown_format"   // well-formed but not a message type we know
-	ReasonMissingField   = "missing_field"    // a required field is absent
-	ReasonBadField       = "bad_field"        // a field has the wrong type or an invalid value
-	ReasonBadContainer   = "bad_container"    // not an ISO 6346 number
-	ReasonCheckDigit     = "check_digit"      // ISO 6346 check digit mismatch
-	ReasonBadTime        = "bad_time"         // unparseable or out-of-range time
-	ReasonUnknownBizStep = "unknown_bizstep"  // EPCIS bizStep with no mapping
-	ReasonUnknownReader  = "unknown_reader"   // raw read from a reader not in the reader table
-	ReasonUnsupported    = "unsupported"      // a known but unsupported message or event type
-	ReasonInvalidEvent   = "invalid_event"    // decoded event fails state.Event.Validate
-	ReasonOther          = "decode_error"     // any other decoding failure
+	ReasonEmpty          = "empty"           // empty record value
+	ReasonOversize       = "oversize"        // value above the per-record size limit
+	ReasonInvalidJSON    = "invalid_json"    // not well-formed JSON
+	ReasonUnknownFormat  = "unknown_format"  // well-formed but not a message type we know
+	ReasonMissingField   = "missing_field"   // a required field is absent
+	ReasonBadField       = "bad_field"       // a field has the wrong type or an invalid value
+	ReasonBadContainer   = "bad_container"   // not an ISO 6346 number
+	ReasonCheckDigit     = "check_digit"     // ISO 6346 check digit mismatch
+	ReasonBadTime        = "bad_time"        // unparseable or out-of-range time
+	ReasonUnknownBizStep = "unknown_bizstep" // EPCIS bizStep with no mapping
+	ReasonUnknownReader  = "unknown_reader"  // raw read from a reader not in the reader table
+	ReasonUnsupported    = "unsupported"     // a known but unsupported message or event type
+	ReasonInvalidEvent   = "invalid_event"   // decoded event fails state.Event.Validate
+	ReasonOther          = "decode_error"    // any other decoding failure
 )
 
 // Error is a decoding failure with a stable reason code.
