@@ -1,0 +1,250 @@
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+)
+
+// Key prefixes (FORMAT.md).
+const (
+	prefixVersion  byte = 0x01
+	prefixOffset   byte = 0x02
+	prefixCurrent  byte = 0x10
+	prefixHistory  byte = 0x11
+	prefixEventIdx byte = 0x12
+	prefixOutbox   byte = 0x20
+
+	formatVersion uint32 = 1
+	valueV1       byte   = 1
+
+	historyKeyLen = 1 + ContainerLen + 8 + 8
+)
+
+var errCorrupt = errors.New("state: corrupt value")
+
+func sortableTime(t int64) uint64 { return uint64(t) ^ 1<<63 }
+func unsortTime(u uint64) int64   { return int64(u ^ 1<<63) }
+
+func idHash(id string) [32]byte { return sha256.Sum256([]byte(id)) }
+
+func offsetKey(dst []byte, topic string, partition int32) []byte {
+	dst = append(dst, prefixOffset, byte(len(topic)))
+	dst = append(dst, topic...)
+	return binary.BigEndian.AppendUint32(dst, uint32(partition))
+}
+
+func currentKey(dst []byte, container string) []byte {
+	dst = append(dst, prefixCurrent)
+	return append(dst, container...)
+}
+
+func historyKey(dst []byte, container string, t int64, h *[32]byte) []byte {
+	dst = append(dst, prefixHistory)
+	dst = append(dst, container...)
+	dst = binary.BigEndian.AppendUint64(dst, sortableTime(t))
+	return append(dst, h[:8]...)
+}
+
+func eventIdxKey(dst []byte, h *[32]byte) []byte {
+	dst = append(dst, prefixEventIdx)
+	return append(dst, h[:16]...)
+}
+
+func outboxKey(dst []byte, seq uint64) []byte {
+	dst = append(dst, prefixOutbox)
+	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+func appendStr(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendBytes(dst, s []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// reader is a sticky-error decoder over a value (prometheus tsdb/encoding).
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil || len(r.b) == 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if uint64(len(r.b)) < n {
+		r.err = errCorrupt
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) str() string { return string(r.bytes()) }
+
+// Container is the current state of one container.
+type Container struct {
+	ID string
+	// Last is the newest event by event time. Its Disposition, ReadPoint and
+	// Source are not kept in the current state: read the history for them.
+	Last  Event
+	First int64 // earliest event time seen, Unix ns
+	Count uint64
+	// Updated is the ingest (wall) time of the last change, Unix ns.
+	Updated int64
+}
+
+// Status is the container status derived from its newest event.
+func (c *Container) Status() string { return c.Last.Code.Status() }
+
+func appendCurrent(dst []byte, c *Container) []byte {
+	dst = append(dst, valueV1, byte(c.Last.Code))
+	dst = binary.AppendVarint(dst, c.Last.Time)
+	dst = appendStr(dst, c.Last.ID)
+	dst = appendStr(dst, c.Last.Location)
+	dst = binary.AppendVarint(dst, c.First)
+	dst = binary.AppendUvarint(dst, c.Count)
+	return binary.AppendVarint(dst, c.Updated)
+}
+
+func decodeCurrent(id string, v []byte, c *Container) error {
+	r := reader{b: v}
+	if r.byte() != valueV1 {
+		return errCorrupt
+	}
+	*c = Container{ID: id}
+	c.Last.Container = id
+	c.Last.Code = Code(r.byte())
+	c.Last.Time = r.varint()
+	c.Last.ID = r.str()
+	c.Last.Location = r.str()
+	c.First = r.varint()
+	c.Count = r.uvarint()
+	c.Updated = r.varint()
+	return r.err
+}
+
+// StoredEvent is an event as kept in the history.
+type StoredEvent struct {
+	Event
+	Ingested int64 // wall time it was applied, Unix ns
+}
+
+func appendHistory(dst []byte, e *Event, ingested int64) []byte {
+	dst = append(dst, valueV1, byte(e.Code))
+	dst = appendStr(dst, e.ID)
+	dst = appendStr(dst, e.Location)
+	dst = appendStr(dst, e.ReadPoint)
+	dst = appendStr(dst, e.Source)
+	dst = appendStr(dst, e.Disposition)
+	return binary.AppendVarint(dst, ingested)
+}
+
+func decodeHistory(key, v []byte, e *StoredEvent) error {
+	if len(key) != historyKeyLen {
+		return errCorrupt
+	}
+	r := reader{b: v}
+	if r.byte() != valueV1 {
+		return errCorrupt
+	}
+	e.Container = string(key[1 : 1+ContainerLen])
+	e.Time = unsortTime(binary.BigEndian.Uint64(key[1+ContainerLen:]))
+	e.Code = Code(r.byte())
+	e.ID = r.str()
+	e.Location = r.str()
+	e.ReadPoint = r.str()
+	e.Source = r.str()
+	e.Disposition = r.str()
+	e.Ingested = r.varint()
+	return r.err
+}
+
+// Header is a Kafka record header of an outbox message.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Message is a record to publish to Kafka through the outbox.
+type Message struct {
+	Topic   string
+	Key     []byte
+	Value   []byte
+	Headers []Header
+}
+
+func appendMessage(dst []byte, m *Message) []byte {
+	dst = append(dst, valueV1)
+	dst = appendStr(dst, m.Topic)
+	dst = appendBytes(dst, m.Key)
+	dst = appendBytes(dst, m.Value)
+	dst = binary.AppendUvarint(dst, uint64(len(m.Headers)))
+	for _, h := range m.Headers {
+		dst = appendStr(dst, h.Key)
+		dst = appendBytes(dst, h.Value)
+	}
+	return dst
+}
+
+// decodeMessage decodes into m; the byte slices alias v.
+func decodeMessage(v []byte, m *Message) error {
+	r := reader{b: v}
+	if r.byte() != valueV1 {
+		return errCorrupt
+	}
+	m.Topic = r.str()
+	m.Key = r.bytes()
+	m.Value = r.bytes()
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.b)) {
+		return errCorrupt
+	}
+	m.Headers = m.Headers[:0]
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		m.Headers = append(m.Headers, Header{Key: r.str(), Value: r.bytes()})
+	}
+	return r.err
+}

@@ -1,0 +1,22 @@
+// Package state owns porttrack's durable state: per-container current state,
+// the full event history, the event-id dedupe index, the consumed offset of
+// every input partition and the outbox of messages to publish, all in one
+// Pebble database whose layout is specified in FORMAT.md.
+//
+// Invariants:
+//   - Store.Apply writes the events of a batch, the current states they
+//     change, the outbox messages and the partition's next offset in one
+//     atomic Pebble batch. Replaying a batch after a crash therefore either
+//     finds its offset stored (and is not replayed) or finds none of its
+//     effects.
+//   - An event id is stored at most once; a duplicate changes nothing.
+//   - Current state is the newest event by event time, not arrival: a late
+//     event enters the history and leaves current state alone.
+//   - Readers (Container, History, ScanOutbox) never take the write lock.
+//     Values they return are copies; callbacks get memory valid only for the
+//     duration of the call.
+//
+// state knows nothing of Kafka, HTTP or metrics libraries: it imports only
+// Pebble and the standard library (and never ingest, query, bench or cmd).
+// Metrics() returns a plain struct that callers export.
+package state

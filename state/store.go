@@ -1,0 +1,534 @@
+package state
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Errors returned by Store.
+var (
+	ErrNotFound  = errors.New("state: not found")
+	ErrFormat    = errors.New("state: unknown on-disk format version")
+	ErrBadCursor = errors.New("state: malformed cursor")
+	ErrClosed    = errors.New("state: closed")
+)
+
+// Options configure a Store.
+type Options struct {
+	// Dir is the directory of the Pebble database.
+	Dir string
+	// FS is the file system; nil means the OS file system. Tests pass
+	// vfs.NewMem().
+	FS vfs.FS
+	// NoSync commits batches without waiting for fsync. Atomicity is the
+	// same either way (a crash of the process loses nothing the OS has);
+	// only a power loss can then drop the last batches, which are consumed
+	// again because their offsets are dropped with them.
+	NoSync bool
+	// CacheBytes is the block cache size; 0 means 64 MiB.
+	CacheBytes int64
+	// Logger receives Pebble's and the store's logs; nil discards them.
+	Logger *slog.Logger
+	// Now returns the wall time; nil means time.Now. Tests pin it.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	if o.Dir == "" {
+		return errors.New("state: Dir is empty")
+	}
+	if o.CacheBytes < 0 {
+		return errors.New("state: CacheBytes is negative")
+	}
+	return nil
+}
+
+// Store is porttrack's durable state. Apply may be called from several
+// goroutines (one per partition); reads may be called from any goroutine at
+// any time and never block Apply for long.
+type Store struct {
+	db     *pebble.DB
+	opts   Options
+	writeO *pebble.WriteOptions
+
+	// mu serialises Apply: a record in one partition may name containers
+	// whose other records live in another partition (an EPCIS event listing
+	// several boxes), so read-modify-write of current state needs one writer.
+	mu struct {
+		sync.Mutex
+		outboxSeq uint64 // next outbox sequence number
+		scratch   applyScratch
+	}
+
+	closed atomic.Bool
+	m      storeMetrics
+}
+
+type storeMetrics struct {
+	batches, events, duplicates, late, outbox atomic.Uint64
+	applyNanos                                atomic.Uint64
+}
+
+// Metrics are the store's counters since Open.
+type Metrics struct {
+	Batches    uint64 // Apply calls committed
+	Events     uint64 // events stored
+	Duplicates uint64 // events ignored because their id was stored
+	Late       uint64 // events stored in history without changing current state
+	Outbox     uint64 // messages written to the outbox
+	ApplyNanos uint64 // total time spent in Apply
+	DiskBytes  uint64 // Pebble's on-disk size
+}
+
+// Open opens (creating if needed) the store.
+func Open(opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref()
+	po := &pebble.Options{
+		FS:                 opts.FS,
+		Cache:              cache,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{opts.Logger},
+		MemTableSize:       32 << 20,
+	}
+	db, err := pebble.Open(opts.Dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, writeO: pebble.Sync}
+	if opts.NoSync {
+		s.writeO = pebble.NoSync
+	}
+	if err := s.checkVersion(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	seq, err := s.lastOutboxSeq()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.mu.outboxSeq = seq + 1
+	return s, nil
+}
+
+func (s *Store) checkVersion() error {
+	key := []byte{prefixVersion, 'v'}
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return s.db.Set(key, binary.BigEndian.AppendUint32(nil, formatVersion), pebble.Sync)
+	}
+	if err != nil {
+		return fmt.Errorf("state: read format version: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 4 || binary.BigEndian.Uint32(v) != formatVersion {
+		return fmt.Errorf("%w: %x (this build reads %d)", ErrFormat, v, formatVersion)
+	}
+	return nil
+}
+
+func (s *Store) lastOutboxSeq() (uint64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixOutbox}, UpperBound: []byte{prefixOutbox + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	k := it.Key()
+	if len(k) != 9 {
+		return 0, fmt.Errorf("state: outbox key %x: %w", k, errCorrupt)
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Swap(true) {
+		return ErrClosed
+	}
+	return s.db.Close()
+}
+
+// Batch is the effect of a run of consumed records of one partition. Apply
+// stores all of it, with the partition's next offset, atomically.
+type Batch struct {
+	Topic     string
+	Partition int32
+	// Next is the offset to consume after this batch (last offset + 1).
+	Next   int64
+	Events []Event
+	// Outbox holds messages to publish (dead letters of this batch).
+	Outbox []Message
+}
+
+// ApplyResult tells what Apply did with the events of a batch.
+type ApplyResult struct {
+	Stored     int // new events stored
+	Duplicates int // events whose id was already stored
+	Late       int // new events older than the container's newest
+}
+
+type applyScratch struct {
+	key, val []byte
+	current  map[string]*Container
+	seen     map[[32]byte]struct{}
+}
+
+// Apply validates and stores the batch in one atomic Pebble batch: new
+// events in history, the event-id index, changed current states, outbox
+// messages and the partition's next offset. An invalid event fails the whole
+// batch before anything is written (ingest validates first).
+func (s *Store) Apply(b *Batch) (ApplyResult, error) {
+	var res ApplyResult
+	for i := range b.Events {
+		if err := b.Events[i].Validate(); err != nil {
+			return res, fmt.Errorf("state: event %d of batch: %w", i, err)
+		}
+	}
+	if len(b.Topic) == 0 || len(b.Topic) > 255 {
+		return res, fmt.Errorf("state: topic name length %d out of range", len(b.Topic))
+	}
+	start := time.Now()
+	now := s.opts.Now().UnixNano()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return res, ErrClosed
+	}
+	sc := &s.mu.scratch
+	if sc.current == nil {
+		sc.current = make(map[string]*Container)
+		sc.seen = make(map[[32]byte]struct{})
+	}
+	clear(sc.current)
+	clear(sc.seen)
+
+	pb := s.db.NewBatch()
+	defer pb.Close()
+	for i := range b.Events {
+		e := &b.Events[i]
+		h := idHash(e.ID)
+		if _, dup := sc.seen[h]; dup {
+			res.Duplicates++
+			continue
+		}
+		sc.key = eventIdxKey(sc.key[:0], &h)
+		exists, err := s.has(sc.key)
+		if err != nil {
+			return res, err
+		}
+		if exists {
+			res.Duplicates++
+			continue
+		}
+		sc.seen[h] = struct{}{}
+
+		hk := historyKey(nil, e.Container, e.Time, &h)
+		sc.val = appendHistory(sc.val[:0], e, now)
+		if err := pb.Set(hk, sc.val, nil); err != nil {
+			return res, err
+		}
+		if err := pb.Set(sc.key, hk[1:], nil); err != nil {
+			return res, err
+		}
+		c, err := s.currentForApply(sc, e.Container)
+		if err != nil {
+			return res, err
+		}
+		if c.Count == 0 || newer(e, &c.Last) {
+			c.Last = Event{ID: e.ID, Container: e.Container, Code: e.Code, Time: e.Time, Location: e.Location}
+		} else {
+			res.Late++
+		}
+		if c.Count == 0 || e.Time < c.First {
+			c.First = e.Time
+		}
+		c.Count++
+		c.Updated = now
+		res.Stored++
+	}
+	for id, c := range sc.current {
+		sc.key = currentKey(sc.key[:0], id)
+		sc.val = appendCurrent(sc.val[:0], c)
+		if err := pb.Set(sc.key, sc.val, nil); err != nil {
+			return res, err
+		}
+	}
+	for i := range b.Outbox {
+		sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
+		sc.val = appendMessage(sc.val[:0], &b.Outbox[i])
+		if err := pb.Set(sc.key, sc.val, nil); err != nil {
+			return res, err
+		}
+		s.mu.outboxSeq++
+	}
+	sc.key = offsetKey(sc.key[:0], b.Topic, b.Partition)
+	if err := pb.Set(sc.key, binary.BigEndian.AppendUint64(sc.val[:0], uint64(b.Next)), nil); err != nil {
+		return res, err
+	}
+	if err := pb.Commit(s.writeO); err != nil {
+		return res, fmt.Errorf("state: commit batch: %w", err)
+	}
+	s.m.batches.Add(1)
+	s.m.events.Add(uint64(res.Stored))
+	s.m.duplicates.Add(uint64(res.Duplicates))
+	s.m.late.Add(uint64(res.Late))
+	s.m.outbox.Add(uint64(len(b.Outbox)))
+	s.m.applyNanos.Add(uint64(time.Since(start)))
+	return res, nil
+}
+
+// newer reports whether e sorts after the stored newest event last.
+func newer(e, last *Event) bool {
+	if e.Time != last.Time {
+		return e.Time > last.Time
+	}
+	return e.ID > last.ID
+}
+
+func (s *Store) has(key []byte) (bool, error) {
+	_, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	closer.Close()
+	return true, nil
+}
+
+// currentForApply returns the batch's working copy of a container's state,
+// loading it from the database the first time; Count == 0 means new.
+func (s *Store) currentForApply(sc *applyScratch, id string) (*Container, error) {
+	if c, ok := sc.current[id]; ok {
+		return c, nil
+	}
+	c := &Container{ID: id}
+	sc.key = currentKey(sc.key[:0], id)
+	v, closer, err := s.db.Get(sc.key)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		err = decodeCurrent(id, v, c)
+		closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("state: current state of %s: %w", id, err)
+		}
+	}
+	sc.current[id] = c
+	return c, nil
+}
+
+// NextOffset returns the stored next offset of a partition; ok is false when
+// nothing of that partition has been applied yet.
+func (s *Store) NextOffset(topic string, partition int32) (next int64, ok bool, err error) {
+	v, closer, err := s.db.Get(offsetKey(nil, topic, partition))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, false, errCorrupt
+	}
+	return int64(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// Container returns the current state of a container, or ErrNotFound.
+func (s *Store) Container(id string) (Container, error) {
+	var c Container
+	if len(id) != ContainerLen {
+		return c, ErrNotFound
+	}
+	var kb [1 + ContainerLen]byte
+	v, closer, err := s.db.Get(currentKey(kb[:0], id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	defer closer.Close()
+	err = decodeCurrent(id, v, &c)
+	return c, err
+}
+
+// HistoryQuery selects events of one container by event time.
+type HistoryQuery struct {
+	From, To int64  // event time range [From, To), Unix ns; 0 means no bound
+	Cursor   string // from a previous page; "" starts at From
+	Limit    int    // events per page, > 0
+}
+
+// History calls fn for the container's events in event-time order and
+// returns the cursor of the next page ("" when there is none).
+func (s *Store) History(id string, q HistoryQuery, fn func(*StoredEvent) error) (string, error) {
+	if q.Limit <= 0 {
+		return "", errors.New("state: history limit must be positive")
+	}
+	prefix := append([]byte{prefixHistory}, id...)
+	lower := bytes.Clone(prefix)
+	if q.From != 0 {
+		lower = binary.BigEndian.AppendUint64(lower, sortableTime(q.From))
+	}
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(raw) != 16 {
+			return "", ErrBadCursor
+		}
+		after := append(bytes.Clone(prefix), raw...)
+		// Start just past the last key of the previous page.
+		after = append(after, 0)
+		if bytes.Compare(after, lower) > 0 {
+			lower = after
+		}
+	}
+	var upper []byte
+	if q.To != 0 {
+		upper = binary.BigEndian.AppendUint64(bytes.Clone(prefix), sortableTime(q.To))
+	} else {
+		upper = append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 17)...)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return "", err
+	}
+	defer it.Close()
+	var ev StoredEvent
+	n := 0
+	var last []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		if n == q.Limit {
+			return base64.RawURLEncoding.EncodeToString(last[1+ContainerLen:]), nil
+		}
+		if err := decodeHistory(it.Key(), it.Value(), &ev); err != nil {
+			return "", fmt.Errorf("state: history of %s: %w", id, err)
+		}
+		if err := fn(&ev); err != nil {
+			return "", err
+		}
+		last = append(last[:0], it.Key()...)
+		n++
+	}
+	return "", it.Error()
+}
+
+// OutboxEntry is one message waiting in the outbox. Message slices alias
+// iterator memory and are valid only during the callback.
+type OutboxEntry struct {
+	Seq uint64
+	Message
+}
+
+// ScanOutbox calls fn for up to limit outbox messages in sequence order.
+func (s *Store) ScanOutbox(limit int, fn func(*OutboxEntry) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixOutbox}, UpperBound: []byte{prefixOutbox + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var e OutboxEntry
+	n := 0
+	for ok := it.First(); ok && n < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 9 {
+			return fmt.Errorf("state: outbox key %x: %w", k, errCorrupt)
+		}
+		e.Seq = binary.BigEndian.Uint64(k[1:])
+		if err := decodeMessage(it.Value(), &e.Message); err != nil {
+			return fmt.Errorf("state: outbox %d: %w", e.Seq, err)
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+		n++
+	}
+	return it.Error()
+}
+
+// DeleteOutbox removes the outbox messages with sequence numbers in
+// [from, to] (after the broker acknowledged them).
+func (s *Store) DeleteOutbox(from, to uint64) error {
+	return s.db.DeleteRange(outboxKey(nil, from), outboxKey(nil, to+1), s.writeO)
+}
+
+// OutboxLen counts the messages waiting in the outbox (for metrics; linear).
+func (s *Store) OutboxLen() (int, error) {
+	n := 0
+	err := s.ScanOutbox(1<<31-1, func(*OutboxEntry) error { n++; return nil })
+	return n, err
+}
+
+// Metrics returns the store's counters.
+func (s *Store) Metrics() Metrics {
+	m := Metrics{
+		Batches:    s.m.batches.Load(),
+		Events:     s.m.events.Load(),
+		Duplicates: s.m.duplicates.Load(),
+		Late:       s.m.late.Load(),
+		Outbox:     s.m.outbox.Load(),
+		ApplyNanos: s.m.applyNanos.Load(),
+	}
+	if !s.closed.Load() {
+		m.DiskBytes = s.db.Metrics().DiskSpaceUsage()
+	}
+	return m
+}
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
+
+var _ io.Closer = (*Store)(nil)
