@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/porttrack/porttrack/ingest"
+	"github.com/porttrack/porttrack/ingest/rfid"
+)
+
+// Config is the node configuration: from a YAML file (--config), then
+// PORTTRACK_* environment variables, then flags, each overriding the last.
+type Config struct {
+	Brokers        []string               `yaml:"brokers"`
+	Group          string                 `yaml:"group"`
+	HTTPAddr       string                 `yaml:"http_addr"`
+	DataDir        string                 `yaml:"data_dir"`
+	Topics         Topics                 `yaml:"topics"`
+	MaxRecordBytes int                    `yaml:"max_record_bytes"`
+	NoSync         bool                   `yaml:"no_sync"`
+	LogLevel       string                 `yaml:"log_level"`
+	LogFormat      string                 `yaml:"log_format"`
+	SessionTimeout time.Duration          `yaml:"session_timeout"`
+	Heartbeat      time.Duration          `yaml:"heartbeat_interval"`
+	Readers        map[string]rfid.Reader `yaml:"readers"`
+}
+
+// Topics are the Kafka topic names.
+type Topics struct {
+	RFID           string `yaml:"rfid"`
+	AIS            string `yaml:"ais"`
+	Customs        string `yaml:"customs"`
+	Transport      string `yaml:"transport"`
+	Events         string `yaml:"events"`
+	Alerts         string `yaml:"alerts"`
+	CustomsResults string `yaml:"customs_results"`
+	DLQ            string `yaml:"dlq"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Group:          "porttrack",
+		HTTPAddr:       "127.0.0.1:8080",
+		MaxRecordBytes: ingest.DefaultMaxRecordBytes,
+		LogLevel:       "info",
+		LogFormat:      "text",
+		SessionTimeout: 10 * time.Second,
+		Heartbeat:      time.Second,
+		Topics: Topics{
+			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
+			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
+			DLQ: "porttrack.dlq",
+		},
+	}
+}
+
+// all returns every topic the node creates in the embedded broker.
+func (t Topics) all() []string {
+	return []string{t.RFID, t.AIS, t.Customs, t.Transport, t.Events, t.Alerts, t.CustomsResults, t.DLQ}
+}
+
+// setting binds one configuration field to its YAML key, flag and variable.
+type setting struct {
+	key  string // YAML key, also the name in error messages
+	help string
+	set  func(c *Config, v string) error
+}
+
+func (s setting) flag() string { return strings.ReplaceAll(strings.ReplaceAll(s.key, "_", "-"), ".", "-") }
+func (s setting) env() string {
+	return "PORTTRACK_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+}
+
+func str(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 10s, got %q", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+var serveSettings = []setting{
+	{"brokers", "comma-separated Kafka bootstrap brokers (host:port)", func(c *Config, v string) error {
+		c.Brokers = nil
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.Brokers = append(c.Brokers, b)
+			}
+		}
+		return nil
+	}},
+	{"group", "Kafka consumer group id; empty: own every partition without a group", str(func(c *Config) *string { return &c.Group })},
+	{"http_addr", "address of the HTTP API", str(func(c *Config) *string { return &c.HTTPAddr })},
+	{"data_dir", "directory of the state database", str(func(c *Config) *string { return &c.DataDir })},
+	{"topics.rfid", "input topic of container RFID reads and EPCIS events", str(func(c *Config) *string { return &c.Topics.RFID })},
+	{"topics.dlq", "dead-letter topic", str(func(c *Config) *string { return &c.Topics.DLQ })},
+	{"max_record_bytes", "largest record value accepted; larger ones are dead-lettered", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want an integer number of bytes, got %q", v)
+		}
+		c.MaxRecordBytes = n
+		return nil
+	}},
+	{"no_sync", "commit state without fsync (faster; a power loss may re-consume the last batches)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		c.NoSync = b
+		return nil
+	}},
+	{"log_level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+	{"log_format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+	{"session_timeout", "consumer group session timeout", dur(func(c *Config) *time.Duration { return &c.SessionTimeout })},
+	{"heartbeat_interval", "consumer group heartbeat interval", dur(func(c *Config) *time.Duration { return &c.Heartbeat })},
+}
+
+// settingError names the setting, where it came from and what is wrong.
+func settingError(s setting, source string, err error) error {
+	return usageError("invalid setting %s (%s): %v", s.key, source, err)
+}
+
+// loadConfig builds the serve configuration from file, environment and flags.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("PORTTRACK_CONFIG"), "YAML configuration file (env PORTTRACK_CONFIG)")
+	flagVals := map[string]*string{}
+	for _, s := range serveSettings {
+		v := new(string)
+		flagVals[s.key] = v
+		fs.StringVar(v, s.flag(), "", s.help+" (env "+s.env()+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, usageError("unexpected arguments: %q", fs.Args())
+	}
+	cfg := defaultConfig()
+	if *configPath != "" {
+		if err := loadFile(&cfg, *configPath); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, s := range serveSettings {
+		if v := getenv(s.env()); v != "" {
+			if err := s.set(&cfg, v); err != nil {
+				return Config{}, settingError(s, "environment "+s.env(), err)
+			}
+		}
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range serveSettings {
+			if s.flag() == f.Name && err == nil {
+				if e := s.set(&cfg, *flagVals[s.key]); e != nil {
+					err = settingError(s, "flag --"+f.Name, e)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func loadFile(cfg *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return usageError("invalid setting config (flag --config): %v", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return usageError("invalid setting config (file %s): %v", path, err)
+	}
+	return nil
+}
+
+// validate checks the settings every command needs; errors name the setting.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("invalid setting %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if len(c.Brokers) == 0 {
+		bad("brokers", "at least one broker is required (--brokers, PORTTRACK_BROKERS or brokers: in the config file)")
+	}
+	for _, b := range c.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			bad("brokers", "%q is not host:port", b)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("http_addr", "%q is not host:port", c.HTTPAddr)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "a directory for the state database is required")
+	}
+	if c.MaxRecordBytes < 1 || c.MaxRecordBytes > 64<<20 {
+		bad("max_record_bytes", "%d is out of range [1, 67108864]", c.MaxRecordBytes)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("log_level", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format", "%q is not text or json", c.LogFormat)
+	}
+	if c.Topics.RFID == "" || c.Topics.DLQ == "" {
+		bad("topics", "topic names must not be empty")
+	}
+	if c.Topics.RFID == c.Topics.DLQ {
+		bad("topics.dlq", "must differ from topics.rfid")
+	}
+	if c.SessionTimeout < time.Second || c.Heartbeat <= 0 || c.Heartbeat >= c.SessionTimeout {
+		bad("session_timeout", "need session_timeout >= 1s and 0 < heartbeat_interval < session_timeout (got %s, %s)", c.SessionTimeout, c.Heartbeat)
+	}
+	for id, r := range c.Readers {
+		if err := r.Validate(); err != nil {
+			bad("readers."+id, "%v", err)
+		}
+	}
+	if len(errs) > 0 {
+		return &exitError{code: 2, err: errors.Join(errs...)}
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(c *Config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

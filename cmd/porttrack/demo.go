@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/porttrack/porttrack/bench/sim"
+)
+
+// demoFlags are the settings of `porttrack demo`.
+type demoFlags struct {
+	brokerAddr    string
+	httpAddr      string
+	dataDir       string
+	partitions    int
+	simRate       float64
+	simContainers int
+	logLevel      string
+}
+
+func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
+	var f demoFlags
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.brokerAddr, "broker-addr", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP API")
+	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (state and broker log); default: a fresh temporary directory")
+	fs.IntVar(&f.partitions, "partitions", 6, "partitions per topic")
+	fs.Float64Var(&f.simRate, "sim-rate", 20, "simulated RFID events per second; 0 turns the simulator off")
+	fs.IntVar(&f.simContainers, "sim-containers", 3000, "containers in the simulated fleet")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, err
+		}
+		return f, usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return f, usageError("unexpected arguments: %q", fs.Args())
+	}
+	switch {
+	case f.partitions < 1 || f.partitions > 1000:
+		return f, usageError("invalid setting partitions (flag --partitions): %d is out of range [1, 1000]", f.partitions)
+	case f.simRate < 0:
+		return f, usageError("invalid setting sim-rate (flag --sim-rate): %g is negative", f.simRate)
+	case f.simContainers < 1:
+		return f, usageError("invalid setting sim-containers (flag --sim-containers): must be at least 1")
+	}
+	if _, _, err := splitPort(f.brokerAddr); err != nil {
+		return f, usageError("invalid setting broker-addr (flag --broker-addr): %v", err)
+	}
+	return f, nil
+}
+
+func splitPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%q has no valid port", addr)
+	}
+	return host, port, nil
+}
+
+func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f, err := parseDemoFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if f.dataDir == "" {
+		if f.dataDir, err = os.MkdirTemp("", "porttrack-demo-"); err != nil {
+			return err
+		}
+	}
+	cfg := defaultConfig()
+	cfg.HTTPAddr = f.httpAddr
+	cfg.DataDir = f.dataDir
+	cfg.LogLevel = f.logLevel
+	cfg.Brokers = []string{f.brokerAddr}
+	// Short group timings: one member on one machine rejoins fast.
+	cfg.SessionTimeout = 3 * time.Second
+	cfg.Heartbeat = 300 * time.Millisecond
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := newLogger(&cfg, stderr)
+
+	host, port, _ := splitPort(f.brokerAddr)
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		}),
+		kfake.DataDir(filepath.Join(f.dataDir, "kafka")),
+		kfake.SeedTopics(int32(f.partitions), cfg.Topics.all()...),
+		kfake.GroupMinSessionTimeout(time.Second),
+	)
+	if err != nil {
+		return fmt.Errorf("embedded broker on %s: %w", f.brokerAddr, err)
+	}
+	defer cluster.Close()
+	cfg.Brokers = cluster.ListenAddrs()
+
+	n, err := newNode(&cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if f.simRate > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := sim.Run(ctx, sim.Config{
+				Brokers:    cfg.Brokers,
+				Topic:      cfg.Topics.RFID,
+				Rate:       f.simRate,
+				Containers: f.simContainers,
+				Seed:       1,
+				BadRate:    0.01,
+				DupRate:    0.02,
+				Logger:     log,
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Error("simulator stopped", "err", err)
+			}
+		}()
+	}
+	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, sim.ContainerNumbers(1, 1)[0])
+	err = n.run(ctx)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+func printDemoHints(w io.Writer, broker, httpAddr string, f demoFlags, simBox string) {
+	now := time.Now().UTC().Format(time.RFC3339)
+	fmt.Fprintf(w, `porttrack demo is running (Ctrl-C stops it).
+  HTTP API      http://%[2]s
+  Kafka broker  %[1]s  (embedded, for one machine and trials; production uses a Kafka cluster)
+  data dir      %[3]s
+  simulator     %[4]g RFID events/s over %[5]d containers
+
+Send an EPCIS gate-in event with kcat, then ask for the container:
+  echo '{"type":"ObjectEvent","eventTime":"%[6]s","eventTimeZoneOffset":"+08:00","epcList":["urn:epc:id:bic:CSQU3054383"],"action":"OBSERVE","bizStep":"arriving","readPoint":{"id":"BLCT-GATE-L1"},"bizLocation":{"id":"CNNGB-BLCT-GATE"}}' | kcat -P -b %[1]s -t port.rfid -k CSQU3054383
+  curl -s http://%[2]s/v1/containers/CSQU3054383
+A simulated box and its history:
+  curl -s 'http://%[2]s/v1/containers/%[7]s/events?limit=10'
+Health and metrics:
+  curl -s http://%[2]s/readyz; curl -s http://%[2]s/metrics | grep porttrack_ingest
+`, broker, httpAddr, f.dataDir, f.simRate, f.simContainers, now, simBox)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/porttrack/porttrack"
+
+// rel returns the top-level part of a porttrack import path ("ingest",
+// "cmd", ...), or "" for other modules.
+func rel(path string) string {
+	if path != module && !strings.HasPrefix(path, module+"/") {
+		return ""
+	}
+	top, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(path, module), "/"), "/")
+	return top
+}
+
+// TestImportDirection keeps the package graph of ARCHITECTURE.md §2:
+// ingest → state ← query, geo a leaf, bench only under cmd, nothing imports
+// cmd, and the heavy dependencies stay in their owners.
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Deps", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	forbidden := map[string][]string{
+		"state":  {"ingest", "query", "bench", "cmd"},
+		"ingest": {"query", "bench", "cmd"},
+		"query":  {"ingest", "bench", "cmd"},
+		"geo":    {"state", "ingest", "query", "bench", "cmd"},
+		"bench":  {"cmd"},
+	}
+	// Third-party packages only their owner (and cmd, bench) may depend on.
+	owned := map[string]string{"github.com/uber/h3-go/v4": "geo"}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	checked := 0
+	for {
+		var p struct {
+			ImportPath string
+			Deps       []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		top := rel(p.ImportPath)
+		for _, d := range p.Deps {
+			dtop := rel(d)
+			for _, f := range forbidden[top] {
+				if dtop == f {
+					t.Errorf("%s depends on %s: %s must not depend on %s", p.ImportPath, d, top, f)
+				}
+			}
+			if dtop == "cmd" {
+				t.Errorf("%s depends on %s: nothing imports cmd", p.ImportPath, d)
+			}
+			if owner, ok := owned[d]; ok && top != owner && top != "cmd" && top != "bench" {
+				t.Errorf("%s depends on %s: only %s may", p.ImportPath, d, owner)
+			}
+			if (top == "state" || top == "geo") && (strings.HasPrefix(d, "github.com/segmentio/kafka-go") || strings.HasPrefix(d, "github.com/valyala/fasthttp")) {
+				t.Errorf("%s depends on %s: %s knows nothing of Kafka or HTTP", p.ImportPath, d, top)
+			}
+			if top == "query" && strings.HasPrefix(d, "github.com/segmentio/kafka-go") {
+				t.Errorf("%s depends on %s: query reads state, not Kafka", p.ImportPath, d)
+			}
+			if top == "ingest" && strings.HasPrefix(d, "github.com/valyala/fasthttp") {
+				t.Errorf("%s depends on %s: ingest serves no HTTP", p.ImportPath, d)
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked only %d packages: go list output not as expected", checked)
+	}
+}
+
+// TestRelClassifies guards the helper the direction test relies on.
+func TestRelClassifies(t *testing.T) {
+	for in, want := range map[string]string{
+		module + "/ingest/rfid":         "ingest",
+		module + "/state":               "state",
+		module + "/cmd/porttrack":       "cmd",
+		"github.com/segmentio/kafka-go": "",
+		module + "x/state":              "",
+	} {
+		if got := rel(in); got != want {
+			t.Errorf("rel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

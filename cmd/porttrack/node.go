@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/porttrack/porttrack/ingest"
+	"github.com/porttrack/porttrack/query"
+	"github.com/porttrack/porttrack/state"
+)
+
+// node is one running engine: state, ingest and the HTTP API.
+type node struct {
+	store  *state.Store
+	engine *ingest.Engine
+	api    *query.Server
+	ln     net.Listener
+	log    *slog.Logger
+}
+
+func newNode(cfg *Config, log *slog.Logger) (*node, error) {
+	dir := filepath.Join(cfg.DataDir, "state")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	engine, err := ingest.New(ingest.Config{
+		Brokers:           cfg.Brokers,
+		GroupID:           cfg.Group,
+		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, DLQ: cfg.Topics.DLQ},
+		MaxRecordBytes:    cfg.MaxRecordBytes,
+		Readers:           cfg.Readers,
+		SessionTimeout:    cfg.SessionTimeout,
+		RebalanceTimeout:  cfg.SessionTimeout,
+		HeartbeatInterval: cfg.Heartbeat,
+		Logger:            log,
+	}, store)
+	if err != nil {
+		store.Close()
+		return nil, &exitError{code: 2, err: err}
+	}
+	api, err := query.New(query.Config{
+		Store:   store,
+		Ready:   engine.Ready,
+		Metrics: []func(io.Writer){engine.WritePrometheus},
+		Logger:  log,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("http_addr: %w", err)
+	}
+	return &node{store: store, engine: engine, api: api, ln: ln, log: log}, nil
+}
+
+// run serves until ctx ends, then shuts down in order: HTTP, ingest, state.
+func (n *node) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := n.api.Serve(n.ln); err != nil {
+			errc <- fmt.Errorf("http: %w", err)
+			cancel()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := n.engine.Run(ctx); err != nil {
+			errc <- fmt.Errorf("ingest: %w", err)
+		}
+		cancel()
+	}()
+	<-ctx.Done()
+	n.log.Info("shutting down")
+	if err := n.api.Shutdown(); err != nil {
+		n.log.Warn("http shutdown", "err", err)
+	}
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	if err := n.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	n.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := newLogger(&cfg, stderr)
+	n, err := newNode(&cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("porttrack serving", "http", n.ln.Addr().String(), "brokers", cfg.Brokers, "group", cfg.Group, "data_dir", cfg.DataDir)
+	return n.run(ctx)
+}

@@ -1,0 +1,123 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/porttrack/porttrack/ingest/rfid"
+)
+
+// Topics names the Kafka topics the engine reads and writes.
+type Topics struct {
+	RFID string // input: container RFID reads and EPCIS events
+	DLQ  string // output: records that could not be decoded, with the reason
+}
+
+// Config configures an Engine. Zero values take the defaults of withDefaults.
+type Config struct {
+	Brokers []string
+	// GroupID is the consumer group. Empty means no group: this node owns
+	// every partition of the input topics (one-node deployments and tests).
+	GroupID string
+	Topics  Topics
+	// MaxRecordBytes bounds a record value; larger ones are dead-lettered
+	// (reason "oversize"). Default 256 KiB.
+	MaxRecordBytes int
+	// Readers is the RFID reader table; nil means rfid.DefaultReaders().
+	Readers map[string]rfid.Reader
+
+	// FetchMaxBytes and FetchMaxWait bound one fetch from a partition.
+	FetchMaxBytes int
+	FetchMaxWait  time.Duration
+	// Consumer group timings (kafka-go ConsumerGroupConfig).
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
+	RebalanceTimeout  time.Duration
+	JoinGroupBackoff  time.Duration
+	// RetryBackoff is the pause before a partition reconnects after an error.
+	RetryBackoff time.Duration
+
+	Logger *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultMaxRecordBytes = 256 << 10
+	DefaultRFIDTopic      = "port.rfid"
+	DefaultDLQTopic       = "porttrack.dlq"
+)
+
+func (c Config) withDefaults() Config {
+	if c.Topics.RFID == "" {
+		c.Topics.RFID = DefaultRFIDTopic
+	}
+	if c.Topics.DLQ == "" {
+		c.Topics.DLQ = DefaultDLQTopic
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.Readers == nil {
+		c.Readers = rfid.DefaultReaders()
+	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = 4 << 20
+	}
+	if c.FetchMaxWait == 0 {
+		c.FetchMaxWait = 250 * time.Millisecond
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 1 * time.Second
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.RebalanceTimeout == 0 {
+		c.RebalanceTimeout = 10 * time.Second
+	}
+	if c.JoinGroupBackoff == 0 {
+		c.JoinGroupBackoff = 500 * time.Millisecond
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = 500 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate checks the configuration after defaults; errors name the field.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one broker address is required"))
+	}
+	for _, b := range c.Brokers {
+		if b == "" {
+			errs = append(errs, errors.New("brokers: empty broker address"))
+		}
+	}
+	if c.Topics.RFID == c.Topics.DLQ {
+		errs = append(errs, fmt.Errorf("topics.dlq: must differ from the input topic %q", c.Topics.RFID))
+	}
+	if c.MaxRecordBytes < 1 || c.MaxRecordBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("max_record_bytes: %d out of range [1, 64 MiB]", c.MaxRecordBytes))
+	}
+	if c.FetchMaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("fetch_max_bytes: %d is below 1024", c.FetchMaxBytes))
+	}
+	if c.FetchMaxWait < time.Millisecond || c.FetchMaxWait > 30*time.Second {
+		errs = append(errs, fmt.Errorf("fetch_max_wait: %s out of range [1ms, 30s]", c.FetchMaxWait))
+	}
+	if c.HeartbeatInterval >= c.SessionTimeout {
+		errs = append(errs, fmt.Errorf("heartbeat_interval: %s must be shorter than session_timeout %s", c.HeartbeatInterval, c.SessionTimeout))
+	}
+	if err := (rfid.Config{Readers: c.Readers}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("readers: %w", err))
+	}
+	return errors.Join(errs...)
+}

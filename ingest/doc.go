@@ -1,0 +1,31 @@
+// Package ingest owns the path from Kafka to state: consumer-group
+// membership, one goroutine per assigned partition, decoding, dead-lettering
+// and the outbox publisher.
+//
+// Offsets. The offset of each partition is stored by state in the same
+// Pebble batch as the events it produced (Store.Apply); a partition goroutine
+// starts at that stored offset, never at Kafka's committed offset. The group's
+// committed offsets are written only to report progress (lag tools), a few
+// seconds behind. A crash at any moment therefore neither loses nor repeats
+// the effect of a record.
+//
+// Pipeline per partition goroutine: fetch (kafka-go Conn.ReadBatchWith, the
+// fastest kafka-go read path, KAFKA.md) → decode each record (pure decoders
+// in sub-packages, e.g. ingest/rfid) → one state.Batch per fetch → Apply.
+// A record that cannot be decoded or validated becomes an outbox message to
+// the dead-letter topic, with its original key, value and headers plus the
+// headers error, source-topic, source-partition, source-offset and
+// porttrack-id, written in the same batch as the offset: it is neither lost
+// nor sent twice for one consumption, and the partition goes on.
+//
+// The outbox publisher sends outbox messages with RequiredAcks=all and
+// deletes them once acknowledged (at least once; consumers dedupe on the
+// porttrack-id header).
+//
+// Goroutines: Run owns all of them (group loop, partition consumers,
+// publisher) and returns after they stopped. Ready, Stats, DeadLettered and
+// WritePrometheus may be called from any goroutine.
+//
+// ingest imports state and its own sub-packages; it never imports query,
+// bench or cmd.
+package ingest

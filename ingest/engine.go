@@ -1,0 +1,550 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/porttrack/porttrack/ingest/decode"
+	"github.com/porttrack/porttrack/ingest/rfid"
+	"github.com/porttrack/porttrack/state"
+)
+
+// Decoder turns one record value into canonical events. Implementations are
+// pure: no IO, no shared mutable state.
+type Decoder interface {
+	Decode(dst []state.Event, value []byte) ([]state.Event, error)
+}
+
+// Engine consumes the input topics into the store and publishes the store's
+// outbox. Run owns every goroutine it starts and returns after they stopped.
+type Engine struct {
+	cfg      Config
+	store    *state.Store
+	log      *slog.Logger
+	decoders map[string]Decoder
+	dialer   *kafka.Dialer
+
+	mu struct {
+		sync.Mutex
+		joined     bool                   // a generation (or static assignment) is active
+		partitions map[tp]*partitionState // current assignment
+	}
+	outboxKick chan struct{}
+	metrics    metrics
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// partitionState is written by the partition's goroutine and read by
+// readiness and metrics.
+type partitionState struct {
+	startHWM atomic.Int64 // high-water mark seen when consumption started; -1 before
+	hwm      atomic.Int64 // latest high-water mark seen
+	next     atomic.Int64 // next offset to consume (stored)
+	caughtUp atomic.Bool
+}
+
+// New builds an engine; Run starts it.
+func New(cfg Config, store *state.Store) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	dec, err := rfid.NewDecoder(rfid.Config{Readers: cfg.Readers})
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:        cfg,
+		store:      store,
+		log:        cfg.Logger.With("component", "ingest"),
+		decoders:   map[string]Decoder{cfg.Topics.RFID: dec},
+		dialer:     &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "porttrack"},
+		outboxKick: make(chan struct{}, 1),
+	}
+	e.metrics.init()
+	e.mu.partitions = map[tp]*partitionState{}
+	return e, nil
+}
+
+// Topics returns the input topics.
+func (e *Engine) Topics() []string { return []string{e.cfg.Topics.RFID} }
+
+// Run consumes until ctx is cancelled. It returns nil on cancellation.
+func (e *Engine) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.publishOutbox(ctx)
+	}()
+	var err error
+	if e.cfg.GroupID == "" {
+		err = e.runStatic(ctx)
+	} else {
+		err = e.runGroup(ctx)
+	}
+	cancel()
+	wg.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// runGroup joins the consumer group and runs one goroutine per assigned
+// partition per generation. Offsets come from the store, never from the
+// group; the group's committed offsets only report progress.
+func (e *Engine) runGroup(ctx context.Context) error {
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                e.cfg.GroupID,
+		Brokers:           e.cfg.Brokers,
+		Dialer:            e.dialer,
+		Topics:            e.Topics(),
+		HeartbeatInterval: e.cfg.HeartbeatInterval,
+		SessionTimeout:    e.cfg.SessionTimeout,
+		RebalanceTimeout:  e.cfg.RebalanceTimeout,
+		JoinGroupBackoff:  e.cfg.JoinGroupBackoff,
+		StartOffset:       kafka.FirstOffset,
+		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { e.log.Debug(fmt.Sprintf(msg, args...), "source", "kafka-go") }),
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: consumer group: %w", err)
+	}
+	defer group.Close()
+	go func() {
+		<-ctx.Done()
+		group.Close()
+	}()
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			// Transient ("Rebalance In Progress", coordinator moves): keep
+			// going, or partitions stay unconsumed (KAFKA.md pitfall 4).
+			e.log.Warn("consumer group", "err", err)
+			e.setAssignment(nil, false)
+			continue
+		}
+		var parts []tp
+		for topic, as := range gen.Assignments {
+			for _, a := range as {
+				parts = append(parts, tp{topic, int32(a.ID)})
+			}
+		}
+		states := e.setAssignment(parts, true)
+		e.log.Info("assigned", "generation", gen.ID, "partitions", len(parts))
+		for _, p := range parts {
+			ps := states[p]
+			gen.Start(func(ctx context.Context) {
+				e.runPartition(ctx, p, ps, func(next int64) {
+					_ = gen.CommitOffsets(map[string]map[int]int64{p.topic: {int(p.partition): next}})
+				})
+			})
+		}
+	}
+}
+
+// runStatic owns every partition of the input topics without a group.
+func (e *Engine) runStatic(ctx context.Context) error {
+	var parts []tp
+	for {
+		parts = parts[:0]
+		err := e.lookupPartitions(ctx, func(topic string, p int32) { parts = append(parts, tp{topic, p}) })
+		if err == nil {
+			break
+		}
+		e.log.Warn("looking up partitions", "err", err)
+		if !sleep(ctx, e.cfg.RetryBackoff) {
+			return nil
+		}
+	}
+	states := e.setAssignment(parts, true)
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.runPartition(ctx, p, states[p], nil)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (e *Engine) lookupPartitions(ctx context.Context, fn func(string, int32)) error {
+	for _, topic := range e.Topics() {
+		var lastErr error
+		found := false
+		for _, b := range e.cfg.Brokers {
+			ps, err := e.dialer.LookupPartitions(ctx, "tcp", b, topic)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			if len(ps) == 0 {
+				lastErr = fmt.Errorf("topic %q has no partitions", topic)
+				continue
+			}
+			for _, p := range ps {
+				fn(topic, int32(p.ID))
+			}
+			found = true
+			break
+		}
+		if !found {
+			return fmt.Errorf("topic %q: %w", topic, lastErr)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) setAssignment(parts []tp, joined bool) map[tp]*partitionState {
+	m := make(map[tp]*partitionState, len(parts))
+	for _, p := range parts {
+		ps := &partitionState{}
+		ps.startHWM.Store(-1)
+		m[p] = ps
+	}
+	e.mu.Lock()
+	e.mu.partitions = m
+	e.mu.joined = joined
+	e.mu.Unlock()
+	return m
+}
+
+// Ready reports whether this node has its assignment and every assigned
+// partition has caught up to the high-water mark seen when it started.
+func (e *Engine) Ready() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.mu.joined {
+		return false
+	}
+	for _, ps := range e.mu.partitions {
+		if !ps.caughtUp.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// runPartition consumes one partition until ctx ends, reconnecting after
+// errors. commit, if not nil, reports progress to the group.
+func (e *Engine) runPartition(ctx context.Context, p tp, ps *partitionState, commit func(int64)) {
+	log := e.log.With("topic", p.topic, "partition", p.partition)
+	for ctx.Err() == nil {
+		err := e.consume(ctx, p, ps, commit)
+		if ctx.Err() != nil {
+			return
+		}
+		e.metrics.partitionErrors.Add(1)
+		log.Warn("partition consumer restarting", "err", err)
+		if !sleep(ctx, e.cfg.RetryBackoff) {
+			return
+		}
+	}
+}
+
+// consume reads one partition from the offset stored in the state. It
+// returns on the first error; the caller reconnects and resumes from the
+// stored offset, so nothing is applied twice.
+func (e *Engine) consume(ctx context.Context, p tp, ps *partitionState, commit func(int64)) error {
+	conn, err := e.dialLeader(ctx, p)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+
+	first, last, err := conn.ReadOffsets()
+	if err != nil {
+		return fmt.Errorf("read offsets: %w", err)
+	}
+	next, ok, err := e.store.NextOffset(p.topic, p.partition)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		next = first
+	case next < first:
+		// Retention deleted records we never applied: they are gone.
+		e.log.Error("records lost to retention before they were applied", "topic", p.topic, "partition", p.partition, "stored", next, "first", first)
+		e.metrics.retentionGaps.Add(uint64(first - next))
+		next = first
+	case next > last:
+		e.log.Warn("stored offset beyond the log end (topic recreated?)", "topic", p.topic, "partition", p.partition, "stored", next, "end", last)
+	}
+	if ps.startHWM.Load() < 0 {
+		ps.startHWM.Store(last)
+	}
+	ps.hwm.Store(last)
+	ps.next.Store(next)
+	ps.caughtUp.Store(next >= ps.startHWM.Load())
+	if _, err := conn.Seek(next, kafka.SeekAbsolute); err != nil {
+		return fmt.Errorf("seek %d: %w", next, err)
+	}
+
+	dec := e.decoders[p.topic]
+	if dec == nil {
+		return fmt.Errorf("no decoder for topic %q", p.topic)
+	}
+	w := worker{e: e, p: p, dec: dec}
+	lastCommit := time.Now()
+	for {
+		if err := conn.SetReadDeadline(time.Now().Add(e.cfg.FetchMaxWait + 10*time.Second)); err != nil {
+			return err
+		}
+		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: e.cfg.FetchMaxBytes, MaxWait: e.cfg.FetchMaxWait})
+		w.reset(next)
+		for {
+			msg, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			w.add(&msg)
+		}
+		hwm := batch.HighWaterMark()
+		if err := batch.Close(); err != nil {
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				return fmt.Errorf("offset %d out of range: %w", next, err)
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// Records read before the error are applied below only if the
+			// batch completed; drop them and refetch from next.
+			return fmt.Errorf("fetch at %d: %w", next, err)
+		}
+		if w.records > 0 {
+			if err := w.apply(); err != nil {
+				return err
+			}
+			next = w.batch.Next
+			ps.next.Store(next)
+			e.kickOutbox(len(w.batch.Outbox))
+		}
+		if hwm > 0 {
+			ps.hwm.Store(hwm)
+		}
+		if !ps.caughtUp.Load() && next >= ps.startHWM.Load() {
+			ps.caughtUp.Store(true)
+			e.log.Info("partition caught up", "topic", p.topic, "partition", p.partition, "offset", next)
+		}
+		if commit != nil && w.records > 0 && time.Since(lastCommit) > 5*time.Second {
+			commit(next)
+			lastCommit = time.Now()
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func (e *Engine) dialLeader(ctx context.Context, p tp) (*kafka.Conn, error) {
+	var lastErr error
+	for _, b := range e.cfg.Brokers {
+		conn, err := e.dialer.DialLeader(ctx, "tcp", b, p.topic, int(p.partition))
+		if err == nil {
+			return conn, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("dial leader of %s/%d: %w", p.topic, p.partition, lastErr)
+}
+
+// worker turns one fetched run of records into one state batch.
+type worker struct {
+	e       *Engine
+	p       tp
+	dec     Decoder
+	batch   state.Batch
+	records int
+}
+
+func (w *worker) reset(next int64) {
+	w.batch = state.Batch{Topic: w.p.topic, Partition: w.p.partition, Next: next, Events: w.batch.Events[:0], Outbox: w.batch.Outbox[:0]}
+	w.records = 0
+}
+
+func (w *worker) add(msg *kafka.Message) {
+	w.records++
+	w.batch.Next = msg.Offset + 1
+	m := &w.e.metrics
+	m.consumed.Add(1)
+	var err error
+	n := len(w.batch.Events)
+	switch {
+	case len(msg.Value) == 0:
+		err = decode.Errorf(decode.ReasonEmpty, "record value is empty")
+	case len(msg.Value) > w.e.cfg.MaxRecordBytes:
+		err = decode.Errorf(decode.ReasonOversize, "record value has %d bytes, limit %d", len(msg.Value), w.e.cfg.MaxRecordBytes)
+	default:
+		w.batch.Events, err = w.dec.Decode(w.batch.Events, msg.Value)
+		if err == nil {
+			for i := n; i < len(w.batch.Events); i++ {
+				if verr := w.batch.Events[i].Validate(); verr != nil {
+					err = decode.Errorf(decode.ReasonInvalidEvent, "%v", verr)
+					break
+				}
+			}
+		}
+	}
+	if err == nil {
+		m.decoded.Add(1)
+		return
+	}
+	w.batch.Events = w.batch.Events[:n]
+	reason := decode.Reason(err)
+	m.deadLetter(reason)
+	if w.e.log.Enabled(context.Background(), slog.LevelDebug) {
+		w.e.log.Debug("dead letter", "topic", w.p.topic, "partition", w.p.partition, "offset", msg.Offset, "err", err)
+	}
+	w.batch.Outbox = append(w.batch.Outbox, deadLetter(w.e.cfg.Topics.DLQ, msg, err))
+}
+
+func (w *worker) apply() error {
+	res, err := w.e.store.Apply(&w.batch)
+	if err != nil {
+		return fmt.Errorf("apply batch ending at %d: %w", w.batch.Next, err)
+	}
+	m := &w.e.metrics
+	m.stored.Add(uint64(res.Stored))
+	m.duplicates.Add(uint64(res.Duplicates))
+	m.late.Add(uint64(res.Late))
+	m.batches.Add(1)
+	w.batch.Outbox = w.batch.Outbox[:0]
+	return nil
+}
+
+// Dead-letter headers: the contract of porttrack.dlq.
+const (
+	HeaderError           = "error"
+	HeaderSourceTopic     = "source-topic"
+	HeaderSourcePartition = "source-partition"
+	HeaderSourceOffset    = "source-offset"
+	HeaderID              = "porttrack-id"
+)
+
+func deadLetter(topic string, msg *kafka.Message, err error) state.Message {
+	part := strconv.Itoa(msg.Partition)
+	off := strconv.FormatInt(msg.Offset, 10)
+	hs := make([]state.Header, 0, len(msg.Headers)+5)
+	for _, h := range msg.Headers {
+		hs = append(hs, state.Header{Key: h.Key, Value: h.Value})
+	}
+	hs = append(hs,
+		state.Header{Key: HeaderError, Value: []byte(err.Error())},
+		state.Header{Key: HeaderSourceTopic, Value: []byte(msg.Topic)},
+		state.Header{Key: HeaderSourcePartition, Value: []byte(part)},
+		state.Header{Key: HeaderSourceOffset, Value: []byte(off)},
+		state.Header{Key: HeaderID, Value: []byte(msg.Topic + "/" + part + "/" + off)},
+	)
+	return state.Message{Topic: topic, Key: msg.Key, Value: msg.Value, Headers: hs}
+}
+
+func (e *Engine) kickOutbox(n int) {
+	if n == 0 {
+		return
+	}
+	select {
+	case e.outboxKick <- struct{}{}:
+	default:
+	}
+}
+
+// publishOutbox sends outbox messages to Kafka, at least once, in sequence
+// order, and deletes them once the broker acknowledged them.
+func (e *Engine) publishOutbox(ctx context.Context) {
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(e.cfg.Brokers...),
+		Balancer:               &kafka.Murmur2Balancer{},
+		RequiredAcks:           kafka.RequireAll, // KAFKA.md pitfall 1
+		BatchTimeout:           2 * time.Millisecond,
+		AllowAutoTopicCreation: false,
+		Transport:              &kafka.Transport{Dial: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, ClientID: "porttrack"},
+	}
+	defer w.Close()
+	backoff := e.cfg.RetryBackoff
+	var msgs []kafka.Message
+	for ctx.Err() == nil {
+		msgs = msgs[:0]
+		var firstSeq, lastSeq uint64
+		err := e.store.ScanOutbox(500, func(o *state.OutboxEntry) error {
+			if len(msgs) == 0 {
+				firstSeq = o.Seq
+			}
+			lastSeq = o.Seq
+			km := kafka.Message{Topic: o.Topic, Key: clone(o.Key), Value: clone(o.Value)}
+			for _, h := range o.Headers {
+				km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: clone(h.Value)})
+			}
+			msgs = append(msgs, km)
+			return nil
+		})
+		if err == nil && len(msgs) > 0 {
+			err = w.WriteMessages(ctx, msgs...)
+			if err == nil {
+				err = e.store.DeleteOutbox(firstSeq, lastSeq)
+				e.metrics.published.Add(uint64(len(msgs)))
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.metrics.publishErrors.Add(1)
+			e.log.Warn("publishing outbox", "err", err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = e.cfg.RetryBackoff
+		if len(msgs) == 500 {
+			continue
+		}
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+		case <-e.outboxKick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,10 @@
+// Package query owns the HTTP API (fasthttp): container lookups and
+// history, /healthz, /readyz and /metrics.
+//
+// It reads state and never writes it. Handlers append JSON into the response
+// buffer without reflection and keep nothing of the *fasthttp.RequestCtx
+// after returning. Store errors are mapped to HTTP statuses in one place
+// (Server.storeError); every error body is {"error":{"code","message"}}.
+//
+// query imports state (and geo); it never imports ingest, bench or cmd.
+package query

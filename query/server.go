@@ -1,0 +1,303 @@
+package query
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
+)
+
+// Config configures the HTTP API.
+type Config struct {
+	Store *state.Store
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready func() bool
+	// Metrics write further Prometheus text on /metrics (ingest's, ...).
+	Metrics []func(io.Writer)
+	Logger  *slog.Logger
+	// MaxLimit caps the page size of list endpoints (default 1000).
+	MaxLimit int
+}
+
+// Server is the query API. It reads the store and never writes it.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	srv  *fasthttp.Server
+	hist *routeHistograms
+}
+
+// New builds a server; Serve runs it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("query: Store is nil")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxLimit == 0 {
+		cfg.MaxLimit = 1000
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query"), hist: newRouteHistograms()}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		Name:                          "porttrack",
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		MaxRequestBodySize:            1 << 20,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultServerHeader:         false,
+		NoDefaultContentType:          true,
+	}
+	return s, nil
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for open requests.
+func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+
+// Handler returns the request handler (for tests and in-memory listeners).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+
+// Routes, as labelled in metrics.
+const (
+	routeContainer       = "/v1/containers/{id}"
+	routeContainerEvents = "/v1/containers/{id}/events"
+	routeHealthz         = "/healthz"
+	routeReadyz          = "/readyz"
+	routeMetrics         = "/metrics"
+	routeOther           = "other"
+)
+
+var routes = []string{routeContainer, routeContainerEvents, routeHealthz, routeReadyz, routeMetrics, routeOther}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	route := s.route(ctx)
+	s.hist.observe(route, time.Since(start))
+}
+
+func (s *Server) route(ctx *fasthttp.RequestCtx) string {
+	path := ctx.Path()
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "only GET and HEAD are supported")
+		return routeOther
+	}
+	switch {
+	case bytes.HasPrefix(path, []byte("/v1/containers/")):
+		rest := path[len("/v1/containers/"):]
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			if string(rest[i:]) == "/events" {
+				s.containerEvents(ctx, rest[:i])
+				return routeContainerEvents
+			}
+			break
+		}
+		s.container(ctx, rest)
+		return routeContainer
+	case string(path) == "/healthz":
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+		return routeHealthz
+	case string(path) == "/readyz":
+		ctx.SetContentType("application/json")
+		if s.cfg.Ready == nil || s.cfg.Ready() {
+			ctx.SetBodyString(`{"status":"ready"}`)
+		} else {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString(`{"status":"not_ready","reason":"partitions not assigned or not caught up"}`)
+		}
+		return routeReadyz
+	case string(path) == "/metrics":
+		s.metrics(ctx)
+		return routeMetrics
+	}
+	writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(path))
+	return routeOther
+}
+
+// parseContainerID validates the {id} path segment.
+func parseContainerID(ctx *fasthttp.RequestCtx, raw []byte) (string, bool) {
+	id, err := state.ParseContainer(string(raw))
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_container_id", err.Error())
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
+	id, ok := parseContainerID(ctx, raw)
+	if !ok {
+		return
+	}
+	c, err := s.cfg.Store.Container(id)
+	if err != nil {
+		s.storeError(ctx, id, err)
+		return
+	}
+	b := ctx.Response.Body()[:0]
+	b = appendContainer(b, &c)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+func appendContainer(b []byte, c *state.Container) []byte {
+	b = append(b, '{')
+	b = appendKey(b, true, "id")
+	b = appendString(b, c.ID)
+	b = appendKey(b, false, "status")
+	b = appendString(b, c.Status())
+	b = appendKey(b, false, "last_event")
+	b = append(b, '{')
+	b = appendKey(b, true, "id")
+	b = appendString(b, c.Last.ID)
+	b = appendKey(b, false, "type")
+	b = appendString(b, c.Last.Code.String())
+	b = appendKey(b, false, "time")
+	b = appendTime(b, c.Last.Time)
+	b = appendKey(b, false, "location")
+	b = appendString(b, c.Last.Location)
+	b = append(b, '}')
+	b = appendKey(b, false, "location")
+	b = appendString(b, c.Last.Location)
+	b = appendKey(b, false, "first_seen")
+	b = appendTime(b, c.First)
+	b = appendKey(b, false, "event_count")
+	b = appendUint(b, c.Count)
+	b = appendKey(b, false, "updated_at")
+	b = appendTime(b, c.Updated)
+	return append(b, '}')
+}
+
+func (s *Server) containerEvents(ctx *fasthttp.RequestCtx, raw []byte) {
+	id, ok := parseContainerID(ctx, raw)
+	if !ok {
+		return
+	}
+	args := ctx.QueryArgs()
+	q := state.HistoryQuery{Limit: 100}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if v := args.Peek(p.name); len(v) > 0 {
+			t, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", p.name, v))
+				return
+			}
+			*p.dst = t.UnixNano()
+		}
+	}
+	if q.From != 0 && q.To != 0 && q.To <= q.From {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "to: must be after from")
+		return
+	}
+	if v := args.Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > s.cfg.MaxLimit {
+			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("limit: want an integer in [1, %d], got %q", s.cfg.MaxLimit, v))
+			return
+		}
+		q.Limit = n
+	}
+	q.Cursor = string(args.Peek("cursor"))
+	if _, err := s.cfg.Store.Container(id); err != nil {
+		s.storeError(ctx, id, err)
+		return
+	}
+	b := ctx.Response.Body()[:0]
+	b = append(b, `{"events":[`...)
+	first := true
+	next, err := s.cfg.Store.History(id, q, func(e *state.StoredEvent) error {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendEvent(b, e)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, state.ErrBadCursor) {
+			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "cursor: not a cursor returned by this endpoint")
+			return
+		}
+		s.storeError(ctx, id, err)
+		return
+	}
+	b = append(b, `],"next_cursor":`...)
+	b = appendString(b, next)
+	b = append(b, '}')
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+func appendEvent(b []byte, e *state.StoredEvent) []byte {
+	b = append(b, '{')
+	b = appendKey(b, true, "id")
+	b = appendString(b, e.ID)
+	b = appendKey(b, false, "type")
+	b = appendString(b, e.Code.String())
+	b = appendKey(b, false, "time")
+	b = appendTime(b, e.Time)
+	b = appendKey(b, false, "location")
+	b = appendString(b, e.Location)
+	if e.ReadPoint != "" {
+		b = appendKey(b, false, "read_point")
+		b = appendString(b, e.ReadPoint)
+	}
+	if e.Disposition != "" {
+		b = appendKey(b, false, "disposition")
+		b = appendString(b, e.Disposition)
+	}
+	b = appendKey(b, false, "source")
+	b = appendString(b, e.Source)
+	b = appendKey(b, false, "ingested_at")
+	b = appendTime(b, e.Ingested)
+	return append(b, '}')
+}
+
+// storeError maps store errors to HTTP statuses: the one place that does.
+func (s *Server) storeError(ctx *fasthttp.RequestCtx, id string, err error) {
+	if errors.Is(err, state.ErrNotFound) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "container "+id+" not found")
+		return
+	}
+	s.log.Error("store read failed", "container", id, "err", err)
+	writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+}
+
+func writeError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	b := append(ctx.Response.Body()[:0], `{"error":{"code":`...)
+	b = appendString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	b = append(b, `}}`...)
+	ctx.Response.SetBodyRaw(b)
+}
+
+func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	var sb strings.Builder
+	s.hist.write(&sb)
+	for _, m := range s.cfg.Metrics {
+		m(&sb)
+	}
+	ctx.SetBodyString(sb.String())
+}
