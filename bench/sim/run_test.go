@@ -1,0 +1,128 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+const testPartitions = 6
+
+func newCluster(t *testing.T) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, "port.rfid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+func TestRunKfake(t *testing.T) {
+	brokers := newCluster(t)
+	cfg := Config{
+		Brokers: brokers, Total: 2000, Seed: 11, BadRate: 0.05, DupRate: 0.05, Start: testStart,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	st, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGenerator(cfg)
+	want := map[string]int{} // key + value -> count
+	for _, r := range g.Next(nil, 2000) {
+		want[string(r.Key)+"\x00"+string(r.Value)]++
+	}
+	if st != g.Stats() {
+		t.Fatalf("Run stats %+v, generator stats %+v", st, g.Stats())
+	}
+
+	partition := map[string]int{}
+	total := 0
+	for p := range testPartitions {
+		for _, m := range readPartition(ctx, t, brokers[0], p) {
+			total++
+			k := string(m.Key)
+			if q, ok := partition[k]; ok && q != p {
+				t.Errorf("key %s in partitions %d and %d", k, q, p)
+			}
+			partition[k] = p
+			want[k+"\x00"+string(m.Value)]--
+		}
+	}
+	if total != 2000 {
+		t.Fatalf("read %d records, want 2000", total)
+	}
+	for kv, n := range want {
+		if n != 0 {
+			t.Fatalf("record %q: %d more produced than read", kv, n)
+		}
+	}
+}
+
+// readPartition reads partition p from its first offset to the high
+// watermark.
+func readPartition(ctx context.Context, t *testing.T, addr string, p int) []kafka.Message {
+	t.Helper()
+	conn, err := kafka.DialLeader(ctx, "tcp", addr, "port.rfid", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		t.Fatal(err)
+	}
+	end, err := conn.ReadLastOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Seek(0, kafka.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafka.Message
+	for offset := int64(0); offset < end; {
+		b := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := b.ReadMessage()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("partition %d at offset %d: %v", p, offset, err)
+			}
+			msgs = append(msgs, m)
+			offset = m.Offset + 1
+		}
+		if err := b.Close(); err != nil {
+			t.Fatalf("partition %d: %v", p, err)
+		}
+	}
+	return msgs
+}
+
+func TestRunRateAndCancel(t *testing.T) {
+	brokers := newCluster(t)
+	const rate = 2000
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	st, err := Run(ctx, Config{Brokers: brokers, Rate: rate, Start: testStart})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("Run ended by its context: %v, want nil", err)
+	}
+	// Each batch (rate × pacing records) leaves no earlier than the first
+	// record's due time.
+	if limit := int64(rate*elapsed.Seconds()) + rate*int64(pacing)/int64(time.Second); st.Produced == 0 || st.Produced > limit {
+		t.Fatalf("produced %d records in %v at %d/s, want 1..%d", st.Produced, elapsed, rate, limit)
+	}
+}

@@ -1,0 +1,33 @@
+// Package rfid decodes the record values of the port.rfid Kafka topic into
+// canonical state.Events. It owns two input forms, told apart by content:
+//
+//   - GS1 EPCIS 2.0 JSON-LD from partners: an EPCISDocument
+//     (epcisBody.eventList) or a bare ObjectEvent or AggregationEvent.
+//     Containers are urn:epc:id:bic:<ISO 6346> EPCs in epcList (ObjectEvent)
+//     or childEPCs (AggregationEvent); other EPCs (SSCC, SGTIN, ...) are
+//     skipped. bizStep maps to the event code (arriving GTIN, departing GTOT,
+//     loading LOAD, unloading DISC, inspecting INSP, holding HOLD), following
+//     the port usage in DOMAIN.md §5. Source "epcis".
+//   - Compact reads from porttrack's own fixed readers
+//     ({"reader":..,"antenna":..,"epc":..,"t":..,"rssi":..,"dir":..}),
+//     given meaning by the reader table (Config.Readers). Source "rfid-read".
+//
+// Invariants:
+//
+//   - Decoding is pure: no IO, no goroutines, no logging, no clock. The same
+//     value always gives the same events, so a redelivered record gives the
+//     same event IDs (the source's eventID, eventID#container when one EPCIS
+//     event names several boxes, otherwise "sha256:" over the canonical
+//     content, see contentHash). The ID format is stored: never change it.
+//   - A record is all or nothing: on any error Decode leaves dst as it was
+//     and returns a *decode.Error with a stable reason code; the caller sends
+//     the record to the dead-letter topic.
+//   - Every returned event passes state.Event.Validate, and owns its strings:
+//     none alias the record value or the JSON parser's buffers.
+//
+// A Decoder is immutable after NewDecoder and safe for concurrent use; its
+// JSON parsers come from a pool, so partition goroutines may share one.
+//
+// Imports: from porttrack only state and ingest/decode. It must not import
+// ingest (which imports it), query or geo.
+package rfid
