@@ -77,7 +77,9 @@ type setting struct {
 	set  func(c *Config, v string) error
 }
 
-func (s setting) flag() string { return strings.ReplaceAll(strings.ReplaceAll(s.key, "_", "-"), ".", "-") }
+func (s setting) flag() string {
+	return strings.ReplaceAll(strings.ReplaceAll(s.key, "_", "-"), ".", "-")
+}
 func (s setting) env() string {
 	return "PORTTRACK_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
 }

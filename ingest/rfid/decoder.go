@@ -200,44 +200,39 @@ func checkEvent(e *state.Event) error {
 	return nil
 }
 
-// contentHash accumulates the canonical content of an event that has no id
-// of its own: strings as a uvarint length and the bytes, so no two field
-// lists share an encoding, and times as 8 big-endian bytes of UTC Unix
-// nanoseconds. The fields are, in order,
+// hashID returns the ID of an event that has no id of its own: "sha256:"
+// and the hex of the first 16 bytes of the SHA-256 of its canonical
+// content. The ID is stored: never change the content or its encoding.
+//
+// The content is, in order,
 //
 //	EPCIS:  "epcis", type, bare bizStep, time, container, readPoint id, bizLocation id
 //	reads:  "rfid-read", reader, antenna (decimal, "" if absent), container, time, dir
 //
-// ("" for absent strings). The content is normalised first (container,
-// bizStep, time zone), so equal events from differently written records
-// share an ID.
-type contentHash struct{ buf []byte }
-
-// newContentHash returns a contentHash that fills scratch first, so that
-// hashing a typical event does not allocate.
-func newContentHash(scratch *[256]byte) contentHash { return contentHash{buf: scratch[:0]} }
-
-func (h *contentHash) addString(s string) {
-	h.buf = binary.AppendUvarint(h.buf, uint64(len(s)))
-	h.buf = append(h.buf, s...)
-}
-
-// addBytes is addString for []byte; not generic, because a generic version
-// makes scratch escape to the heap.
-func (h *contentHash) addBytes(b []byte) {
-	h.buf = binary.AppendUvarint(h.buf, uint64(len(b)))
-	h.buf = append(h.buf, b...)
-}
-
-func (h *contentHash) addInt(n int64) { h.buf = binary.BigEndian.AppendUint64(h.buf, uint64(n)) }
-
-// id returns "sha256:" and the hex of the first 16 bytes of the SHA-256
-// of the content. The format is part of the stored data: never change it.
-func (h *contentHash) id() string {
-	sum := sha256.Sum256(h.buf)
+// with strings ("" when absent) as a uvarint length and the bytes, so no
+// two field lists share an encoding (appendField), and the time as 8
+// big-endian bytes of UTC Unix nanoseconds (appendTime). The content is
+// normalised first (container, bizStep, zone offset), so differently
+// written records of one event share an ID.
+func hashID(content []byte) string {
+	sum := sha256.Sum256(content)
 	const prefix = "sha256:"
 	var out [len(prefix) + 32]byte
 	copy(out[:], prefix)
 	hex.Encode(out[len(prefix):], sum[:16])
 	return string(out[:])
 }
+
+func appendField(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// appendFieldBytes is appendField for []byte; a generic version makes the
+// callers' stack buffers escape.
+func appendFieldBytes(buf, b []byte) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(b)))
+	return append(buf, b...)
+}
+
+func appendTime(buf []byte, ns int64) []byte { return binary.BigEndian.AppendUint64(buf, uint64(ns)) }

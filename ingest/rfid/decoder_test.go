@@ -133,7 +133,7 @@ func TestDecodeTestdata(t *testing.T) {
 		}, {
 			// No eventID: a content hash. Hash IDs are pinned here because
 			// they are stored; they were checked with an independent
-			// implementation of the encoding documented on contentHash.
+			// implementation of the encoding documented on hashID.
 			ID:        "sha256:d37aefc1cba94620f1061bc98d1b3e1d",
 			Container: "CSQU3054300", Code: state.CodeHOLD, Time: unixNano(t, "2026-11-22T10:15:00Z"),
 			Location: loc + "CSCT/inspection", ReadPoint: loc + "CSCT/inspection", Source: "epcis", Disposition: "unavailable",

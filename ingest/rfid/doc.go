@@ -18,7 +18,7 @@
 //     value always gives the same events, so a redelivered record gives the
 //     same event IDs (the source's eventID, eventID#container when one EPCIS
 //     event names several boxes, otherwise "sha256:" over the canonical
-//     content, see contentHash). The ID format is stored: never change it.
+//     content, see hashID). The ID format is stored: never change it.
 //   - A record is all or nothing: on any error Decode leaves dst as it was
 //     and returns a *decode.Error with a stable reason code; the caller sends
 //     the record to the dead-letter topic.

@@ -142,20 +142,18 @@ func decodeEvent(dst []state.Event, ev *fastjson.Value) ([]state.Event, error) {
 		return dst, decode.Errorf(decode.ReasonBadField, "eventID too long to qualify with a container")
 	}
 	var scratch [256]byte
-	h := newContentHash(&scratch)
 	for i := range rows {
 		r := &rows[i]
 		switch {
 		case len(eventID) == 0:
-			h.buf = h.buf[:0]
-			h.addString(sourceEPCIS)
-			h.addBytes(typ)
-			h.addBytes(step)
-			h.addInt(t)
-			h.addString(r.Container)
-			h.addBytes(readPoint)
-			h.addBytes(bizLocation)
-			r.ID = h.id()
+			content := appendField(scratch[:0], sourceEPCIS)
+			content = appendFieldBytes(content, typ)
+			content = appendFieldBytes(content, step)
+			content = appendTime(content, t)
+			content = appendField(content, r.Container)
+			content = appendFieldBytes(content, readPoint)
+			content = appendFieldBytes(content, bizLocation)
+			r.ID = hashID(content)
 		case len(rows) == 1:
 			r.ID = string(eventID)
 		default:

@@ -76,15 +76,14 @@ func (d *Decoder) decodeRead(dst []state.Event, v *fastjson.Value) ([]state.Even
 	}
 
 	var scratch [256]byte
-	h := newContentHash(&scratch)
-	h.addString(sourceRead)
-	h.addString(r.id)
-	h.addBytes(antenna)
-	h.addString(container)
-	h.addInt(t)
-	h.addBytes(dir)
+	content := appendField(scratch[:0], sourceRead)
+	content = appendField(content, r.id)
+	content = appendFieldBytes(content, antenna)
+	content = appendField(content, container)
+	content = appendTime(content, t)
+	content = appendFieldBytes(content, dir)
 	e := state.Event{
-		ID:        h.id(),
+		ID:        hashID(content),
 		Container: container,
 		Code:      code,
 		Time:      t,
