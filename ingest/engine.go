@@ -390,6 +390,12 @@ func (w *worker) add(msg *kafka.Message) {
 	w.batch.Next = msg.Offset + 1
 	m := &w.e.metrics
 	m.consumed.Add(1)
+	if isControlRecord(msg) {
+		// kafka-go hands transaction markers to the application (KAFKA.md
+		// pitfall 3); they carry no data.
+		m.control.Add(1)
+		return
+	}
 	var err error
 	n := len(w.batch.Events)
 	switch {
@@ -419,6 +425,14 @@ func (w *worker) add(msg *kafka.Message) {
 		w.e.log.Debug("dead letter", "topic", w.p.topic, "partition", w.p.partition, "offset", msg.Offset, "err", err)
 	}
 	w.batch.Outbox = append(w.batch.Outbox, deadLetter(w.e.cfg.Topics.DLQ, msg, err))
+}
+
+// isControlRecord recognises a transaction commit/abort marker: key is
+// version int16 0 and type int16 0 (abort) or 1 (commit), value is version
+// int16 and coordinator epoch int32. No porttrack input record has this shape.
+func isControlRecord(msg *kafka.Message) bool {
+	k := msg.Key
+	return len(k) == 4 && k[0] == 0 && k[1] == 0 && k[2] == 0 && k[3] <= 1 && len(msg.Value) == 6
 }
 
 func (w *worker) apply() error {

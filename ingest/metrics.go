@@ -11,12 +11,12 @@ import (
 // metrics are the engine's counters, exported in Prometheus text format by
 // WritePrometheus (ingest imports no metrics library).
 type metrics struct {
-	consumed, decoded, batches     atomic.Uint64
-	stored, duplicates, late       atomic.Uint64
-	published, publishErrors       atomic.Uint64
-	partitionErrors, retentionGaps atomic.Uint64
-	deadMu                         sync.Mutex
-	dead                           map[string]*atomic.Uint64 // by reason
+	consumed, decoded, batches, control atomic.Uint64
+	stored, duplicates, late            atomic.Uint64
+	published, publishErrors            atomic.Uint64
+	partitionErrors, retentionGaps      atomic.Uint64
+	deadMu                              sync.Mutex
+	dead                                map[string]*atomic.Uint64 // by reason
 }
 
 func (m *metrics) init() { m.dead = map[string]*atomic.Uint64{} }
@@ -66,6 +66,7 @@ func (e *Engine) WritePrometheus(w io.Writer) {
 	}
 	counter("porttrack_ingest_records_consumed_total", "Records read from input topics.", m.consumed.Load())
 	counter("porttrack_ingest_records_applied_total", "Records decoded and applied to state.", m.decoded.Load())
+	counter("porttrack_ingest_control_records_total", "Transaction markers skipped.", m.control.Load())
 	counter("porttrack_ingest_batches_total", "State batches committed.", m.batches.Load())
 	counter("porttrack_ingest_events_stored_total", "New events stored in history.", m.stored.Load())
 	counter("porttrack_ingest_events_duplicate_total", "Events ignored because their id was already stored.", m.duplicates.Load())
