@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := loadConfig([]string{"--config", "../../deploy/porttrack.example.yaml"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Brokers) != 3 || cfg.Readers["BLCT-QC01-LOAD"].Event != "LOAD" || cfg.SessionTimeout != 10*time.Second {
+		t.Fatalf("example config read as %+v", cfg)
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(path, []byte("brokers: [file:9092]\ndata_dir: /from/file\ngroup: filegroup\nhttp_addr: 127.0.0.1:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig([]string{"--config", path, "--http-addr", "127.0.0.1:3"},
+		env(map[string]string{"PORTTRACK_GROUP": "envgroup", "PORTTRACK_HTTP_ADDR": "127.0.0.1:2", "PORTTRACK_TOPICS_RFID": "rfid.in"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Brokers[0] != "file:9092" || cfg.DataDir != "/from/file" || cfg.Group != "envgroup" || cfg.HTTPAddr != "127.0.0.1:3" || cfg.Topics.RFID != "rfid.in" {
+		t.Fatalf("precedence wrong: %+v", cfg)
+	}
+}
+
+// TestInvalidSettingExits2 checks that a bad setting from any source exits
+// with code 2 and a message naming the setting.
+func TestInvalidSettingExits2(t *testing.T) {
+	dir := t.TempDir()
+	unknown := filepath.Join(dir, "u.yaml")
+	os.WriteFile(unknown, []byte("brokers: [a:1]\nbrokres: [b:2]\n"), 0o644)
+	base := []string{"serve", "--brokers", "127.0.0.1:9092", "--data-dir", dir}
+	for _, c := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		mention string
+	}{
+		{"no brokers", []string{"serve", "--data-dir", dir}, nil, "brokers"},
+		{"no data dir", []string{"serve", "--brokers", "127.0.0.1:9092"}, nil, "data_dir"},
+		{"bad broker", []string{"serve", "--brokers", "nohostport", "--data-dir", dir}, nil, "brokers"},
+		{"bad number flag", append(base, "--max-record-bytes", "lots"), nil, "max_record_bytes"},
+		{"number out of range", append(base, "--max-record-bytes", "0"), nil, "max_record_bytes"},
+		{"bad env duration", base, map[string]string{"PORTTRACK_SESSION_TIMEOUT": "soon"}, "PORTTRACK_SESSION_TIMEOUT"},
+		{"bad log level", append(base, "--log-level", "loud"), nil, "log_level"},
+		{"dlq equals input", append(base, "--topics-dlq", "port.rfid"), nil, "topics.dlq"},
+		{"bad http addr", append(base, "--http-addr", "8080"), nil, "http_addr"},
+		{"unknown file key", append(base, "--config", unknown), nil, "brokres"},
+		{"missing file", append(base, "--config", filepath.Join(dir, "none.yaml")), nil, "config"},
+		{"unknown flag", append(base, "--nope"), nil, "nope"},
+		{"bad demo partitions", []string{"demo", "--partitions", "0"}, nil, "partitions"},
+		{"unknown command", []string{"fly"}, nil, "fly"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := run(t.Context(), c.args, env(c.env), io.Discard, io.Discard)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 2 {
+				t.Fatalf("run(%q) = %v, want exit code 2", c.args, err)
+			}
+			if !strings.Contains(err.Error(), c.mention) {
+				t.Fatalf("error %q does not name %q", err, c.mention)
+			}
+		})
+	}
+}
