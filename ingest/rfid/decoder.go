@@ -170,7 +170,7 @@ func parseContainer(b []byte) (string, error) {
 	case errors.Is(err, state.ErrContainerCheckDigit):
 		return "", decode.Errorf(decode.ReasonCheckDigit, "%v", err)
 	case err != nil:
-		return "", decode.Errorf(decode.ReasonBadContainer, "%.64q: %v", b, err)
+		return "", decode.Errorf(decode.ReasonBadContainer, "%.64q: %v", b, state.ErrContainerFormat)
 	}
 	return c, nil
 }
@@ -183,7 +183,7 @@ const maxUnixSec = 7258118400
 func parseTime(b []byte) (int64, error) {
 	t, err := time.Parse(time.RFC3339Nano, string(b))
 	if err != nil {
-		return 0, decode.Errorf(decode.ReasonBadTime, "%v", err)
+		return 0, decode.Errorf(decode.ReasonBadTime, "%.64q is not an RFC 3339 time with offset", b)
 	}
 	if sec := t.Unix(); sec < 0 || sec >= maxUnixSec || t.UnixNano() == 0 {
 		return 0, decode.Errorf(decode.ReasonBadTime, "%.64q outside 1970..2200", b)

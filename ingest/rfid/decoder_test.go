@@ -368,6 +368,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"TransactionEvent", ev(map[string]any{"type": "TransactionEvent"}), decode.ReasonUnsupported},
 		{"TransformationEvent", ev(map[string]any{"type": "TransformationEvent"}), decode.ReasonUnsupported},
 		{"AssociationEvent", ev(map[string]any{"type": "AssociationEvent", "childEPCs": []any{"urn:epc:id:bic:CSQU3054383"}}), decode.ReasonUnsupported},
+		{"EPCISQueryDocument", `{"type":"EPCISQueryDocument","epcisBody":{"queryResults":{}}}`, decode.ReasonUnsupported},
 		{"document with an AssociationEvent", doc(ev(nil), ev(map[string]any{"type": "AssociationEvent"})), decode.ReasonUnsupported},
 
 		{"no bizStep", ev(map[string]any{"bizStep": nil}), decode.ReasonUnknownBizStep},

@@ -7,7 +7,8 @@
 //     or childEPCs (AggregationEvent); other EPCs (SSCC, SGTIN, ...) are
 //     skipped. bizStep maps to the event code (arriving GTIN, departing GTOT,
 //     loading LOAD, unloading DISC, inspecting INSP, holding HOLD), following
-//     the port usage in DOMAIN.md §5. Source "epcis".
+//     the port usage in DOMAIN.md §5. Source "epcis". Other event types and
+//     EPCISQueryDocument (subscription results) are rejected as unsupported.
 //   - Compact reads from porttrack's own fixed readers
 //     ({"reader":..,"antenna":..,"epc":..,"t":..,"rssi":..,"dir":..}),
 //     given meaning by the reader table (Config.Readers). Source "rfid-read".

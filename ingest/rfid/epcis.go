@@ -58,7 +58,7 @@ func decodeEvent(dst []state.Event, ev *fastjson.Value) ([]state.Event, error) {
 		epcsKey = "epcList"
 	case "AggregationEvent":
 		epcsKey = "childEPCs"
-	case "TransactionEvent", "TransformationEvent", "AssociationEvent":
+	case "TransactionEvent", "TransformationEvent", "AssociationEvent", "EPCISQueryDocument":
 		return dst, decode.Errorf(decode.ReasonUnsupported, "EPCIS %s", typ)
 	default:
 		return dst, decode.Errorf(decode.ReasonUnknownFormat, "type %.64q is not an EPCIS document or event", typ)

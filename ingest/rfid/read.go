@@ -53,15 +53,15 @@ func (d *Decoder) decodeRead(dst []state.Event, v *fastjson.Value) ([]state.Even
 	var antenna []byte
 	if av := member(v, "antenna"); av != nil {
 		n, err := av.Int64()
-		if err != nil {
-			return dst, decode.Errorf(decode.ReasonBadField, "antenna is not an integer: %v", err)
+		if err != nil { // not a number, a fraction or out of range
+			return dst, decode.Errorf(decode.ReasonBadField, "antenna %.64s is not an integer", av)
 		}
 		antenna = strconv.AppendInt(antBuf[:0], n, 10)
 	}
 
 	dir := v.GetStringBytes("dir")
 	if dv := member(v, "dir"); dv != nil && string(dir) != "in" && string(dir) != "out" {
-		return dst, decode.Errorf(decode.ReasonBadField, "dir %s, want \"in\" or \"out\"", dv)
+		return dst, decode.Errorf(decode.ReasonBadField, "dir %.64s, want \"in\" or \"out\"", dv)
 	}
 	code := r.code
 	if code == state.CodeUnknown {
@@ -109,7 +109,7 @@ func readTime(v *fastjson.Value) (int64, error) {
 	case fastjson.TypeNumber:
 		ms, err := v.Int64()
 		if err != nil {
-			return 0, decode.Errorf(decode.ReasonBadTime, "t is not integer milliseconds: %v", err)
+			return 0, decode.Errorf(decode.ReasonBadTime, "t %.64s is not integer milliseconds", v)
 		}
 		if ms <= 0 || ms >= maxUnixSec*1000 {
 			return 0, decode.Errorf(decode.ReasonBadTime, "t %d ms outside 1970..2200", ms)
