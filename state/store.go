@@ -194,6 +194,8 @@ type Batch struct {
 	// Next is the offset to consume after this batch (last offset + 1).
 	Next   int64
 	Events []Event
+	// Vessels holds decoded AIS reports.
+	Vessels []VesselReport
 	// Outbox holds messages to publish (dead letters of this batch).
 	Outbox []Message
 }
@@ -203,12 +205,16 @@ type ApplyResult struct {
 	Stored     int // new events stored
 	Duplicates int // events whose id was already stored
 	Late       int // new events older than the container's newest
+	// VesselReports counts vessel reports applied.
+	VesselReports    int
+	VesselDuplicates int // position reports already stored (another station)
 }
 
 type applyScratch struct {
 	key, val []byte
 	current  map[string]*Container
 	seen     map[[32]byte]struct{}
+	vessels  map[uint32]*vesselWork
 }
 
 // Apply validates and stores the batch in one atomic Pebble batch: new
@@ -220,6 +226,11 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	for i := range b.Events {
 		if err := b.Events[i].Validate(); err != nil {
 			return res, fmt.Errorf("state: event %d of batch: %w", i, err)
+		}
+	}
+	for i := range b.Vessels {
+		if err := b.Vessels[i].Validate(); err != nil {
+			return res, fmt.Errorf("state: vessel report %d of batch: %w", i, err)
 		}
 	}
 	if len(b.Topic) == 0 || len(b.Topic) > 255 {
@@ -289,6 +300,11 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		sc.key = currentKey(sc.key[:0], id)
 		sc.val = appendCurrent(sc.val[:0], c)
 		if err := pb.Set(sc.key, sc.val, nil); err != nil {
+			return res, err
+		}
+	}
+	if len(b.Vessels) > 0 {
+		if err := s.applyVessels(pb, b.Vessels, &res); err != nil {
 			return res, err
 		}
 	}
