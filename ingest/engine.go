@@ -323,7 +323,8 @@ func (e *Engine) consume(ctx context.Context, p tp, ps *partitionState, commit f
 			w.add(&msg)
 		}
 		hwm := batch.HighWaterMark()
-		if err := batch.Close(); err != nil {
+		if err := batch.Close(); err != nil && !errors.Is(err, kafka.RequestTimedOut) {
+			// RequestTimedOut is an empty fetch at the log end after MaxWait.
 			if errors.Is(err, kafka.OffsetOutOfRange) {
 				return fmt.Errorf("offset %d out of range: %w", next, err)
 			}

@@ -46,6 +46,8 @@ func (e *Engine) DeadLettered() map[string]uint64 {
 // Stats is a snapshot of the engine's counters.
 type Stats struct {
 	Consumed, Decoded, Batches, Stored, Duplicates, Late, Published uint64
+	// PartitionErrors counts partition consumer restarts after an error.
+	PartitionErrors uint64
 }
 
 // Stats returns the engine's counters.
@@ -54,7 +56,7 @@ func (e *Engine) Stats() Stats {
 	return Stats{
 		Consumed: m.consumed.Load(), Decoded: m.decoded.Load(), Batches: m.batches.Load(),
 		Stored: m.stored.Load(), Duplicates: m.duplicates.Load(), Late: m.late.Load(),
-		Published: m.published.Load(),
+		Published: m.published.Load(), PartitionErrors: m.partitionErrors.Load(),
 	}
 }
 

@@ -17,6 +17,7 @@ const usage = `porttrack tracks containers around the Ningbo-Zhoushan port.
 Usage:
   porttrack demo  [flags]   embedded broker + traffic simulator + engine + API
   porttrack serve [flags]   the engine against a Kafka cluster
+  porttrack bench [flags]   benchmarks: 'porttrack bench ingest' (bench/README.md)
   porttrack help            this text
 
 Run 'porttrack <command> -h' for the flags of a command.
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
