@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 // command and a blank line after the expected output.
 //
 //	load                         events, one per line: id box code time [location]
-//	get <path>                   expected: status line, then the body
+//	vessels                      reports, one per line:
+//	                             pos mmsi time lat lon speed course station
+//	                             static mmsi time imo name
+//	get <path> [method]          expected: status line, then the body
 func TestScripts(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
 	if len(files) == 0 {
@@ -126,6 +130,15 @@ func runScript(t *testing.T, path string) {
 			if _, err := store.Apply(&state.Batch{Topic: "t", Next: offset, Events: evs}); err != nil {
 				t.Fatalf("load: %v", err)
 			}
+		case "vessels":
+			var rs []state.VesselReport
+			for _, l := range strings.Split(b.input, "\n") {
+				rs = append(rs, parseVesselLine(t, l))
+			}
+			offset++
+			if _, err := store.Apply(&state.Batch{Topic: "t", Next: offset, Vessels: rs}); err != nil {
+				t.Fatalf("vessels: %v", err)
+			}
 		case "ready":
 			ready = fields[1] == "true"
 		case "get":
@@ -162,4 +175,44 @@ func runScript(t *testing.T, path string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func parseVesselLine(t *testing.T, l string) state.VesselReport {
+	t.Helper()
+	f := strings.Fields(l)
+	bad := func() { t.Fatalf("vessels line %q", l) }
+	if len(f) < 5 {
+		bad()
+	}
+	mmsi, err := strconv.ParseUint(f[1], 10, 32)
+	if err != nil {
+		bad()
+	}
+	ts, err := time.Parse(time.RFC3339Nano, f[2])
+	if err != nil {
+		bad()
+	}
+	r := state.VesselReport{MMSI: uint32(mmsi), Time: ts.UnixNano(), Speed: state.UnknownFloat, Course: state.UnknownFloat,
+		Heading: state.UnknownInt, Status: state.UnknownInt, Turn: state.UnknownInt, ShipType: state.UnknownInt,
+		ToBow: state.UnknownInt, ToStern: state.UnknownInt, ToPort: state.UnknownInt, ToStarbd: state.UnknownInt}
+	num := func(s string) float64 {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			bad()
+		}
+		return v
+	}
+	switch {
+	case f[0] == "pos" && len(f) == 8:
+		r.MsgType, r.HasPosition = 1, true
+		r.Lat, r.Lon, r.Speed, r.Course, r.Station = num(f[3]), num(f[4]), num(f[5]), num(f[6]), f[7]
+		r.Status = 5
+	case f[0] == "static" && len(f) >= 5:
+		r.MsgType = 5
+		r.IMO = uint32(num(f[3]))
+		r.Name = strings.Join(f[4:], " ")
+	default:
+		bad()
+	}
+	return r
 }

@@ -75,13 +75,15 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 const (
 	routeContainer       = "/v1/containers/{id}"
 	routeContainerEvents = "/v1/containers/{id}/events"
+	routeVessel          = "/v1/vessels/{id}"
+	routeVesselTrack     = "/v1/vessels/{id}/track"
 	routeHealthz         = "/healthz"
 	routeReadyz          = "/readyz"
 	routeMetrics         = "/metrics"
 	routeOther           = "other"
 )
 
-var routes = []string{routeContainer, routeContainerEvents, routeHealthz, routeReadyz, routeMetrics, routeOther}
+var routes = []string{routeContainer, routeContainerEvents, routeVessel, routeVesselTrack, routeHealthz, routeReadyz, routeMetrics, routeOther}
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
@@ -108,6 +110,17 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		}
 		s.container(ctx, rest)
 		return routeContainer
+	case bytes.HasPrefix(path, []byte("/v1/vessels/")):
+		rest := path[len("/v1/vessels/"):]
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			if string(rest[i:]) == "/track" {
+				s.vesselTrack(ctx, rest[:i])
+				return routeVesselTrack
+			}
+			break
+		}
+		s.vessel(ctx, rest)
+		return routeVessel
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

@@ -1,0 +1,233 @@
+package query
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
+)
+
+// parseVesselID accepts an MMSI ("413000001") or "imo:<n>" and returns the
+// vessel, writing the HTTP error itself when it returns false.
+func (s *Server) lookupVessel(ctx *fasthttp.RequestCtx, raw []byte) (state.Vessel, bool) {
+	var (
+		v   state.Vessel
+		err error
+	)
+	if imo, ok := bytes.CutPrefix(raw, []byte("imo:")); ok {
+		n, perr := strconv.ParseUint(string(imo), 10, 32)
+		if perr != nil || !validIMO(uint32(n)) {
+			writeError(ctx, fasthttp.StatusBadRequest, "bad_vessel_id", fmt.Sprintf("%q is not a valid IMO number (7 digits with check digit)", imo))
+			return v, false
+		}
+		v, err = s.cfg.Store.VesselByIMO(uint32(n))
+	} else {
+		n, perr := strconv.ParseUint(string(raw), 10, 32)
+		if perr != nil || len(raw) != 9 {
+			writeError(ctx, fasthttp.StatusBadRequest, "bad_vessel_id", fmt.Sprintf("%q is neither a 9-digit MMSI nor imo:<number>", raw))
+			return v, false
+		}
+		v, err = s.cfg.Store.Vessel(uint32(n))
+	}
+	if errors.Is(err, state.ErrNotFound) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "vessel "+string(raw)+" not found")
+		return v, false
+	}
+	if err != nil {
+		s.log.Error("store read failed", "vessel", string(raw), "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+		return v, false
+	}
+	return v, true
+}
+
+// validIMO checks the IMO check digit: (7·d1 + 6·d2 + … + 2·d6) mod 10 = d7.
+func validIMO(n uint32) bool {
+	if n < 1000000 || n > 9999999 {
+		return false
+	}
+	check := n % 10
+	sum := uint32(0)
+	rest := n / 10
+	for w := uint32(2); w <= 7; w++ {
+		sum += (rest % 10) * w
+		rest /= 10
+	}
+	return sum%10 == check
+}
+
+func (s *Server) vessel(ctx *fasthttp.RequestCtx, raw []byte) {
+	v, ok := s.lookupVessel(ctx, raw)
+	if !ok {
+		return
+	}
+	b := appendVessel(ctx.Response.Body()[:0], &v, -1)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+// appendVessel writes a vessel as JSON; distance < 0 omits distance_m.
+func appendVessel(b []byte, v *state.Vessel, distance float64) []byte {
+	b = append(b, '{')
+	b = appendKey(b, true, "mmsi")
+	b = appendUint(b, uint64(v.MMSI))
+	if v.IMO != 0 {
+		b = appendKey(b, false, "imo")
+		b = appendUint(b, uint64(v.IMO))
+	}
+	str := func(key, val string) {
+		if val != "" {
+			b = appendKey(b, false, key)
+			b = appendString(b, val)
+		}
+	}
+	num := func(key string, n int) {
+		if n != state.UnknownInt {
+			b = appendKey(b, false, key)
+			b = strconv.AppendInt(b, int64(n), 10)
+		}
+	}
+	flt := func(key string, f float64, prec int) {
+		if f != state.UnknownFloat {
+			b = appendKey(b, false, key)
+			b = strconv.AppendFloat(b, f, 'f', prec, 64)
+		}
+	}
+	str("name", v.Name)
+	str("callsign", v.CallSign)
+	num("shiptype", v.ShipType)
+	if v.HasPosition {
+		b = appendKey(b, false, "lat")
+		b = strconv.AppendFloat(b, v.Lat, 'f', -1, 64)
+		b = appendKey(b, false, "lon")
+		b = strconv.AppendFloat(b, v.Lon, 'f', -1, 64)
+		if distance >= 0 {
+			b = appendKey(b, false, "distance_m")
+			b = strconv.AppendFloat(b, distance, 'f', 1, 64)
+		}
+		flt("speed", v.Speed, 1)
+		flt("course", v.Course, 1)
+		num("heading", v.Heading)
+		num("status", v.Status)
+		num("turn", v.Turn)
+		b = appendKey(b, false, "position_time")
+		b = appendTime(b, v.PosTime)
+		str("position_station", v.PosStation)
+	}
+	num("to_bow", v.ToBow)
+	num("to_stern", v.ToStern)
+	num("to_port", v.ToPort)
+	num("to_starboard", v.ToStarbd)
+	if v.Draught != 0 {
+		flt("draught", v.Draught, 1)
+	}
+	str("destination", v.Destination)
+	str("eta", v.ETA)
+	if v.StaticTime != 0 {
+		b = appendKey(b, false, "static_time")
+		b = appendTime(b, v.StaticTime)
+		str("static_station", v.StaticStation)
+	}
+	b = appendKey(b, false, "last_seen")
+	b = appendTime(b, v.LastSeen)
+	b = appendKey(b, false, "reports")
+	b = appendUint(b, v.Reports)
+	return append(b, '}')
+}
+
+func (s *Server) vesselTrack(ctx *fasthttp.RequestCtx, raw []byte) {
+	args := ctx.QueryArgs()
+	var from, to int64
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"from", &from}, {"to", &to}} {
+		if v := args.Peek(p.name); len(v) > 0 {
+			t, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", p.name, v))
+				return
+			}
+			*p.dst = t.UnixNano()
+		}
+	}
+	if from != 0 && to != 0 && to <= from {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "to: must be after from")
+		return
+	}
+	limit, ok := s.limit(ctx, 1000)
+	if !ok {
+		return
+	}
+	v, ok := s.lookupVessel(ctx, raw)
+	if !ok {
+		return
+	}
+	b := ctx.Response.Body()[:0]
+	b = append(b, `{"mmsi":`...)
+	b = appendUint(b, uint64(v.MMSI))
+	b = append(b, `,"track":[`...)
+	first := true
+	err := s.cfg.Store.Track(v.MMSI, from, to, limit, func(p *state.TrackPoint) error {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '{')
+		b = appendKey(b, true, "time")
+		b = appendTime(b, p.Time)
+		b = appendKey(b, false, "lat")
+		b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+		b = appendKey(b, false, "lon")
+		b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+		if p.Speed != state.UnknownFloat {
+			b = appendKey(b, false, "speed")
+			b = strconv.AppendFloat(b, p.Speed, 'f', 1, 64)
+		}
+		if p.Course != state.UnknownFloat {
+			b = appendKey(b, false, "course")
+			b = strconv.AppendFloat(b, p.Course, 'f', 1, 64)
+		}
+		if p.Heading != state.UnknownInt {
+			b = appendKey(b, false, "heading")
+			b = strconv.AppendInt(b, int64(p.Heading), 10)
+		}
+		if p.Status != state.UnknownInt {
+			b = appendKey(b, false, "status")
+			b = strconv.AppendInt(b, int64(p.Status), 10)
+		}
+		if p.Station != "" {
+			b = appendKey(b, false, "station")
+			b = appendString(b, p.Station)
+		}
+		b = append(b, '}')
+		return nil
+	})
+	if err != nil {
+		s.log.Error("store read failed", "vessel", v.MMSI, "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+		return
+	}
+	b = append(b, "]}"...)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+// limit parses the limit parameter (default def, at most MaxLimit).
+func (s *Server) limit(ctx *fasthttp.RequestCtx, def int) (int, bool) {
+	v := ctx.QueryArgs().Peek("limit")
+	if len(v) == 0 {
+		return min(def, s.cfg.MaxLimit), true
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 1 || n > s.cfg.MaxLimit {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("limit: want an integer in [1, %d], got %q", s.cfg.MaxLimit, v))
+		return 0, false
+	}
+	return n, true
+}
