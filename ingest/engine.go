@@ -379,11 +379,12 @@ type worker struct {
 	dec     Decoder
 	batch   state.Batch
 	records int
+	decoded int // records of the batch that decoded into events
 }
 
 func (w *worker) reset(next int64) {
 	w.batch = state.Batch{Topic: w.p.topic, Partition: w.p.partition, Next: next, Events: w.batch.Events[:0], Outbox: w.batch.Outbox[:0]}
-	w.records = 0
+	w.records, w.decoded = 0, 0
 }
 
 func (w *worker) add(msg *kafka.Message) {
@@ -416,7 +417,7 @@ func (w *worker) add(msg *kafka.Message) {
 		}
 	}
 	if err == nil {
-		m.decoded.Add(1)
+		w.decoded++
 		return
 	}
 	w.batch.Events = w.batch.Events[:n]
@@ -446,6 +447,7 @@ func (w *worker) apply() error {
 	m.duplicates.Add(uint64(res.Duplicates))
 	m.late.Add(uint64(res.Late))
 	m.batches.Add(1)
+	m.decoded.Add(uint64(w.decoded))
 	w.batch.Outbox = w.batch.Outbox[:0]
 	return nil
 }
