@@ -18,19 +18,46 @@ import (
 	"github.com/porttrack/porttrack/state"
 )
 
-// Decoder turns one record value into canonical events. Implementations are
-// pure: no IO, no shared mutable state.
-type Decoder interface {
-	Decode(dst []state.Event, value []byte) ([]state.Event, error)
+// recordDecoder decodes the records of one partition into a state batch.
+// The partition goroutine owns it: a decoder may keep state between records
+// (AIS fragments). On error it must leave the batch as it found it.
+type recordDecoder interface {
+	decode(b *state.Batch, msg *kafka.Message) error
+}
+
+// eventDecoder adapts a pure decoder of container events (ingest/rfid).
+type eventDecoder struct {
+	dec interface {
+		Decode(dst []state.Event, value []byte) ([]state.Event, error)
+	}
+}
+
+func (d eventDecoder) decode(b *state.Batch, msg *kafka.Message) error {
+	n := len(b.Events)
+	var err error
+	b.Events, err = d.dec.Decode(b.Events, msg.Value)
+	if err == nil {
+		for i := n; i < len(b.Events); i++ {
+			if verr := b.Events[i].Validate(); verr != nil {
+				err = decode.Errorf(decode.ReasonInvalidEvent, "%v", verr)
+				break
+			}
+		}
+	}
+	if err != nil {
+		b.Events = b.Events[:n]
+	}
+	return err
 }
 
 // Engine consumes the input topics into the store and publishes the store's
 // outbox. Run owns every goroutine it starts and returns after they stopped.
 type Engine struct {
-	cfg      Config
-	store    *state.Store
-	log      *slog.Logger
-	decoders map[string]Decoder
+	cfg   Config
+	store *state.Store
+	log   *slog.Logger
+	// decoders makes the decoder of a partition of each input topic.
+	decoders map[string]func() recordDecoder
 	dialer   *kafka.Dialer
 
 	mu struct {
@@ -70,7 +97,7 @@ func New(cfg Config, store *state.Store) (*Engine, error) {
 		cfg:        cfg,
 		store:      store,
 		log:        cfg.Logger.With("component", "ingest"),
-		decoders:   map[string]Decoder{cfg.Topics.RFID: dec},
+		decoders:   map[string]func() recordDecoder{cfg.Topics.RFID: func() recordDecoder { return eventDecoder{dec} }},
 		dialer:     &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "porttrack"},
 		outboxKick: make(chan struct{}, 1),
 	}
@@ -303,11 +330,11 @@ func (e *Engine) consume(ctx context.Context, p tp, ps *partitionState, commit f
 		return fmt.Errorf("seek %d: %w", next, err)
 	}
 
-	dec := e.decoders[p.topic]
-	if dec == nil {
+	newDec := e.decoders[p.topic]
+	if newDec == nil {
 		return fmt.Errorf("no decoder for topic %q", p.topic)
 	}
-	w := worker{e: e, p: p, dec: dec}
+	w := worker{e: e, p: p, dec: newDec()}
 	lastCommit := time.Now()
 	for {
 		if err := conn.SetReadDeadline(time.Now().Add(e.cfg.FetchMaxWait + 10*time.Second)); err != nil {
@@ -376,14 +403,15 @@ func (e *Engine) dialLeader(ctx context.Context, p tp) (*kafka.Conn, error) {
 type worker struct {
 	e       *Engine
 	p       tp
-	dec     Decoder
+	dec     recordDecoder
 	batch   state.Batch
 	records int
 	decoded int // records of the batch that decoded into events
 }
 
 func (w *worker) reset(next int64) {
-	w.batch = state.Batch{Topic: w.p.topic, Partition: w.p.partition, Next: next, Events: w.batch.Events[:0], Outbox: w.batch.Outbox[:0]}
+	w.batch = state.Batch{Topic: w.p.topic, Partition: w.p.partition, Next: next,
+		Events: w.batch.Events[:0], Vessels: w.batch.Vessels[:0], Outbox: w.batch.Outbox[:0]}
 	w.records, w.decoded = 0, 0
 }
 
@@ -399,28 +427,18 @@ func (w *worker) add(msg *kafka.Message) {
 		return
 	}
 	var err error
-	n := len(w.batch.Events)
 	switch {
 	case len(msg.Value) == 0:
 		err = decode.Errorf(decode.ReasonEmpty, "record value is empty")
 	case len(msg.Value) > w.e.cfg.MaxRecordBytes:
 		err = decode.Errorf(decode.ReasonOversize, "record value has %d bytes, limit %d", len(msg.Value), w.e.cfg.MaxRecordBytes)
 	default:
-		w.batch.Events, err = w.dec.Decode(w.batch.Events, msg.Value)
-		if err == nil {
-			for i := n; i < len(w.batch.Events); i++ {
-				if verr := w.batch.Events[i].Validate(); verr != nil {
-					err = decode.Errorf(decode.ReasonInvalidEvent, "%v", verr)
-					break
-				}
-			}
-		}
+		err = w.dec.decode(&w.batch, msg)
 	}
 	if err == nil {
 		w.decoded++
 		return
 	}
-	w.batch.Events = w.batch.Events[:n]
 	reason := decode.Reason(err)
 	m.deadLetter(reason)
 	if w.e.log.Enabled(context.Background(), slog.LevelDebug) {
