@@ -6,13 +6,16 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/porttrack/porttrack/ingest/ais"
 	"github.com/porttrack/porttrack/ingest/rfid"
 )
 
 // Topics names the Kafka topics the engine reads and writes.
 type Topics struct {
 	RFID string // input: container RFID reads and EPCIS events
-	DLQ  string // output: records that could not be decoded, with the reason
+	// AIS is the input topic of raw NMEA AIS sentences; "-" disables it.
+	AIS string
+	DLQ string // output: records that could not be decoded, with the reason
 }
 
 // Config configures an Engine. Zero values take the defaults of withDefaults.
@@ -27,6 +30,8 @@ type Config struct {
 	MaxRecordBytes int
 	// Readers is the RFID reader table; nil means rfid.DefaultReaders().
 	Readers map[string]rfid.Reader
+	// AIS configures the AIS decoder (checksum policy, fragment expiry).
+	AIS ais.Config
 
 	// FetchMaxBytes and FetchMaxWait bound one fetch from a partition.
 	FetchMaxBytes int
@@ -47,11 +52,15 @@ const (
 	DefaultMaxRecordBytes = 256 << 10
 	DefaultRFIDTopic      = "port.rfid"
 	DefaultDLQTopic       = "porttrack.dlq"
+	DefaultAISTopic       = "port.ais"
 )
 
 func (c Config) withDefaults() Config {
 	if c.Topics.RFID == "" {
 		c.Topics.RFID = DefaultRFIDTopic
+	}
+	if c.Topics.AIS == "" {
+		c.Topics.AIS = DefaultAISTopic
 	}
 	if c.Topics.DLQ == "" {
 		c.Topics.DLQ = DefaultDLQTopic
@@ -101,8 +110,14 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("brokers: empty broker address"))
 		}
 	}
-	if c.Topics.RFID == c.Topics.DLQ {
-		errs = append(errs, fmt.Errorf("topics.dlq: must differ from the input topic %q", c.Topics.RFID))
+	if c.Topics.RFID == c.Topics.DLQ || c.Topics.AIS == c.Topics.DLQ {
+		errs = append(errs, fmt.Errorf("topics.dlq: must differ from the input topics"))
+	}
+	if c.Topics.RFID == c.Topics.AIS {
+		errs = append(errs, fmt.Errorf("topics.ais: must differ from topics.rfid %q", c.Topics.RFID))
+	}
+	if err := c.AIS.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("ais: %w", err))
 	}
 	if c.MaxRecordBytes < 1 || c.MaxRecordBytes > 64<<20 {
 		errs = append(errs, fmt.Errorf("max_record_bytes: %d out of range [1, 64 MiB]", c.MaxRecordBytes))

@@ -102,12 +102,28 @@ func New(cfg Config, store *state.Store) (*Engine, error) {
 		outboxKick: make(chan struct{}, 1),
 	}
 	e.metrics.init()
+	if cfg.Topics.AIS != "-" {
+		// Validated above: NewDecoder cannot fail on this config.
+		e.decoders[cfg.Topics.AIS] = func() recordDecoder {
+			d, err := newAISDecoder(cfg.AIS, &e.metrics.ais)
+			if err != nil {
+				panic(err)
+			}
+			return d
+		}
+	}
 	e.mu.partitions = map[tp]*partitionState{}
 	return e, nil
 }
 
 // Topics returns the input topics.
-func (e *Engine) Topics() []string { return []string{e.cfg.Topics.RFID} }
+func (e *Engine) Topics() []string {
+	ts := []string{e.cfg.Topics.RFID}
+	if e.cfg.Topics.AIS != "-" {
+		ts = append(ts, e.cfg.Topics.AIS)
+	}
+	return ts
+}
 
 // Run consumes until ctx is cancelled. It returns nil on cancellation.
 func (e *Engine) Run(ctx context.Context) error {
@@ -137,11 +153,19 @@ func (e *Engine) Run(ctx context.Context) error {
 // partition per generation. Offsets come from the store, never from the
 // group; the group's committed offsets only report progress.
 func (e *Engine) runGroup(ctx context.Context) error {
+	resolved, err := e.resolveTopics(ctx)
+	if err != nil {
+		return nil // ctx ended
+	}
+	topics := make([]string, len(resolved))
+	for i, t := range resolved {
+		topics[i] = t.name
+	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                e.cfg.GroupID,
 		Brokers:           e.cfg.Brokers,
 		Dialer:            e.dialer,
-		Topics:            e.Topics(),
+		Topics:            topics,
 		HeartbeatInterval: e.cfg.HeartbeatInterval,
 		SessionTimeout:    e.cfg.SessionTimeout,
 		RebalanceTimeout:  e.cfg.RebalanceTimeout,
@@ -190,16 +214,14 @@ func (e *Engine) runGroup(ctx context.Context) error {
 
 // runStatic owns every partition of the input topics without a group.
 func (e *Engine) runStatic(ctx context.Context) error {
+	topics, err := e.resolveTopics(ctx)
+	if err != nil {
+		return nil // ctx ended
+	}
 	var parts []tp
-	for {
-		parts = parts[:0]
-		err := e.lookupPartitions(ctx, func(topic string, p int32) { parts = append(parts, tp{topic, p}) })
-		if err == nil {
-			break
-		}
-		e.log.Warn("looking up partitions", "err", err)
-		if !sleep(ctx, e.cfg.RetryBackoff) {
-			return nil
+	for _, t := range topics {
+		for _, p := range t.partitions {
+			parts = append(parts, tp{t.name, p})
 		}
 	}
 	states := e.setAssignment(parts, true)
@@ -215,31 +237,65 @@ func (e *Engine) runStatic(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) lookupPartitions(ctx context.Context, fn func(string, int32)) error {
-	for _, topic := range e.Topics() {
+type topicPartitions struct {
+	name       string
+	partitions []int32
+}
+
+// resolveTopics returns the input topics that exist, with their partitions.
+// A missing input topic is logged and left out (consuming it takes a
+// restart once it exists): one absent feed must not stop the others. It
+// retries while no broker answers or no input topic exists, and returns an
+// error only when ctx ends.
+func (e *Engine) resolveTopics(ctx context.Context) ([]topicPartitions, error) {
+	for {
+		var found []topicPartitions
+		var missing []string
 		var lastErr error
-		found := false
-		for _, b := range e.cfg.Brokers {
-			ps, err := e.dialer.LookupPartitions(ctx, "tcp", b, topic)
-			if err != nil {
+		for _, topic := range e.Topics() {
+			ps, err := e.lookupPartitions(ctx, topic)
+			switch {
+			case err == nil && len(ps) > 0:
+				found = append(found, topicPartitions{topic, ps})
+			case err == nil || errors.Is(err, kafka.UnknownTopicOrPartition):
+				missing = append(missing, topic)
+			default:
 				lastErr = err
-				continue
 			}
-			if len(ps) == 0 {
-				lastErr = fmt.Errorf("topic %q has no partitions", topic)
-				continue
-			}
-			for _, p := range ps {
-				fn(topic, int32(p.ID))
-			}
-			found = true
-			break
 		}
-		if !found {
-			return fmt.Errorf("topic %q: %w", topic, lastErr)
+		if lastErr == nil && len(found) > 0 {
+			for _, t := range missing {
+				e.log.Warn("input topic does not exist; not consuming it (restart after creating it)", "topic", t)
+			}
+			return found, nil
+		}
+		if lastErr == nil {
+			lastErr = fmt.Errorf("none of the input topics %q exists", e.Topics())
+		}
+		e.log.Warn("looking up input topics", "err", lastErr)
+		if !sleep(ctx, e.cfg.RetryBackoff) {
+			return nil, ctx.Err()
 		}
 	}
-	return nil
+}
+
+func (e *Engine) lookupPartitions(ctx context.Context, topic string) ([]int32, error) {
+	var lastErr error
+	for _, b := range e.cfg.Brokers {
+		ps, err := e.dialer.LookupPartitions(ctx, "tcp", b, topic)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		ids := make([]int32, 0, len(ps))
+		for _, p := range ps {
+			if p.Topic == topic {
+				ids = append(ids, int32(p.ID))
+			}
+		}
+		return ids, nil
+	}
+	return nil, lastErr
 }
 
 func (e *Engine) setAssignment(parts []tp, joined bool) map[tp]*partitionState {

@@ -46,9 +46,9 @@ type harness struct {
 	done    chan error
 }
 
-func start(t *testing.T, group string) *harness {
+func start(t *testing.T, group string, topics ...string) *harness {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "port.rfid", "porttrack.dlq"),
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, append([]string{"port.rfid", "porttrack.dlq"}, topics...)...),
 		kfake.GroupMinSessionTimeout(500*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

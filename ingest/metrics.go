@@ -17,6 +17,7 @@ type metrics struct {
 	partitionErrors, retentionGaps      atomic.Uint64
 	deadMu                              sync.Mutex
 	dead                                map[string]*atomic.Uint64 // by reason
+	ais                                 aisMetrics
 }
 
 func (m *metrics) init() { m.dead = map[string]*atomic.Uint64{} }
@@ -87,6 +88,16 @@ func (e *Engine) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# HELP porttrack_ingest_records_dead_lettered_total Records sent to the dead-letter topic, by reason.\n# TYPE porttrack_ingest_records_dead_lettered_total counter\n")
 	for _, r := range reasons {
 		fmt.Fprintf(w, "porttrack_ingest_records_dead_lettered_total{reason=%q} %d\n", r, dead[r])
+	}
+
+	a := &m.ais
+	counter("porttrack_ais_lines_total", "AIS input lines read.", a.lines.Load())
+	counter("porttrack_ais_sentences_total", "Well-formed AIS sentences.", a.sentences.Load())
+	counter("porttrack_ais_messages_total", "AIS messages decoded (fragments assembled).", a.messages.Load())
+	counter("porttrack_ais_messages_ignored_total", "AIS messages that say nothing about a vessel (base stations, binary, unsupported types, invalid MMSI).", a.skipped.Load())
+	fmt.Fprintf(w, "# HELP porttrack_ais_lines_dropped_total AIS input lines dropped, by reason.\n# TYPE porttrack_ais_lines_dropped_total counter\n")
+	for _, d := range a.dropped() {
+		fmt.Fprintf(w, "porttrack_ais_lines_dropped_total{reason=%q} %d\n", d.reason, d.n)
 	}
 
 	type row struct {

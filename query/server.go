@@ -75,6 +75,7 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 const (
 	routeContainer       = "/v1/containers/{id}"
 	routeContainerEvents = "/v1/containers/{id}/events"
+	routeVessels         = "/v1/vessels"
 	routeVessel          = "/v1/vessels/{id}"
 	routeVesselTrack     = "/v1/vessels/{id}/track"
 	routeHealthz         = "/healthz"
@@ -83,7 +84,7 @@ const (
 	routeOther           = "other"
 )
 
-var routes = []string{routeContainer, routeContainerEvents, routeVessel, routeVesselTrack, routeHealthz, routeReadyz, routeMetrics, routeOther}
+var routes = []string{routeContainer, routeContainerEvents, routeVessels, routeVessel, routeVesselTrack, routeHealthz, routeReadyz, routeMetrics, routeOther}
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
@@ -121,6 +122,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		}
 		s.vessel(ctx, rest)
 		return routeVessel
+	case string(path) == "/v1/vessels":
+		s.vesselList(ctx)
+		return routeVessels
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

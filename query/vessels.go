@@ -231,3 +231,52 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, def int) (int, bool) {
 	}
 	return n, true
 }
+
+// vesselList answers GET /v1/vessels?near=<lat>,<lon>&radius=<m>&limit=<n>:
+// vessels nearest first with distance_m.
+func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	near := args.Peek("near")
+	if len(near) == 0 {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near: required, as near=<lat>,<lon> (for example near=29.965,121.921)")
+		return
+	}
+	latS, lonS, ok := bytes.Cut(near, []byte(","))
+	lat, err1 := strconv.ParseFloat(string(latS), 64)
+	lon, err2 := strconv.ParseFloat(string(lonS), 64)
+	if !ok || err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("near: want <lat>,<lon> in degrees, got %q", near))
+		return
+	}
+	radius := 10000.0
+	if r := args.Peek("radius"); len(r) > 0 {
+		v, err := strconv.ParseFloat(string(r), 64)
+		if err != nil || !(v >= 0 && v <= 1_000_000) {
+			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("radius: want metres in [0, 1000000], got %q", r))
+			return
+		}
+		radius = v
+	}
+	limit, ok := s.limit(ctx, 100)
+	if !ok {
+		return
+	}
+	b := append(ctx.Response.Body()[:0], `{"vessels":[`...)
+	first := true
+	err := s.cfg.Store.VesselsNear(lat, lon, radius, limit, func(v *state.Vessel, d float64) bool {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendVessel(b, v, d)
+		return true
+	})
+	if err != nil {
+		s.log.Error("vessel search failed", "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "vessel search failed")
+		return
+	}
+	b = append(b, "]}"...)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}

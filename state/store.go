@@ -15,6 +15,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/porttrack/porttrack/geo"
 )
 
 // Errors returned by Store.
@@ -91,6 +93,13 @@ type Store struct {
 
 	closed atomic.Bool
 	m      storeMetrics
+
+	// vesselPos is the in-memory H3 index of current vessel positions,
+	// rebuilt from Pebble at Open and updated after each committed batch.
+	vesselPos struct {
+		sync.RWMutex
+		idx *geo.Index[uint32]
+	}
 }
 
 type storeMetrics struct {
@@ -147,6 +156,10 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.mu.outboxSeq = seq + 1
+	if err := s.loadVesselIndex(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -328,6 +341,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	}
 	if err := pb.Commit(s.writeO); err != nil {
 		return res, fmt.Errorf("state: commit batch: %w", err)
+	}
+	if len(b.Vessels) > 0 {
+		s.indexMovedVessels()
 	}
 	s.m.batches.Add(1)
 	s.m.events.Add(uint64(res.Stored))

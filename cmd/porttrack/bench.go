@@ -17,7 +17,7 @@ import (
 )
 
 // benchScenarios are the scenario names of `porttrack bench`, in run order.
-var benchScenarios = []string{"ingest"}
+var benchScenarios = []string{"ingest", "ais"}
 
 // benchFlags are the settings of `porttrack bench`.
 type benchFlags struct {
@@ -32,6 +32,7 @@ type benchFlags struct {
 	jsonFile   string
 	cpuProfile string
 	quick      bool
+	aisFile    string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
@@ -52,6 +53,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.StringVar(&f.dataDir, "data-dir", "", "parent of the working directory (removed after); default: the system temp dir")
 	fs.StringVar(&f.jsonFile, "json", "", "also write the results as a JSON array to this file")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup included) to this file")
+	fs.StringVar(&f.aisFile, "ais-file", "../shared/corpora/ais/aishub-3min-sample.nmea", "NMEA corpus of the ais scenario")
 	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round (explicit flags win)")
 	// Flags may come before or after the scenario names.
 	for {
@@ -133,6 +135,13 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 		switch s {
 		case "ingest":
 			res, err := bench.RunIngest(ctx, f.ingestConfig(log))
+			if err != nil {
+				return err
+			}
+			res.WriteTable(stdout)
+			results = append(results, res)
+		case "ais":
+			res, err := bench.RunAIS(ctx, bench.AISConfig{File: f.aisFile, Rounds: f.rounds})
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ Usage:
   porttrack demo  [flags]   embedded broker + traffic simulator + engine + API
   porttrack serve [flags]   the engine against a Kafka cluster
   porttrack bench [flags]   benchmarks: 'porttrack bench ingest' (bench/README.md)
+  porttrack ais   decode    AIS NMEA sentences to JSON lines: 'porttrack ais decode [FILE...]'
   porttrack help            this text
 
 Run 'porttrack <command> -h' for the flags of a command.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "ais":
+		return runAIS(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

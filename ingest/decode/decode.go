@@ -28,6 +28,13 @@ const (
 	ReasonUnsupported    = "unsupported"     // a known but unsupported message or event type
 	ReasonInvalidEvent   = "invalid_event"   // decoded event fails state.Event.Validate
 	ReasonOther          = "decode_error"    // any other decoding failure
+
+	// AIS / NMEA 0183 (ingest/ais).
+	ReasonBadChecksum     = "bad_checksum"     // NMEA sentence or tag block checksum wrong or missing
+	ReasonNotAIS          = "not_ais"          // a line that is no AIVDM/AIVDO sentence
+	ReasonBadArmour       = "bad_armour"       // payload character outside the AIS 6-bit armour
+	ReasonBadLength       = "bad_length"       // AIS payload empty, too short for an MMSI, or too long
+	ReasonExpiredFragment = "expired_fragment" // a multi-part fragment dropped before its message completed
 )
 
 // Error is a decoding failure with a stable reason code.

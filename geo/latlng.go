@@ -1,0 +1,56 @@
+package geo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// EarthRadiusM is the IUGG mean Earth radius R1 in metres. DistanceMeters and
+// every bound derived from it use this one sphere.
+const EarthRadiusM = 6371008.8
+
+// ErrInvalidLatLng is wrapped by every error about a coordinate out of range.
+var ErrInvalidLatLng = errors.New("geo: invalid coordinate")
+
+// LatLng is a WGS84 position in decimal degrees (CGCS2000 is treated as
+// equal, DOMAIN.md §10). A LatLng literal is not checked; NewLatLng and Valid
+// are, and every function that hands a position to H3 checks it first, because
+// H3 silently wraps out-of-range longitudes and returns garbage for NaN.
+type LatLng struct {
+	Lat, Lng float64
+}
+
+// NewLatLng returns the position or an error wrapping ErrInvalidLatLng.
+func NewLatLng(lat, lng float64) (LatLng, error) {
+	p := LatLng{Lat: lat, Lng: lng}
+	if !p.Valid() {
+		return LatLng{}, p.invalidErr()
+	}
+	return p, nil
+}
+
+// Valid reports whether Lat is in [-90, 90] and Lng in [-180, 180]; NaN and
+// infinities fail both comparisons.
+func (p LatLng) Valid() bool {
+	return p.Lat >= -90 && p.Lat <= 90 && p.Lng >= -180 && p.Lng <= 180
+}
+
+func (p LatLng) String() string {
+	return fmt.Sprintf("(%.7f, %.7f)", p.Lat, p.Lng)
+}
+
+func (p LatLng) invalidErr() error {
+	return fmt.Errorf("%w: lat %v lng %v", ErrInvalidLatLng, p.Lat, p.Lng)
+}
+
+// DistanceMeters is the great-circle distance between a and b on the sphere
+// of radius EarthRadiusM, by the haversine formula (well conditioned for the
+// short distances a port deals in, unlike the spherical law of cosines).
+func DistanceMeters(a, b LatLng) float64 {
+	const rad = math.Pi / 180
+	sinDLat := math.Sin((b.Lat - a.Lat) * rad / 2)
+	sinDLng := math.Sin((b.Lng - a.Lng) * rad / 2)
+	h := sinDLat*sinDLat + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*sinDLng*sinDLng
+	return 2 * EarthRadiusM * math.Asin(math.Sqrt(min(h, 1)))
+}
