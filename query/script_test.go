@@ -2,6 +2,7 @@ package query
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"net"
@@ -16,6 +17,8 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/porttrack/porttrack/geo"
+	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -81,7 +84,15 @@ func parseScript(t *testing.T, path string) []block {
 }
 
 func runScript(t *testing.T, path string) {
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), Now: func() time.Time {
+	features, err := geo.ParseFeatureCollection(bytes.NewReader(portmodel.GeoJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := state.NewPortModel(features, "CNNGB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm, Now: func() time.Time {
 		return time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	}})
 	if err != nil {

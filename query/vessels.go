@@ -133,6 +133,27 @@ func appendVessel(b []byte, v *state.Vessel, distance float64) []byte {
 		b = appendTime(b, v.StaticTime)
 		str("static_station", v.StaticStation)
 	}
+	if pc := &v.PortCall; pc.Phase != "" {
+		b = appendKey(b, false, "port_call")
+		b = append(b, '{')
+		b = appendKey(b, true, "phase")
+		b = appendString(b, pc.Phase)
+		b = appendKey(b, false, "since")
+		b = appendTime(b, pc.PhaseSince)
+		if pc.Fence != "" {
+			b = appendKey(b, false, "fence")
+			b = appendString(b, pc.Fence)
+		}
+		if pc.AnchorageSince != 0 {
+			b = appendKey(b, false, "waiting_since")
+			b = appendTime(b, pc.AnchorageSince)
+		}
+		if pc.LastAnchorageWait != 0 {
+			b = appendKey(b, false, "last_anchorage_wait_s")
+			b = strconv.AppendInt(b, int64(pc.LastAnchorageWait/time.Second), 10)
+		}
+		b = append(b, '}')
+	}
 	b = appendKey(b, false, "last_seen")
 	b = appendTime(b, v.LastSeen)
 	b = appendKey(b, false, "reports")
@@ -236,9 +257,13 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, def int) (int, bool) {
 // vessels nearest first with distance_m.
 func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
+	if fence := args.Peek("fence"); len(fence) > 0 {
+		s.vesselsInFence(ctx, string(fence))
+		return
+	}
 	near := args.Peek("near")
 	if len(near) == 0 {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near: required, as near=<lat>,<lon> (for example near=29.965,121.921)")
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near or fence: one is required, as near=<lat>,<lon> (for example near=29.965,121.921) or fence=<id>")
 		return
 	}
 	latS, lonS, ok := bytes.Cut(near, []byte(","))
@@ -274,6 +299,39 @@ func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		s.log.Error("vessel search failed", "err", err)
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "vessel search failed")
+		return
+	}
+	b = append(b, "]}"...)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+// vesselsInFence answers GET /v1/vessels?fence=<id>[&limit=n]: the vessels
+// inside a fence of the port model.
+func (s *Server) vesselsInFence(ctx *fasthttp.RequestCtx, id string) {
+	limit, ok := s.limit(ctx, s.cfg.MaxLimit)
+	if !ok {
+		return
+	}
+	b := append(ctx.Response.Body()[:0], `{"fence":`...)
+	b = appendString(b, id)
+	b = append(b, `,"vessels":[`...)
+	n := 0
+	found, err := s.cfg.Store.VesselsInFence(id, func(v *state.Vessel) bool {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendVessel(b, v, -1)
+		n++
+		return n < limit
+	})
+	if err != nil {
+		s.log.Error("fence search failed", "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "fence search failed")
+		return
+	}
+	if !found {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "fence "+id+" not found")
 		return
 	}
 	b = append(b, "]}"...)

@@ -45,6 +45,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the wall time; nil means time.Now. Tests pin it.
 	Now func() time.Time
+	// PortModel, if set, drives vessel port calls (phases, ARRI/DEPA).
+	PortModel *PortModel
+	// PortCalls tunes port-call detection.
+	PortCalls PortCallConfig
 }
 
 func (o Options) withDefaults() Options {
@@ -60,6 +64,7 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.PortCalls = o.PortCalls.withDefaults()
 	return o
 }
 
@@ -227,6 +232,8 @@ type ApplyResult struct {
 	// VesselReports counts vessel reports applied.
 	VesselReports    int
 	VesselDuplicates int // position reports already stored (another station)
+	PhaseChanges     int // vessel port-call phase changes
+	Events           int // derived events written to the outbox
 }
 
 type applyScratch struct {
@@ -323,7 +330,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		}
 	}
 	if len(b.Vessels) > 0 {
-		if err := s.applyVessels(pb, b.Vessels, &res); err != nil {
+		if err := s.applyVessels(pb, b.Vessels, now, &res); err != nil {
 			return res, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -95,6 +97,8 @@ type Vessel struct {
 
 	LastSeen int64  // newest observation time of any report
 	Reports  uint64 // reports applied (after dedupe)
+
+	PortCall PortCall
 }
 
 func newVessel(mmsi uint32) Vessel {
@@ -202,7 +206,15 @@ func appendVessel(dst []byte, v *Vessel) []byte {
 	dst = binary.AppendVarint(dst, v.StaticTime)
 	dst = appendStr(dst, v.StaticStation)
 	dst = binary.AppendVarint(dst, v.LastSeen)
-	return binary.AppendUvarint(dst, v.Reports)
+	dst = binary.AppendUvarint(dst, v.Reports)
+	pc := &v.PortCall
+	for _, s := range []string{pc.Phase, pc.Fence, pc.Pending, pc.PendingFence} {
+		dst = appendStr(dst, s)
+	}
+	for _, t := range []int64{pc.PhaseSince, pc.PendingSince, pc.AnchorageSince, int64(pc.LastAnchorageWait)} {
+		dst = binary.AppendVarint(dst, t)
+	}
+	return dst
 }
 
 func decodeVessel(mmsi uint32, b []byte, v *Vessel) error {
@@ -224,6 +236,10 @@ func decodeVessel(mmsi uint32, b []byte, v *Vessel) error {
 	v.StaticStation = r.str()
 	v.LastSeen = r.varint()
 	v.Reports = r.uvarint()
+	pc := &v.PortCall
+	pc.Phase, pc.Fence, pc.Pending, pc.PendingFence = r.str(), r.str(), r.str(), r.str()
+	pc.PhaseSince, pc.PendingSince, pc.AnchorageSince = r.varint(), r.varint(), r.varint()
+	pc.LastAnchorageWait = time.Duration(r.varint())
 	return r.err
 }
 
@@ -266,7 +282,7 @@ func decodeTrackPoint(key, b []byte, p *TrackPoint) error {
 
 // applyVessels adds the vessel reports of a batch to pb. Called by Apply
 // under s.mu.
-func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, res *ApplyResult) error {
+func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, now int64, res *ApplyResult) error {
 	sc := &s.mu.scratch
 	if sc.vessels == nil {
 		sc.vessels = make(map[uint32]*vesselWork)
@@ -294,6 +310,11 @@ func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, res *Appl
 		}
 		if w.v.merge(r) {
 			w.moved = true
+			if pm := s.opts.PortModel; pm != nil {
+				if err := s.observePortCall(pb, &w.v, pm, now, res); err != nil {
+					return err
+				}
+			}
 		}
 		res.VesselReports++
 	}
@@ -435,4 +456,36 @@ func (s *Store) EachVessel(fn func(*Vessel) error) error {
 		}
 	}
 	return it.Error()
+}
+
+// observePortCall advances a vessel's port call with its new position and
+// writes ARRI/DEPA events to the outbox (under s.mu, in the Apply batch).
+func (s *Store) observePortCall(pb *pebble.Batch, v *Vessel, pm *PortModel, now int64, res *ApplyResult) error {
+	cfg := &s.opts.PortCalls
+	fence, kind := pm.zone(v.Lat, v.Lon)
+	tr, ok := v.PortCall.observe(v.PosTime, fence, kind, v.Speed, v.Status, cfg)
+	if !ok {
+		return nil
+	}
+	res.PhaseChanges++
+	if cfg.EventTopic == "" {
+		return nil
+	}
+	var code, at string
+	switch {
+	case tr.to == PhaseBerthed:
+		code, at = "ARRI", tr.fence
+	case tr.from == PhaseBerthed:
+		code, at = "DEPA", tr.prev
+	default:
+		return nil
+	}
+	id, body := transportEvent(v, code, tr.at, at, pm.Locode, now)
+	m := Message{Topic: cfg.EventTopic, Key: []byte(strconv.FormatUint(uint64(v.MMSI), 10)), Value: body,
+		Headers: []Header{{Key: "porttrack-id", Value: []byte(id)}, {Key: "event-type", Value: []byte("TRANSPORT")}}}
+	sc := &s.mu.scratch
+	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
+	s.mu.outboxSeq++
+	res.Events++
+	return pb.Set(sc.key, appendMessage(nil, &m), nil)
 }

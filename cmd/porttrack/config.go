@@ -34,6 +34,10 @@ type Config struct {
 	SessionTimeout time.Duration          `yaml:"session_timeout"`
 	Heartbeat      time.Duration          `yaml:"heartbeat_interval"`
 	Readers        map[string]rfid.Reader `yaml:"readers"`
+	// PortModel is a GeoJSON file of the port's fences; "" is the built-in
+	// Ningbo-Zhoushan model.
+	PortModel        string        `yaml:"port_model"`
+	PortCallMinDwell time.Duration `yaml:"port_call_min_dwell"`
 }
 
 // Topics are the Kafka topic names.
@@ -50,13 +54,14 @@ type Topics struct {
 
 func defaultConfig() Config {
 	return Config{
-		Group:          "porttrack",
-		HTTPAddr:       "127.0.0.1:8080",
-		MaxRecordBytes: ingest.DefaultMaxRecordBytes,
-		LogLevel:       "info",
-		LogFormat:      "text",
-		SessionTimeout: 10 * time.Second,
-		Heartbeat:      time.Second,
+		Group:            "porttrack",
+		HTTPAddr:         "127.0.0.1:8080",
+		MaxRecordBytes:   ingest.DefaultMaxRecordBytes,
+		LogLevel:         "info",
+		LogFormat:        "text",
+		SessionTimeout:   10 * time.Second,
+		Heartbeat:        time.Second,
+		PortCallMinDwell: 2 * time.Minute,
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
@@ -113,7 +118,11 @@ var serveSettings = []setting{
 	{"http_addr", "address of the HTTP API", str(func(c *Config) *string { return &c.HTTPAddr })},
 	{"data_dir", "directory of the state database", str(func(c *Config) *string { return &c.DataDir })},
 	{"topics.rfid", "input topic of container RFID reads and EPCIS events", str(func(c *Config) *string { return &c.Topics.RFID })},
+	{"topics.ais", "input topic of raw NMEA AIS sentences (\"-\" disables it)", str(func(c *Config) *string { return &c.Topics.AIS })},
+	{"topics.events", "output topic of derived DCSA events", str(func(c *Config) *string { return &c.Topics.Events })},
 	{"topics.dlq", "dead-letter topic", str(func(c *Config) *string { return &c.Topics.DLQ })},
+	{"port_model", "GeoJSON file of the port model (fences); empty: the built-in Ningbo-Zhoushan model", str(func(c *Config) *string { return &c.PortModel })},
+	{"port_call_min_dwell", "time a vessel must hold a new port-call phase before it changes", dur(func(c *Config) *time.Duration { return &c.PortCallMinDwell })},
 	{"max_record_bytes", "largest record value accepted; larger ones are dead-lettered", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -235,8 +244,14 @@ func (c *Config) validate() error {
 	if c.Topics.RFID == "" || c.Topics.DLQ == "" {
 		bad("topics", "topic names must not be empty")
 	}
-	if c.Topics.RFID == c.Topics.DLQ {
-		bad("topics.dlq", "must differ from topics.rfid")
+	if c.Topics.RFID == c.Topics.DLQ || c.Topics.AIS == c.Topics.DLQ {
+		bad("topics.dlq", "must differ from the input topics")
+	}
+	if c.Topics.RFID == c.Topics.AIS {
+		bad("topics.ais", "must differ from topics.rfid")
+	}
+	if c.PortCallMinDwell < 0 || c.PortCallMinDwell > 24*time.Hour {
+		bad("port_call_min_dwell", "%s is out of range [0, 24h]", c.PortCallMinDwell)
 	}
 	if c.SessionTimeout < time.Second || c.Heartbeat <= 0 || c.Heartbeat >= c.SessionTimeout {
 		bad("session_timeout", "need session_timeout >= 1s and 0 < heartbeat_interval < session_timeout (got %s, %s)", c.SessionTimeout, c.Heartbeat)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/porttrack/porttrack/geo"
+	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
@@ -31,14 +34,19 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log})
+	pm, err := loadPortModel(cfg.PortModel)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("invalid setting port_model: %w", err)}
+	}
+	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm,
+		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell}})
 	if err != nil {
 		return nil, err
 	}
 	engine, err := ingest.New(ingest.Config{
 		Brokers:           cfg.Brokers,
 		GroupID:           cfg.Group,
-		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, DLQ: cfg.Topics.DLQ},
+		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, AIS: cfg.Topics.AIS, DLQ: cfg.Topics.DLQ},
 		MaxRecordBytes:    cfg.MaxRecordBytes,
 		Readers:           cfg.Readers,
 		SessionTimeout:    cfg.SessionTimeout,
@@ -125,4 +133,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("porttrack serving", "http", n.ln.Addr().String(), "brokers", cfg.Brokers, "group", cfg.Group, "data_dir", cfg.DataDir)
 	return n.run(ctx)
+}
+
+// loadPortModel reads the port model GeoJSON at path, or the built-in
+// Ningbo-Zhoushan model when path is empty.
+func loadPortModel(path string) (*state.PortModel, error) {
+	data := portmodel.GeoJSON()
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	features, err := geo.ParseFeatureCollection(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return state.NewPortModel(features, "CNNGB")
 }
