@@ -49,6 +49,10 @@ type Options struct {
 	PortModel *PortModel
 	// PortCalls tunes port-call detection.
 	PortCalls PortCallConfig
+	// TrackRetention bounds a vessel's track: points older than this
+	// before its newest position are deleted as new ones arrive. 0 keeps
+	// the whole track.
+	TrackRetention time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -75,6 +79,9 @@ func (o Options) Validate() error {
 	}
 	if o.CacheBytes < 0 {
 		return errors.New("state: CacheBytes is negative")
+	}
+	if o.TrackRetention < 0 {
+		return errors.New("state: TrackRetention is negative")
 	}
 	return nil
 }

@@ -319,6 +319,12 @@ func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, now int64
 		res.VesselReports++
 	}
 	for mmsi, w := range sc.vessels {
+		if ret := s.opts.TrackRetention; ret > 0 && w.moved {
+			// Range tombstone over the points older than the retention.
+			if err := pb.DeleteRange(trackKey(nil, mmsi, math.MinInt64), trackKey(nil, mmsi, w.v.PosTime-int64(ret)), nil); err != nil {
+				return err
+			}
+		}
 		sc.key = vesselKey(sc.key[:0], mmsi)
 		sc.val = appendVessel(sc.val[:0], &w.v)
 		if err := pb.Set(sc.key, sc.val, nil); err != nil {

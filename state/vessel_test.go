@@ -96,3 +96,22 @@ func TestVesselReportValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestTrackRetention(t *testing.T) {
+	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), TrackRetention: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const m = 413000001
+	for i, tm := range []int64{10, 50, 120, 200} {
+		if _, err := s.Apply(&Batch{Topic: "port.ais", Next: int64(i + 1), Vessels: []VesselReport{pos(m, tm, 29.9, 121.9+float64(i)/100, "s1")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var times []int64
+	s.Track(m, 0, 0, 100, func(p *TrackPoint) error { times = append(times, p.Time); return nil })
+	if len(times) != 2 || times[0] != 120 || times[1] != 200 {
+		t.Fatalf("track after retention %v, want [120 200]", times)
+	}
+}

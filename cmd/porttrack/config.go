@@ -38,6 +38,8 @@ type Config struct {
 	// Ningbo-Zhoushan model.
 	PortModel        string        `yaml:"port_model"`
 	PortCallMinDwell time.Duration `yaml:"port_call_min_dwell"`
+	// TrackRetention bounds vessel tracks; 0 keeps them whole.
+	TrackRetention time.Duration `yaml:"track_retention"`
 }
 
 // Topics are the Kafka topic names.
@@ -62,6 +64,7 @@ func defaultConfig() Config {
 		SessionTimeout:   10 * time.Second,
 		Heartbeat:        time.Second,
 		PortCallMinDwell: 2 * time.Minute,
+		TrackRetention:   7 * 24 * time.Hour,
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
@@ -122,6 +125,7 @@ var serveSettings = []setting{
 	{"topics.events", "output topic of derived DCSA events", str(func(c *Config) *string { return &c.Topics.Events })},
 	{"topics.dlq", "dead-letter topic", str(func(c *Config) *string { return &c.Topics.DLQ })},
 	{"port_model", "GeoJSON file of the port model (fences); empty: the built-in Ningbo-Zhoushan model", str(func(c *Config) *string { return &c.PortModel })},
+	{"track_retention", "how long vessel track points are kept behind the newest position (0: forever)", dur(func(c *Config) *time.Duration { return &c.TrackRetention })},
 	{"port_call_min_dwell", "time a vessel must hold a new port-call phase before it changes", dur(func(c *Config) *time.Duration { return &c.PortCallMinDwell })},
 	{"max_record_bytes", "largest record value accepted; larger ones are dead-lettered", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -249,6 +253,9 @@ func (c *Config) validate() error {
 	}
 	if c.Topics.RFID == c.Topics.AIS {
 		bad("topics.ais", "must differ from topics.rfid")
+	}
+	if c.TrackRetention < 0 {
+		bad("track_retention", "%s is negative", c.TrackRetention)
 	}
 	if c.PortCallMinDwell < 0 || c.PortCallMinDwell > 24*time.Hour {
 		bad("port_call_min_dwell", "%s is out of range [0, 24h]", c.PortCallMinDwell)

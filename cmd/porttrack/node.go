@@ -38,7 +38,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("invalid setting port_model: %w", err)}
 	}
-	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm,
+	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm, TrackRetention: cfg.TrackRetention,
 		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell}})
 	if err != nil {
 		return nil, err
