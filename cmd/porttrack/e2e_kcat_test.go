@@ -144,13 +144,16 @@ func TestKcatIntoDemo(t *testing.T) {
 
 	// Exactly the five records arrived, each decoded: nothing was
 	// dead-lettered (an empty or mangled record would be).
-	m, err := scrape(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c, a := m["porttrack_ingest_records_consumed_total"], m["porttrack_ingest_records_applied_total"]; c != 5 || a != 5 {
-		t.Errorf("consumed %v and applied %v records, want 5 and 5", c, a)
-	}
+	// The counters move just after the commit that made the boxes visible.
+	var m map[string]float64
+	waitFor(t, 5*time.Second, func() (bool, string) {
+		var err error
+		if m, err = scrape(base + "/metrics"); err != nil {
+			return false, err.Error()
+		}
+		c, a := m["porttrack_ingest_records_consumed_total"], m["porttrack_ingest_records_applied_total"]
+		return c == 5 && a == 5, fmt.Sprintf("consumed %v and applied %v records, want 5 and 5", c, a)
+	})
 	if dl := series(m, "porttrack_ingest_records_dead_lettered_total"); len(dl) != 0 {
 		t.Errorf("dead-lettered: %v, want none", dl)
 	}
