@@ -17,6 +17,7 @@ const usage = `porttrack tracks containers around the Ningbo-Zhoushan port.
 Usage:
   porttrack demo  [flags]   embedded broker + traffic simulator + engine + API
   porttrack serve [flags]   the engine against a Kafka cluster
+  porttrack sim   [flags]   the traffic simulator alone, into any Kafka
   porttrack bench [flags]   benchmarks: 'porttrack bench ingest' (bench/README.md)
   porttrack ais   decode    AIS NMEA sentences to JSON lines: 'porttrack ais decode [FILE...]'
   porttrack help            this text
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "sim":
+		return runSim(ctx, args[1:], getenv, stdout, stderr)
 	case "ais":
 		return runAIS(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
