@@ -40,10 +40,15 @@ func (d *aisDecoder) decode(b *state.Batch, msg *kafka.Message) error {
 		recv = time.Now()
 	}
 	err := d.dec.FeedFrom(msg.Key, msg.Value, recv, func(m *ais.Message) {
-		if r, ok := vesselReport(m, recv); ok {
-			b.Vessels = append(b.Vessels, r)
-		} else {
+		r, ok := vesselReport(m, recv, msg.Key)
+		switch {
+		case !ok:
 			d.m.skipped.Add(1)
+		case r.Validate() != nil:
+			// Never let one report fail the partition's batch.
+			d.m.invalid.Add(1)
+		default:
+			b.Vessels = append(b.Vessels, r)
 		}
 	})
 	st := d.dec.Stats()
@@ -59,7 +64,7 @@ func (d *aisDecoder) decode(b *state.Batch, msg *kafka.Message) error {
 // vesselReport maps a decoded message to a state report; ok is false for
 // messages that say nothing about a vessel (base stations, binary
 // messages, invalid MMSIs).
-func vesselReport(m *ais.Message, recv time.Time) (state.VesselReport, bool) {
+func vesselReport(m *ais.Message, recv time.Time, key []byte) (state.VesselReport, bool) {
 	r := state.VesselReport{
 		MMSI: m.MMSI, MsgType: m.Type,
 		Speed: state.UnknownFloat, Course: state.UnknownFloat, Heading: state.UnknownInt,
@@ -70,12 +75,17 @@ func vesselReport(m *ais.Message, recv time.Time) (state.VesselReport, bool) {
 		return r, false
 	}
 	t := m.Time
-	if t.IsZero() {
+	if t.UnixNano() <= 0 {
+		// No tag block time (or c:0): the record's time.
 		t = recv
 	}
 	r.Time = t.UnixNano()
-	if len(m.Station) > 0 {
+	switch {
+	case len(m.Station) > 0:
 		r.Station = string(m.Station)
+	case len(key) > 0 && len(key) <= 64:
+		// Records are keyed by receiving station (ARCHITECTURE.md §3).
+		r.Station = string(key)
 	}
 	switch m.Type {
 	case 1, 2, 3, 18, 19, 27:
@@ -130,7 +140,7 @@ func vesselReport(m *ais.Message, recv time.Time) (state.VesselReport, bool) {
 
 // aisMetrics sums the AIS decoders' counters of every partition.
 type aisMetrics struct {
-	lines, sentences, messages, skipped                    atomic.Uint64
+	lines, sentences, messages, skipped, invalid           atomic.Uint64
 	notAIS, badChecksum, badTagChecksum, badField, badTime atomic.Uint64
 	badArmour, badLength, expired, evicted, unsupported    atomic.Uint64
 }

@@ -90,3 +90,29 @@ func grep(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestAISZeroTagTimeDoesNotBlock: a tag block with c:0 (Unix time 0) must
+// neither fail the batch nor block the partition; the record time is used.
+func TestAISZeroTagTimeDoesNotBlock(t *testing.T) {
+	h := start(t, "", "port.ais")
+	w := &kafka.Writer{Addr: kafka.TCP(h.cluster.ListenAddrs()...), Topic: "port.ais", Balancer: &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	if err := w.WriteMessages(t.Context(),
+		kafka.Message{Key: []byte("s9"), Value: []byte(tagged("c:0", "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"))},
+		kafka.Message{Key: []byte("s9"), Value: []byte("!AIVDM,1,1,,A,15MgK45P3@G?fl0E`JbR0OwT0@MS,0*4E")},
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, func() (bool, string) {
+		a, errA := h.store.Vessel(477553000)
+		_, errB := h.store.Vessel(366730000)
+		return errA == nil && errB == nil && a.PosTime > 0, fmt.Sprintf("%v %v %+v", errA, errB, a)
+	})
+	if v, _ := h.store.Vessel(366730000); v.PosStation != "s9" {
+		t.Errorf("untagged report station %q, want the record key s9", v.PosStation)
+	}
+	if n := h.engine.Stats().PartitionErrors; n != 0 {
+		t.Errorf("%d partition restarts", n)
+	}
+}

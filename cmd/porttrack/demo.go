@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,6 +27,8 @@ type demoFlags struct {
 	partitions    int
 	simRate       float64
 	simContainers int
+	simAISRate    float64
+	simVessels    int
 	logLevel      string
 }
 
@@ -39,6 +42,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions per topic")
 	fs.Float64Var(&f.simRate, "sim-rate", 20, "simulated RFID events per second; 0 turns the simulator off")
 	fs.IntVar(&f.simContainers, "sim-containers", 3000, "containers in the simulated fleet")
+	fs.Float64Var(&f.simAISRate, "sim-ais-rate", 5, "simulated AIS sentences per second into port.ais; 0 turns the AIS simulator off")
+	fs.IntVar(&f.simVessels, "sim-vessels", 40, "container ships in the simulated AIS fleet (plus one small craft per 8)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -52,16 +57,23 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	switch {
 	case f.partitions < 1 || f.partitions > 1000:
 		return f, usageError("invalid setting partitions (flag --partitions): %d is out of range [1, 1000]", f.partitions)
-	case f.simRate < 0:
-		return f, usageError("invalid setting sim-rate (flag --sim-rate): %g is negative", f.simRate)
+	case math.IsNaN(f.simRate) || math.IsInf(f.simRate, 0) || f.simRate < 0:
+		return f, usageError("invalid setting sim-rate (flag --sim-rate): %g is not a non-negative number", f.simRate)
 	case f.simContainers < 1:
 		return f, usageError("invalid setting sim-containers (flag --sim-containers): must be at least 1")
+	case math.IsNaN(f.simAISRate) || math.IsInf(f.simAISRate, 0) || f.simAISRate < 0:
+		return f, usageError("invalid setting sim-ais-rate (flag --sim-ais-rate): %g is not a non-negative number", f.simAISRate)
+	case f.simVessels < 1 || f.simVessels > maxSimVessels:
+		return f, usageError("invalid setting sim-vessels (flag --sim-vessels): %d is out of range [1, %d]", f.simVessels, maxSimVessels)
 	}
 	if _, _, err := splitPort(f.brokerAddr); err != nil {
 		return f, usageError("invalid setting broker-addr (flag --broker-addr): %v", err)
 	}
 	return f, nil
 }
+
+// maxSimVessels is the largest AIS fleet bench/sim generates.
+const maxSimVessels = 10_000
 
 func splitPort(addr string) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)
@@ -144,6 +156,30 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			}
 		}()
 	}
+	if f.simAISRate > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := sim.RunAIS(ctx, sim.AISConfig{
+				Brokers: cfg.Brokers,
+				Topic:   cfg.Topics.AIS,
+				Rate:    f.simAISRate,
+				Vessels: f.simVessels,
+				Seed:    1,
+				// Every message tag-blocked (s: station, c: event time):
+				// the generator's event time runs at its own pace (about
+				// 1.4 sentences per event-second for 40 ships), so untagged
+				// lines, timed by their Kafka timestamp (the wall clock),
+				// would mix two clocks and the newer clock would hide the
+				// other's positions.
+				TagBlockRate: 1,
+				Logger:       log,
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Error("AIS simulator stopped", "err", err)
+			}
+		}()
+	}
 	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, sim.ContainerNumbers(1, 1)[0])
 	err = n.run(ctx)
 	cancel()
@@ -151,20 +187,40 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	return err
 }
 
+// demoAISSentence is the hint's AIS sentence: the known-answer type 1 of
+// DOMAIN.md §9.5 (MMSI 477553000). It holds a backtick and a '?': the hint
+// single-quotes it and prints it with printf, so it pastes into any POSIX
+// shell unchanged.
+const demoAISSentence = "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
+
 func printDemoHints(w io.Writer, broker, httpAddr string, f demoFlags, simBox string) {
 	now := time.Now().UTC().Format(time.RFC3339)
+	rfidSim := "off"
+	if f.simRate > 0 {
+		rfidSim = fmt.Sprintf("%g RFID events/s over %d containers", f.simRate, f.simContainers)
+	}
+	aisSim := "off"
+	if f.simAISRate > 0 {
+		aisSim = fmt.Sprintf("%g AIS sentences/s over %d ships and %d small craft", f.simAISRate, f.simVessels, max(f.simVessels/8, 1))
+	}
 	fmt.Fprintf(w, `porttrack demo is running (Ctrl-C stops it).
   HTTP API      http://%[2]s
   Kafka broker  %[1]s  (embedded, for one machine and trials; production uses a Kafka cluster)
   data dir      %[3]s
-  simulator     %[4]g RFID events/s over %[5]d containers
+  simulator     %[4]s
+  AIS simulator %[5]s
 
 Send an EPCIS gate-in event with kcat, then ask for the container:
   echo '{"type":"ObjectEvent","eventTime":"%[6]s","eventTimeZoneOffset":"+08:00","epcList":["urn:epc:id:bic:CSQU3054383"],"action":"OBSERVE","bizStep":"arriving","readPoint":{"id":"BLCT-GATE-L1"},"bizLocation":{"id":"CNNGB-BLCT-GATE"}}' | kcat -P -b %[1]s -t port.rfid -k CSQU3054383
   curl -s http://%[2]s/v1/containers/CSQU3054383
 A simulated box and its history:
   curl -s 'http://%[2]s/v1/containers/%[7]s/events?limit=10'
+Send a raw AIS sentence (NMEA !AIVDM, type 1, MMSI 477553000) with kcat, then ask for the vessel:
+  printf '%%s\n' '%[8]s' | kcat -P -b %[1]s -t port.ais -k NBVTS-01
+  curl -s http://%[2]s/v1/vessels/477553000
+Vessels within 5 km of the Beilun anchorage, nearest first:
+  curl -s 'http://%[2]s/v1/vessels?near=29.965,121.921&radius=5000&limit=10'
 Health and metrics:
-  curl -s http://%[2]s/readyz; curl -s http://%[2]s/metrics | grep porttrack_ingest
-`, broker, httpAddr, f.dataDir, f.simRate, f.simContainers, now, simBox)
+  curl -s http://%[2]s/readyz; echo; curl -s http://%[2]s/metrics | grep -E '^porttrack_(ingest_records|ais)'
+`, broker, httpAddr, f.dataDir, rfidSim, aisSim, now, simBox, demoAISSentence)
 }

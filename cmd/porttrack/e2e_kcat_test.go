@@ -37,6 +37,7 @@ func TestKcatIntoDemo(t *testing.T) {
 			"--broker-addr", broker,
 			"--http-addr", httpAddr,
 			"--sim-rate", "0",
+			"--sim-ais-rate", "0",
 			"--data-dir", t.TempDir(),
 		}, os.Getenv, &stdout, &stderr)
 	}()
