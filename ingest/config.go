@@ -15,7 +15,10 @@ type Topics struct {
 	RFID string // input: container RFID reads and EPCIS events
 	// AIS is the input topic of raw NMEA AIS sentences; "-" disables it.
 	AIS string
-	DLQ string // output: records that could not be decoded, with the reason
+	// Transport is the input topic of truck positions, waybills, rail and
+	// barge messages; "-" disables it.
+	Transport string
+	DLQ       string // output: records that could not be decoded, with the reason
 }
 
 // Config configures an Engine. Zero values take the defaults of withDefaults.
@@ -53,6 +56,7 @@ const (
 	DefaultRFIDTopic      = "port.rfid"
 	DefaultDLQTopic       = "porttrack.dlq"
 	DefaultAISTopic       = "port.ais"
+	DefaultTransportTopic = "port.transport"
 )
 
 func (c Config) withDefaults() Config {
@@ -61,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Topics.AIS == "" {
 		c.Topics.AIS = DefaultAISTopic
+	}
+	if c.Topics.Transport == "" {
+		c.Topics.Transport = DefaultTransportTopic
 	}
 	if c.Topics.DLQ == "" {
 		c.Topics.DLQ = DefaultDLQTopic
@@ -115,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.Topics.RFID == c.Topics.AIS {
 		errs = append(errs, fmt.Errorf("topics.ais: must differ from topics.rfid %q", c.Topics.RFID))
+	}
+	if t := c.Topics.Transport; t != "-" && (t == c.Topics.RFID || t == c.Topics.AIS || t == c.Topics.DLQ) {
+		errs = append(errs, fmt.Errorf("topics.transport: %q must differ from topics.rfid, topics.ais and topics.dlq", t))
 	}
 	if err := c.AIS.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("ais: %w", err))

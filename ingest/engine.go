@@ -15,6 +15,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest/decode"
 	"github.com/porttrack/porttrack/ingest/rfid"
+	"github.com/porttrack/porttrack/ingest/transport"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -112,6 +113,10 @@ func New(cfg Config, store *state.Store) (*Engine, error) {
 			return d
 		}
 	}
+	if cfg.Topics.Transport != "-" {
+		td := transportDecoder{dec: transport.NewDecoder(), m: &e.metrics.transport}
+		e.decoders[cfg.Topics.Transport] = func() recordDecoder { return td }
+	}
 	e.mu.partitions = map[tp]*partitionState{}
 	return e, nil
 }
@@ -121,6 +126,9 @@ func (e *Engine) Topics() []string {
 	ts := []string{e.cfg.Topics.RFID}
 	if e.cfg.Topics.AIS != "-" {
 		ts = append(ts, e.cfg.Topics.AIS)
+	}
+	if e.cfg.Topics.Transport != "-" {
+		ts = append(ts, e.cfg.Topics.Transport)
 	}
 	return ts
 }
@@ -467,7 +475,7 @@ type worker struct {
 
 func (w *worker) reset(next int64) {
 	w.batch = state.Batch{Topic: w.p.topic, Partition: w.p.partition, Next: next,
-		Events: w.batch.Events[:0], Vessels: w.batch.Vessels[:0], Outbox: w.batch.Outbox[:0]}
+		Events: w.batch.Events[:0], Vessels: w.batch.Vessels[:0], Trucks: w.batch.Trucks[:0], Outbox: w.batch.Outbox[:0]}
 	w.records, w.decoded = 0, 0
 }
 

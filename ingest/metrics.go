@@ -18,9 +18,13 @@ type metrics struct {
 	deadMu                              sync.Mutex
 	dead                                map[string]*atomic.Uint64 // by reason
 	ais                                 aisMetrics
+	transport                           transportMetrics
 }
 
-func (m *metrics) init() { m.dead = map[string]*atomic.Uint64{} }
+func (m *metrics) init() {
+	m.dead = map[string]*atomic.Uint64{}
+	m.transport.init()
+}
 
 func (m *metrics) deadLetter(reason string) {
 	m.deadMu.Lock()
@@ -95,10 +99,12 @@ func (e *Engine) WritePrometheus(w io.Writer) {
 	counter("porttrack_ais_sentences_total", "Well-formed AIS sentences.", a.sentences.Load())
 	counter("porttrack_ais_messages_total", "AIS messages decoded (fragments assembled).", a.messages.Load())
 	counter("porttrack_ais_messages_ignored_total", "AIS messages that say nothing about a vessel (base stations, binary, unsupported types, invalid MMSI).", a.skipped.Load())
+	counter("porttrack_ais_reports_invalid_total", "Decoded AIS reports dropped because they fail validation (e.g. no usable time).", a.invalid.Load())
 	fmt.Fprintf(w, "# HELP porttrack_ais_lines_dropped_total AIS input lines dropped, by reason.\n# TYPE porttrack_ais_lines_dropped_total counter\n")
 	for _, d := range a.dropped() {
 		fmt.Fprintf(w, "porttrack_ais_lines_dropped_total{reason=%q} %d\n", d.reason, d.n)
 	}
+	m.transport.write(w)
 
 	type row struct {
 		p                   tp

@@ -31,6 +31,9 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	vessels                      reports, one per line:
 //	                             pos mmsi time lat lon speed course station
 //	                             static mmsi time imo name
+//	trucks                       truck reports, one per line:
+//	                             truck plate time lat lon [speed heading [container]]
+//	                             ("-" for an unknown speed or heading)
 //	get <path> [method]          expected: status line, then the body
 func TestScripts(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
@@ -149,6 +152,15 @@ func runScript(t *testing.T, path string) {
 			offset++
 			if _, err := store.Apply(&state.Batch{Topic: "t", Next: offset, Vessels: rs}); err != nil {
 				t.Fatalf("vessels: %v", err)
+			}
+		case "trucks":
+			var rs []state.TruckReport
+			for _, l := range strings.Split(b.input, "\n") {
+				rs = append(rs, parseTruckLine(t, l))
+			}
+			offset++
+			if _, err := store.Apply(&state.Batch{Topic: "t", Next: offset, Trucks: rs}); err != nil {
+				t.Fatalf("trucks: %v", err)
 			}
 		case "ready":
 			ready = fields[1] == "true"

@@ -78,13 +78,17 @@ const (
 	routeVessels         = "/v1/vessels"
 	routeVessel          = "/v1/vessels/{id}"
 	routeVesselTrack     = "/v1/vessels/{id}/track"
+	routeTrucks          = "/v1/trucks"
+	routeTruck           = "/v1/trucks/{plate}"
+	routeTruckTrack      = "/v1/trucks/{plate}/track"
 	routeHealthz         = "/healthz"
 	routeReadyz          = "/readyz"
 	routeMetrics         = "/metrics"
 	routeOther           = "other"
 )
 
-var routes = []string{routeContainer, routeContainerEvents, routeVessels, routeVessel, routeVesselTrack, routeHealthz, routeReadyz, routeMetrics, routeOther}
+var routes = []string{routeContainer, routeContainerEvents, routeVessels, routeVessel, routeVesselTrack,
+	routeTrucks, routeTruck, routeTruckTrack, routeHealthz, routeReadyz, routeMetrics, routeOther}
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
@@ -125,6 +129,20 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	case string(path) == "/v1/vessels":
 		s.vesselList(ctx)
 		return routeVessels
+	case bytes.HasPrefix(path, []byte("/v1/trucks/")):
+		rest := path[len("/v1/trucks/"):]
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			if string(rest[i:]) == "/track" {
+				s.truckTrack(ctx, rest[:i])
+				return routeTruckTrack
+			}
+			break
+		}
+		s.truck(ctx, rest)
+		return routeTruck
+	case string(path) == "/v1/trucks":
+		s.truckList(ctx)
+		return routeTrucks
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
@@ -166,13 +184,19 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 		s.storeError(ctx, id, err)
 		return
 	}
+	var pos *containerPosition
+	if p, ok := s.containerPosition(id); ok {
+		pos = &p
+	}
 	b := ctx.Response.Body()[:0]
-	b = appendContainer(b, &c)
+	b = appendContainer(b, &c, pos)
 	ctx.SetContentType("application/json")
 	ctx.Response.SetBodyRaw(b)
 }
 
-func appendContainer(b []byte, c *state.Container) []byte {
+// appendContainer writes a container as JSON; pos, when not nil, is where
+// it rides on a truck.
+func appendContainer(b []byte, c *state.Container, pos *containerPosition) []byte {
 	b = append(b, '{')
 	b = appendKey(b, true, "id")
 	b = appendString(b, c.ID)
@@ -197,6 +221,9 @@ func appendContainer(b []byte, c *state.Container) []byte {
 	b = appendUint(b, c.Count)
 	b = appendKey(b, false, "updated_at")
 	b = appendTime(b, c.Updated)
+	if pos != nil {
+		b = appendPosition(b, pos)
+	}
 	return append(b, '}')
 }
 

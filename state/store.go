@@ -112,6 +112,11 @@ type Store struct {
 		sync.RWMutex
 		idx *geo.Index[uint32]
 	}
+	// truckPos is the same for current truck positions, by plate.
+	truckPos struct {
+		sync.RWMutex
+		idx *geo.Index[string]
+	}
 }
 
 type storeMetrics struct {
@@ -172,6 +177,10 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.loadTruckIndex(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -227,6 +236,8 @@ type Batch struct {
 	Events []Event
 	// Vessels holds decoded AIS reports.
 	Vessels []VesselReport
+	// Trucks holds decoded truck GNSS positions (port.transport).
+	Trucks []TruckReport
 	// Outbox holds messages to publish (dead letters of this batch).
 	Outbox []Message
 }
@@ -240,6 +251,8 @@ type ApplyResult struct {
 	VesselReports    int
 	VesselDuplicates int // position reports already stored (another station)
 	PhaseChanges     int // vessel port-call phase changes
+	TruckReports     int // truck reports applied
+	TruckDuplicates  int // truck reports repeating a stored point
 	Events           int // derived events written to the outbox
 }
 
@@ -248,6 +261,9 @@ type applyScratch struct {
 	current  map[string]*Container
 	seen     map[[32]byte]struct{}
 	vessels  map[uint32]*vesselWork
+	trucks   map[string]*truckWork
+	links    map[string]*linkWork // by container
+	truckPts map[truckPointKey]TruckPoint
 }
 
 // Apply validates and stores the batch in one atomic Pebble batch: new
@@ -264,6 +280,11 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	for i := range b.Vessels {
 		if err := b.Vessels[i].Validate(); err != nil {
 			return res, fmt.Errorf("state: vessel report %d of batch: %w", i, err)
+		}
+	}
+	for i := range b.Trucks {
+		if err := b.Trucks[i].Validate(); err != nil {
+			return res, fmt.Errorf("state: truck report %d of batch: %w", i, err)
 		}
 	}
 	if len(b.Topic) == 0 || len(b.Topic) > 255 {
@@ -341,6 +362,11 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 			return res, err
 		}
 	}
+	if len(b.Trucks) > 0 {
+		if err := s.applyTrucks(pb, b.Trucks, &res); err != nil {
+			return res, err
+		}
+	}
 	for i := range b.Outbox {
 		sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
 		sc.val = appendMessage(sc.val[:0], &b.Outbox[i])
@@ -358,6 +384,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	}
 	if len(b.Vessels) > 0 {
 		s.indexMovedVessels()
+	}
+	if len(b.Trucks) > 0 {
+		s.indexMovedTrucks()
 	}
 	s.m.batches.Add(1)
 	s.m.events.Add(uint64(res.Stored))

@@ -122,6 +122,7 @@ var serveSettings = []setting{
 	{"data_dir", "directory of the state database", str(func(c *Config) *string { return &c.DataDir })},
 	{"topics.rfid", "input topic of container RFID reads and EPCIS events", str(func(c *Config) *string { return &c.Topics.RFID })},
 	{"topics.ais", "input topic of raw NMEA AIS sentences (\"-\" disables it)", str(func(c *Config) *string { return &c.Topics.AIS })},
+	{"topics.transport", "input topic of truck GNSS positions, waybills, rail and barge messages (\"-\" disables it)", str(func(c *Config) *string { return &c.Topics.Transport })},
 	{"topics.events", "output topic of derived DCSA events", str(func(c *Config) *string { return &c.Topics.Events })},
 	{"topics.dlq", "dead-letter topic", str(func(c *Config) *string { return &c.Topics.DLQ })},
 	{"port_model", "GeoJSON file of the port model (fences); empty: the built-in Ningbo-Zhoushan model", str(func(c *Config) *string { return &c.PortModel })},

@@ -46,7 +46,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	engine, err := ingest.New(ingest.Config{
 		Brokers:           cfg.Brokers,
 		GroupID:           cfg.Group,
-		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, AIS: cfg.Topics.AIS, DLQ: cfg.Topics.DLQ},
+		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, AIS: cfg.Topics.AIS, Transport: cfg.Topics.Transport, DLQ: cfg.Topics.DLQ},
 		MaxRecordBytes:    cfg.MaxRecordBytes,
 		Readers:           cfg.Readers,
 		SessionTimeout:    cfg.SessionTimeout,

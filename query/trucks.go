@@ -1,0 +1,227 @@
+package query
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
+)
+
+// lookupTruck parses the {plate} path segment (already URL-decoded by
+// fasthttp, normalised by state.ParsePlate) and returns the truck, writing
+// the HTTP error itself when it returns false.
+func (s *Server) lookupTruck(ctx *fasthttp.RequestCtx, raw []byte) (state.Truck, bool) {
+	plate, err := state.ParsePlate(string(raw))
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_plate", fmt.Sprintf("%q is not a vehicle plate (1 to %d characters, no control characters or /)", raw, state.MaxPlateRunes))
+		return state.Truck{}, false
+	}
+	t, err := s.cfg.Store.Truck(plate)
+	if errors.Is(err, state.ErrNotFound) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "truck "+plate+" not found")
+		return t, false
+	}
+	if err != nil {
+		s.log.Error("store read failed", "truck", plate, "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+		return t, false
+	}
+	return t, true
+}
+
+func (s *Server) truck(ctx *fasthttp.RequestCtx, raw []byte) {
+	t, ok := s.lookupTruck(ctx, raw)
+	if !ok {
+		return
+	}
+	b := appendTruck(ctx.Response.Body()[:0], &t, -1)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+// appendTruck writes a truck as JSON; distance < 0 omits distance_m.
+func appendTruck(b []byte, t *state.Truck, distance float64) []byte {
+	b = append(b, '{')
+	b = appendKey(b, true, "plate")
+	b = appendString(b, t.Plate)
+	b = appendKey(b, false, "lat")
+	b = strconv.AppendFloat(b, t.Lat, 'f', -1, 64)
+	b = appendKey(b, false, "lon")
+	b = strconv.AppendFloat(b, t.Lon, 'f', -1, 64)
+	if distance >= 0 {
+		b = appendKey(b, false, "distance_m")
+		b = strconv.AppendFloat(b, distance, 'f', 1, 64)
+	}
+	b = appendTruckMotion(b, t.SpeedKmh, t.Heading)
+	b = appendKey(b, false, "position_time")
+	b = appendTime(b, t.Time)
+	if t.Container != "" {
+		b = appendKey(b, false, "container")
+		b = appendString(b, t.Container)
+		b = appendKey(b, false, "container_since")
+		b = appendTime(b, t.ContainerSince)
+	}
+	b = appendKey(b, false, "last_seen")
+	b = appendTime(b, t.LastSeen)
+	b = appendKey(b, false, "reports")
+	b = appendUint(b, t.Reports)
+	return append(b, '}')
+}
+
+func appendTruckMotion(b []byte, speedKmh float64, heading int) []byte {
+	if speedKmh != state.UnknownFloat {
+		b = appendKey(b, false, "speed_kmh")
+		b = strconv.AppendFloat(b, speedKmh, 'f', 1, 64)
+	}
+	if heading != state.UnknownInt {
+		b = appendKey(b, false, "heading")
+		b = strconv.AppendInt(b, int64(heading), 10)
+	}
+	return b
+}
+
+// truckTrack answers GET /v1/trucks/{plate}/track?from=&to=&limit=.
+func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
+	args := ctx.QueryArgs()
+	var from, to int64
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"from", &from}, {"to", &to}} {
+		if v := args.Peek(p.name); len(v) > 0 {
+			t, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", p.name, v))
+				return
+			}
+			*p.dst = t.UnixNano()
+		}
+	}
+	if from != 0 && to != 0 && to <= from {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "to: must be after from")
+		return
+	}
+	limit, ok := s.limit(ctx, 1000)
+	if !ok {
+		return
+	}
+	t, ok := s.lookupTruck(ctx, raw)
+	if !ok {
+		return
+	}
+	b := ctx.Response.Body()[:0]
+	b = append(b, `{"plate":`...)
+	b = appendString(b, t.Plate)
+	b = append(b, `,"track":[`...)
+	first := true
+	err := s.cfg.Store.TruckTrack(t.Plate, from, to, limit, func(p *state.TruckPoint) error {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '{')
+		b = appendKey(b, true, "time")
+		b = appendTime(b, p.Time)
+		b = appendKey(b, false, "lat")
+		b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+		b = appendKey(b, false, "lon")
+		b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+		b = appendTruckMotion(b, p.SpeedKmh, p.Heading)
+		if p.Container != "" {
+			b = appendKey(b, false, "container")
+			b = appendString(b, p.Container)
+		}
+		b = append(b, '}')
+		return nil
+	})
+	if err != nil {
+		s.log.Error("store read failed", "truck", t.Plate, "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+		return
+	}
+	b = append(b, "]}"...)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+// truckList answers GET /v1/trucks?near=<lat>,<lon>&radius=<m>&limit=<n>:
+// trucks nearest first with distance_m.
+func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	near := args.Peek("near")
+	if len(near) == 0 {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near: required, as near=<lat>,<lon> (for example near=29.93,121.86)")
+		return
+	}
+	latS, lonS, ok := bytes.Cut(near, []byte(","))
+	lat, err1 := strconv.ParseFloat(string(latS), 64)
+	lon, err2 := strconv.ParseFloat(string(lonS), 64)
+	if !ok || err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("near: want <lat>,<lon> in degrees, got %q", near))
+		return
+	}
+	radius := 10000.0
+	if r := args.Peek("radius"); len(r) > 0 {
+		v, err := strconv.ParseFloat(string(r), 64)
+		if err != nil || !(v >= 0 && v <= 1_000_000) {
+			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("radius: want metres in [0, 1000000], got %q", r))
+			return
+		}
+		radius = v
+	}
+	limit, ok := s.limit(ctx, 100)
+	if !ok {
+		return
+	}
+	b := append(ctx.Response.Body()[:0], `{"trucks":[`...)
+	first := true
+	err := s.cfg.Store.TrucksNear(lat, lon, radius, limit, func(t *state.Truck, d float64) bool {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendTruck(b, t, d)
+		return true
+	})
+	if err != nil {
+		s.log.Error("truck search failed", "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "truck search failed")
+		return
+	}
+	b = append(b, "]}"...)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+// containerPosition is where a box is while it rides on a truck.
+type containerPosition struct {
+	lat, lon float64
+	source   string
+	time     int64
+}
+
+func (s *Server) containerPosition(id string) (containerPosition, bool) {
+	var p containerPosition
+	var ok bool
+	p.lat, p.lon, p.source, p.time, ok = s.cfg.Store.ContainerPosition(id)
+	return p, ok
+}
+
+func appendPosition(b []byte, p *containerPosition) []byte {
+	b = appendKey(b, false, "position")
+	b = append(b, '{')
+	b = appendKey(b, true, "lat")
+	b = strconv.AppendFloat(b, p.lat, 'f', -1, 64)
+	b = appendKey(b, false, "lon")
+	b = strconv.AppendFloat(b, p.lon, 'f', -1, 64)
+	b = appendKey(b, false, "source")
+	b = appendString(b, p.source)
+	b = appendKey(b, false, "time")
+	b = appendTime(b, p.time)
+	return append(b, '}')
+}
