@@ -3,11 +3,9 @@ package query
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -232,34 +230,14 @@ func (s *Server) containerEvents(ctx *fasthttp.RequestCtx, raw []byte) {
 	if !ok {
 		return
 	}
-	args := ctx.QueryArgs()
 	q := state.HistoryQuery{Limit: 100}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"from", &q.From}, {"to", &q.To}} {
-		if v := args.Peek(p.name); len(v) > 0 {
-			t, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", p.name, v))
-				return
-			}
-			*p.dst = t.UnixNano()
-		}
-	}
-	if q.From != 0 && q.To != 0 && q.To <= q.From {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "to: must be after from")
+	if q.From, q.To, ok = parseTimeRange(ctx); !ok {
 		return
 	}
-	if v := args.Peek("limit"); len(v) > 0 {
-		n, err := strconv.Atoi(string(v))
-		if err != nil || n < 1 || n > s.cfg.MaxLimit {
-			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("limit: want an integer in [1, %d], got %q", s.cfg.MaxLimit, v))
-			return
-		}
-		q.Limit = n
+	if q.Limit, ok = s.limit(ctx, 100); !ok {
+		return
 	}
-	q.Cursor = string(args.Peek("cursor"))
+	q.Cursor = string(ctx.QueryArgs().Peek("cursor"))
 	if _, err := s.cfg.Store.Container(id); err != nil {
 		s.storeError(ctx, id, err)
 		return

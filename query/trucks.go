@@ -1,11 +1,9 @@
 package query
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -87,23 +85,8 @@ func appendTruckMotion(b []byte, speedKmh float64, heading int) []byte {
 
 // truckTrack answers GET /v1/trucks/{plate}/track?from=&to=&limit=.
 func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
-	args := ctx.QueryArgs()
-	var from, to int64
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"from", &from}, {"to", &to}} {
-		if v := args.Peek(p.name); len(v) > 0 {
-			t, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", p.name, v))
-				return
-			}
-			*p.dst = t.UnixNano()
-		}
-	}
-	if from != 0 && to != 0 && to <= from {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "to: must be after from")
+	from, to, ok := parseTimeRange(ctx)
+	if !ok {
 		return
 	}
 	limit, ok := s.limit(ctx, 1000)
@@ -152,27 +135,9 @@ func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 // truckList answers GET /v1/trucks?near=<lat>,<lon>&radius=<m>&limit=<n>:
 // trucks nearest first with distance_m.
 func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
-	args := ctx.QueryArgs()
-	near := args.Peek("near")
-	if len(near) == 0 {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near: required, as near=<lat>,<lon> (for example near=29.93,121.86)")
+	nq, ok := parseNear(ctx, "29.93,121.86")
+	if !ok {
 		return
-	}
-	latS, lonS, ok := bytes.Cut(near, []byte(","))
-	lat, err1 := strconv.ParseFloat(string(latS), 64)
-	lon, err2 := strconv.ParseFloat(string(lonS), 64)
-	if !ok || err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("near: want <lat>,<lon> in degrees, got %q", near))
-		return
-	}
-	radius := 10000.0
-	if r := args.Peek("radius"); len(r) > 0 {
-		v, err := strconv.ParseFloat(string(r), 64)
-		if err != nil || !(v >= 0 && v <= 1_000_000) {
-			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("radius: want metres in [0, 1000000], got %q", r))
-			return
-		}
-		radius = v
 	}
 	limit, ok := s.limit(ctx, 100)
 	if !ok {
@@ -180,7 +145,7 @@ func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
 	}
 	b := append(ctx.Response.Body()[:0], `{"trucks":[`...)
 	first := true
-	err := s.cfg.Store.TrucksNear(lat, lon, radius, limit, func(t *state.Truck, d float64) bool {
+	err := s.cfg.Store.TrucksNear(nq.lat, nq.lon, nq.radius, limit, func(t *state.Truck, d float64) bool {
 		if !first {
 			b = append(b, ',')
 		}

@@ -162,23 +162,8 @@ func appendVessel(b []byte, v *state.Vessel, distance float64) []byte {
 }
 
 func (s *Server) vesselTrack(ctx *fasthttp.RequestCtx, raw []byte) {
-	args := ctx.QueryArgs()
-	var from, to int64
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"from", &from}, {"to", &to}} {
-		if v := args.Peek(p.name); len(v) > 0 {
-			t, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", p.name, v))
-				return
-			}
-			*p.dst = t.UnixNano()
-		}
-	}
-	if from != 0 && to != 0 && to <= from {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "to: must be after from")
+	from, to, ok := parseTimeRange(ctx)
+	if !ok {
 		return
 	}
 	limit, ok := s.limit(ctx, 1000)
@@ -261,26 +246,13 @@ func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 		s.vesselsInFence(ctx, string(fence))
 		return
 	}
-	near := args.Peek("near")
-	if len(near) == 0 {
+	if len(args.Peek("near")) == 0 {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near or fence: one is required, as near=<lat>,<lon> (for example near=29.965,121.921) or fence=<id>")
 		return
 	}
-	latS, lonS, ok := bytes.Cut(near, []byte(","))
-	lat, err1 := strconv.ParseFloat(string(latS), 64)
-	lon, err2 := strconv.ParseFloat(string(lonS), 64)
-	if !ok || err1 != nil || err2 != nil || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("near: want <lat>,<lon> in degrees, got %q", near))
+	nq, ok := parseNear(ctx, "29.965,121.921")
+	if !ok {
 		return
-	}
-	radius := 10000.0
-	if r := args.Peek("radius"); len(r) > 0 {
-		v, err := strconv.ParseFloat(string(r), 64)
-		if err != nil || !(v >= 0 && v <= 1_000_000) {
-			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("radius: want metres in [0, 1000000], got %q", r))
-			return
-		}
-		radius = v
 	}
 	limit, ok := s.limit(ctx, 100)
 	if !ok {
@@ -288,7 +260,7 @@ func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 	}
 	b := append(ctx.Response.Body()[:0], `{"vessels":[`...)
 	first := true
-	err := s.cfg.Store.VesselsNear(lat, lon, radius, limit, func(v *state.Vessel, d float64) bool {
+	err := s.cfg.Store.VesselsNear(nq.lat, nq.lon, nq.radius, limit, func(v *state.Vessel, d float64) bool {
 		if !first {
 			b = append(b, ',')
 		}
