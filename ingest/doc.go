@@ -10,8 +10,12 @@
 // the effect of a record.
 //
 // Pipeline per partition goroutine: fetch (kafka-go Conn.ReadBatchWith, the
-// fastest kafka-go read path, KAFKA.md) → decode each record (pure decoders
-// in sub-packages, e.g. ingest/rfid) → one state.Batch per fetch → Apply.
+// fastest kafka-go read path, KAFKA.md) → decode each record → one
+// state.Batch per fetch → Apply. Each input topic has a decoder made per
+// partition goroutine (recordDecoder): ingest/rfid for port.rfid (container
+// events), ingest/ais for port.ais (vessel reports; it holds the fragment
+// reassembly of its partition), ingest/transport for port.transport (truck
+// positions). A missing input topic is logged and skipped at start.
 // A record that cannot be decoded or validated becomes an outbox message to
 // the dead-letter topic, with its original key, value and headers plus the
 // headers error, source-topic, source-partition, source-offset and

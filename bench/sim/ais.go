@@ -241,7 +241,9 @@ func RunAIS(ctx context.Context, cfg AISConfig) (st Stats, err error) {
 		recs = g.Next(recs[:0], n)
 		msgs = msgs[:0]
 		for _, r := range recs {
-			msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value})
+			// The record timestamp is the simulated observation time, so
+			// untagged lines and tag-blocked ones share one clock.
+			msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Time: r.Time})
 		}
 		if err := w.WriteMessages(ctx, msgs...); err != nil {
 			if ctx.Err() != nil {
@@ -1003,7 +1005,7 @@ func (g *AISGenerator) emitSingle(st *aisStation, t time.Time, ch byte, payload 
 		v = appendTagBlock(v, func(b []byte) []byte { return appendSourceTime(b, st.id, t) })
 	}
 	v = appendVDM(v, 1, 1, -1, ch, payload, fill)
-	g.pending = append(g.pending, pendingRecord{rec: Record{Key: st.key, Value: v}, dup: dup, sentences: 1})
+	g.pending = append(g.pending, pendingRecord{rec: Record{Key: st.key, Value: v, Time: t}, dup: dup, sentences: 1})
 }
 
 // fragmentChars is the payload length of all but the last fragment; it
@@ -1049,12 +1051,12 @@ func (g *AISGenerator) emitMulti(st *aisStation, t time.Time, ch byte, payload [
 		}
 		v = appendVDM(v, parts, i+1, seq, ch, payload[i*fragmentChars:min((i+1)*fragmentChars, len(payload))], f)
 		if split {
-			g.pending = append(g.pending, pendingRecord{rec: Record{Key: st.key, Value: v}, sentences: 1})
+			g.pending = append(g.pending, pendingRecord{rec: Record{Key: st.key, Value: v, Time: t}, sentences: 1})
 			v = nil
 		}
 	}
 	if !split {
-		g.pending = append(g.pending, pendingRecord{rec: Record{Key: st.key, Value: v}, sentences: parts})
+		g.pending = append(g.pending, pendingRecord{rec: Record{Key: st.key, Value: v, Time: t}, sentences: parts})
 	}
 }
 

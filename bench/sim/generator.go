@@ -74,6 +74,9 @@ func ContainerNumbers(seed int64, n int) []string {
 // Value by a record and its duplicates: neither may be modified.
 type Record struct {
 	Key, Value []byte
+	// Time is the simulated time of the record (the Kafka timestamp); zero
+	// lets the producer stamp it.
+	Time time.Time
 }
 
 // Generator produces the record stream of a Config. It does no IO and is not
