@@ -263,6 +263,7 @@ type applyScratch struct {
 	seen     map[[32]byte]struct{}
 	hashes   [][32]byte            // id hash of each event of the batch
 	order    []int                 // event indexes sorted by id-index key
+	ids      []string              // containers of the batch, sorted
 	stored   map[[32]byte]struct{} // ids of the batch already stored
 	vessels  map[uint32]*vesselWork
 	trucks   map[string]*truckWork
@@ -316,6 +317,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := s.loadCurrent(sc, b.Events); err != nil {
+		return res, err
+	}
 	for i := range b.Events {
 		e := &b.Events[i]
 		h := sc.hashes[i]
@@ -355,6 +359,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		res.Stored++
 	}
 	for id, c := range sc.current {
+		if c == nil || c.Updated != now {
+			continue // only duplicates of this container in the batch
+		}
 		sc.key = currentKey(sc.key[:0], id)
 		sc.val = appendCurrent(sc.val[:0], c)
 		if err := pb.Set(sc.key, sc.val, nil); err != nil {
@@ -447,8 +454,40 @@ func (s *Store) storedIDs(sc *applyScratch, events []Event) (map[[32]byte]struct
 
 // currentForApply returns the batch's working copy of a container's state,
 // loading it from the database the first time; Count == 0 means new.
+// loadCurrent reads the current state of every container of the batch into
+// sc.current, in key order through one iterator (see storedIDs).
+func (s *Store) loadCurrent(sc *applyScratch, events []Event) error {
+	sc.ids = sc.ids[:0]
+	for i := range events {
+		if _, ok := sc.current[events[i].Container]; !ok {
+			sc.current[events[i].Container] = nil // placeholder: listed once
+			sc.ids = append(sc.ids, events[i].Container)
+		}
+	}
+	if len(sc.ids) == 0 {
+		return nil
+	}
+	slices.Sort(sc.ids)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixCurrent}, UpperBound: []byte{prefixCurrent + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for _, id := range sc.ids {
+		c := &Container{ID: id}
+		sc.key = currentKey(sc.key[:0], id)
+		if it.SeekPrefixGE(sc.key) && bytes.Equal(it.Key(), sc.key) {
+			if err := decodeCurrent(id, it.Value(), c); err != nil {
+				return fmt.Errorf("state: current state of %s: %w", id, err)
+			}
+		}
+		sc.current[id] = c
+	}
+	return it.Error()
+}
+
 func (s *Store) currentForApply(sc *applyScratch, id string) (*Container, error) {
-	if c, ok := sc.current[id]; ok {
+	if c := sc.current[id]; c != nil {
 		return c, nil
 	}
 	c := &Container{ID: id}
