@@ -12,12 +12,13 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/porttrack/porttrack/bench"
 )
 
 // benchScenarios are the scenario names of `porttrack bench`, in run order.
-var benchScenarios = []string{"ingest", "ais"}
+var benchScenarios = []string{"ingest", "ais", "geo"}
 
 // benchFlags are the settings of `porttrack bench`.
 type benchFlags struct {
@@ -33,6 +34,14 @@ type benchFlags struct {
 	cpuProfile string
 	quick      bool
 	aisFile    string
+
+	// geo
+	objects     int
+	duration    time.Duration
+	conns       int
+	rate        float64
+	updateRate  float64
+	redisServer string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
@@ -54,7 +63,13 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.StringVar(&f.jsonFile, "json", "", "also write the results as a JSON array to this file")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup included) to this file")
 	fs.StringVar(&f.aisFile, "ais-file", "../shared/corpora/ais/aishub-3min-sample.nmea", "NMEA corpus of the ais scenario")
-	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round (explicit flags win)")
+	fs.IntVar(&f.objects, "objects", 1_000_000, "geo: trucks loaded into the store and Redis")
+	fs.DurationVar(&f.duration, "duration", 5*time.Second, "geo: measured time of each case")
+	fs.IntVar(&f.conns, "conns", 16, "geo: concurrent connections of the load generator")
+	fs.Float64Var(&f.rate, "rate", 0, "geo: requests/s of the open-loop radius cases (0: half the closed-loop radius throughput)")
+	fs.Float64Var(&f.updateRate, "update-rate", 20_000, "geo: truck.position updates/s during the update cases (negative: skip them)")
+	fs.StringVar(&f.redisServer, "redis-server", "redis-server", `geo: the redis-server binary of the reference ("-": skip Redis)`)
+	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round; geo: 50000 trucks, 1 s per case (explicit flags win)")
 	// Flags may come before or after the scenario names.
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -78,6 +93,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 		if !set["rounds"] {
 			f.rounds = 1
 		}
+		if !set["objects"] {
+			f.objects = 50_000
+		}
+		if !set["duration"] {
+			f.duration = time.Second
+		}
 	}
 	for _, s := range f.scenarios {
 		if !slices.Contains(benchScenarios, s) {
@@ -91,7 +112,31 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	if err := cfg.Validate(); err != nil {
 		return f, usageError("invalid bench settings: %v", err)
 	}
+	if err := f.geoConfig(nil, []string{"porttrack"}).Validate(); err != nil {
+		return f, usageError("invalid bench settings: %v", err)
+	}
 	return f, nil
+}
+
+// geoConfig is the geo scenario's configuration; loadGen is the command
+// line of its load generator child.
+func (f benchFlags) geoConfig(log *slog.Logger, loadGen []string) bench.GeoConfig {
+	updateRate := f.updateRate
+	if updateRate == 0 {
+		updateRate = -1 // --update-rate 0 means none, not the default
+	}
+	return bench.GeoConfig{
+		Objects:     f.objects,
+		Duration:    f.duration,
+		Conns:       f.conns,
+		Rate:        f.rate,
+		UpdateRate:  updateRate,
+		Partitions:  f.partitions,
+		RedisServer: f.redisServer,
+		LoadGen:     loadGen,
+		DataDir:     f.dataDir,
+		Logger:      log,
+	}
 }
 
 func (f benchFlags) ingestConfig(log *slog.Logger) bench.IngestConfig {
@@ -108,6 +153,11 @@ func (f benchFlags) ingestConfig(log *slog.Logger) bench.IngestConfig {
 }
 
 func runBench(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "geo-load" {
+		// Hidden: the geo scenario's load generator, started by the
+		// scenario itself in a child process (bench/loadgen.go).
+		return bench.RunGeoLoadGen(ctx, os.Stdin, stdout)
+	}
 	f, err := parseBenchFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -142,6 +192,17 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 			results = append(results, res)
 		case "ais":
 			res, err := bench.RunAIS(ctx, bench.AISConfig{File: f.aisFile, Rounds: f.rounds})
+			if err != nil {
+				return err
+			}
+			res.WriteTable(stdout)
+			results = append(results, res)
+		case "geo":
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench geo: the load generator runs this executable: %w", err)
+			}
+			res, err := bench.RunGeo(ctx, f.geoConfig(log, []string{exe, "bench", "geo-load"}))
 			if err != nil {
 				return err
 			}

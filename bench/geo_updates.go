@@ -1,0 +1,239 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/porttrack/porttrack/ingest"
+)
+
+// updateCases runs the radius case again, closed and open loop, while
+// truck.position records flow at cfg.UpdateRate through an in-process
+// broker and an ingest.Engine into the same store.
+func (r *geoRun) updateCases(ctx context.Context, dir string, quiet *slog.Logger) (err error) {
+	up, err := startUpdates(ctx, r, dir, quiet)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := up.stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	u := &GeoUpdates{TargetRate: r.cfg.UpdateRate}
+	r.res.Updates = u
+	// Warm-up: the engine is caught up and in its steady state before the
+	// window opens.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-up.failed:
+		return err
+	case <-time.After(max(r.warmup, min(r.cfg.Duration, time.Second))):
+	}
+	var w GeoUpdateWindow
+	var c0, p0 uint64
+	var cpu0 time.Duration
+	var t0 time.Time
+	started := func() {
+		t0, cpu0 = time.Now(), processCPU()
+		c0, p0 = up.engine.Stats().Consumed, uint64(up.produced.Load())
+	}
+	stopped := func() {
+		d := time.Since(t0).Seconds()
+		c1, p1 := up.engine.Stats().Consumed, uint64(up.produced.Load())
+		w.Seconds = d
+		w.Consumed = float64(c1-c0) / d
+		w.Produced = float64(p1-p0) / d
+		w.ProcessCPUCores = (processCPU() - cpu0).Seconds() / d
+		u.Backlog = int64(p1) - int64(c1)
+	}
+	label := fmt.Sprintf("(f) radius + %.0f updates/s", r.cfg.UpdateRate)
+	c, err := r.measure("radius_updates", label, r.job(kindRadius, r.queryAddr, 0), nil, started, stopped)
+	if err != nil {
+		return err
+	}
+	r.res.Cases = append(r.res.Cases, c)
+	r.closedRadius = append(r.closedRadius, len(r.res.Cases)-1)
+	w.Case = c.Name
+	u.Windows = append(u.Windows, w)
+
+	rate := r.openRate()
+	label = fmt.Sprintf("(g) radius + updates, open loop at %.0f/s", rate)
+	c, err = r.measure("radius_updates_open", label, r.job(kindRadius, r.queryAddr, rate), nil, started, stopped)
+	if err != nil {
+		return err
+	}
+	r.res.Cases = append(r.res.Cases, c)
+	w.Case = c.Name
+	u.Windows = append(u.Windows, w)
+	for _, n := range up.engine.DeadLettered() {
+		u.DeadLettered += n
+	}
+	if u.DeadLettered > 0 {
+		return fmt.Errorf("update cases: %d records dead-lettered: %v", u.DeadLettered, up.engine.DeadLettered())
+	}
+	for _, w := range u.Windows {
+		r.log.Info("bench geo: updates", "case", w.Case, "produced_per_sec", w.Produced, "consumed_per_sec", w.Consumed,
+			"process_cpu_cores", w.ProcessCPUCores)
+	}
+	return ctx.Err()
+}
+
+// updatePhase is the broker, the engine and the producer of the update
+// cases.
+type updatePhase struct {
+	cluster  *kfake.Cluster
+	engine   *ingest.Engine
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	produced atomic.Int64
+	failed   chan error // the engine or the producer stopped early
+	errs     []error
+	mu       sync.Mutex
+}
+
+func startUpdates(ctx context.Context, r *geoRun, dir string, quiet *slog.Logger) (*updatePhase, error) {
+	topics := ingest.Topics{RFID: ingest.DefaultRFIDTopic, AIS: "-", Transport: ingest.DefaultTransportTopic, DLQ: ingest.DefaultDLQTopic}
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.DataDir(filepath.Join(dir, "kafka")), // in-memory mode balloons (KAFKA.md)
+		kfake.SeedTopics(int32(r.cfg.Partitions), topics.Transport),
+		kfake.SeedTopics(1, topics.RFID, topics.DLQ),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+	brokers := cluster.ListenAddrs()
+	e, err := ingest.New(ingest.Config{Brokers: brokers, GroupID: "", Topics: topics, Logger: quiet}, r.store)
+	if err != nil {
+		cluster.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	up := &updatePhase{cluster: cluster, engine: e, cancel: cancel, failed: make(chan error, 2)}
+	fail := func(err error) {
+		up.mu.Lock()
+		up.errs = append(up.errs, err)
+		up.mu.Unlock()
+		up.failed <- err
+	}
+	up.wg.Add(1)
+	go func() {
+		defer up.wg.Done()
+		if err := e.Run(ctx); err != nil {
+			fail(fmt.Errorf("engine: %w", err))
+		} else if ctx.Err() == nil {
+			fail(errors.New("engine stopped early"))
+		}
+	}()
+	// The producer starts once the engine has its partitions and is caught
+	// up (on empty topics), so the window sees steady state.
+	deadline := time.Now().Add(30 * time.Second)
+	for !e.Ready() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			up.stop()
+			return nil, errors.New("engine not ready after 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	up.wg.Add(1)
+	go func() {
+		defer up.wg.Done()
+		if err := produceUpdates(ctx, r, brokers, topics.Transport, &up.produced); err != nil && ctx.Err() == nil {
+			fail(fmt.Errorf("producer: %w", err))
+		}
+	}()
+	return up, nil
+}
+
+func (up *updatePhase) stop() error {
+	up.cancel()
+	up.wg.Wait()
+	up.cluster.Close()
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	return errors.Join(up.errs...)
+}
+
+// produceUpdates writes truck.position records at r.cfg.UpdateRate until
+// ctx ends: random trucks, each moved up to ±50 m around its loaded
+// position, with a newer time than any before, keyed by plate (a truck's
+// records stay in order in one partition). Batches are due every 10 ms.
+func produceUpdates(ctx context.Context, r *geoRun, brokers []string, topic string, produced *atomic.Int64) error {
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Murmur2Balancer{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           time.Millisecond,
+		BatchSize:              1000,
+		Compression:            kafka.Lz4,
+		AllowAutoTopicCreation: false,
+	}
+	defer w.Close()
+	const pacing = 10 * time.Millisecond
+	rate := r.cfg.UpdateRate
+	batch := int(max(rate*pacing.Seconds(), 1))
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, streamUpdates))
+	tms := geoStart.UnixMilli()
+	msgs := make([]kafka.Message, batch)
+	start := time.Now()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var sent int64
+	for {
+		due := start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		for k := range msgs {
+			i := rng.IntN(r.cfg.Objects)
+			lat := min(max(r.lats[i]+(rng.Float64()-0.5)*0.0009, geoLatMin), geoLatMax)
+			lon := min(max(r.lons[i]+(rng.Float64()-0.5)*0.001, geoLonMin), geoLonMax)
+			tms++
+			key := appendBenchPlate(msgs[k].Key[:0], i)
+			v := append(msgs[k].Value[:0], `{"type":"truck.position","plate":"`...)
+			v = append(v, key...)
+			v = append(v, `","lat":`...)
+			v = strconv.AppendFloat(v, lat, 'f', 6, 64)
+			v = append(v, `,"lon":`...)
+			v = strconv.AppendFloat(v, lon, 'f', 6, 64)
+			v = append(v, `,"t":`...)
+			v = strconv.AppendInt(v, tms, 10)
+			v = append(v, `,"speed":`...)
+			v = strconv.AppendFloat(v, float64(rng.IntN(600))/10, 'f', 1, 64)
+			v = append(v, `,"heading":`...)
+			v = strconv.AppendInt(v, int64(rng.IntN(360)), 10)
+			v = append(v, '}')
+			msgs[k] = kafka.Message{Key: key, Value: v}
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		sent += int64(len(msgs))
+		produced.Store(sent)
+	}
+}
