@@ -1,7 +1,12 @@
 package state
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/porttrack/porttrack/geo"
 )
@@ -57,12 +62,35 @@ func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truc
 	if err != nil {
 		return err
 	}
-	for _, h := range hits {
-		t, err := s.Truck(h.plate)
-		if err != nil {
-			return err
+	// Read the hits' states in key order through one iterator (cheaper than
+	// a point Get each), then answer in distance order.
+	trucks := make([]Truck, len(hits))
+	order := make([]int, len(hits))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(hits[a].plate, hits[b].plate) })
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixTruck}, UpperBound: []byte{prefixTruck + 1}})
+	if err != nil {
+		return err
+	}
+	var key []byte
+	for _, i := range order {
+		key = truckKey(key[:0], hits[i].plate)
+		if !it.SeekPrefixGE(key) || !bytes.Equal(it.Key(), key) {
+			it.Close()
+			return fmt.Errorf("state: truck %s indexed but not stored", hits[i].plate)
 		}
-		if !fn(&t, h.d) {
+		if err := decodeTruck(hits[i].plate, it.Value(), &trucks[i]); err != nil {
+			it.Close()
+			return fmt.Errorf("state: truck %s: %w", hits[i].plate, err)
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	for i, h := range hits {
+		if !fn(&trucks[i], h.d) {
 			return nil
 		}
 	}
