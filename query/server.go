@@ -79,6 +79,8 @@ const (
 	routeTrucks          = "/v1/trucks"
 	routeTruck           = "/v1/trucks/{plate}"
 	routeTruckTrack      = "/v1/trucks/{plate}/track"
+	routeGeofences       = "/v1/geofences"
+	routeGeofence        = "/v1/geofences/{id}"
 	routeHealthz         = "/healthz"
 	routeReadyz          = "/readyz"
 	routeMetrics         = "/metrics"
@@ -86,7 +88,7 @@ const (
 )
 
 var routes = []string{routeContainer, routeContainerEvents, routeVessels, routeVessel, routeVesselTrack,
-	routeTrucks, routeTruck, routeTruckTrack, routeHealthz, routeReadyz, routeMetrics, routeOther}
+	routeTrucks, routeTruck, routeTruckTrack, routeGeofences, routeGeofence, routeHealthz, routeReadyz, routeMetrics, routeOther}
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
@@ -141,6 +143,12 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	case string(path) == "/v1/trucks":
 		s.truckList(ctx)
 		return routeTrucks
+	case string(path) == "/v1/geofences":
+		s.geofences(ctx, "")
+		return routeGeofences
+	case bytes.HasPrefix(path, []byte("/v1/geofences/")) && len(path) > len("/v1/geofences/"):
+		s.geofences(ctx, string(path[len("/v1/geofences/"):]))
+		return routeGeofence
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

@@ -35,6 +35,7 @@ const (
 type PortModel struct {
 	fences *geo.FenceIndex
 	kinds  map[string]string
+	ids    []string // fence ids in model order
 	// Locode is the UN/LOCODE of the port's transport calls ("CNNGB").
 	Locode string
 }
@@ -61,6 +62,7 @@ func NewPortModel(features []geo.Feature, locode string) (*PortModel, error) {
 		}
 		kind, _ := f.Properties["kind"].(string)
 		pm.kinds[f.ID] = kind
+		pm.ids = append(pm.ids, f.ID)
 	}
 	return pm, nil
 }
@@ -71,6 +73,19 @@ func (pm *PortModel) Fence(id string) (*geo.Fence, bool) {
 		return nil, false
 	}
 	return pm.fences.Get(id)
+}
+
+// EachFence calls fn with the model's fences in model order until fn
+// returns false.
+func (pm *PortModel) EachFence(fn func(*geo.Fence) bool) {
+	if pm == nil {
+		return
+	}
+	for _, id := range pm.ids {
+		if f, ok := pm.fences.Get(id); ok && !fn(f) {
+			return
+		}
+	}
 }
 
 // zone returns the most specific port-call fence containing a position:

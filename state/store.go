@@ -217,6 +217,9 @@ func (s *Store) lastOutboxSeq() (uint64, error) {
 	return binary.BigEndian.Uint64(k[1:]), nil
 }
 
+// PortModel returns the store's port model (nil when none is configured).
+func (s *Store) PortModel() *PortModel { return s.opts.PortModel }
+
 // Close flushes and closes the database.
 func (s *Store) Close() error {
 	s.mu.Lock()
