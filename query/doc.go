@@ -1,5 +1,6 @@
-// Package query owns the HTTP API (fasthttp): container lookups and
-// history, /healthz, /readyz and /metrics.
+// Package query owns the HTTP API (fasthttp): containers (current state,
+// history), vessels and trucks (current state, tracks, near a point, in a
+// fence), the port model's geofences, /healthz, /readyz and /metrics.
 //
 // It reads state and never writes it. Handlers append JSON into the response
 // buffer without reflection and keep nothing of the *fasthttp.RequestCtx

@@ -1,7 +1,11 @@
 // Package state owns porttrack's durable state: per-container current state,
-// the full event history, the event-id dedupe index, the consumed offset of
-// every input partition and the outbox of messages to publish, all in one
-// Pebble database whose layout is specified in FORMAT.md.
+// the full event history, the event-id dedupe index, vessels (current state,
+// track, IMO index, port calls against the port model), trucks (current
+// state, track, the containers they carry), the consumed offset of every
+// input partition and the outbox of messages to publish, all in one Pebble
+// database whose layout is specified in FORMAT.md. Current vessel and truck
+// positions are also held in in-memory H3 indexes (package geo), rebuilt at
+// Open and updated after each committed batch.
 //
 // Invariants:
 //   - Store.Apply writes the events of a batch, the current states they
@@ -17,6 +21,6 @@
 //     duration of the call.
 //
 // state knows nothing of Kafka, HTTP or metrics libraries: it imports only
-// Pebble and the standard library (and never ingest, query, bench or cmd).
+// Pebble, geo and the standard library (never ingest, query, bench or cmd).
 // Metrics() returns a plain struct that callers export.
 package state
