@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -53,61 +52,9 @@ type e2eVessel struct {
 // type 1 sentence, a tag-blocked one (station and time from the tag block)
 // and a type 5 whose two fragments are two records of the same key.
 func TestKcatAISIntoDemo(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("kcat is not on PATH (CI installs it in .ci/run)")
-		}
-		t.Fatalf("kcat is not on PATH although CI is set (.ci/run installs it): %v", err)
-	}
-
-	broker, httpAddr := freeAddr(t), freeAddr(t)
-	base := "http://" + httpAddr
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo",
-			"--broker-addr", broker,
-			"--http-addr", httpAddr,
-			"--sim-rate", "0",
-			"--sim-ais-rate", "0",
-			"--data-dir", t.TempDir(),
-		}, os.Getenv, &stdout, &stderr)
-	}()
-	returned := false
-	t.Cleanup(func() {
-		cancel()
-		if !returned {
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Errorf("run did not return within 10 s of cancellation")
-			}
-		}
-		if t.Failed() {
-			t.Logf("demo stdout:\n%s", stdout.String())
-			t.Logf("demo stderr (tail):\n%s", tail(stderr.String(), 40))
-		}
-	})
-	exited := func(t testing.TB) {
-		t.Helper()
-		select {
-		case err := <-done:
-			returned = true
-			t.Fatalf("demo returned before the test ended: %v", err)
-		default:
-		}
-	}
-
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		exited(t)
-		code, body, err := httpGet(base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		return code == http.StatusOK, fmt.Sprintf("/readyz: %d %s", code, body)
-	})
+	kcat := requireKcat(t)
+	d := startDemo(t)
+	broker, base := d.broker, d.base
 
 	tagTime := time.Now().Add(-time.Minute).Truncate(time.Second)
 	near := func(got *float64, want float64) bool { return got != nil && math.Abs(*got-want) < 1e-6 }
@@ -192,7 +139,7 @@ func TestKcatAISIntoDemo(t *testing.T) {
 				seenAt time.Time
 			)
 			waitForEvery(t, 15*time.Second, 2*time.Millisecond, func() (bool, string) {
-				exited(t)
+				d.exited(t)
 				code, b, err := httpGet(base + "/v1/vessels/" + c.id)
 				if err != nil {
 					return false, err.Error()
@@ -242,26 +189,17 @@ func TestKcatAISIntoDemo(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		returned = true
-		if err != nil {
-			t.Errorf("run returned %v after cancellation, want nil (clean shutdown)", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return within 10 s of cancellation")
-	}
+	d.stop(t)
 
 	var kcatHint, vesselHint, nearHint bool
-	for _, line := range strings.Split(stdout.String(), "\n") {
+	for _, line := range strings.Split(d.stdout.String(), "\n") {
 		line = strings.TrimSpace(line)
 		kcatHint = kcatHint || strings.HasPrefix(line, "printf '%s\\n' '"+demoAISSentence+"' | kcat -P -b "+broker+" -t port.ais -k ")
-		vesselHint = vesselHint || line == "curl -s http://"+httpAddr+"/v1/vessels/477553000"
-		nearHint = nearHint || strings.HasPrefix(line, "curl -s 'http://"+httpAddr+"/v1/vessels?near=29.965,121.921&radius=5000")
+		vesselHint = vesselHint || line == "curl -s http://"+d.httpAddr+"/v1/vessels/477553000"
+		nearHint = nearHint || strings.HasPrefix(line, "curl -s 'http://"+d.httpAddr+"/v1/vessels?near=29.965,121.921&radius=5000")
 	}
 	if !kcatHint || !vesselHint || !nearHint {
-		t.Errorf("demo stdout lacks the AIS hints (kcat line: %v, vessel curl: %v, near curl: %v):\n%s", kcatHint, vesselHint, nearHint, stdout.String())
+		t.Errorf("demo stdout lacks the AIS hints (kcat line: %v, vessel curl: %v, near curl: %v):\n%s", kcatHint, vesselHint, nearHint, d.stdout.String())
 	}
 }
 

@@ -7,10 +7,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,4 +164,96 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// requireKcat returns kcat's path; it skips the test without kcat, unless CI
+// is set (CI installs it in .ci/run), where that is a failure.
+func requireKcat(t *testing.T) string {
+	t.Helper()
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("kcat is not on PATH (CI installs it in .ci/run)")
+		}
+		t.Fatalf("kcat is not on PATH although CI is set (.ci/run installs it): %v", err)
+	}
+	return kcat
+}
+
+// demoRun is `porttrack demo` running in-process with both simulators off.
+type demoRun struct {
+	broker, httpAddr, base string
+	stdout, stderr         syncBuffer
+	cancel                 context.CancelFunc
+	done                   chan error
+	returned               bool
+}
+
+// startDemo runs the demo on free ports and waits until /readyz is 200. At
+// cleanup it stops the demo and, on failure, logs its output.
+func startDemo(t *testing.T) *demoRun {
+	t.Helper()
+	d := &demoRun{broker: freeAddr(t), httpAddr: freeAddr(t), done: make(chan error, 1)}
+	d.base = "http://" + d.httpAddr
+	var ctx context.Context
+	ctx, d.cancel = context.WithCancel(context.Background())
+	dataDir := t.TempDir()
+	go func() {
+		d.done <- run(ctx, []string{"demo",
+			"--broker-addr", d.broker,
+			"--http-addr", d.httpAddr,
+			"--sim-rate", "0",
+			"--sim-ais-rate", "0",
+			"--data-dir", dataDir,
+		}, os.Getenv, &d.stdout, &d.stderr)
+	}()
+	t.Cleanup(func() {
+		d.cancel()
+		if !d.returned {
+			select {
+			case <-d.done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("run did not return within 10 s of cancellation")
+			}
+		}
+		if t.Failed() {
+			t.Logf("demo stdout:\n%s", d.stdout.String())
+			t.Logf("demo stderr (tail):\n%s", tail(d.stderr.String(), 40))
+		}
+	})
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		d.exited(t)
+		code, body, err := httpGet(d.base + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		return code == http.StatusOK, fmt.Sprintf("/readyz: %d %s", code, body)
+	})
+	return d
+}
+
+// exited fails the test if the demo has returned.
+func (d *demoRun) exited(t testing.TB) {
+	t.Helper()
+	select {
+	case err := <-d.done:
+		d.returned = true
+		t.Fatalf("demo returned before the test ended: %v", err)
+	default:
+	}
+}
+
+// stop cancels the demo and requires a clean shutdown within 10 s.
+func (d *demoRun) stop(t *testing.T) {
+	t.Helper()
+	d.cancel()
+	select {
+	case err := <-d.done:
+		d.returned = true
+		if err != nil {
+			t.Errorf("run returned %v after cancellation, want nil (clean shutdown)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return within 10 s of cancellation")
+	}
 }

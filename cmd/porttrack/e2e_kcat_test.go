@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -19,61 +18,9 @@ import (
 // an EPCIS event sent with the real kcat (librdkafka), in every codec, shows
 // up on the HTTP API within a second, and the demo stops cleanly.
 func TestKcatIntoDemo(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("kcat is not on PATH (CI installs it in .ci/run)")
-		}
-		t.Fatalf("kcat is not on PATH although CI is set (.ci/run installs it): %v", err)
-	}
-
-	broker, httpAddr := freeAddr(t), freeAddr(t)
-	base := "http://" + httpAddr
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo",
-			"--broker-addr", broker,
-			"--http-addr", httpAddr,
-			"--sim-rate", "0",
-			"--sim-ais-rate", "0",
-			"--data-dir", t.TempDir(),
-		}, os.Getenv, &stdout, &stderr)
-	}()
-	returned := false
-	t.Cleanup(func() {
-		cancel()
-		if !returned {
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Errorf("run did not return within 10 s of cancellation")
-			}
-		}
-		if t.Failed() {
-			t.Logf("demo stdout:\n%s", stdout.String())
-			t.Logf("demo stderr (tail):\n%s", tail(stderr.String(), 40))
-		}
-	})
-	exited := func(t testing.TB) {
-		t.Helper()
-		select {
-		case err := <-done:
-			returned = true
-			t.Fatalf("demo returned before the test ended: %v", err)
-		default:
-		}
-	}
-
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		exited(t)
-		code, body, err := httpGet(base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		return code == http.StatusOK, fmt.Sprintf("/readyz: %d %s", code, body)
-	})
+	kcat := requireKcat(t)
+	d := startDemo(t)
+	broker, base := d.broker, d.base
 
 	for i, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
 		t.Run(codec, func(t *testing.T) {
@@ -104,7 +51,7 @@ func TestKcatIntoDemo(t *testing.T) {
 			var body []byte
 			var seenAt time.Time
 			waitForEvery(t, 15*time.Second, 2*time.Millisecond, func() (bool, string) {
-				exited(t)
+				d.exited(t)
 				code, b, err := httpGet(base + "/v1/containers/" + box)
 				if err != nil {
 					return false, err.Error()
@@ -159,24 +106,15 @@ func TestKcatIntoDemo(t *testing.T) {
 		t.Errorf("dead-lettered: %v, want none", dl)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		returned = true
-		if err != nil {
-			t.Errorf("run returned %v after cancellation, want nil (clean shutdown)", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return within 10 s of cancellation")
-	}
+	d.stop(t)
 
 	var curl, kcatHint bool
-	for _, line := range strings.Split(stdout.String(), "\n") {
+	for _, line := range strings.Split(d.stdout.String(), "\n") {
 		line = strings.TrimSpace(line)
-		curl = curl || strings.HasPrefix(line, "curl -s http://"+httpAddr+"/v1/containers/")
+		curl = curl || strings.HasPrefix(line, "curl -s http://"+d.httpAddr+"/v1/containers/")
 		kcatHint = kcatHint || strings.Contains(line, "| kcat -P -b "+broker+" -t port.rfid")
 	}
 	if !curl || !kcatHint {
-		t.Errorf("demo stdout lacks the hints (curl line: %v, kcat line: %v):\n%s", curl, kcatHint, stdout.String())
+		t.Errorf("demo stdout lacks the hints (curl line: %v, kcat line: %v):\n%s", curl, kcatHint, d.stdout.String())
 	}
 }
