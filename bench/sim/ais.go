@@ -40,8 +40,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // Stream constants that separate the PCG streams of one seed.
@@ -186,74 +184,20 @@ func RunAIS(ctx context.Context, cfg AISConfig) (st Stats, err error) {
 		return Stats{}, err
 	}
 	g := NewAISGenerator(cfg)
-	w := &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Topic:                  cfg.Topic,
-		Balancer:               &kafka.Murmur2Balancer{}, // the Java client's partitioner
-		RequiredAcks:           kafka.RequireAll,         // the default (none) loses writes silently
-		BatchTimeout:           2 * time.Millisecond,     // the default 1 s delays every write
-		BatchSize:              1000,
-		Compression:            kafka.Lz4,
-		AllowAutoTopicCreation: false,
-	}
 	start := time.Now()
 	cfg.Logger.Info("sim: producing AIS", "brokers", cfg.Brokers, "topic", cfg.Topic, "rate", cfg.Rate,
 		"total", cfg.Total, "vessels", cfg.Vessels, "stations", cfg.Stations, "seed", cfg.Seed)
 	defer func() {
-		if cerr := w.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("sim: close writer: %w", cerr)
-		}
 		cfg.Logger.Info("sim: stopped AIS", "produced", st.Produced, "duplicates", st.Duplicates,
 			"sentences", g.Sentences(), "elapsed", time.Since(start), "error", err)
 	}()
-
-	batch := maxBatch
-	if cfg.Rate > 0 {
-		batch = int(min(max(cfg.Rate*pacing.Seconds(), 1), maxBatch))
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var (
-		recs []Record
-		msgs = make([]kafka.Message, 0, batch)
-	)
-	for cfg.Total == 0 || st.Produced < cfg.Total {
-		if cfg.Rate > 0 {
-			// As in Run, but paced in sentences: a batch is due when its
-			// first sentence is.
-			due := start.Add(time.Duration(float64(g.Sentences()) / cfg.Rate * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				timer.Reset(d)
-				select {
-				case <-ctx.Done():
-					return st, nil
-				case <-timer.C:
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			return st, nil
-		}
-		n := batch
-		if cfg.Total > 0 {
-			n = int(min(int64(n), cfg.Total-st.Produced))
-		}
-		recs = g.Next(recs[:0], n)
-		msgs = msgs[:0]
-		for _, r := range recs {
-			// The record timestamp is the simulated observation time, so
-			// untagged lines and tag-blocked ones share one clock.
-			msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Time: r.Time})
-		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
-			if ctx.Err() != nil {
-				return st, nil
-			}
-			return st, fmt.Errorf("sim: write %d records to %s: %w", len(msgs), cfg.Topic, err)
-		}
-		st = g.Stats()
-	}
-	return st, nil
+	// Paced in sentences: a batch is due when its first sentence is. The
+	// records carry the simulated observation time as their timestamp, so
+	// untagged lines and tag-blocked ones share one clock.
+	return produce(ctx, producer{
+		brokers: cfg.Brokers, topic: cfg.Topic, rate: cfg.Rate, total: cfg.Total,
+		next: g.Next, stats: g.Stats, paced: g.Sentences,
+	})
 }
 
 // ---- Geography (WGS84; see geo/portmodel and DOMAIN.md §10) ----

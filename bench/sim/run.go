@@ -28,9 +28,39 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 		return Stats{}, err
 	}
 	g := NewGenerator(cfg)
+	start := time.Now()
+	cfg.Logger.Info("sim: producing", "brokers", cfg.Brokers, "topic", cfg.Topic, "rate", cfg.Rate,
+		"total", cfg.Total, "containers", cfg.Containers, "seed", cfg.Seed)
+	defer func() {
+		cfg.Logger.Info("sim: stopped", "produced", st.Produced, "bad", st.Bad,
+			"duplicates", st.Duplicates, "elapsed", time.Since(start), "error", err)
+	}()
+	return produce(ctx, producer{
+		brokers: cfg.Brokers, topic: cfg.Topic, rate: cfg.Rate, total: cfg.Total,
+		next: g.Next, stats: g.Stats,
+		paced: func() int64 { return g.Stats().Produced },
+	})
+}
+
+// producer is one generator's stream into Kafka.
+type producer struct {
+	brokers []string
+	topic   string
+	rate    float64 // paced units per second; <= 0: as fast as possible
+	total   int64   // records; 0: until ctx is done
+	next    func(dst []Record, n int) []Record
+	stats   func() Stats
+	paced   func() int64 // units produced so far (records or sentences)
+}
+
+// produce writes p's records in batches until p.total records are written
+// or ctx is done; both end with a nil error. It returns the records the
+// brokers acknowledged (RequireAll); a batch cut short by ctx is not
+// counted, although some of it may have been written.
+func produce(ctx context.Context, p producer) (st Stats, err error) {
 	w := &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Topic:                  cfg.Topic,
+		Addr:                   kafka.TCP(p.brokers...),
+		Topic:                  p.topic,
 		Balancer:               &kafka.Murmur2Balancer{}, // the Java client's partitioner
 		RequiredAcks:           kafka.RequireAll,         // the default (none) loses writes silently
 		BatchTimeout:           2 * time.Millisecond,     // the default 1 s delays every write
@@ -38,20 +68,15 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 		Compression:            kafka.Lz4,
 		AllowAutoTopicCreation: false,
 	}
-	start := time.Now()
-	cfg.Logger.Info("sim: producing", "brokers", cfg.Brokers, "topic", cfg.Topic, "rate", cfg.Rate,
-		"total", cfg.Total, "containers", cfg.Containers, "seed", cfg.Seed)
 	defer func() {
 		if cerr := w.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("sim: close writer: %w", cerr)
 		}
-		cfg.Logger.Info("sim: stopped", "produced", st.Produced, "bad", st.Bad,
-			"duplicates", st.Duplicates, "elapsed", time.Since(start), "error", err)
 	}()
-
+	start := time.Now()
 	batch := maxBatch
-	if cfg.Rate > 0 {
-		batch = int(min(max(cfg.Rate*pacing.Seconds(), 1), maxBatch))
+	if p.rate > 0 {
+		batch = int(min(max(p.rate*pacing.Seconds(), 1), maxBatch))
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -59,11 +84,11 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 		recs []Record
 		msgs = make([]kafka.Message, 0, batch)
 	)
-	for cfg.Total == 0 || st.Produced < cfg.Total {
-		if cfg.Rate > 0 {
-			// The batch is due when its first record is: no drift, and a
+	for p.total == 0 || st.Produced < p.total {
+		if p.rate > 0 {
+			// The batch is due when its first unit is: no drift, and a
 			// late batch goes out at once.
-			due := start.Add(time.Duration(float64(st.Produced) / cfg.Rate * float64(time.Second)))
+			due := start.Add(time.Duration(float64(p.paced()) / p.rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				timer.Reset(d)
 				select {
@@ -77,21 +102,23 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 			return st, nil
 		}
 		n := batch
-		if cfg.Total > 0 {
-			n = int(min(int64(n), cfg.Total-st.Produced))
+		if p.total > 0 {
+			n = int(min(int64(n), p.total-st.Produced))
 		}
-		recs = g.Next(recs[:0], n)
+		recs = p.next(recs[:0], n)
 		msgs = msgs[:0]
 		for _, r := range recs {
-			msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value})
+			// A record's time is its simulated time when the generator
+			// sets one (zero: the writer stamps it).
+			msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Time: r.Time})
 		}
 		if err := w.WriteMessages(ctx, msgs...); err != nil {
 			if ctx.Err() != nil {
 				return st, nil
 			}
-			return st, fmt.Errorf("sim: write %d records to %s: %w", len(msgs), cfg.Topic, err)
+			return st, fmt.Errorf("sim: write %d records to %s: %w", len(msgs), p.topic, err)
 		}
-		st = g.Stats()
+		st = p.stats()
 	}
 	return st, nil
 }
