@@ -69,3 +69,36 @@ func parseTimeRange(ctx *fasthttp.RequestCtx) (from, to int64, ok bool) {
 	}
 	return from, to, true
 }
+
+// jsonList builds a list answer in the response buffer: a head that opens
+// an array, comma-separated items, then a tail.
+type jsonList struct {
+	b []byte
+	n int
+}
+
+func newList(ctx *fasthttp.RequestCtx, head string) jsonList {
+	return jsonList{b: append(ctx.Response.Body()[:0], head...)}
+}
+
+// next returns the buffer ready for one more item.
+func (l *jsonList) next() []byte {
+	if l.n > 0 {
+		l.b = append(l.b, ',')
+	}
+	l.n++
+	return l.b
+}
+
+// finishList answers with the list closed by tail, or with a 500 naming
+// what failed when err is not nil.
+func (s *Server) finishList(ctx *fasthttp.RequestCtx, l *jsonList, tail string, err error, what string) {
+	if err != nil {
+		s.log.Error(what+" failed", "path", string(ctx.Path()), "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", what+" failed")
+		return
+	}
+	l.b = append(l.b, tail...)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(l.b)
+}

@@ -187,7 +187,7 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 	}
 	c, err := s.cfg.Store.Container(id)
 	if err != nil {
-		s.storeError(ctx, id, err)
+		s.storeError(ctx, "container "+id, err)
 		return
 	}
 	var pos *containerPosition
@@ -247,18 +247,12 @@ func (s *Server) containerEvents(ctx *fasthttp.RequestCtx, raw []byte) {
 	}
 	q.Cursor = string(ctx.QueryArgs().Peek("cursor"))
 	if _, err := s.cfg.Store.Container(id); err != nil {
-		s.storeError(ctx, id, err)
+		s.storeError(ctx, "container "+id, err)
 		return
 	}
-	b := ctx.Response.Body()[:0]
-	b = append(b, `{"events":[`...)
-	first := true
+	l := newList(ctx, `{"events":[`)
 	next, err := s.cfg.Store.History(id, q, func(e *state.StoredEvent) error {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendEvent(b, e)
+		l.b = appendEvent(l.next(), e)
 		return nil
 	})
 	if err != nil {
@@ -266,14 +260,11 @@ func (s *Server) containerEvents(ctx *fasthttp.RequestCtx, raw []byte) {
 			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "cursor: not a cursor returned by this endpoint")
 			return
 		}
-		s.storeError(ctx, id, err)
+		s.storeError(ctx, "container "+id, err)
 		return
 	}
-	b = append(b, `],"next_cursor":`...)
-	b = appendString(b, next)
-	b = append(b, '}')
-	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	l.b = appendString(append(l.b, `],"next_cursor":`...), next)
+	s.finishList(ctx, &l, "}", nil, "")
 }
 
 func appendEvent(b []byte, e *state.StoredEvent) []byte {
@@ -302,12 +293,13 @@ func appendEvent(b []byte, e *state.StoredEvent) []byte {
 }
 
 // storeError maps store errors to HTTP statuses: the one place that does.
-func (s *Server) storeError(ctx *fasthttp.RequestCtx, id string, err error) {
+// what names the thing looked up ("container CSQU3054383").
+func (s *Server) storeError(ctx *fasthttp.RequestCtx, what string, err error) {
 	if errors.Is(err, state.ErrNotFound) {
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "container "+id+" not found")
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", what+" not found")
 		return
 	}
-	s.log.Error("store read failed", "container", id, "err", err)
+	s.log.Error("store read failed", "of", what, "err", err)
 	writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
 }
 

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -20,13 +19,8 @@ func (s *Server) lookupTruck(ctx *fasthttp.RequestCtx, raw []byte) (state.Truck,
 		return state.Truck{}, false
 	}
 	t, err := s.cfg.Store.Truck(plate)
-	if errors.Is(err, state.ErrNotFound) {
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "truck "+plate+" not found")
-		return t, false
-	}
 	if err != nil {
-		s.log.Error("store read failed", "truck", plate, "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+		s.storeError(ctx, "truck "+plate, err)
 		return t, false
 	}
 	return t, true
@@ -97,17 +91,10 @@ func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 	if !ok {
 		return
 	}
-	b := ctx.Response.Body()[:0]
-	b = append(b, `{"plate":`...)
-	b = appendString(b, t.Plate)
-	b = append(b, `,"track":[`...)
-	first := true
+	l := newList(ctx, `{"plate":`)
+	l.b = append(appendString(l.b, t.Plate), `,"track":[`...)
 	err := s.cfg.Store.TruckTrack(t.Plate, from, to, limit, func(p *state.TruckPoint) error {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '{')
+		b := append(l.next(), '{')
 		b = appendKey(b, true, "time")
 		b = appendTime(b, p.Time)
 		b = appendKey(b, false, "lat")
@@ -119,17 +106,10 @@ func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 			b = appendKey(b, false, "container")
 			b = appendString(b, p.Container)
 		}
-		b = append(b, '}')
+		l.b = append(b, '}')
 		return nil
 	})
-	if err != nil {
-		s.log.Error("store read failed", "truck", t.Plate, "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
-		return
-	}
-	b = append(b, "]}"...)
-	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	s.finishList(ctx, &l, "]}", err, "state read")
 }
 
 // truckList answers GET /v1/trucks?near=<lat>,<lon>&radius=<m>&limit=<n>:
@@ -143,24 +123,12 @@ func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	b := append(ctx.Response.Body()[:0], `{"trucks":[`...)
-	first := true
+	l := newList(ctx, `{"trucks":[`)
 	err := s.cfg.Store.TrucksNear(nq.lat, nq.lon, nq.radius, limit, func(t *state.Truck, d float64) bool {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendTruck(b, t, d)
+		l.b = appendTruck(l.next(), t, d)
 		return true
 	})
-	if err != nil {
-		s.log.Error("truck search failed", "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "truck search failed")
-		return
-	}
-	b = append(b, "]}"...)
-	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	s.finishList(ctx, &l, "]}", err, "truck search")
 }
 
 // containerPosition is where a box is while it rides on a truck.

@@ -2,7 +2,6 @@ package query
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"github.com/porttrack/porttrack/state"
 )
 
-// parseVesselID accepts an MMSI ("413000001") or "imo:<n>" and returns the
+// lookupVessel accepts an MMSI ("413000001") or "imo:<n>" and returns the
 // vessel, writing the HTTP error itself when it returns false.
 func (s *Server) lookupVessel(ctx *fasthttp.RequestCtx, raw []byte) (state.Vessel, bool) {
 	var (
@@ -34,13 +33,8 @@ func (s *Server) lookupVessel(ctx *fasthttp.RequestCtx, raw []byte) (state.Vesse
 		}
 		v, err = s.cfg.Store.Vessel(uint32(n))
 	}
-	if errors.Is(err, state.ErrNotFound) {
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "vessel "+string(raw)+" not found")
-		return v, false
-	}
 	if err != nil {
-		s.log.Error("store read failed", "vessel", string(raw), "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+		s.storeError(ctx, "vessel "+string(raw), err)
 		return v, false
 	}
 	return v, true
@@ -174,17 +168,10 @@ func (s *Server) vesselTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 	if !ok {
 		return
 	}
-	b := ctx.Response.Body()[:0]
-	b = append(b, `{"mmsi":`...)
-	b = appendUint(b, uint64(v.MMSI))
-	b = append(b, `,"track":[`...)
-	first := true
+	l := newList(ctx, `{"mmsi":`)
+	l.b = append(appendUint(l.b, uint64(v.MMSI)), `,"track":[`...)
 	err := s.cfg.Store.Track(v.MMSI, from, to, limit, func(p *state.TrackPoint) error {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '{')
+		b := append(l.next(), '{')
 		b = appendKey(b, true, "time")
 		b = appendTime(b, p.Time)
 		b = appendKey(b, false, "lat")
@@ -211,17 +198,10 @@ func (s *Server) vesselTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 			b = appendKey(b, false, "station")
 			b = appendString(b, p.Station)
 		}
-		b = append(b, '}')
+		l.b = append(b, '}')
 		return nil
 	})
-	if err != nil {
-		s.log.Error("store read failed", "vessel", v.MMSI, "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
-		return
-	}
-	b = append(b, "]}"...)
-	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	s.finishList(ctx, &l, "]}", err, "state read")
 }
 
 // limit parses the limit parameter (default def, at most MaxLimit).
@@ -258,24 +238,12 @@ func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	b := append(ctx.Response.Body()[:0], `{"vessels":[`...)
-	first := true
+	l := newList(ctx, `{"vessels":[`)
 	err := s.cfg.Store.VesselsNear(nq.lat, nq.lon, nq.radius, limit, func(v *state.Vessel, d float64) bool {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendVessel(b, v, d)
+		l.b = appendVessel(l.next(), v, d)
 		return true
 	})
-	if err != nil {
-		s.log.Error("vessel search failed", "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "vessel search failed")
-		return
-	}
-	b = append(b, "]}"...)
-	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	s.finishList(ctx, &l, "]}", err, "vessel search")
 }
 
 // vesselsInFence answers GET /v1/vessels?fence=<id>[&limit=n]: the vessels
@@ -285,28 +253,15 @@ func (s *Server) vesselsInFence(ctx *fasthttp.RequestCtx, id string) {
 	if !ok {
 		return
 	}
-	b := append(ctx.Response.Body()[:0], `{"fence":`...)
-	b = appendString(b, id)
-	b = append(b, `,"vessels":[`...)
-	n := 0
+	l := newList(ctx, `{"fence":`)
+	l.b = append(appendString(l.b, id), `,"vessels":[`...)
 	found, err := s.cfg.Store.VesselsInFence(id, func(v *state.Vessel) bool {
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = appendVessel(b, v, -1)
-		n++
-		return n < limit
+		l.b = appendVessel(l.next(), v, -1)
+		return l.n < limit
 	})
-	if err != nil {
-		s.log.Error("fence search failed", "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "fence search failed")
-		return
-	}
-	if !found {
+	if err == nil && !found {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "fence "+id+" not found")
 		return
 	}
-	b = append(b, "]}"...)
-	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	s.finishList(ctx, &l, "]}", err, "fence search")
 }
