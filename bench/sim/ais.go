@@ -118,14 +118,8 @@ func (c AISConfig) withDefaults() AISConfig {
 // offending field.
 func (c AISConfig) Validate() error {
 	c = c.withDefaults()
-	if len(c.Brokers) == 0 {
-		return errors.New("sim: Brokers: no broker address")
-	}
-	if c.Total < 0 {
-		return fmt.Errorf("sim: Total: %d is negative", c.Total)
-	}
-	if math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
-		return fmt.Errorf("sim: Rate: %v is not a finite number", c.Rate)
+	if err := checkStream(c.Brokers, c.Total, c.Rate); err != nil {
+		return err
 	}
 	return c.checkGenerator()
 }

@@ -64,16 +64,24 @@ func (c Config) withDefaults() Config {
 // offending field.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	if len(c.Brokers) == 0 {
-		return errors.New("sim: Brokers: no broker address")
-	}
-	if c.Total < 0 {
-		return fmt.Errorf("sim: Total: %d is negative", c.Total)
-	}
-	if math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
-		return fmt.Errorf("sim: Rate: %v is not a finite number", c.Rate)
+	if err := checkStream(c.Brokers, c.Total, c.Rate); err != nil {
+		return err
 	}
 	return c.checkGenerator()
+}
+
+// checkStream checks the producing settings every generator shares.
+func checkStream(brokers []string, total int64, rate float64) error {
+	if len(brokers) == 0 {
+		return errors.New("sim: Brokers: no broker address")
+	}
+	if total < 0 {
+		return fmt.Errorf("sim: Total: %d is negative", total)
+	}
+	if math.IsNaN(rate) || math.IsInf(rate, 0) {
+		return fmt.Errorf("sim: Rate: %v is not a finite number", rate)
+	}
+	return nil
 }
 
 // checkGenerator checks the fields NewGenerator uses; c has its defaults.
