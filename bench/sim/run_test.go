@@ -2,13 +2,10 @@ package sim
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -48,7 +45,7 @@ func TestRunKfake(t *testing.T) {
 	partition := map[string]int{}
 	total := 0
 	for p := range testPartitions {
-		for _, m := range readPartition(ctx, t, brokers[0], p) {
+		for _, m := range readTopicPartition(ctx, t, brokers[0], "port.rfid", p) {
 			total++
 			k := string(m.Key)
 			if q, ok := partition[k]; ok && q != p {
@@ -66,47 +63,6 @@ func TestRunKfake(t *testing.T) {
 			t.Fatalf("record %q: %d more produced than read", kv, n)
 		}
 	}
-}
-
-// readPartition reads partition p from its first offset to the high
-// watermark.
-func readPartition(ctx context.Context, t *testing.T, addr string, p int) []kafka.Message {
-	t.Helper()
-	conn, err := kafka.DialLeader(ctx, "tcp", addr, "port.rfid", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	deadline, _ := ctx.Deadline()
-	if err := conn.SetDeadline(deadline); err != nil {
-		t.Fatal(err)
-	}
-	end, err := conn.ReadLastOffset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Seek(0, kafka.SeekStart); err != nil {
-		t.Fatal(err)
-	}
-	var msgs []kafka.Message
-	for offset := int64(0); offset < end; {
-		b := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
-		for {
-			m, err := b.ReadMessage()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("partition %d at offset %d: %v", p, offset, err)
-			}
-			msgs = append(msgs, m)
-			offset = m.Offset + 1
-		}
-		if err := b.Close(); err != nil {
-			t.Fatalf("partition %d: %v", p, err)
-		}
-	}
-	return msgs
 }
 
 func TestRunRateAndCancel(t *testing.T) {
