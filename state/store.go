@@ -267,6 +267,7 @@ type applyScratch struct {
 	hashes   [][32]byte            // id hash of each event of the batch
 	order    []int                 // event indexes sorted by id-index key
 	ids      []string              // containers of the batch, sorted
+	changed  map[string]struct{}   // containers whose state this batch changed
 	stored   map[[32]byte]struct{} // ids of the batch already stored
 	vessels  map[uint32]*vesselWork
 	trucks   map[string]*truckWork
@@ -312,6 +313,10 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		sc.seen = make(map[[32]byte]struct{})
 	}
 	clear(sc.current)
+	if sc.changed == nil {
+		sc.changed = make(map[string]struct{})
+	}
+	clear(sc.changed)
 	clear(sc.seen)
 
 	pb := s.db.NewBatch()
@@ -357,16 +362,14 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		if c.Count == 0 || e.Time < c.First {
 			c.First = e.Time
 		}
+		sc.changed[e.Container] = struct{}{}
 		c.Count++
 		c.Updated = now
 		res.Stored++
 	}
-	for id, c := range sc.current {
-		if c == nil || c.Updated != now {
-			continue // only duplicates of this container in the batch
-		}
+	for id := range sc.changed {
 		sc.key = currentKey(sc.key[:0], id)
-		sc.val = appendCurrent(sc.val[:0], c)
+		sc.val = appendCurrent(sc.val[:0], sc.current[id])
 		if err := pb.Set(sc.key, sc.val, nil); err != nil {
 			return res, err
 		}
