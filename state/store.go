@@ -350,10 +350,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		if err := pb.Set(sc.key, hk[1:], nil); err != nil {
 			return res, err
 		}
-		c, err := s.currentForApply(sc, e.Container)
-		if err != nil {
-			return res, err
-		}
+		c := sc.current[e.Container] // loaded by loadCurrent; Count == 0: new
 		if c.Count == 0 || newer(e, &c.Last) {
 			c.Last = Event{ID: e.ID, Container: e.Container, Code: e.Code, Time: e.Time, Location: e.Location}
 		} else {
@@ -458,8 +455,6 @@ func (s *Store) storedIDs(sc *applyScratch, events []Event) (map[[32]byte]struct
 	return sc.stored, it.Error()
 }
 
-// currentForApply returns the batch's working copy of a container's state,
-// loading it from the database the first time; Count == 0 means new.
 // loadCurrent reads the current state of every container of the batch into
 // sc.current, in key order through one iterator (see storedIDs).
 func (s *Store) loadCurrent(sc *applyScratch, events []Event) error {
@@ -490,28 +485,6 @@ func (s *Store) loadCurrent(sc *applyScratch, events []Event) error {
 		sc.current[id] = c
 	}
 	return it.Error()
-}
-
-func (s *Store) currentForApply(sc *applyScratch, id string) (*Container, error) {
-	if c := sc.current[id]; c != nil {
-		return c, nil
-	}
-	c := &Container{ID: id}
-	sc.key = currentKey(sc.key[:0], id)
-	v, closer, err := s.db.Get(sc.key)
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return nil, err
-	default:
-		err = decodeCurrent(id, v, c)
-		closer.Close()
-		if err != nil {
-			return nil, fmt.Errorf("state: current state of %s: %w", id, err)
-		}
-	}
-	sc.current[id] = c
-	return c, nil
 }
 
 // NextOffset returns the stored next offset of a partition; ok is false when
