@@ -18,11 +18,12 @@ type histogram struct {
 }
 
 type routeHistograms struct {
+	routes  []string
 	byRoute map[string]*histogram // fixed at construction: read without locks
 }
 
-func newRouteHistograms() *routeHistograms {
-	h := &routeHistograms{byRoute: make(map[string]*histogram, len(routes))}
+func newRouteHistograms(routes []string) *routeHistograms {
+	h := &routeHistograms{routes: routes, byRoute: make(map[string]*histogram, len(routes))}
 	for _, r := range routes {
 		h.byRoute[r] = new(histogram)
 	}
@@ -45,7 +46,7 @@ func (h *routeHistograms) observe(route string, d time.Duration) {
 func (h *routeHistograms) write(w io.Writer) {
 	const name = "porttrack_http_request_duration_seconds"
 	fmt.Fprintf(w, "# HELP %s Time to answer HTTP requests, by route.\n# TYPE %s histogram\n", name, name)
-	for _, r := range routes {
+	for _, r := range h.routes {
 		hg := h.byRoute[r]
 		var cum uint64
 		for i, b := range bucketBounds {

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -28,10 +27,11 @@ type Config struct {
 
 // Server is the query API. It reads the store and never writes it.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	srv  *fasthttp.Server
-	hist *routeHistograms
+	cfg    Config
+	log    *slog.Logger
+	srv    *fasthttp.Server
+	hist   *routeHistograms
+	router *router
 }
 
 // New builds a server; Serve runs it.
@@ -45,7 +45,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxLimit == 0 {
 		cfg.MaxLimit = 1000
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query"), hist: newRouteHistograms()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query")}
+	rt, err := newRouter(s.coreRoutes())
+	if err != nil {
+		return nil, err
+	}
+	s.router = rt
+	s.hist = newRouteHistograms(rt.labels)
 	s.srv = &fasthttp.Server{
 		Handler:                       s.handle,
 		Name:                          "porttrack",
@@ -69,105 +75,75 @@ func (s *Server) Shutdown() error { return s.srv.Shutdown() }
 // Handler returns the request handler (for tests and in-memory listeners).
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
-// Routes, as labelled in metrics.
-const (
-	routeContainer       = "/v1/containers/{id}"
-	routeContainerEvents = "/v1/containers/{id}/events"
-	routeVessels         = "/v1/vessels"
-	routeVessel          = "/v1/vessels/{id}"
-	routeVesselTrack     = "/v1/vessels/{id}/track"
-	routeTrucks          = "/v1/trucks"
-	routeTruck           = "/v1/trucks/{plate}"
-	routeTruckTrack      = "/v1/trucks/{plate}/track"
-	routeGeofences       = "/v1/geofences"
-	routeGeofence        = "/v1/geofences/{id}"
-	routeHealthz         = "/healthz"
-	routeReadyz          = "/readyz"
-	routeMetrics         = "/metrics"
-	routeOther           = "other"
-)
-
-var routes = []string{routeContainer, routeContainerEvents, routeVessels, routeVessel, routeVesselTrack,
-	routeTrucks, routeTruck, routeTruckTrack, routeGeofences, routeGeofence, routeHealthz, routeReadyz, routeMetrics, routeOther}
-
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	route := s.route(ctx)
-	s.hist.observe(route, time.Since(start))
+	label := s.serve(ctx)
+	s.hist.observe(label, time.Since(start))
 }
 
-func (s *Server) route(ctx *fasthttp.RequestCtx) string {
-	path := ctx.Path()
-	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Response.Header.Set("Allow", "GET, HEAD")
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "only GET and HEAD are supported")
+// serve routes one request and returns its metrics label.
+func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
+	var req request
+	r := s.router.match(ctx.Path(), &req)
+	if r == nil {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(ctx.Path()))
 		return routeOther
 	}
-	switch {
-	case bytes.HasPrefix(path, []byte("/v1/containers/")):
-		rest := path[len("/v1/containers/"):]
-		if i := bytes.IndexByte(rest, '/'); i >= 0 {
-			if string(rest[i:]) == "/events" {
-				s.containerEvents(ctx, rest[:i])
-				return routeContainerEvents
-			}
-			break
-		}
-		s.container(ctx, rest)
-		return routeContainer
-	case bytes.HasPrefix(path, []byte("/v1/vessels/")):
-		rest := path[len("/v1/vessels/"):]
-		if i := bytes.IndexByte(rest, '/'); i >= 0 {
-			if string(rest[i:]) == "/track" {
-				s.vesselTrack(ctx, rest[:i])
-				return routeVesselTrack
-			}
-			break
-		}
-		s.vessel(ctx, rest)
-		return routeVessel
-	case string(path) == "/v1/vessels":
-		s.vesselList(ctx)
-		return routeVessels
-	case bytes.HasPrefix(path, []byte("/v1/trucks/")):
-		rest := path[len("/v1/trucks/"):]
-		if i := bytes.IndexByte(rest, '/'); i >= 0 {
-			if string(rest[i:]) == "/track" {
-				s.truckTrack(ctx, rest[:i])
-				return routeTruckTrack
-			}
-			break
-		}
-		s.truck(ctx, rest)
-		return routeTruck
-	case string(path) == "/v1/trucks":
-		s.truckList(ctx)
-		return routeTrucks
-	case string(path) == "/v1/geofences":
-		s.geofences(ctx, "")
-		return routeGeofences
-	case bytes.HasPrefix(path, []byte("/v1/geofences/")) && len(path) > len("/v1/geofences/"):
-		s.geofences(ctx, string(path[len("/v1/geofences/"):]))
-		return routeGeofence
-	case string(path) == "/healthz":
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"status":"ok"}`)
-		return routeHealthz
-	case string(path) == "/readyz":
-		ctx.SetContentType("application/json")
-		if s.cfg.Ready == nil || s.cfg.Ready() {
-			ctx.SetBodyString(`{"status":"ready"}`)
-		} else {
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString(`{"status":"not_ready","reason":"partitions not assigned or not caught up"}`)
-		}
-		return routeReadyz
-	case string(path) == "/metrics":
-		s.metrics(ctx)
-		return routeMetrics
+	method := string(ctx.Method())
+	h, ok := r.methods[method]
+	if !ok && method == "HEAD" {
+		h, ok = r.methods["GET"]
 	}
-	writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(path))
-	return routeOther
+	if !ok {
+		ctx.Response.Header.Set("Allow", r.allow)
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", method+" is not supported on "+r.pattern+"; allowed: "+r.allow)
+		return r.pattern
+	}
+	if !r.public {
+		if req.who, ok = s.authenticate(ctx); !ok {
+			return r.pattern
+		}
+	}
+	h(ctx, &req)
+	return r.pattern
+}
+
+// authenticate returns the caller of a non-public route, or answers the
+// request (401) and returns false.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (Principal, bool) {
+	return openPrincipal, true
+}
+
+// coreRoutes are the container, vessel, truck, geofence and operational
+// endpoints.
+func (s *Server) coreRoutes() []route {
+	get := func(h handler) map[string]handler { return map[string]handler{"GET": h} }
+	return []route{
+		{pattern: "/v1/containers/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.container(ctx, r.param(0)) })},
+		{pattern: "/v1/containers/{id}/events", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.containerEvents(ctx, r.param(0)) })},
+		{pattern: "/v1/vessels", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.vesselList(ctx) })},
+		{pattern: "/v1/vessels/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vessel(ctx, r.param(0)) })},
+		{pattern: "/v1/vessels/{id}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vesselTrack(ctx, r.param(0)) })},
+		{pattern: "/v1/trucks", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.truckList(ctx) })},
+		{pattern: "/v1/trucks/{plate}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truck(ctx, r.param(0)) })},
+		{pattern: "/v1/trucks/{plate}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truckTrack(ctx, r.param(0)) })},
+		{pattern: "/v1/geofences", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.geofences(ctx, "") })},
+		{pattern: "/v1/geofences/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.geofences(ctx, string(r.param(0))) })},
+		{pattern: "/healthz", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) {
+			ctx.SetContentType("application/json")
+			ctx.SetBodyString(`{"status":"ok"}`)
+		})},
+		{pattern: "/readyz", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) {
+			ctx.SetContentType("application/json")
+			if s.cfg.Ready == nil || s.cfg.Ready() {
+				ctx.SetBodyString(`{"status":"ready"}`)
+			} else {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+				ctx.SetBodyString(`{"status":"not_ready","reason":"partitions not assigned or not caught up"}`)
+			}
+		})},
+		{pattern: "/metrics", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.metrics(ctx) })},
+	}
 }
 
 // parseContainerID validates the {id} path segment.

@@ -1,0 +1,26 @@
+package query
+
+// Role is what a caller may see: customs and port see everything, a
+// logistics firm only what is linked to its bookings, transport documents
+// or party codes.
+type Role string
+
+// Roles.
+const (
+	RolePort      Role = "port"
+	RoleCustoms   Role = "customs"
+	RoleLogistics Role = "logistics"
+)
+
+// Principal is who a request acts for.
+type Principal struct {
+	Tenant string
+	Role   Role
+}
+
+// SeesAll reports whether p may see every container, event and fence.
+func (p Principal) SeesAll() bool { return p.Role == RolePort || p.Role == RoleCustoms }
+
+// openPrincipal is the caller when authentication is off (the demo on
+// loopback): the port operator.
+var openPrincipal = Principal{Tenant: "", Role: RolePort}
