@@ -2,7 +2,12 @@
 // history), vessels and trucks (current state, tracks, near a point, in a
 // fence), the port model's geofences, /healthz, /readyz and /metrics.
 //
-// It reads state and never writes it. Handlers append JSON into the response
+// It never writes derived state (what Kafka input produced): that is
+// ingest's, partition by partition. It writes only control-plane records —
+// API keys, webhook subscriptions, user geofences — through state's
+// control-plane methods, each its own small atomic batch. Routes are
+// registered per feature (router.go); every non-public route passes
+// Server.authenticate and its handler gets the caller's Principal. Handlers append JSON into the response
 // buffer without reflection and keep nothing of the *fasthttp.RequestCtx
 // after returning. Store errors are mapped to HTTP statuses in one place
 // (Server.storeError); every error body is {"error":{"code","message"}}.

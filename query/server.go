@@ -25,7 +25,8 @@ type Config struct {
 	MaxLimit int
 }
 
-// Server is the query API. It reads the store and never writes it.
+// Server is the query API. It reads the store; it writes only control-plane
+// records (see the package documentation).
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
