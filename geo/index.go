@@ -171,26 +171,69 @@ func (x *Index[ID]) KNearest(center LatLng, k int, fn func(id ID, p LatLng, dist
 const maxRingSearchM = 100_000
 
 func (x *Index[ID]) search(center LatLng, radiusM float64, limit int) *topK[ID] {
+	return searchRings[ID](indexCells[ID]{x}, x.res, center, radiusM, limit)
+}
+
+// cellSource is what the ring search needs of an index: the points of a
+// cell, the number of points, and a scan of all of them.
+type cellSource[ID cmp.Ordered] interface {
+	cell(c Cell) (ids []ID, pts []LatLng)
+	size() int
+	each(fn func(id ID, p LatLng))
+}
+
+type indexCells[ID cmp.Ordered] struct{ x *Index[ID] }
+
+func (s indexCells[ID]) cell(c Cell) ([]ID, []LatLng) {
+	if b := s.x.cells[c]; b != nil {
+		return b.ids, b.pts
+	}
+	return nil, nil
+}
+
+func (s indexCells[ID]) size() int { return len(s.x.items) }
+
+func (s indexCells[ID]) each(fn func(ID, LatLng)) {
+	for id, it := range s.x.items {
+		fn(id, it.p)
+	}
+}
+
+// searchRings is the ring walk of Nearby and KNearest over any index whose
+// points are bucketed by their cell at res.
+func searchRings[ID cmp.Ordered](src cellSource[ID], res Resolution, center LatLng, radiusM float64, limit int) *topK[ID] {
 	top := &topK[ID]{limit: limit}
-	if len(x.items) == 0 {
+	n := src.size()
+	if n == 0 {
 		return top
 	}
-	c0 := cellOf(center, x.res)
+	near := newDistanceFrom(center)
+	c0 := cellOf(center, res)
 	edge := minEdgeM(c0)
 	var ring []Cell
 	walked := 0
+	cut := newCutoff(center, radiusM)
 	for k := 0; ; k++ {
 		ring = gridRing(ring[:0], c0, k)
 		walked += len(ring)
 		top.rings++
 		for _, c := range ring {
-			b := x.cells[c]
-			if b == nil {
-				continue
-			}
-			for i, p := range b.pts {
-				if d := DistanceMeters(center, p); d <= radiusM {
-					top.offer(b.ids[i], p, d)
+			ids, pts := src.cell(c)
+			for i, p := range pts {
+				// Cheap rejections first: the coordinate differences, then
+				// the haversine term before its arcsine.
+				if cut.outside(center, p) {
+					continue
+				}
+				h := near.hav(p)
+				if h > cut.h {
+					continue
+				}
+				if d := distanceOfHav(h); d <= radiusM {
+					top.offer(ids[i], p, d)
+					if top.full() {
+						cut.tighten(top.worst())
+					}
 				}
 			}
 		}
@@ -198,7 +241,7 @@ func (x *Index[ID]) search(center LatLng, radiusM float64, limit int) *topK[ID] 
 		if g > radiusM || (top.full() && top.worst() < g) {
 			return top
 		}
-		if g > maxRingSearchM || walked+6*(k+1) > len(x.items) {
+		if g > maxRingSearchM || walked+6*(k+1) > n {
 			break
 		}
 	}
@@ -206,12 +249,74 @@ func (x *Index[ID]) search(center LatLng, radiusM float64, limit int) *topK[ID] 
 	// does not depend on which points the rings had already offered.
 	top.reset()
 	top.scanned = true
-	for id, it := range x.items {
-		if d := DistanceMeters(center, it.p); d <= radiusM {
-			top.offer(id, it.p, d)
+	src.each(func(id ID, p LatLng) {
+		if d := near.meters(p); d <= radiusM {
+			top.offer(id, p, d)
+		}
+	})
+	return top
+}
+
+// cutoff holds conservative rejection thresholds for points farther than a
+// distance from the query point: a latitude difference, a longitude
+// difference and a haversine term. They only skip work: a point that passes
+// is still measured exactly, and the slack makes sure rounding never
+// rejects a point at exactly the distance (ties by ID).
+type cutoff struct {
+	lat, cosLat float64 // the query point's latitude and its cosine
+	m           float64 // metres
+	dLat        float64 // degrees: |Δlat| beyond this is farther than m
+	dLng        float64 // degrees: |Δlng| (the short way) beyond this is farther than m
+	h           float64 // haversine term beyond this is farther than m
+}
+
+func newCutoff(center LatLng, m float64) cutoff {
+	c := cutoff{lat: center.Lat, cosLat: math.Cos(center.Lat * math.Pi / 180)}
+	c.set(m)
+	return c
+}
+
+func (c *cutoff) set(m float64) {
+	c.m = m
+	if math.IsInf(m, 1) || m >= math.Pi*EarthRadiusM/2 {
+		c.dLat, c.dLng, c.h = math.Inf(1), math.Inf(1), math.Inf(1)
+		return
+	}
+	const slack = 1 + 1e-9
+	m = m*slack + 1e-6
+	// Moving |Δlat| degrees north or south takes at least that arc.
+	c.dLat = m / EarthRadiusM * 180 / math.Pi
+	s := math.Sin(min(m/(2*EarthRadiusM), math.Pi/2))
+	c.h = s * s * slack
+	// hav(d) = hav(Δlat) + cos φ1 cos φ2 hav(Δlng) ≥ cos φ1 cos φ2 hav(Δlng),
+	// and a point that passed the latitude test has |φ2| ≤ |φ1| + dLat.
+	c.dLng = math.Inf(1)
+	if far := math.Abs(c.lat) + c.dLat; far < 89 {
+		den := c.cosLat * math.Cos(far*math.Pi/180)
+		if q := c.h / den; q < 1 {
+			c.dLng = 2*math.Asin(math.Sqrt(q))*180/math.Pi*slack + 1e-12
 		}
 	}
-	return top
+}
+
+// tighten lowers the cutoff to m when m is nearer.
+func (c *cutoff) tighten(m float64) {
+	if m < c.m {
+		c.set(m)
+	}
+}
+
+// outside reports whether p is surely farther than the cutoff by the
+// latitude and longitude differences alone.
+func (c *cutoff) outside(center, p LatLng) bool {
+	if math.Abs(p.Lat-center.Lat) > c.dLat {
+		return true
+	}
+	dl := math.Abs(p.Lng - center.Lng)
+	if dl > 180 {
+		dl = 360 - dl
+	}
+	return dl > c.dLng
 }
 
 // ringBoundSafety is the share of the ideal planar bound that ringBound

@@ -54,3 +54,31 @@ func DistanceMeters(a, b LatLng) float64 {
 	h := sinDLat*sinDLat + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*sinDLng*sinDLng
 	return 2 * EarthRadiusM * math.Asin(math.Sqrt(min(h, 1)))
 }
+
+// distanceFrom computes DistanceMeters from one fixed point to many others,
+// with the fixed point's cosine computed once. Results are bit-identical to
+// DistanceMeters(from, p).
+type distanceFrom struct {
+	from   LatLng
+	cosLat float64
+}
+
+func newDistanceFrom(from LatLng) distanceFrom {
+	const rad = math.Pi / 180
+	return distanceFrom{from: from, cosLat: math.Cos(from.Lat * rad)}
+}
+
+func (d distanceFrom) meters(b LatLng) float64 { return distanceOfHav(d.hav(b)) }
+
+// hav is the haversine term of the distance to b: DistanceMeters is
+// distanceOfHav of it, and it grows with the distance.
+func (d distanceFrom) hav(b LatLng) float64 {
+	const rad = math.Pi / 180
+	sinDLat := math.Sin((b.Lat - d.from.Lat) * rad / 2)
+	sinDLng := math.Sin((b.Lng - d.from.Lng) * rad / 2)
+	return sinDLat*sinDLat + d.cosLat*math.Cos(b.Lat*rad)*sinDLng*sinDLng
+}
+
+func distanceOfHav(h float64) float64 {
+	return 2 * EarthRadiusM * math.Asin(math.Sqrt(min(h, 1)))
+}

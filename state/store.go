@@ -113,11 +113,9 @@ type Store struct {
 		sync.RWMutex
 		idx *geo.Index[uint32]
 	}
-	// truckPos is the same for current truck positions, by plate.
-	truckPos struct {
-		sync.RWMutex
-		idx *geo.Index[string]
-	}
+	// trucks is every truck's current state and position in memory
+	// (truck_index.go), rebuilt from Pebble at Open.
+	trucks *truckTable
 }
 
 type storeMetrics struct {
@@ -273,6 +271,7 @@ type applyScratch struct {
 	trucks   map[string]*truckWork
 	links    map[string]*linkWork // by container
 	truckPts map[truckPointKey]TruckPoint
+	truckUps []truckUpdate
 }
 
 // Apply validates and stores the batch in one atomic Pebble batch: new
@@ -393,14 +392,25 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	if err := pb.Set(sc.key, binary.BigEndian.AppendUint64(sc.val[:0], uint64(b.Next)), nil); err != nil {
 		return res, err
 	}
+	var truckUps []truckUpdate
+	if len(b.Trucks) > 0 {
+		var err error
+		if truckUps, err = s.truckUpdates(); err != nil {
+			return res, err
+		}
+	}
 	if err := pb.Commit(s.writeO); err != nil {
 		return res, fmt.Errorf("state: commit batch: %w", err)
 	}
 	if len(b.Vessels) > 0 {
 		s.indexMovedVessels()
 	}
-	if len(b.Trucks) > 0 {
-		s.indexMovedTrucks()
+	if len(truckUps) > 0 {
+		if err := s.trucks.upsert(truckUps); err != nil {
+			// The batch is durable; the table is rebuilt from it at the
+			// next Open. Answers would be stale until then: fail loudly.
+			return res, err
+		}
 	}
 	s.m.batches.Add(1)
 	s.m.events.Add(uint64(res.Stored))

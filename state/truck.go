@@ -189,7 +189,6 @@ type truckWork struct {
 	t     Truck
 	found bool // stored before this batch or applied in it
 	dirty bool // changed in this batch (write the current state)
-	moved bool // position changed in this batch (index update)
 }
 
 type linkWork struct {
@@ -246,7 +245,6 @@ func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyR
 				return err
 			}
 			t.Lat, t.Lon, t.SpeedKmh, t.Heading, t.Time = r.Lat, r.Lon, r.SpeedKmh, r.Heading, r.Time
-			w.moved = true
 		}
 		w.found, w.dirty = true, true
 		t.LastSeen = max(t.LastSeen, r.Time)
@@ -356,14 +354,10 @@ func (s *Store) truckForApply(sc *applyScratch, plate string) (*truckWork, error
 		return w, nil
 	}
 	w := &truckWork{}
-	t, err := s.Truck(plate)
-	switch {
-	case errors.Is(err, ErrNotFound):
+	if s.trucks.get(plate, &w.t) {
+		w.found = true
+	} else {
 		w.t = Truck{Plate: plate, SpeedKmh: UnknownFloat, Heading: UnknownInt}
-	case err != nil:
-		return nil, err
-	default:
-		w.t, w.found = t, true
 	}
 	sc.trucks[plate] = w
 	return w, nil
@@ -422,7 +416,14 @@ func getTruck(r pebble.Reader, plate string) (Truck, error) {
 
 // Truck returns the current state of a truck by canonical plate (see
 // ParsePlate), or ErrNotFound.
-func (s *Store) Truck(plate string) (Truck, error) { return getTruck(s.db, plate) }
+// It answers from memory (truck_index.go).
+func (s *Store) Truck(plate string) (Truck, error) {
+	var t Truck
+	if !s.trucks.get(plate, &t) {
+		return t, ErrNotFound
+	}
+	return t, nil
+}
 
 // TruckTrack calls fn for the truck's positions with time in [from, to) (0:
 // no bound), in time order, at most limit of them. The point is valid only

@@ -1,96 +1,256 @@
 package state
 
 import (
-	"bytes"
 	"fmt"
-	"slices"
-	"strings"
-
-	"github.com/cockroachdb/pebble/v2"
+	"hash/maphash"
+	"math"
+	"sync"
+	"unsafe"
 
 	"github.com/porttrack/porttrack/geo"
 )
 
-func (s *Store) loadTruckIndex() error {
-	idx, err := geo.NewIndex[string](geo.ResPoint)
-	if err != nil {
-		return err
-	}
-	err = s.EachTruck(func(t *Truck) error {
-		return idx.Set(t.Plate, geo.LatLng{Lat: t.Lat, Lng: t.Lon})
-	})
-	if err != nil {
-		return fmt.Errorf("state: rebuilding the truck index: %w", err)
-	}
-	s.truckPos.idx = idx
-	return nil
+// truckIndexRes is the resolution at which truck positions are bucketed. At
+// port density (a million trucks over 3,900 km², about 27 per resolution-9
+// cell) the 50 nearest of a point lie within two or three rings of it:
+// BenchmarkPointIndexNearby in geo measures resolution 9 at about half the
+// cost of 11, the finest that still pays for its cgo ring walks.
+const truckIndexRes geo.Resolution = 9
+
+// truckTable is every truck's current state in memory, beside its durable
+// copy in Pebble: point lookups and radius queries answer from it without a
+// Pebble read, and Apply reads a truck's state from it instead of a Get.
+//
+// The layout is dense because a port tracks a million moving objects: a row
+// of fixed fields (56 bytes), the plate in an append-only arena, an
+// open-addressing table from plate to row (uint32 slots), and a
+// geo.PointIndex keyed by row number holding the position. About 100 bytes a
+// truck in all, against about 250 for a map of structs and a map-keyed
+// index.
+//
+// Apply is the only writer: it upserts the trucks of a batch after the
+// batch commits (readers never see a state that is not durable), holding
+// the write lock only for the in-memory updates; cells are computed before.
+type truckTable struct {
+	mu     sync.RWMutex
+	rows   []truckRow
+	plates []byte   // arena; a row's plate is plates[off:off+len], never rewritten
+	slots  []uint32 // row+1 at the plate's hash, linear probing; 0 empty
+	seed   maphash.Seed
+	idx    *geo.PointIndex
 }
 
-// indexMovedTrucks moves the trucks of the last committed batch in the
-// position index. Called by Apply under s.mu after the commit, so readers
-// never see a position that is not durable.
-func (s *Store) indexMovedTrucks() {
-	s.truckPos.Lock()
-	defer s.truckPos.Unlock()
-	for plate, w := range s.mu.scratch.trucks {
-		if w.moved {
-			// Positions were range-checked by TruckReport.Validate.
-			_ = s.truckPos.idx.Set(plate, geo.LatLng{Lat: w.t.Lat, Lng: w.t.Lon})
+// truckRow is a truck's state but its plate and position.
+type truckRow struct {
+	time, containerSince, lastSeen int64
+	speed                          float64
+	reports                        uint32 // saturates at MaxUint32
+	plateOff                       uint32
+	heading                        int16
+	plateLen                       uint8
+	container                      [ContainerLen]byte // zero: none
+}
+
+func newTruckTable() (*truckTable, error) {
+	idx, err := geo.NewPointIndex(truckIndexRes)
+	if err != nil {
+		return nil, err
+	}
+	return &truckTable{seed: maphash.MakeSeed(), idx: idx, slots: make([]uint32, 1024)}, nil
+}
+
+// plateOf returns a row's plate. The string shares the arena's bytes, which
+// are never rewritten, so it stays valid after the arena grows.
+func (tt *truckTable) plateOf(r *truckRow) string {
+	return unsafe.String(&tt.plates[r.plateOff], int(r.plateLen))
+}
+
+// find returns the row of plate; the caller holds mu.
+func (tt *truckTable) find(plate string) (uint32, bool) {
+	mask := uint64(len(tt.slots) - 1)
+	for i := maphash.String(tt.seed, plate) & mask; ; i = (i + 1) & mask {
+		s := tt.slots[i]
+		if s == 0 {
+			return 0, false
+		}
+		if r := &tt.rows[s-1]; int(r.plateLen) == len(plate) && tt.plateOf(r) == plate {
+			return s - 1, true
 		}
 	}
 }
 
+// insert adds a row for plate; the caller holds mu for writing and knows
+// the plate is absent.
+func (tt *truckTable) insert(plate string) (uint32, error) {
+	if len(tt.rows) >= math.MaxUint32-1 || len(tt.plates)+len(plate) > math.MaxUint32 || len(plate) > math.MaxUint8 {
+		return 0, fmt.Errorf("state: truck table full or plate %q too long", plate)
+	}
+	if 4*(len(tt.rows)+1) > 3*len(tt.slots) {
+		tt.grow()
+	}
+	row := uint32(len(tt.rows))
+	tt.rows = append(tt.rows, truckRow{plateOff: uint32(len(tt.plates)), plateLen: uint8(len(plate))})
+	tt.plates = append(tt.plates, plate...)
+	tt.place(plate, row)
+	return row, nil
+}
+
+func (tt *truckTable) place(plate string, row uint32) {
+	mask := uint64(len(tt.slots) - 1)
+	i := maphash.String(tt.seed, plate) & mask
+	for tt.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	tt.slots[i] = row + 1
+}
+
+func (tt *truckTable) grow() {
+	tt.slots = make([]uint32, 2*len(tt.slots))
+	for row := range tt.rows {
+		tt.place(tt.plateOf(&tt.rows[row]), uint32(row))
+	}
+}
+
+// fill sets t from row (Plate and position included).
+func (tt *truckTable) fill(row uint32, t *Truck) {
+	r := &tt.rows[row]
+	p, _ := tt.idx.Get(row)
+	*t = Truck{
+		Plate: tt.plateOf(r), Lat: p.Lat, Lon: p.Lng, SpeedKmh: r.speed, Heading: int(r.heading), Time: r.time,
+		ContainerSince: r.containerSince, LastSeen: r.lastSeen, Reports: uint64(r.reports),
+	}
+	if r.container != [ContainerLen]byte{} {
+		t.Container = string(r.container[:])
+	}
+}
+
+// get returns the current state of plate.
+func (tt *truckTable) get(plate string, t *Truck) bool {
+	tt.mu.RLock()
+	defer tt.mu.RUnlock()
+	row, ok := tt.find(plate)
+	if ok {
+		tt.fill(row, t)
+	}
+	return ok
+}
+
+// truckUpdate is one truck's new state for upsert, with the cell of its
+// position at truckIndexRes.
+type truckUpdate struct {
+	t    *Truck
+	cell geo.Cell
+}
+
+// upsert stores the new states of a committed batch.
+func (tt *truckTable) upsert(us []truckUpdate) error {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	for _, u := range us {
+		t := u.t
+		row, ok := tt.find(t.Plate)
+		if !ok {
+			var err error
+			if row, err = tt.insert(t.Plate); err != nil {
+				return err
+			}
+		}
+		r := &tt.rows[row]
+		r.time, r.containerSince, r.lastSeen, r.speed = t.Time, t.ContainerSince, t.LastSeen, t.SpeedKmh
+		r.reports = uint32(min(t.Reports, math.MaxUint32))
+		r.heading = int16(t.Heading)
+		r.container = [ContainerLen]byte{}
+		copy(r.container[:], t.Container)
+		if err := tt.idx.SetCell(row, geo.LatLng{Lat: t.Lat, Lng: t.Lon}, u.cell); err != nil {
+			return fmt.Errorf("state: indexing truck %s: %w", t.Plate, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) loadTruckIndex() error {
+	tt, err := newTruckTable()
+	if err != nil {
+		return err
+	}
+	var us []truckUpdate
+	flush := func() error {
+		err := tt.upsert(us)
+		us = us[:0]
+		return err
+	}
+	err = s.EachTruck(func(t *Truck) error {
+		c, err := geo.CellOf(geo.LatLng{Lat: t.Lat, Lng: t.Lon}, truckIndexRes)
+		if err != nil {
+			return fmt.Errorf("truck %s: %w", t.Plate, err)
+		}
+		tc := *t
+		us = append(us, truckUpdate{t: &tc, cell: c})
+		if len(us) == 4096 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("state: rebuilding the truck table: %w", err)
+	}
+	s.trucks = tt
+	return nil
+}
+
+// truckUpdates collects the trucks a batch changed, with the cells of their
+// positions: called by Apply under s.mu before the commit, so the cgo cell
+// computations happen outside the table's lock.
+func (s *Store) truckUpdates() ([]truckUpdate, error) {
+	sc := &s.mu.scratch
+	sc.truckUps = sc.truckUps[:0]
+	for _, w := range sc.trucks {
+		if !w.dirty {
+			continue
+		}
+		c, err := geo.CellOf(geo.LatLng{Lat: w.t.Lat, Lng: w.t.Lon}, truckIndexRes)
+		if err != nil {
+			return nil, fmt.Errorf("state: truck %s: %w", w.t.Plate, err)
+		}
+		sc.truckUps = append(sc.truckUps, truckUpdate{t: &w.t, cell: c})
+	}
+	return sc.truckUps, nil
+}
+
 // TrucksNear calls fn with the trucks within radiusM metres of (lat, lon),
 // nearest first, at most limit of them (limit <= 0: no limit), until fn
-// returns false. Distances are exact great-circle metres.
+// returns false. Distances are exact great-circle metres. The answer is one
+// consistent state of the table, copied out before fn runs, so a slow
+// caller never holds up ingest.
 func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truck, distM float64) bool) error {
 	center, err := geo.NewLatLng(lat, lon)
 	if err != nil {
 		return err
 	}
 	type hit struct {
-		plate string
-		d     float64
+		t Truck
+		d float64
 	}
 	var hits []hit
-	s.truckPos.RLock()
-	err = s.truckPos.idx.Nearby(center, radiusM, limit, func(plate string, _ geo.LatLng, d float64) bool {
-		hits = append(hits, hit{plate, d})
+	if limit > 0 {
+		hits = make([]hit, 0, min(limit, 1024))
+	}
+	tt := s.trucks
+	tt.mu.RLock()
+	err = tt.idx.Nearby(center, radiusM, limit, func(row uint32, _ geo.LatLng, d float64) bool {
+		hits = append(hits, hit{d: d})
+		tt.fill(row, &hits[len(hits)-1].t)
 		return true
 	})
-	s.truckPos.RUnlock()
+	tt.mu.RUnlock()
 	if err != nil {
 		return err
 	}
-	// Read the hits' states in key order through one iterator (cheaper than
-	// a point Get each), then answer in distance order.
-	trucks := make([]Truck, len(hits))
-	order := make([]int, len(hits))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(hits[a].plate, hits[b].plate) })
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixTruck}, UpperBound: []byte{prefixTruck + 1}})
-	if err != nil {
-		return err
-	}
-	var key []byte
-	for _, i := range order {
-		key = truckKey(key[:0], hits[i].plate)
-		if !it.SeekPrefixGE(key) || !bytes.Equal(it.Key(), key) {
-			it.Close()
-			return fmt.Errorf("state: truck %s indexed but not stored", hits[i].plate)
-		}
-		if err := decodeTruck(hits[i].plate, it.Value(), &trucks[i]); err != nil {
-			it.Close()
-			return fmt.Errorf("state: truck %s: %w", hits[i].plate, err)
-		}
-	}
-	if err := it.Close(); err != nil {
-		return err
-	}
-	for i, h := range hits {
-		if !fn(&trucks[i], h.d) {
+	for i := range hits {
+		if !fn(&hits[i].t, hits[i].d) {
 			return nil
 		}
 	}

@@ -1,0 +1,119 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/porttrack/porttrack/geo"
+)
+
+// TestTruckTableMatchesPebble applies random truck reports (moves, late
+// reports, rides starting and ending, duplicates) and checks after every
+// batch that the in-memory table answers exactly what Pebble holds, for
+// point lookups and radius queries (against a brute-force scan of Pebble),
+// and again after a reopen rebuilt the table.
+func TestTruckTableMatchesPebble(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openMem(t, fs)
+	rng := rand.New(rand.NewPCG(7, 7))
+	plates := make([]string, 300)
+	for i := range plates {
+		plates[i] = fmt.Sprintf("浙B%05d", i)
+	}
+	boxes := []string{"", "", "MSKU9070323", "CSQU3054383", "APZU4812090"}
+	now := int64(1_000_000)
+	for batch := range 40 {
+		var rs []TruckReport
+		for range 1 + rng.IntN(60) {
+			now += int64(rng.IntN(5))
+			tm := now
+			if rng.IntN(8) == 0 {
+				tm -= int64(rng.IntN(50)) // late
+			}
+			r := TruckReport{
+				Plate: plates[rng.IntN(len(plates))], Time: tm,
+				Lat: 29.90 + rng.Float64()*0.05, Lon: 121.80 + rng.Float64()*0.08,
+				SpeedKmh: UnknownFloat, Heading: UnknownInt, Container: boxes[rng.IntN(len(boxes))],
+			}
+			if rng.IntN(2) == 0 {
+				r.SpeedKmh, r.Heading = float64(rng.IntN(900))/10, rng.IntN(360)
+			}
+			rs = append(rs, r)
+			if rng.IntN(10) == 0 {
+				rs = append(rs, r) // duplicate
+			}
+		}
+		applyTruckBatch(t, s, rs...)
+		checkTruckTable(t, s, fmt.Sprintf("after batch %d", batch))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openMem(t, fs)
+	checkTruckTable(t, s, "after reopen")
+	if _, err := s.Truck("浙B99999"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown plate: %v", err)
+	}
+}
+
+func checkTruckTable(t *testing.T, s *Store, when string) {
+	t.Helper()
+	var all []Truck
+	if err := s.EachTruck(func(tr *Truck) error { all = append(all, *tr); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if s.trucks.idx.Len() != len(all) {
+		t.Fatalf("%s: table indexes %d trucks, Pebble holds %d", when, s.trucks.idx.Len(), len(all))
+	}
+	for _, want := range all {
+		got, err := s.Truck(want.Plate)
+		if err != nil || got != want {
+			t.Fatalf("%s: Truck(%s) = %+v, %v\nPebble holds %+v", when, want.Plate, got, err, want)
+		}
+	}
+	center := geo.LatLng{Lat: 29.925, Lng: 121.84}
+	type hit struct {
+		plate string
+		d     float64
+	}
+	var brute []hit
+	for _, tr := range all {
+		if d := geo.DistanceMeters(center, geo.LatLng{Lat: tr.Lat, Lng: tr.Lon}); d <= 2500 {
+			brute = append(brute, hit{tr.Plate, d})
+		}
+	}
+	slices.SortFunc(brute, func(a, b hit) int {
+		if a.d != b.d {
+			if a.d < b.d {
+				return -1
+			}
+			return 1
+		}
+		if a.plate < b.plate {
+			return -1
+		}
+		return 1
+	})
+	var got []hit
+	err := s.TrucksNear(center.Lat, center.Lng, 2500, 0, func(tr *Truck, d float64) bool {
+		got = append(got, hit{tr.Plate, d})
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(brute) {
+		t.Fatalf("%s: TrucksNear found %d, brute force %d", when, len(got), len(brute))
+	}
+	for i := range got {
+		// Ties at one distance may come in another order (row numbers).
+		if got[i].d != brute[i].d {
+			t.Fatalf("%s: hit %d at %v m, want %v m (%s)", when, i, got[i].d, brute[i].d, brute[i].plate)
+		}
+	}
+}
