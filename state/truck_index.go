@@ -111,10 +111,9 @@ func (tt *truckTable) grow() {
 	}
 }
 
-// fill sets t from row (Plate and position included).
-func (tt *truckTable) fill(row uint32, t *Truck) {
+// fill sets t from row and its position p.
+func (tt *truckTable) fill(row uint32, p geo.LatLng, t *Truck) {
 	r := &tt.rows[row]
-	p, _ := tt.idx.Get(row)
 	*t = Truck{
 		Plate: tt.plateOf(r), Lat: p.Lat, Lon: p.Lng, SpeedKmh: r.speed, Heading: int(r.heading), Time: r.time,
 		ContainerSince: r.containerSince, LastSeen: r.lastSeen, Reports: uint64(r.reports),
@@ -130,7 +129,8 @@ func (tt *truckTable) get(plate string, t *Truck) bool {
 	defer tt.mu.RUnlock()
 	row, ok := tt.find(plate)
 	if ok {
-		tt.fill(row, t)
+		p, _ := tt.idx.Get(row)
+		tt.fill(row, p, t)
 	}
 	return ok
 }
@@ -240,9 +240,9 @@ func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truc
 	}
 	tt := s.trucks
 	tt.mu.RLock()
-	err = tt.idx.Nearby(center, radiusM, limit, func(row uint32, _ geo.LatLng, d float64) bool {
+	err = tt.idx.Nearby(center, radiusM, limit, func(row uint32, p geo.LatLng, d float64) bool {
 		hits = append(hits, hit{d: d})
-		tt.fill(row, &hits[len(hits)-1].t)
+		tt.fill(row, p, &hits[len(hits)-1].t)
 		return true
 	})
 	tt.mu.RUnlock()
