@@ -142,8 +142,25 @@ type truckUpdate struct {
 	cell geo.Cell
 }
 
+// upsertChunk bounds how many trucks upsert updates under one hold of the
+// write lock (a few tens of microseconds), so that a large batch never
+// stalls queries for milliseconds. Each truck's state changes atomically;
+// a query may see some trucks of a batch moved and others not yet.
+const upsertChunk = 128
+
 // upsert stores the new states of a committed batch.
 func (tt *truckTable) upsert(us []truckUpdate) error {
+	for len(us) > 0 {
+		n := min(len(us), upsertChunk)
+		if err := tt.upsertLocked(us[:n]); err != nil {
+			return err
+		}
+		us = us[n:]
+	}
+	return nil
+}
+
+func (tt *truckTable) upsertLocked(us []truckUpdate) error {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
 	for _, u := range us {
