@@ -203,6 +203,9 @@ func (s indexCells[ID]) each(fn func(ID, LatLng)) {
 // points are bucketed by their cell at res.
 func searchRings[ID cmp.Ordered](src cellSource[ID], res Resolution, center LatLng, radiusM float64, limit int) *topK[ID] {
 	top := &topK[ID]{limit: limit}
+	if limit <= 1024 {
+		top.h = make([]candidate[ID], 0, limit) // one allocation, not a doubling series
+	}
 	n := src.size()
 	if n == 0 {
 		return top

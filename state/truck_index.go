@@ -237,28 +237,35 @@ func (s *Store) truckUpdates() ([]truckUpdate, error) {
 	return sc.truckUps, nil
 }
 
+type truckHit struct {
+	t Truck
+	d float64
+}
+
+// nearHitsPool recycles the answer buffers of TrucksNear.
+var nearHitsPool = sync.Pool{New: func() any { return new([]truckHit) }}
+
 // TrucksNear calls fn with the trucks within radiusM metres of (lat, lon),
 // nearest first, at most limit of them (limit <= 0: no limit), until fn
 // returns false. Distances are exact great-circle metres. The answer is one
 // consistent state of the table, copied out before fn runs, so a slow
-// caller never holds up ingest.
+// caller never holds up ingest. fn must not keep t after it returns.
 func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truck, distM float64) bool) error {
 	center, err := geo.NewLatLng(lat, lon)
 	if err != nil {
 		return err
 	}
-	type hit struct {
-		t Truck
-		d float64
-	}
-	var hits []hit
-	if limit > 0 {
-		hits = make([]hit, 0, min(limit, 1024))
-	}
+	hp := nearHitsPool.Get().(*[]truckHit)
+	hits := (*hp)[:0]
+	defer func() {
+		clear(hits) // drop the container strings
+		*hp = hits[:0]
+		nearHitsPool.Put(hp)
+	}()
 	tt := s.trucks
 	tt.mu.RLock()
 	err = tt.idx.Nearby(center, radiusM, limit, func(row uint32, p geo.LatLng, d float64) bool {
-		hits = append(hits, hit{d: d})
+		hits = append(hits, truckHit{d: d})
 		tt.fill(row, p, &hits[len(hits)-1].t)
 		return true
 	})

@@ -117,3 +117,35 @@ func checkTruckTable(t *testing.T, s *Store, when string) {
 		}
 	}
 }
+
+// BenchmarkTrucksNear: the 50 nearest of 1,000,000 trucks uniform in the
+// port area (the density of `porttrack bench geo`), from the in-memory
+// table, answer copied out.
+func BenchmarkTrucksNear(b *testing.B) {
+	tt, err := newTruckTable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var us []truckUpdate
+	for i := range 1_000_000 {
+		tr := &Truck{Plate: fmt.Sprintf("浙B%05d", i), Lat: 29.70 + rng.Float64()*0.40, Lon: 121.50 + rng.Float64()*0.90, Time: 1, LastSeen: 1, Reports: 1}
+		c, err := geo.CellOf(geo.LatLng{Lat: tr.Lat, Lng: tr.Lon}, truckIndexRes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		us = append(us, truckUpdate{t: tr, cell: c})
+	}
+	if err := tt.upsert(us); err != nil {
+		b.Fatal(err)
+	}
+	s := &Store{trucks: tt}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		n := 0
+		lat, lon := 29.72+float64(i%997)/997*0.36, 121.52+float64(i%991)/991*0.86
+		if err := s.TrucksNear(lat, lon, 2000, 50, func(*Truck, float64) bool { n++; return true }); err != nil || n != 50 {
+			b.Fatal(n, err)
+		}
+	}
+}
