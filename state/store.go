@@ -54,6 +54,8 @@ type Options struct {
 	// before its newest position are deleted as new ones arrive. 0 keeps
 	// the whole track.
 	TrackRetention time.Duration
+	// Fences tunes user geofences and their enter/exit events.
+	Fences FenceConfig
 }
 
 func (o Options) withDefaults() Options {
@@ -70,6 +72,7 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	o.PortCalls = o.PortCalls.withDefaults()
+	o.Fences = o.Fences.withDefaults()
 	return o
 }
 
@@ -84,7 +87,7 @@ func (o Options) Validate() error {
 	if o.TrackRetention < 0 {
 		return errors.New("state: TrackRetention is negative")
 	}
-	return nil
+	return o.Fences.validate()
 }
 
 // Store is porttrack's durable state. Apply may be called from several
@@ -116,6 +119,8 @@ type Store struct {
 	// trucks is every truck's current state and position in memory
 	// (truck_index.go), rebuilt from Pebble at Open.
 	trucks *truckTable
+	// fence holds the user geofences and object memberships (fence*.go).
+	fence fenceState
 }
 
 type storeMetrics struct {
@@ -177,6 +182,10 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.loadTruckIndex(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadFences(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -317,6 +326,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	}
 	clear(sc.changed)
 	clear(sc.seen)
+	s.fenceBegin()
 
 	pb := s.db.NewBatch()
 	defer pb.Close()
@@ -352,6 +362,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		c := sc.current[e.Container] // loaded by loadCurrent; Count == 0: new
 		if c.Count == 0 || newer(e, &c.Last) {
 			c.Last = Event{ID: e.ID, Container: e.Container, Code: e.Code, Time: e.Time, Location: e.Location}
+			if err := s.observeContainerEvent(pb, e, &res); err != nil {
+				return res, err
+			}
 		} else {
 			res.Late++
 		}
@@ -405,6 +418,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	if len(b.Vessels) > 0 {
 		s.indexMovedVessels()
 	}
+	s.fenceCommitted()
 	if len(truckUps) > 0 {
 		if err := s.trucks.upsert(truckUps); err != nil {
 			// The batch is durable; the table is rebuilt from it at the

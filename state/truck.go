@@ -245,6 +245,9 @@ func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyR
 				return err
 			}
 			t.Lat, t.Lon, t.SpeedKmh, t.Heading, t.Time = r.Lat, r.Lon, r.SpeedKmh, r.Heading, r.Time
+			if err := s.observeTruckFences(pb, r, res); err != nil {
+				return err
+			}
 		}
 		w.found, w.dirty = true, true
 		t.LastSeen = max(t.LastSeen, r.Time)

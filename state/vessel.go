@@ -310,6 +310,9 @@ func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, now int64
 		}
 		if w.v.merge(r) {
 			w.moved = true
+			if err := s.observeVesselFences(pb, r, res); err != nil {
+				return err
+			}
 			if pm := s.opts.PortModel; pm != nil {
 				if err := s.observePortCall(pb, &w.v, pm, now, res); err != nil {
 					return err
