@@ -1,6 +1,8 @@
 // Package query owns the HTTP API (fasthttp): containers (current state,
 // history), vessels and trucks (current state, tracks, near a point, in a
-// fence), the port model's geofences, /healthz, /readyz and /metrics.
+// fence), geofences (the port model's, read-only, and each tenant's own:
+// GeoJSON CRUD and the objects inside, geofences.go), /healthz, /readyz and
+// /metrics.
 //
 // It never writes derived state (what Kafka input produced): that is
 // ingest's, partition by partition. It writes only control-plane records —

@@ -2,13 +2,39 @@ package query
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/geo"
+	"github.com/porttrack/porttrack/state"
 )
 
-// GeoJSON rendering of fences: an admin read path, so encoding/json is fine.
+// Geofences: the port model's fences (read-only) and each tenant's own,
+// GeoJSON in and out. An admin path, so encoding/json is fine here.
+//
+// A caller sees the port model's fences and its tenant's fences; another
+// tenant's fence answers 404. PUT and DELETE of a port-model id answer 409.
+
+func (s *Server) geofenceRoutes() []route {
+	return []route{
+		{pattern: "/v1/geofences", methods: map[string]handler{
+			"GET": func(ctx *fasthttp.RequestCtx, r *request) { s.geofenceList(ctx, r) },
+		}},
+		{pattern: "/v1/geofences/{id}", methods: map[string]handler{
+			"GET":    func(ctx *fasthttp.RequestCtx, r *request) { s.geofenceGet(ctx, r) },
+			"PUT":    func(ctx *fasthttp.RequestCtx, r *request) { s.geofencePut(ctx, r) },
+			"DELETE": func(ctx *fasthttp.RequestCtx, r *request) { s.geofenceDelete(ctx, r) },
+		}},
+		{pattern: "/v1/geofences/{id}/inside", methods: map[string]handler{
+			"GET": func(ctx *fasthttp.RequestCtx, r *request) { s.geofenceInside(ctx, r) },
+		}},
+	}
+}
 
 type geoJSONFeature struct {
 	Type       string         `json:"type"`
@@ -33,7 +59,9 @@ func ring(pts []geo.LatLng) [][2]float64 {
 	return out
 }
 
-func fenceFeature(f *geo.Fence) geoJSONFeature {
+// fenceFeature renders a fence with the given id; read_only tells a
+// port-model fence (true) from a tenant's (false).
+func fenceFeature(f *geo.Fence, id string, readOnly bool) geoJSONFeature {
 	polys := make([][][][2]float64, 0, len(f.Polygons))
 	for _, p := range f.Polygons {
 		rings := [][][2]float64{ring(p.Outer)}
@@ -46,40 +74,217 @@ func fenceFeature(f *geo.Fence) geoJSONFeature {
 	if len(polys) == 1 {
 		g = geoJSONGeom{Type: "Polygon", Coordinates: polys[0]}
 	}
-	return geoJSONFeature{Type: "Feature", ID: f.ID, Properties: f.Properties, Geometry: g}
+	props := maps.Clone(f.Properties)
+	if props == nil {
+		props = map[string]any{}
+	}
+	props["read_only"] = readOnly
+	return geoJSONFeature{Type: "Feature", ID: id, Properties: props, Geometry: g}
 }
 
-// geofences answers GET /v1/geofences (a FeatureCollection, filtered by
-// ?kind=) and GET /v1/geofences/{id} (one Feature) from the port model.
-func (s *Server) geofences(ctx *fasthttp.RequestCtx, id string) {
-	pm := s.cfg.Store.PortModel()
-	var body any
-	if id != "" {
-		f, ok := pm.Fence(id)
-		if !ok {
-			writeError(ctx, fasthttp.StatusNotFound, "not_found", "fence "+id+" not found")
-			return
-		}
-		body = fenceFeature(f)
-	} else {
-		kind := string(ctx.QueryArgs().Peek("kind"))
-		features := []geoJSONFeature{}
-		pm.EachFence(func(f *geo.Fence) bool {
-			if k, _ := f.Properties["kind"].(string); kind == "" || k == kind {
-				features = append(features, fenceFeature(f))
-			}
-			return true
-		})
-		body = struct {
-			Type     string           `json:"type"`
-			Features []geoJSONFeature `json:"features"`
-		}{"FeatureCollection", features}
+// fenceID reads the {id} segment (URL-escaped in the path).
+func fenceID(ctx *fasthttp.RequestCtx, raw []byte) (string, bool) {
+	id, err := url.PathUnescape(string(raw))
+	if err == nil {
+		err = state.CheckFenceID(id)
 	}
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_fence_id", fmt.Sprintf("fence id %q: want 1 to 128 bytes of UTF-8 without control characters or '/'", raw))
+		return "", false
+	}
+	return id, true
+}
+
+func writeGeoJSON(ctx *fasthttp.RequestCtx, status int, body any) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "cannot render fences")
 		return
 	}
+	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/geo+json")
 	ctx.SetBody(b)
+}
+
+// geofenceList answers GET /v1/geofences: a FeatureCollection of the port
+// model's fences then the caller's, filtered by ?kind= (the "kind"
+// property).
+func (s *Server) geofenceList(ctx *fasthttp.RequestCtx, r *request) {
+	kind := string(ctx.QueryArgs().Peek("kind"))
+	match := func(f *geo.Fence) bool {
+		k, _ := f.Properties["kind"].(string)
+		return kind == "" || k == kind
+	}
+	features := []geoJSONFeature{}
+	s.cfg.Store.PortModel().EachFence(func(f *geo.Fence) bool {
+		if match(f) {
+			features = append(features, fenceFeature(f, f.ID, true))
+		}
+		return true
+	})
+	s.cfg.Store.EachUserFence(r.who.Tenant, func(uf *state.UserFence) bool {
+		if match(uf.Fence) {
+			features = append(features, fenceFeature(uf.Fence, uf.ID, false))
+		}
+		return true
+	})
+	writeGeoJSON(ctx, fasthttp.StatusOK, struct {
+		Type     string           `json:"type"`
+		Features []geoJSONFeature `json:"features"`
+	}{"FeatureCollection", features})
+}
+
+// geofenceGet answers GET /v1/geofences/{id}: one Feature.
+func (s *Server) geofenceGet(ctx *fasthttp.RequestCtx, r *request) {
+	id, ok := fenceID(ctx, r.param(0))
+	if !ok {
+		return
+	}
+	if f, ok := s.cfg.Store.PortModel().Fence(id); ok {
+		writeGeoJSON(ctx, fasthttp.StatusOK, fenceFeature(f, id, true))
+		return
+	}
+	uf, err := s.cfg.Store.UserFence(r.who.Tenant, id)
+	if err != nil {
+		s.fenceError(ctx, id, err)
+		return
+	}
+	writeGeoJSON(ctx, fasthttp.StatusOK, fenceFeature(uf.Fence, uf.ID, false))
+}
+
+// geofencePut answers PUT /v1/geofences/{id}: the body is a GeoJSON
+// Feature with a Polygon or MultiPolygon; its "id", if present, must be the
+// path's. 201 with the stored Feature when created, 200 when replaced.
+func (s *Server) geofencePut(ctx *fasthttp.RequestCtx, r *request) {
+	id, ok := fenceID(ctx, r.param(0))
+	if !ok {
+		return
+	}
+	if _, ok := s.cfg.Store.PortModel().Fence(id); ok {
+		s.fenceError(ctx, id, state.ErrFenceReadOnly)
+		return
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(ctx.PostBody(), &obj); err != nil || obj == nil {
+		msg := "body: want a GeoJSON Feature object"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid_fence", msg)
+		return
+	}
+	if raw, ok := obj["id"]; ok && string(raw) != "null" {
+		bodyID := string(raw) // a number keeps its JSON text, as in geo.ParseFeature
+		var sid string
+		if json.Unmarshal(raw, &sid) == nil {
+			bodyID = sid
+		}
+		if bodyID != id {
+			writeError(ctx, fasthttp.StatusBadRequest, "invalid_fence", fmt.Sprintf("body id %s differs from the path's %q", raw, id))
+			return
+		}
+	}
+	idJSON, _ := json.Marshal(id)
+	obj["id"] = idJSON
+	body, _ := json.Marshal(obj)
+	created, err := s.cfg.Store.PutFence(r.who.Tenant, id, body)
+	if err != nil {
+		s.fenceError(ctx, id, err)
+		return
+	}
+	uf, err := s.cfg.Store.UserFence(r.who.Tenant, id)
+	if err != nil {
+		s.fenceError(ctx, id, err)
+		return
+	}
+	status := fasthttp.StatusOK
+	if created {
+		status = fasthttp.StatusCreated
+	}
+	writeGeoJSON(ctx, status, fenceFeature(uf.Fence, uf.ID, false))
+}
+
+// geofenceDelete answers DELETE /v1/geofences/{id}: 204.
+func (s *Server) geofenceDelete(ctx *fasthttp.RequestCtx, r *request) {
+	id, ok := fenceID(ctx, r.param(0))
+	if !ok {
+		return
+	}
+	if err := s.cfg.Store.DeleteFence(r.who.Tenant, id); err != nil {
+		s.fenceError(ctx, id, err)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// geofenceInside answers GET /v1/geofences/{id}/inside?limit=: the objects
+// inside one of the caller's fences, by type and id, with the time of their
+// enter.
+func (s *Server) geofenceInside(ctx *fasthttp.RequestCtx, r *request) {
+	id, ok := fenceID(ctx, r.param(0))
+	if !ok {
+		return
+	}
+	if _, ok := s.cfg.Store.PortModel().Fence(id); ok {
+		writeError(ctx, fasthttp.StatusConflict, "read_only_fence",
+			"fence "+id+" belongs to the port model: membership is kept for tenants' fences only (vessels in it: /v1/vessels?fence="+id+")")
+		return
+	}
+	limit, ok := s.limit(ctx, 1000)
+	if !ok {
+		return
+	}
+	l := newList(ctx, `{"fence":`)
+	l.b = append(appendString(l.b, id), `,"objects":[`...)
+	more := false
+	err := s.cfg.Store.FenceInside(r.who.Tenant, id, func(m *state.FenceMember) bool {
+		if l.n == limit {
+			more = true
+			return false
+		}
+		b := append(l.next(), '{')
+		b = appendKey(b, true, "type")
+		b = appendString(b, state.ObjectTypeName(m.Type))
+		b = appendKey(b, false, "id")
+		b = appendString(b, m.ID)
+		b = appendKey(b, false, "since")
+		b = appendTime(b, m.Since)
+		l.b = append(b, '}')
+		return true
+	})
+	if errors.Is(err, state.ErrNotFound) {
+		s.fenceError(ctx, id, err)
+		return
+	}
+	tail := `],"truncated":false}`
+	if more {
+		tail = `],"truncated":true}`
+	}
+	s.finishList(ctx, &l, tail, err, "fence membership read")
+}
+
+// fenceError maps the store's fence errors to HTTP answers.
+func (s *Server) fenceError(ctx *fasthttp.RequestCtx, id string, err error) {
+	switch {
+	case errors.Is(err, state.ErrFenceReadOnly):
+		writeError(ctx, fasthttp.StatusConflict, "read_only_fence", "fence "+id+" belongs to the port model and cannot be changed or deleted")
+	case errors.Is(err, state.ErrFenceLimit):
+		writeError(ctx, fasthttp.StatusConflict, "fence_limit", err.Error())
+	case errors.Is(err, geo.ErrInvalidFence), errors.Is(err, state.ErrFenceID):
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid_fence", err.Error())
+	default:
+		s.storeError(ctx, "fence "+id, err)
+	}
+}
+
+// FenceMetrics returns a writer of the geofence counters in Prometheus text,
+// for Config.Metrics.
+func FenceMetrics(st *state.Store) func(io.Writer) {
+	return func(w io.Writer) {
+		m := st.FenceMetrics()
+		fmt.Fprintf(w, "# HELP porttrack_geofences Tenants' geofences.\n# TYPE porttrack_geofences gauge\nporttrack_geofences %d\n", m.Fences)
+		fmt.Fprintf(w, "# HELP porttrack_geofence_evaluations_total Positions evaluated against the tenants' geofences.\n# TYPE porttrack_geofence_evaluations_total counter\nporttrack_geofence_evaluations_total %d\n", m.Evaluations)
+		fmt.Fprintf(w, "# HELP porttrack_geofence_transitions_total Confirmed geofence transitions by event.\n# TYPE porttrack_geofence_transitions_total counter\n")
+		fmt.Fprintf(w, "porttrack_geofence_transitions_total{event=\"enter\"} %d\nporttrack_geofence_transitions_total{event=\"exit\"} %d\n", m.Enters, m.Exits)
+	}
 }

@@ -34,7 +34,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	trucks                       truck reports, one per line:
 //	                             truck plate time lat lon [speed heading [container]]
 //	                             ("-" for an unknown speed or heading)
-//	get <path> [method]          expected: status line, then the body
+//	get <path> [method] [as=<tenant>]
+//	                             expected: status line, then the body; lines
+//	                             before "----" are the request body; as= acts
+//	                             for a tenant (scriptHandler)
 func TestScripts(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
 	if len(files) == 0 {
@@ -107,6 +110,7 @@ func runScript(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.srv.Handler = scriptHandler(srv)
 	ln := fasthttputil.NewInmemoryListener()
 	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown
 	defer srv.Shutdown()
@@ -168,13 +172,23 @@ func runScript(t *testing.T, path string) {
 			req := fasthttp.AcquireRequest()
 			resp := fasthttp.AcquireResponse()
 			req.SetRequestURI("http://porttrack" + fields[1])
-			if len(fields) > 2 {
-				req.Header.SetMethod(fields[2])
+			for _, f := range fields[2:] {
+				if tenant, ok := strings.CutPrefix(f, "as="); ok {
+					req.Header.Set(scriptTenantHeader, tenant)
+				} else {
+					req.Header.SetMethod(f)
+				}
+			}
+			if b.input != "" {
+				req.SetBodyString(b.input)
 			}
 			if err := client.Do(req, resp); err != nil {
 				t.Fatal(err)
 			}
-			got = fmt.Sprintf("%d %s\n%s", resp.StatusCode(), resp.Header.ContentType(), resp.Body())
+			got = fmt.Sprintf("%d %s", resp.StatusCode(), resp.Header.ContentType())
+			if len(resp.Body()) > 0 {
+				got += "\n" + string(resp.Body())
+			}
 			fasthttp.ReleaseRequest(req)
 			fasthttp.ReleaseResponse(resp)
 		default:

@@ -47,7 +47,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxLimit = 1000
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query")}
-	rt, err := newRouter(s.coreRoutes())
+	rt, err := newRouter(s.coreRoutes(), s.geofenceRoutes())
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (Principal, bool) {
 	return openPrincipal, true
 }
 
-// coreRoutes are the container, vessel, truck, geofence and operational
+// coreRoutes are the container, vessel, truck and operational
 // endpoints.
 func (s *Server) coreRoutes() []route {
 	get := func(h handler) map[string]handler { return map[string]handler{"GET": h} }
@@ -128,8 +128,6 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "/v1/trucks", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.truckList(ctx) })},
 		{pattern: "/v1/trucks/{plate}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truck(ctx, r.param(0)) })},
 		{pattern: "/v1/trucks/{plate}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truckTrack(ctx, r.param(0)) })},
-		{pattern: "/v1/geofences", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.geofences(ctx, "") })},
-		{pattern: "/v1/geofences/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.geofences(ctx, string(r.param(0))) })},
 		{pattern: "/healthz", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) {
 			ctx.SetContentType("application/json")
 			ctx.SetBodyString(`{"status":"ok"}`)
