@@ -530,6 +530,8 @@ func (w *worker) apply() error {
 	m.late.Add(uint64(res.Late))
 	m.batches.Add(1)
 	m.decoded.Add(uint64(w.decoded))
+	// Dead letters and the derived events Apply wrote wait in the outbox.
+	w.e.kickOutbox(len(w.batch.Outbox) + res.Events)
 	w.batch.Outbox = w.batch.Outbox[:0]
 	return nil
 }

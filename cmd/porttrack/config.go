@@ -40,6 +40,11 @@ type Config struct {
 	PortCallMinDwell time.Duration `yaml:"port_call_min_dwell"`
 	// TrackRetention bounds vessel tracks; 0 keeps them whole.
 	TrackRetention time.Duration `yaml:"track_retention"`
+	// FenceMinDwell is how long an object must be observed inside (outside)
+	// a tenant's geofence before it enters (exits).
+	FenceMinDwell time.Duration `yaml:"fence_min_dwell"`
+	// MaxFences bounds the geofences of one tenant.
+	MaxFences int `yaml:"max_fences"`
 }
 
 // Topics are the Kafka topic names.
@@ -65,6 +70,8 @@ func defaultConfig() Config {
 		Heartbeat:        time.Second,
 		PortCallMinDwell: 2 * time.Minute,
 		TrackRetention:   7 * 24 * time.Hour,
+		FenceMinDwell:    30 * time.Second,
+		MaxFences:        1000,
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
@@ -125,6 +132,16 @@ var serveSettings = []setting{
 	{"topics.transport", "input topic of truck GNSS positions, waybills, rail and barge messages (\"-\" disables it)", str(func(c *Config) *string { return &c.Topics.Transport })},
 	{"topics.events", "output topic of derived DCSA events", str(func(c *Config) *string { return &c.Topics.Events })},
 	{"topics.dlq", "dead-letter topic", str(func(c *Config) *string { return &c.Topics.DLQ })},
+	{"topics.alerts", "output topic of geofence enter/exit alerts", str(func(c *Config) *string { return &c.Topics.Alerts })},
+	{"fence_min_dwell", "time an object must be observed inside (outside) a geofence before it enters (exits)", dur(func(c *Config) *time.Duration { return &c.FenceMinDwell })},
+	{"max_fences", "most geofences one tenant may define", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want an integer number of fences, got %q", v)
+		}
+		c.MaxFences = n
+		return nil
+	}},
 	{"port_model", "GeoJSON file of the port model (fences); empty: the built-in Ningbo-Zhoushan model", str(func(c *Config) *string { return &c.PortModel })},
 	{"track_retention", "how long vessel track points are kept behind the newest position (0: forever)", dur(func(c *Config) *time.Duration { return &c.TrackRetention })},
 	{"port_call_min_dwell", "time a vessel must hold a new port-call phase before it changes", dur(func(c *Config) *time.Duration { return &c.PortCallMinDwell })},
@@ -260,6 +277,15 @@ func (c *Config) validate() error {
 	}
 	if c.PortCallMinDwell < 0 || c.PortCallMinDwell > 24*time.Hour {
 		bad("port_call_min_dwell", "%s is out of range [0, 24h]", c.PortCallMinDwell)
+	}
+	if c.FenceMinDwell < 0 || c.FenceMinDwell > 24*time.Hour {
+		bad("fence_min_dwell", "%s is out of range [0, 24h]", c.FenceMinDwell)
+	}
+	if c.MaxFences < 1 || c.MaxFences > 1_000_000 {
+		bad("max_fences", "%d is out of range [1, 1000000]", c.MaxFences)
+	}
+	if c.Topics.Alerts == "" {
+		bad("topics.alerts", "must not be empty")
 	}
 	if c.SessionTimeout < time.Second || c.Heartbeat <= 0 || c.Heartbeat >= c.SessionTimeout {
 		bad("session_timeout", "need session_timeout >= 1s and 0 < heartbeat_interval < session_timeout (got %s, %s)", c.SessionTimeout, c.Heartbeat)

@@ -34,12 +34,13 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	pm, err := loadPortModel(cfg.PortModel)
+	pm, readers, err := loadPortModel(cfg.PortModel)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("invalid setting port_model: %w", err)}
 	}
 	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm, TrackRetention: cfg.TrackRetention,
-		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell}})
+		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell},
+		Fences:    state.FenceConfig{MinDwell: cfg.FenceMinDwell, MaxPerTenant: cfg.MaxFences, AlertTopic: cfg.Topics.Alerts, Readers: readers}})
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	api, err := query.New(query.Config{
 		Store:   store,
 		Ready:   engine.Ready,
-		Metrics: []func(io.Writer){engine.WritePrometheus},
+		Metrics: []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store)},
 		Logger:  log,
 	})
 	if err != nil {
@@ -136,18 +137,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // loadPortModel reads the port model GeoJSON at path, or the built-in
-// Ningbo-Zhoushan model when path is empty.
-func loadPortModel(path string) (*state.PortModel, error) {
+// Ningbo-Zhoushan model when path is empty: its fences and the positions
+// of its RFID readers.
+func loadPortModel(path string) (*state.PortModel, map[string]geo.LatLng, error) {
 	data := portmodel.GeoJSON()
 	if path != "" {
 		var err error
 		if data, err = os.ReadFile(path); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	features, err := geo.ParseFeatureCollection(bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return state.NewPortModel(features, "CNNGB")
+	readers, err := state.ReaderPositions(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	pm, err := state.NewPortModel(features, "CNNGB")
+	return pm, readers, err
 }
