@@ -2,7 +2,8 @@
 // the full event history, the event-id dedupe index, vessels (current state,
 // track, IMO index, port calls against the port model), trucks (current
 // state, track, the containers they carry), the consumed offset of every
-// input partition and the outbox of messages to publish, all in one Pebble
+// input partition, tenants' geofences with each object's membership in them
+// (fence.go, fence_eval.go) and the outbox of messages to publish, all in one Pebble
 // database whose layout is specified in FORMAT.md. Current vessel and truck
 // positions are also held in in-memory H3 indexes (package geo), rebuilt at
 // Open and updated after each committed batch.
@@ -14,6 +15,12 @@
 //     finds its offset stored (and is not replayed) or finds none of its
 //     effects.
 //   - An event id is stored at most once; a duplicate changes nothing.
+//   - Fence memberships change only with a position newer than the
+//     object's current one, in the Apply batch of that position; an object
+//     is inside (outside) only after FenceConfig.MinDwell of event time
+//     observed there. User fences are control-plane records: PutFence and
+//     DeleteFence take the Apply lock and write their own batch, so Apply
+//     reads the fence index without further locking.
 //   - Current state is the newest event by event time, not arrival: a late
 //     event enters the history and leaves current state alone.
 //   - Readers (Container, History, ScanOutbox) never take the write lock.
