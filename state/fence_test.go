@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/porttrack/porttrack/geo"
+	"github.com/porttrack/porttrack/geo/portmodel"
 )
 
 const alertTopic = "porttrack.alerts"
@@ -344,4 +346,58 @@ func TestFenceControlPlane(t *testing.T) {
 	if _, err := s.PutFence("other", "x", []byte(yardFence)); !errors.Is(err, geo.ErrInvalidFence) {
 		t.Fatalf("feature id differing from the fence id: %v", err)
 	}
+}
+
+// TestFenceReaderPositions: the built-in port model places its readers.
+func TestFenceReaderPositions(t *testing.T) {
+	readers, err := ReaderPositions(portmodel.GeoJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := readers["BLCT-GATE-L1"]
+	if len(readers) < 50 || !ok || p.Lat != 29.933748 || p.Lng != 121.877554 {
+		t.Fatalf("%d readers, BLCT-GATE-L1 at %v (%v)", len(readers), p, ok)
+	}
+	if _, err := ReaderPositions([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kind":"reader","reader":"R"},"geometry":{"type":"Point","coordinates":[121.8,95]}}]}`)); err == nil || !strings.Contains(err.Error(), `"R"`) {
+		t.Fatalf("reader at latitude 95: %v", err)
+	}
+}
+
+// TestFenceConcurrentReaders runs queries against fence edits and Apply
+// (meaningful under -race).
+func TestFenceConcurrentReaders(t *testing.T) {
+	s := openFenceStore(t, vfs.NewMem(), 0)
+	s.opts.Fences.MaxPerTenant = 100
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				s.EachUserFence("acme", func(uf *UserFence) bool { return uf.Fence.Contains(geo.LatLng{Lat: in[0], Lng: in[1]}) })
+				_, _ = s.UserFence("acme", "yard")
+				_ = s.FenceInside("acme", "yard", func(*FenceMember) bool { return true })
+				_ = s.FenceMetrics()
+			}
+		}()
+	}
+	for i := range 50 {
+		if i%10 == 0 {
+			_ = s.DeleteFence("acme", "yard")
+		}
+		putYard(t, s, "acme")
+		pos := in
+		if i%2 == 1 {
+			pos = out
+		}
+		applyTruckBatch(t, s, truck(plateA, sec(i), pos[0], pos[1], ""))
+	}
+	close(done)
+	wg.Wait()
 }
