@@ -157,7 +157,7 @@ func (s *Store) loadMemberships() error {
 		}
 		fk, obj := string(k[:i+1+j]), string(k[i+1+j+1:])
 		if _, ok := fs.reg.byKey[fk]; !ok {
-			continue // left by a fence deleted in the same batch: not possible, skip
+			continue // DeleteFence removes a fence and its memberships in one batch
 		}
 		m := &membership{}
 		if err := decodeMembership(it.Value(), m); err != nil {
