@@ -50,6 +50,8 @@ type Options struct {
 	PortModel *PortModel
 	// PortCalls tunes port-call detection.
 	PortCalls PortCallConfig
+	// Guard tunes the connection guard of rail and barge departures.
+	Guard GuardConfig
 	// TrackRetention bounds a vessel's track: points older than this
 	// before its newest position are deleted as new ones arrive. 0 keeps
 	// the whole track.
@@ -73,6 +75,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.PortCalls = o.PortCalls.withDefaults()
 	o.Fences = o.Fences.withDefaults()
+	o.Guard = o.Guard.withDefaults()
 	return o
 }
 
@@ -104,7 +107,10 @@ type Store struct {
 	mu struct {
 		sync.Mutex
 		outboxSeq uint64 // next outbox sequence number
-		scratch   applyScratch
+		// guardClock is the connection guard's clock: the newest record time
+		// applied (plan_store.go).
+		guardClock int64
+		scratch    applyScratch
 	}
 
 	closed atomic.Bool
@@ -116,6 +122,8 @@ type Store struct {
 		sync.RWMutex
 		idx *geo.Index[uint32]
 	}
+	// planned is the containers on any rail or barge plan (plan_store.go).
+	planned plannedSet
 	// trucks is every truck's current state and position in memory
 	// (truck_index.go), rebuilt from Pebble at Open.
 	trucks *truckTable
@@ -180,6 +188,10 @@ func Open(opts Options) (*Store, error) {
 	if err := s.loadVesselIndex(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := s.loadPlanned(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: loading the planned containers: %w", err)
 	}
 	if err := s.loadTruckIndex(); err != nil {
 		db.Close()
@@ -249,6 +261,11 @@ type Batch struct {
 	Vessels []VesselReport
 	// Trucks holds decoded truck GNSS positions (port.transport).
 	Trucks []TruckReport
+	// Plans, PlanEvents and Waybills hold decoded rail and barge plans and
+	// events and truck e-waybills (port.transport).
+	Plans      []Plan
+	PlanEvents []PlanEvent
+	Waybills   []Waybill
 	// Outbox holds messages to publish (dead letters of this batch).
 	Outbox []Message
 }
@@ -265,6 +282,10 @@ type ApplyResult struct {
 	TruckReports     int // truck reports applied
 	TruckDuplicates  int // truck reports repeating a stored point
 	Events           int // derived events written to the outbox
+	Plans            int // rail and barge plans applied (newer than stored)
+	PlanEvents       int // rail and barge events applied
+	Waybills         int // truck waybills applied (newer than stored)
+	Alerts           int // connection alerts written to the outbox
 }
 
 type applyScratch struct {
@@ -281,6 +302,7 @@ type applyScratch struct {
 	links    map[string]*linkWork // by container
 	truckPts map[truckPointKey]TruckPoint
 	truckUps []truckUpdate
+	mm       mmScratch
 }
 
 // Apply validates and stores the batch in one atomic Pebble batch: new
@@ -302,6 +324,21 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	for i := range b.Trucks {
 		if err := b.Trucks[i].Validate(); err != nil {
 			return res, fmt.Errorf("state: truck report %d of batch: %w", i, err)
+		}
+	}
+	for i := range b.Plans {
+		if err := b.Plans[i].Validate(); err != nil {
+			return res, fmt.Errorf("state: plan %d of batch: %w", i, err)
+		}
+	}
+	for i := range b.PlanEvents {
+		if err := b.PlanEvents[i].Validate(); err != nil {
+			return res, fmt.Errorf("state: plan event %d of batch: %w", i, err)
+		}
+	}
+	for i := range b.Waybills {
+		if err := b.Waybills[i].Validate(); err != nil {
+			return res, fmt.Errorf("state: waybill %d of batch: %w", i, err)
 		}
 	}
 	if len(b.Topic) == 0 || len(b.Topic) > 255 {
@@ -393,6 +430,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 			return res, err
 		}
 	}
+	if err := s.applyMultimodal(pb, b, &res); err != nil {
+		return res, err
+	}
 	for i := range b.Outbox {
 		sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
 		sc.val = appendMessage(sc.val[:0], &b.Outbox[i])
@@ -419,6 +459,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		s.indexMovedVessels()
 	}
 	s.fenceCommitted()
+	s.commitMultimodal()
 	if len(truckUps) > 0 {
 		if err := s.trucks.upsert(truckUps); err != nil {
 			// The batch is durable; the table is rebuilt from it at the

@@ -1,0 +1,1003 @@
+package state
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Multimodal key prefixes (FORMAT.md).
+const (
+	prefixPlan          byte = 0x80
+	prefixPlanMember    byte = 0x81
+	prefixPlanService   byte = 0x83
+	prefixPlanStation   byte = 0x84
+	prefixPlanCutoff    byte = 0x85
+	prefixWaybill       byte = 0x86
+	prefixWaybillMember byte = 0x87
+	prefixGateAppt      byte = 0x88
+	prefixGuardClock    byte = 0x8F
+
+	idEnd byte = 0x00 // terminates a variable-length id inside a key
+)
+
+// GuardConfig tunes the connection guard. The step durations are how long
+// each remaining step is expected to take; a container whose expected ready
+// time (the guard clock plus its remaining steps) passes the cutoff is at
+// risk.
+type GuardConfig struct {
+	// AlertTopic receives a "connection" alert per verdict change; ""
+	// writes none.
+	AlertTopic string
+	// Discharge: from "on the vessel" to discharged (default 6h).
+	Discharge time.Duration
+	// HoldClear: a terminal hold lifted (default 24h).
+	HoldClear time.Duration
+	// CustomsClear: a customs hold or inspection released (default 24h).
+	CustomsClear time.Duration
+	// Transfer: trucked from the terminal to the station (default 2h).
+	Transfer time.Duration
+	// Load: handled at the station onto the wagon (default 1h).
+	Load time.Duration
+}
+
+func (c GuardConfig) withDefaults() GuardConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Discharge, 6*time.Hour)
+	def(&c.HoldClear, 24*time.Hour)
+	def(&c.CustomsClear, 24*time.Hour)
+	def(&c.Transfer, 2*time.Hour)
+	def(&c.Load, time.Hour)
+	return c
+}
+
+type planRef struct {
+	mode Mode
+	id   string
+}
+
+func planKey(dst []byte, m Mode, id string) []byte {
+	dst = append(dst, prefixPlan, byte(m))
+	return append(dst, id...)
+}
+
+func planMemberKey(dst []byte, container string, m Mode, id string) []byte {
+	dst = append(dst, prefixPlanMember)
+	dst = append(dst, container...)
+	dst = append(dst, byte(m))
+	return append(dst, id...)
+}
+
+func planTimeKey(dst []byte, prefix byte, group string, t int64, m Mode, id string) []byte {
+	dst = append(dst, prefix)
+	dst = append(dst, group...)
+	dst = append(dst, idEnd)
+	dst = binary.BigEndian.AppendUint64(dst, sortableTime(t))
+	dst = append(dst, byte(m))
+	return append(dst, id...)
+}
+
+func planCutoffKey(dst []byte, t int64, m Mode, id string) []byte {
+	dst = append(dst, prefixPlanCutoff)
+	dst = binary.BigEndian.AppendUint64(dst, sortableTime(t))
+	dst = append(dst, byte(m))
+	return append(dst, id...)
+}
+
+func waybillKey(dst []byte, id string) []byte {
+	return append(append(dst, prefixWaybill), id...)
+}
+
+func waybillMemberKey(dst []byte, container, id string) []byte {
+	dst = append(dst, prefixWaybillMember)
+	dst = append(dst, container...)
+	return append(dst, id...)
+}
+
+func appendPlanState(dst []byte, p *PlanState) []byte {
+	dst = append(dst, valueV1)
+	dst = binary.AppendVarint(dst, p.Time)
+	dst = appendStr(dst, p.Service)
+	dst = appendStr(dst, p.From)
+	dst = appendStr(dst, p.To)
+	dst = binary.AppendVarint(dst, p.Departure)
+	dst = binary.AppendVarint(dst, p.Cutoff)
+	dst = binary.AppendVarint(dst, p.Departed)
+	dst = binary.AppendVarint(dst, p.Arrived)
+	dst = binary.AppendVarint(dst, p.Wake)
+	dst = binary.AppendUvarint(dst, uint64(len(p.Wagons)))
+	for _, w := range p.Wagons {
+		dst = appendStr(dst, w.ID)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(p.Containers)))
+	for i := range p.Containers {
+		g := &p.Containers[i]
+		dst = appendStr(dst, g.Container)
+		dst = appendStr(dst, g.Wagon)
+		dst = append(dst, byte(g.Verdict))
+		dst = binary.AppendVarint(dst, g.Expected)
+		dst = binary.AppendVarint(dst, g.Loaded)
+		dst = binary.AppendVarint(dst, g.Evaluated)
+		dst = binary.AppendUvarint(dst, uint64(len(g.Reasons)))
+		for _, r := range g.Reasons {
+			dst = append(dst, byte(r))
+		}
+	}
+	return dst
+}
+
+func decodePlanState(m Mode, id string, b []byte, p *PlanState) error {
+	r := reader{b: b}
+	if r.byte() != valueV1 {
+		return errCorrupt
+	}
+	*p = PlanState{Plan: Plan{Mode: m, ID: id}}
+	p.Time = r.varint()
+	p.Service, p.From, p.To = r.str(), r.str(), r.str()
+	p.Departure, p.Cutoff = r.varint(), r.varint()
+	p.Departed, p.Arrived = r.varint(), r.varint()
+	p.Wake = r.varint()
+	nw := r.uvarint()
+	if nw > MaxPlanContainers+1 {
+		return errCorrupt
+	}
+	for range nw {
+		p.Wagons = append(p.Wagons, Wagon{ID: r.str()})
+	}
+	nc := r.uvarint()
+	if nc > 2*MaxPlanContainers+1 {
+		return errCorrupt
+	}
+	for range nc {
+		g := GuardState{Container: r.str(), Wagon: r.str(), Verdict: Verdict(r.byte())}
+		g.Expected, g.Loaded, g.Evaluated = r.varint(), r.varint(), r.varint()
+		nr := r.uvarint()
+		if nr > reasonCount {
+			return errCorrupt
+		}
+		for range nr {
+			g.Reasons = append(g.Reasons, Reason(r.byte()))
+		}
+		p.Containers = append(p.Containers, g)
+	}
+	if r.err != nil {
+		return r.err
+	}
+	for i := range p.Wagons {
+		for _, g := range p.Containers {
+			if g.Wagon == p.Wagons[i].ID {
+				p.Wagons[i].Containers = append(p.Wagons[i].Containers, g.Container)
+			}
+		}
+	}
+	return nil
+}
+
+func appendWaybill(dst []byte, w *Waybill) []byte {
+	dst = append(dst, valueV1)
+	dst = appendStr(dst, w.Plate)
+	dst = binary.AppendUvarint(dst, uint64(len(w.Containers)))
+	for _, c := range w.Containers {
+		dst = appendStr(dst, c)
+	}
+	dst = appendStr(dst, w.From)
+	dst = appendStr(dst, w.To)
+	dst = appendStr(dst, w.Gate)
+	dst = binary.AppendVarint(dst, w.ApptStart)
+	dst = binary.AppendVarint(dst, w.ApptEnd)
+	dst = appendStr(dst, w.Status)
+	return binary.AppendVarint(dst, w.Time)
+}
+
+func decodeWaybill(id string, b []byte, w *Waybill) error {
+	r := reader{b: b}
+	if r.byte() != valueV1 {
+		return errCorrupt
+	}
+	*w = Waybill{ID: id, Plate: r.str()}
+	n := r.uvarint()
+	if n > MaxPlanContainers {
+		return errCorrupt
+	}
+	for range n {
+		w.Containers = append(w.Containers, r.str())
+	}
+	w.From, w.To, w.Gate = r.str(), r.str(), r.str()
+	w.ApptStart, w.ApptEnd = r.varint(), r.varint()
+	w.Status = r.str()
+	w.Time = r.varint()
+	return r.err
+}
+
+// mmScratch is the multimodal part of a batch's work.
+type mmScratch struct {
+	plans    map[planRef]*planWork
+	waybills map[string]*waybillWork
+	// Changes to Store.planned and the guard clock, made after the commit.
+	memberAdds, memberDels []string
+	clock                  int64
+}
+
+// plannedSet is the containers listed on any plan, in memory so that a
+// batch of container events looks up plans only for boxes that have one.
+// Only Apply (under s.mu) and Open touch it.
+type plannedSet map[string]int // container → number of plans listing it
+
+func (s *Store) loadPlanned() error {
+	s.planned = plannedSet{}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixPlanMember}, UpperBound: []byte{prefixPlanMember + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < 1+ContainerLen+2 {
+			return fmt.Errorf("state: plan member key %x: %w", k, errCorrupt)
+		}
+		s.planned[string(k[1:1+ContainerLen])]++
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	s.mu.guardClock, err = s.guardClock()
+	return err
+}
+
+// commitMultimodal makes the in-memory effects of a committed batch.
+func (s *Store) commitMultimodal() {
+	mm := &s.mu.scratch.mm
+	for _, c := range mm.memberAdds {
+		s.planned[c]++
+	}
+	for _, c := range mm.memberDels {
+		if s.planned[c]--; s.planned[c] <= 0 {
+			delete(s.planned, c)
+		}
+	}
+	s.mu.guardClock = max(s.mu.guardClock, mm.clock)
+	mm.memberAdds, mm.memberDels = mm.memberAdds[:0], mm.memberDels[:0]
+}
+
+type planWork struct {
+	p     PlanState
+	found bool // stored before this batch or created in it
+	dirty bool
+}
+
+type waybillWork struct {
+	w     Waybill
+	found bool
+}
+
+func (s *Store) planForApply(mm *mmScratch, m Mode, id string) (*planWork, error) {
+	ref := planRef{m, id}
+	if w, ok := mm.plans[ref]; ok {
+		return w, nil
+	}
+	w := &planWork{p: PlanState{Plan: Plan{Mode: m, ID: id}}}
+	v, closer, err := s.db.Get(planKey(nil, m, id))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		err = decodePlanState(m, id, v, &w.p)
+		closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("state: plan %s %s: %w", m, id, err)
+		}
+		w.found = true
+	}
+	mm.plans[ref] = w
+	return w, nil
+}
+
+func (s *Store) waybillForApply(mm *mmScratch, id string) (*waybillWork, error) {
+	if w, ok := mm.waybills[id]; ok {
+		return w, nil
+	}
+	w := &waybillWork{}
+	v, closer, err := s.db.Get(waybillKey(nil, id))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		err = decodeWaybill(id, v, &w.w)
+		closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("state: waybill %s: %w", id, err)
+		}
+		w.found = true
+	}
+	mm.waybills[id] = w
+	return w, nil
+}
+
+// planIndexKeys returns the secondary keys a plan state owns.
+func planIndexKeys(p *PlanState) [][]byte {
+	var ks [][]byte
+	if p.Time == 0 {
+		return nil // events only, no plan yet
+	}
+	if p.Service != "" {
+		ks = append(ks, planTimeKey(nil, prefixPlanService, p.Service, p.Departure, p.Mode, p.ID))
+	}
+	ks = append(ks, planTimeKey(nil, prefixPlanStation, p.From, p.Departure, p.Mode, p.ID))
+	if p.Wake != 0 {
+		ks = append(ks, planCutoffKey(nil, p.Wake, p.Mode, p.ID))
+	}
+	for _, g := range p.Containers {
+		ks = append(ks, planMemberKey(nil, g.Container, p.Mode, p.ID))
+	}
+	return ks
+}
+
+// applyMultimodal applies the batch's plans, plan events and waybills, then
+// re-evaluates the connection guard for every plan the batch touched: its
+// own plans, the plans of containers with new events or waybills, and plans
+// whose cutoff the guard clock passed. Called by Apply under s.mu after the
+// container events are in sc.current.
+func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) error {
+	sc := &s.mu.scratch
+	mm := &sc.mm
+	if mm.plans == nil {
+		mm.plans = make(map[planRef]*planWork)
+		mm.waybills = make(map[string]*waybillWork)
+	}
+	clear(mm.plans)
+	clear(mm.waybills)
+	mm.memberAdds, mm.memberDels = mm.memberAdds[:0], mm.memberDels[:0]
+
+	clock := s.mu.guardClock
+	oldClock := clock
+	for i := range b.Events {
+		clock = max(clock, b.Events[i].Time)
+	}
+	for i := range b.Plans {
+		clock = max(clock, b.Plans[i].Time)
+	}
+	for i := range b.PlanEvents {
+		clock = max(clock, b.PlanEvents[i].Time)
+	}
+	for i := range b.Waybills {
+		clock = max(clock, b.Waybills[i].Time)
+	}
+	for i := range b.Trucks {
+		clock = max(clock, b.Trucks[i].Time)
+	}
+
+	affected := map[string]struct{}{} // containers whose plans to re-evaluate
+	for i := range b.Waybills {
+		nw := &b.Waybills[i]
+		w, err := s.waybillForApply(mm, nw.ID)
+		if err != nil {
+			return err
+		}
+		if w.found && nw.Time < w.w.Time {
+			continue // an older version
+		}
+		for _, c := range w.w.Containers {
+			affected[c] = struct{}{}
+			if err := pb.Delete(waybillMemberKey(nil, c, nw.ID), nil); err != nil {
+				return err
+			}
+		}
+		if w.found && w.w.Gate != "" && w.w.ApptStart != 0 {
+			if err := pb.Delete(planTimeKey(nil, prefixGateAppt, w.w.Gate, w.w.ApptStart, 0, nw.ID), nil); err != nil {
+				return err
+			}
+		}
+		w.w, w.found = *nw, true
+		w.w.Containers = slices.Clone(nw.Containers)
+		for _, c := range nw.Containers {
+			affected[c] = struct{}{}
+			if err := pb.Set(waybillMemberKey(nil, c, nw.ID), nil, nil); err != nil {
+				return err
+			}
+		}
+		if nw.Gate != "" && nw.ApptStart != 0 {
+			if err := pb.Set(planTimeKey(nil, prefixGateAppt, nw.Gate, nw.ApptStart, 0, nw.ID), nil, nil); err != nil {
+				return err
+			}
+		}
+		if err := pb.Set(waybillKey(nil, nw.ID), appendWaybill(nil, &w.w), nil); err != nil {
+			return err
+		}
+		res.Waybills++
+	}
+
+	// Index keys of each touched plan as stored, to diff at the end.
+	before := map[planRef][][]byte{}
+	touch := func(m Mode, id string) (*planWork, error) {
+		w, err := s.planForApply(mm, m, id)
+		if err != nil {
+			return nil, err
+		}
+		ref := planRef{m, id}
+		if _, ok := before[ref]; !ok {
+			before[ref] = planIndexKeys(&w.p)
+		}
+		w.dirty = true
+		return w, nil
+	}
+	for i := range b.Plans {
+		np := &b.Plans[i]
+		w, err := touch(np.Mode, np.ID)
+		if err != nil {
+			return err
+		}
+		if w.p.Time != 0 && np.Time < w.p.Time {
+			continue // superseded
+		}
+		w.p.replace(np)
+		w.found = true
+		res.Plans++
+	}
+	for i := range b.PlanEvents {
+		e := &b.PlanEvents[i]
+		w, err := touch(e.Mode, e.Plan)
+		if err != nil {
+			return err
+		}
+		switch e.Event {
+		case PlanDeparted:
+			if w.p.Departed == 0 || e.Time < w.p.Departed {
+				w.p.Departed = e.Time
+			}
+		case PlanArrived:
+			if w.p.Arrived == 0 || e.Time < w.p.Arrived {
+				w.p.Arrived = e.Time
+			}
+		case PlanLoaded, PlanUnloaded:
+			g := w.p.guard(e.Container)
+			if g == nil {
+				// Loaded before (or without) a plan naming it: remembered
+				// so that a later plan keeps the loaded time.
+				w.p.Containers = append(w.p.Containers, GuardState{Container: e.Container, Wagon: e.Wagon})
+				g = &w.p.Containers[len(w.p.Containers)-1]
+			}
+			if e.Event == PlanLoaded {
+				if g.Loaded == 0 || e.Time < g.Loaded {
+					g.Loaded = e.Time
+				}
+			} else if g.Loaded != 0 && e.Time >= g.Loaded {
+				g.Loaded = 0
+			}
+		}
+		w.found = true
+		res.PlanEvents++
+	}
+	for i := range b.Events {
+		if c := b.Events[i].Container; s.planned[c] > 0 {
+			affected[c] = struct{}{}
+		}
+	}
+	for c := range affected {
+		if err := s.eachPlanOf(c, func(m Mode, id string) error {
+			_, err := touch(m, id)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if clock > oldClock {
+		// Plans due a re-evaluation because time passed: a container
+		// becoming late, or the cutoff passing.
+		it, err := s.db.NewIter(&pebble.IterOptions{
+			LowerBound: []byte{prefixPlanCutoff},
+			UpperBound: binary.BigEndian.AppendUint64([]byte{prefixPlanCutoff}, sortableTime(clock+1)),
+		})
+		if err != nil {
+			return err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()
+			if len(k) < 10 {
+				it.Close()
+				return fmt.Errorf("state: cutoff key %x: %w", k, errCorrupt)
+			}
+			if _, err := touch(Mode(k[9]), string(k[10:])); err != nil {
+				it.Close()
+				return err
+			}
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
+		if err := pb.Set([]byte{prefixGuardClock}, binary.BigEndian.AppendUint64(nil, uint64(clock)), nil); err != nil {
+			return err
+		}
+	}
+
+	for ref, w := range mm.plans {
+		if !w.dirty {
+			continue
+		}
+		if err := s.evaluatePlan(pb, mm, &w.p, clock, res); err != nil {
+			return err
+		}
+		after := planIndexKeys(&w.p)
+		for _, k := range before[ref] {
+			if !containsKey(after, k) {
+				if err := pb.Delete(k, nil); err != nil {
+					return err
+				}
+				if k[0] == prefixPlanMember {
+					mm.memberDels = append(mm.memberDels, string(k[1:1+ContainerLen]))
+				}
+			}
+		}
+		for _, k := range after {
+			if !containsKey(before[ref], k) {
+				if err := pb.Set(k, nil, nil); err != nil {
+					return err
+				}
+				if k[0] == prefixPlanMember {
+					mm.memberAdds = append(mm.memberAdds, string(k[1:1+ContainerLen]))
+				}
+			}
+		}
+		if err := pb.Set(planKey(nil, w.p.Mode, w.p.ID), appendPlanState(nil, &w.p), nil); err != nil {
+			return err
+		}
+	}
+	mm.clock = clock
+	return nil
+}
+
+func containsKey(ks [][]byte, k []byte) bool {
+	for _, x := range ks {
+		if bytes.Equal(x, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) guardClock() (int64, error) {
+	v, closer, err := s.db.Get([]byte{prefixGuardClock})
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("state: guard clock: %w", errCorrupt)
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// eachPlanOf calls fn for every plan that lists container c (as stored).
+func (s *Store) eachPlanOf(c string, fn func(m Mode, id string) error) error {
+	prefix := append([]byte{prefixPlanMember}, c...)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < len(prefix)+2 {
+			return fmt.Errorf("state: plan member key %x: %w", k, errCorrupt)
+		}
+		if err := fn(Mode(k[len(prefix)]), string(k[len(prefix)+1:])); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// keyUpperBound returns the smallest key greater than every key with prefix.
+func keyUpperBound(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// containerForGuard returns a container's current state, as this batch
+// left it, and whether it has any.
+func (s *Store) containerForGuard(id string) (Container, bool, error) {
+	if c := s.mu.scratch.current[id]; c != nil && c.Count > 0 {
+		return *c, true, nil
+	}
+	c, err := s.Container(id)
+	if errors.Is(err, ErrNotFound) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+// truckAppointment returns the appointment window of a waybill that trucks
+// container c to station, as this batch left the waybills.
+func (s *Store) truckAppointment(mm *mmScratch, c, station string) (start, end int64, err error) {
+	prefix := append([]byte{prefixWaybillMember}, c...)
+	seen := map[string]bool{}
+	check := func(id string) error {
+		if seen[id] {
+			return nil
+		}
+		seen[id] = true
+		w, err := s.waybillForApply(mm, id)
+		if err != nil {
+			return err
+		}
+		if !w.found || w.w.To != station || w.w.ApptStart == 0 || !slices.Contains(w.w.Containers, c) {
+			return nil
+		}
+		if start == 0 || w.w.ApptEnd < end {
+			start, end = w.w.ApptStart, w.w.ApptEnd
+		}
+		return nil
+	}
+	for id, w := range mm.waybills {
+		if w.found {
+			if err := check(id); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := check(string(it.Key()[len(prefix):])); err != nil {
+			return 0, 0, err
+		}
+	}
+	return start, end, it.Error()
+}
+
+// judge is the connection guard's rule for one container: pure, given what
+// the store knows. now is the guard clock. It returns the verdict, its
+// reasons and the expected ready time.
+//
+// A hold (terminal or customs, inspection, quarantine) has no known end: it
+// makes the box at risk whatever the time. The other steps (discharge,
+// trucking to the station without an appointment) only count against the
+// cutoff: the box is at risk when the clock plus the time they take passes
+// it, with "late" among the reasons.
+func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen bool, apptStart, apptEnd int64, customs []Reason, now int64) (Verdict, []Reason, int64) {
+	if g.Loaded != 0 {
+		return VerdictOnTrack, nil, 0
+	}
+	if p.Departed != 0 {
+		return VerdictMissed, []Reason{ReasonDepartedWithout}, 0
+	}
+	if p.Time != 0 && now > p.Cutoff {
+		return VerdictMissed, []Reason{ReasonCutoffPassed}, 0
+	}
+	var reasons []Reason
+	hold := false
+	ready := now
+	atStation := seen && c.Last.Location != "" && c.Last.Location == p.From && c.Last.Code != CodeGTOT && c.Last.Code != CodeLOAD
+	switch {
+	case !seen || c.Last.Code == CodeLOAD && !atStation:
+		reasons = append(reasons, ReasonNotDischarged)
+		ready += int64(cfg.Discharge)
+	case c.Last.Code == CodeHOLD:
+		reasons = append(reasons, ReasonTerminalHold)
+		ready += int64(cfg.HoldClear)
+		hold = true
+	}
+	if len(customs) > 0 {
+		reasons = append(reasons, customs...)
+		ready += int64(cfg.CustomsClear)
+		hold = true
+	}
+	if !atStation {
+		if apptStart != 0 {
+			ready = max(ready+int64(cfg.Transfer), apptEnd)
+		} else {
+			reasons = append(reasons, ReasonNoTruckAppointment)
+			ready += int64(cfg.Transfer)
+		}
+	}
+	ready += int64(cfg.Load)
+	switch {
+	case p.Time == 0:
+		return VerdictNone, reasons, ready // no plan yet: nothing to judge against
+	case ready > p.Cutoff:
+		return VerdictAtRisk, append(reasons, ReasonLate), ready
+	case hold:
+		return VerdictAtRisk, reasons, ready
+	}
+	return VerdictOnTrack, nil, ready
+}
+
+// customsBlockers returns the customs reasons that keep container c from
+// moving. Customs state feeds it when present.
+func (s *Store) customsBlockers(c string) ([]Reason, error) { return nil, nil }
+
+// evaluatePlan judges every container of p at clock and writes a connection
+// alert for each changed verdict or reason set.
+func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, clock int64, res *ApplyResult) error {
+	cfg := &s.opts.Guard
+	var next *PlanState
+	nextLoaded := false
+	p.Wake = 0
+	wake := func(t int64) {
+		if p.Wake == 0 || t < p.Wake {
+			p.Wake = t
+		}
+	}
+	for i := range p.Containers {
+		g := &p.Containers[i]
+		c, seen, err := s.containerForGuard(g.Container)
+		if err != nil {
+			return err
+		}
+		as, ae, err := s.truckAppointment(mm, g.Container, p.From)
+		if err != nil {
+			return err
+		}
+		customs, err := s.customsBlockers(g.Container)
+		if err != nil {
+			return err
+		}
+		v, reasons, expected := judge(cfg, p, g, &c, seen, as, ae, customs, clock)
+		changed := v != g.Verdict || !slices.Equal(reasons, g.Reasons)
+		prev := g.Verdict
+		g.Verdict, g.Reasons, g.Expected, g.Evaluated = v, reasons, expected, clock
+		if p.Time != 0 && p.Departed == 0 && g.Loaded == 0 && v != VerdictMissed {
+			// Time alone changes the verdict when the expected ready time
+			// passes the cutoff, and when the cutoff passes.
+			wake(p.Cutoff + 1)
+			if v == VerdictOnTrack {
+				wake(clock + (p.Cutoff - expected) + 1)
+			}
+		}
+		if !changed || v == VerdictNone || cfg.AlertTopic == "" {
+			continue
+		}
+		if !nextLoaded && v != VerdictOnTrack {
+			nextLoaded = true
+			if next, err = s.nextDeparture(p); err != nil {
+				return err
+			}
+		}
+		s.writeConnectionAlert(pb, p, g, prev, next, clock)
+		res.Alerts++
+	}
+	return nil
+}
+
+// nextDeparture returns the next planned departure of p's service after
+// p's, or nil.
+func (s *Store) nextDeparture(p *PlanState) (*PlanState, error) {
+	if p.Service == "" {
+		return nil, nil
+	}
+	lower := planTimeKey(nil, prefixPlanService, p.Service, p.Departure+1, 0, "")
+	prefix := append(append([]byte{prefixPlanService}, p.Service...), idEnd)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:len(prefix)+8], UpperBound: keyUpperBound(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < len(prefix)+10 {
+			return nil, fmt.Errorf("state: service key %x: %w", k, errCorrupt)
+		}
+		m, id := Mode(k[len(prefix)+8]), string(k[len(prefix)+9:])
+		if m == p.Mode && id == p.ID {
+			continue
+		}
+		var n PlanState
+		if w, ok := s.mu.scratch.mm.plans[planRef{m, id}]; ok && w.found {
+			n = w.p
+		} else if n, err = s.Plan(m, id); err != nil {
+			return nil, err
+		}
+		if n.Departed == 0 {
+			return &n, nil
+		}
+	}
+	return nil, it.Error()
+}
+
+func (s *Store) writeConnectionAlert(pb *pebble.Batch, p *PlanState, g *GuardState, prev Verdict, next *PlanState, clock int64) {
+	h := sha256.New()
+	fmt.Fprintf(h, "connection\x00%s\x00%c\x00%s\x00%d\x00%d\x00%v", g.Container, p.Mode, p.ID, clock, g.Verdict, g.Reasons)
+	id := hex.EncodeToString(h.Sum(nil)[:16])
+	b := make([]byte, 0, 512)
+	b = append(b, `{"id":"`...)
+	b = append(b, id...)
+	b = append(b, `","kind":"connection","container":"`...)
+	b = append(b, g.Container...)
+	b = append(b, `","departure":{"mode":"`...)
+	b = append(b, p.Mode.String()...)
+	b = append(b, `","id":`...)
+	b = strconv.AppendQuote(b, p.ID)
+	b = append(b, `,"station":`...)
+	b = strconv.AppendQuote(b, p.From)
+	b = append(b, `,"time":"`...)
+	b = appendRFC3339(b, p.Departure)
+	b = append(b, `","cutoff":"`...)
+	b = appendRFC3339(b, p.Cutoff)
+	b = append(b, `"},"verdict":"`...)
+	b = append(b, g.Verdict.String()...)
+	b = append(b, `","previous_verdict":`...)
+	if prev == VerdictNone {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendQuote(b, prev.String())
+	}
+	b = append(b, `,"reasons":[`...)
+	for i, r := range g.Reasons {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"code":"`...)
+		b = append(b, r.String()...)
+		b = append(b, `","message":"`...)
+		b = append(b, r.Message()...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"expected_ready":`...)
+	if g.Expected == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = appendRFC3339(b, g.Expected)
+		b = append(b, '"')
+	}
+	b = append(b, `,"next_departure":`...)
+	if next == nil || g.Verdict == VerdictOnTrack {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"mode":"`...)
+		b = append(b, next.Mode.String()...)
+		b = append(b, `","id":`...)
+		b = strconv.AppendQuote(b, next.ID)
+		b = append(b, `,"time":"`...)
+		b = appendRFC3339(b, next.Departure)
+		b = append(b, `","cutoff":"`...)
+		b = appendRFC3339(b, next.Cutoff)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `,"time":"`...)
+	b = appendRFC3339(b, clock)
+	b = append(b, `"}`...)
+	m := Message{Topic: s.opts.Guard.AlertTopic, Key: []byte(g.Container), Value: b,
+		Headers: []Header{{Key: "porttrack-id", Value: []byte(id)}, {Key: "kind", Value: []byte("connection")}}}
+	sc := &s.mu.scratch
+	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
+	s.mu.outboxSeq++
+	_ = pb.Set(sc.key, appendMessage(nil, &m), nil)
+}
+
+func appendRFC3339(b []byte, ns int64) []byte {
+	return time.Unix(0, ns).UTC().AppendFormat(b, time.RFC3339Nano)
+}
+
+// Plan returns a plan with its actual times and the guard's verdicts, or
+// ErrNotFound.
+func (s *Store) Plan(m Mode, id string) (PlanState, error) {
+	var p PlanState
+	v, closer, err := s.db.Get(planKey(nil, m, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, err
+	}
+	defer closer.Close()
+	if err := decodePlanState(m, id, v, &p); err != nil {
+		return p, fmt.Errorf("state: plan %s %s: %w", m, id, err)
+	}
+	if p.Time == 0 {
+		return p, ErrNotFound // events only: no plan yet
+	}
+	return p, nil
+}
+
+// PlansFrom calls fn for the plans departing from station with departure
+// in [from, to), in departure order.
+func (s *Store) PlansFrom(station string, from, to int64, fn func(p *PlanState) error) error {
+	lower := planTimeKey(nil, prefixPlanStation, station, from, 0, "")
+	upper := planTimeKey(nil, prefixPlanStation, station, to, 0, "")
+	n := 1 + len(station) + 1 + 8
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < n+2 {
+			return fmt.Errorf("state: station key %x: %w", k, errCorrupt)
+		}
+		p, err := s.Plan(Mode(k[n]), string(k[n+1:]))
+		if err != nil {
+			return err
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Waybill returns a waybill, or ErrNotFound.
+func (s *Store) Waybill(id string) (Waybill, error) {
+	var w Waybill
+	v, closer, err := s.db.Get(waybillKey(nil, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return w, ErrNotFound
+	}
+	if err != nil {
+		return w, err
+	}
+	defer closer.Close()
+	err = decodeWaybill(id, v, &w)
+	return w, err
+}
+
+// GateAppointments calls fn for the waybills with an appointment at gate
+// starting in [from, to), in start order.
+func (s *Store) GateAppointments(gate string, from, to int64, fn func(w *Waybill) error) error {
+	lower := planTimeKey(nil, prefixGateAppt, gate, from, 0, "")
+	upper := planTimeKey(nil, prefixGateAppt, gate, to, 0, "")
+	n := 1 + len(gate) + 1 + 8
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		w, err := s.Waybill(string(k[n+1:]))
+		if err != nil {
+			return err
+		}
+		if err := fn(&w); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// ContainerPlans calls fn for every plan that lists container c.
+func (s *Store) ContainerPlans(c string, fn func(p *PlanState) error) error {
+	var refs []planRef
+	if err := s.eachPlanOf(c, func(m Mode, id string) error {
+		refs = append(refs, planRef{m, id})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, r := range refs {
+		p, err := s.Plan(r.mode, r.id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
