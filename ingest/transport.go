@@ -24,31 +24,52 @@ type transportDecoder struct {
 }
 
 func (d transportDecoder) decode(b *state.Batch, msg *kafka.Message) error {
-	n := len(b.Trucks)
-	var (
-		ignored string
-		err     error
-	)
-	b.Trucks, ignored, err = d.dec.Decode(b.Trucks, msg.Value)
+	nt, np, ne, nw := len(b.Trucks), len(b.Plans), len(b.PlanEvents), len(b.Waybills)
+	ignored, err := d.dec.Decode(b, msg.Value)
 	if err == nil {
-		// The decoder guarantees this; an invalid report would fail the
+		// The decoder guarantees this; an invalid record would fail the
 		// whole batch in Apply and stop the partition.
-		for i := n; i < len(b.Trucks); i++ {
-			if verr := b.Trucks[i].Validate(); verr != nil {
-				err = decode.Errorf(decode.ReasonInvalidEvent, "%v", verr)
-				break
-			}
-		}
+		err = validateTail(b, nt, np, ne, nw)
 	}
 	if err != nil {
-		clear(b.Trucks[n:])
-		b.Trucks = b.Trucks[:n]
+		clear(b.Trucks[nt:])
+		clear(b.Plans[np:])
+		clear(b.PlanEvents[ne:])
+		clear(b.Waybills[nw:])
+		b.Trucks, b.Plans, b.PlanEvents, b.Waybills = b.Trucks[:nt], b.Plans[:np], b.PlanEvents[:ne], b.Waybills[:nw]
 		return err
 	}
 	if ignored != "" {
 		d.m.ignore(ignored)
 	}
-	d.m.trucks.Add(uint64(len(b.Trucks) - n))
+	d.m.trucks.Add(uint64(len(b.Trucks) - nt))
+	d.m.plans.Add(uint64(len(b.Plans) - np))
+	d.m.planEvents.Add(uint64(len(b.PlanEvents) - ne))
+	d.m.waybills.Add(uint64(len(b.Waybills) - nw))
+	return nil
+}
+
+func validateTail(b *state.Batch, nt, np, ne, nw int) error {
+	for i := nt; i < len(b.Trucks); i++ {
+		if err := b.Trucks[i].Validate(); err != nil {
+			return decode.Errorf(decode.ReasonInvalidEvent, "%v", err)
+		}
+	}
+	for i := np; i < len(b.Plans); i++ {
+		if err := b.Plans[i].Validate(); err != nil {
+			return decode.Errorf(decode.ReasonInvalidEvent, "%v", err)
+		}
+	}
+	for i := ne; i < len(b.PlanEvents); i++ {
+		if err := b.PlanEvents[i].Validate(); err != nil {
+			return decode.Errorf(decode.ReasonInvalidEvent, "%v", err)
+		}
+	}
+	for i := nw; i < len(b.Waybills); i++ {
+		if err := b.Waybills[i].Validate(); err != nil {
+			return decode.Errorf(decode.ReasonInvalidEvent, "%v", err)
+		}
+	}
 	return nil
 }
 
@@ -56,8 +77,8 @@ func (d transportDecoder) decode(b *state.Batch, msg *kafka.Message) error {
 // label set is fixed (transport.IgnoredTypes), so the map is read-only
 // after init.
 type transportMetrics struct {
-	trucks  atomic.Uint64
-	ignored map[string]*atomic.Uint64
+	trucks, plans, planEvents, waybills atomic.Uint64
+	ignored                             map[string]*atomic.Uint64
 }
 
 func (m *transportMetrics) init() {
@@ -85,7 +106,10 @@ func (e *Engine) IgnoredTransport() map[string]uint64 {
 
 func (m *transportMetrics) write(w io.Writer) {
 	fmt.Fprintf(w, "# HELP porttrack_transport_truck_reports_total Truck GNSS positions decoded from the transport topic.\n# TYPE porttrack_transport_truck_reports_total counter\nporttrack_transport_truck_reports_total %d\n", m.trucks.Load())
-	fmt.Fprintf(w, "# HELP porttrack_transport_records_ignored_total Transport records of types not decoded yet (waybills, rail, barge), by type.\n# TYPE porttrack_transport_records_ignored_total counter\n")
+	fmt.Fprintf(w, "# HELP porttrack_transport_plans_total Rail and barge plans decoded from the transport topic.\n# TYPE porttrack_transport_plans_total counter\nporttrack_transport_plans_total %d\n", m.plans.Load())
+	fmt.Fprintf(w, "# HELP porttrack_transport_plan_events_total Rail and barge events decoded from the transport topic.\n# TYPE porttrack_transport_plan_events_total counter\nporttrack_transport_plan_events_total %d\n", m.planEvents.Load())
+	fmt.Fprintf(w, "# HELP porttrack_transport_waybills_total Truck e-waybills decoded from the transport topic.\n# TYPE porttrack_transport_waybills_total counter\nporttrack_transport_waybills_total %d\n", m.waybills.Load())
+	fmt.Fprintf(w, "# HELP porttrack_transport_records_ignored_total Transport records of types porttrack does not decode, by type.\n# TYPE porttrack_transport_records_ignored_total counter\n")
 	for _, l := range transport.IgnoredTypes() {
 		fmt.Fprintf(w, "porttrack_transport_records_ignored_total{type=%q} %d\n", l, m.ignored[l].Load())
 	}

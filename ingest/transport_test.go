@@ -35,8 +35,9 @@ func TestTransportIngest(t *testing.T) {
 		{Key: key, Value: truckPosition(plate, "2026-11-22T08:00:30Z", 29.91, 121.82, box)},
 		{Key: key, Value: truckPosition(plate, "2026-11-22T08:00:30Z", 29.91, 121.82, box)},  // sent twice
 		{Key: key, Value: truckPosition(plate, "2026-11-22T08:00:15Z", 29.905, 121.81, box)}, // late
-		{Key: key, Value: []byte(`{"type":"truck.waybill","waybill":"WB1","plate":"浙B12345","container":"MSKU9070323"}`)},
-		{Key: key, Value: []byte(`{"type":"rail.plan","train":"X8417"}`)},
+		{Key: key, Value: []byte(`{"type":"truck.waybill","waybill":"WB1","plate":"浙B12345","container":"MSKU9070323","t":"2026-11-22T07:30:00Z"}`)},
+		{Key: key, Value: []byte(`{"type":"rail.plan","train":"X8417"}`)}, // no departure: dead letter
+		{Key: key, Value: []byte(`{"type":"truck.appointment","plate":"浙B12345"}`)},
 		{Key: key, Value: truckPosition(plate, "2026-11-22T08:01:00Z", 29.92, 121.84, "MSKU9070324")}, // check digit
 		{Key: key, Value: []byte(`{"type":"truck.position","plate":"浙B12345","lat":95,"lon":121.8,"t":"2026-11-22T08:01:00Z"}`)},
 		{Key: key, Value: []byte(`{"type":"ObjectEvent"}`)},
@@ -71,15 +72,19 @@ func TestTransportIngest(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, func() (bool, string) {
 		d := h.engine.DeadLettered()
-		return d["check_digit"] == 1 && d["bad_field"] == 1 && d["unknown_format"] == 1, fmt.Sprintf("dead letters %v", d)
+		return d["check_digit"] == 1 && d["bad_field"] == 1 && d["unknown_format"] == 1 && d["missing_field"] == 1, fmt.Sprintf("dead letters %v", d)
 	})
-	if ig := h.engine.IgnoredTransport(); ig["truck.waybill"] != 1 || ig["rail.plan"] != 1 {
+	if ig := h.engine.IgnoredTransport(); ig["truck.appointment"] != 1 {
 		t.Errorf("ignored %v", ig)
+	}
+	if wb, err := h.store.Waybill("WB1"); err != nil || wb.Plate != plate || len(wb.Containers) != 1 || wb.Containers[0] != box {
+		t.Errorf("waybill WB1: %+v %v", wb, err)
 	}
 	var sb strings.Builder
 	h.engine.WritePrometheus(&sb)
 	for _, m := range []string{
-		`porttrack_transport_records_ignored_total{type="truck.waybill"} 1`,
+		`porttrack_transport_records_ignored_total{type="truck.appointment"} 1`,
+		`porttrack_transport_waybills_total 1`,
 		`porttrack_transport_records_ignored_total{type="barge.*"} 0`,
 		`porttrack_transport_truck_reports_total 5`,
 	} {

@@ -47,7 +47,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxLimit = 1000
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query")}
-	rt, err := newRouter(s.coreRoutes(), s.geofenceRoutes())
+	rt, err := newRouter(
+		s.coreRoutes(),
+		s.geofenceRoutes(),
+		s.multimodalRoutes(),
+	)
 	if err != nil {
 		return nil, err
 	}

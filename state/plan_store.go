@@ -918,9 +918,19 @@ func (s *Store) Plan(m Mode, id string) (PlanState, error) {
 // PlansFrom calls fn for the plans departing from station with departure
 // in [from, to), in departure order.
 func (s *Store) PlansFrom(station string, from, to int64, fn func(p *PlanState) error) error {
-	lower := planTimeKey(nil, prefixPlanStation, station, from, 0, "")
-	upper := planTimeKey(nil, prefixPlanStation, station, to, 0, "")
-	n := 1 + len(station) + 1 + 8
+	return s.plansByTime(prefixPlanStation, station, from, to, fn)
+}
+
+// PlansOfService calls fn for the plans of a service with departure in
+// [from, to), in departure order.
+func (s *Store) PlansOfService(service string, from, to int64, fn func(p *PlanState) error) error {
+	return s.plansByTime(prefixPlanService, service, from, to, fn)
+}
+
+func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p *PlanState) error) error {
+	lower := planTimeKey(nil, prefix, group, from, 0, "")
+	upper := planTimeKey(nil, prefix, group, to, 0, "")
+	n := 1 + len(group) + 1 + 8
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
 	if err != nil {
 		return err
@@ -929,7 +939,7 @@ func (s *Store) PlansFrom(station string, from, to int64, fn func(p *PlanState) 
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) < n+2 {
-			return fmt.Errorf("state: station key %x: %w", k, errCorrupt)
+			return fmt.Errorf("state: plan time key %x: %w", k, errCorrupt)
 		}
 		p, err := s.Plan(Mode(k[n]), string(k[n+1:]))
 		if err != nil {

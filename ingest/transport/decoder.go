@@ -13,7 +13,8 @@ import (
 )
 
 // Decoder turns record values of the port.transport topic into truck
-// reports. The zero value is ready to use.
+// reports, rail and barge plans and events, and truck waybills. The zero
+// value is ready to use.
 type Decoder struct {
 	parsers fastjson.ParserPool
 }
@@ -21,14 +22,14 @@ type Decoder struct {
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder { return new(Decoder) }
 
-// TypeTruckPosition is the record type this package decodes.
+// TypeTruckPosition is the record type of truck GNSS positions.
 const TypeTruckPosition = "truck.position"
 
 // Labels of ignored records: the known types of later work by name, any
 // other type of their families by the family's wildcard.
 var ignoredTypes = [...]string{
-	"truck.waybill", "truck.appointment", "truck.*",
-	"rail.plan", "rail.event", "rail.*",
+	"truck.appointment", "truck.*",
+	"rail.*",
 	"barge.*",
 }
 
@@ -51,47 +52,53 @@ func ignoredLabel(typ []byte) string {
 	return ""
 }
 
-// Decode appends the reports in one record value to dst. ignored is not ""
-// when the record is a message type of the topic that this package does not
-// decode (yet): then it is the label to count it under (one of
-// IgnoredTypes), dst is returned unchanged and err is nil.
+// Decode appends what one record value holds to b: a truck position
+// (b.Trucks), a rail or barge plan (b.Plans), a rail or barge event
+// (b.PlanEvents) or a truck waybill (b.Waybills). ignored is not "" when
+// the record is a message type of the topic that this package does not
+// decode: then it is the label to count it under (one of IgnoredTypes), b
+// is unchanged and err is nil.
 //
-// A record is all or nothing: on error Decode returns dst unchanged and a
-// *decode.Error whose Reason is one of the decode.Reason* codes. The
-// returned reports own their strings; value may be reused after Decode
+// A record is all or nothing: on error Decode leaves b as it found it and
+// returns a *decode.Error whose Reason is one of the decode.Reason* codes.
+// What it appends owns its strings; value may be reused after Decode
 // returns.
-func (d *Decoder) Decode(dst []state.TruckReport, value []byte) (out []state.TruckReport, ignored string, err error) {
+func (d *Decoder) Decode(b *state.Batch, value []byte) (ignored string, err error) {
 	if len(value) == 0 {
-		return dst, "", decode.Errorf(decode.ReasonEmpty, "empty record value")
+		return "", decode.Errorf(decode.ReasonEmpty, "empty record value")
 	}
 	p := d.parsers.Get()
 	defer d.parsers.Put(p)
 	v, err := p.ParseBytes(value)
 	if err != nil {
-		return dst, "", decode.Errorf(decode.ReasonInvalidJSON, "%v", err)
+		return "", decode.Errorf(decode.ReasonInvalidJSON, "%v", err)
 	}
 	if v.Type() != fastjson.TypeObject {
-		return dst, "", decode.Errorf(decode.ReasonUnknownFormat, "JSON %s, want an object", v.Type())
+		return "", decode.Errorf(decode.ReasonUnknownFormat, "JSON %s, want an object", v.Type())
 	}
 	tv := member(v, "type")
 	if tv == nil {
-		return dst, "", decode.Errorf(decode.ReasonMissingField, "object has no \"type\"")
+		return "", decode.Errorf(decode.ReasonMissingField, "object has no \"type\"")
 	}
 	typ, err := tv.StringBytes()
 	if err != nil {
-		return dst, "", decode.Errorf(decode.ReasonBadField, "type is a JSON %s, want a string", tv.Type())
+		return "", decode.Errorf(decode.ReasonBadField, "type is a JSON %s, want a string", tv.Type())
 	}
 	if string(typ) == TypeTruckPosition {
 		r, err := decodePosition(v)
 		if err != nil {
-			return dst, "", err
+			return "", err
 		}
-		return append(dst, r), "", nil
+		b.Trucks = append(b.Trucks, r)
+		return "", nil
+	}
+	if ok, err := decodeMultimodal(b, v, typ); ok {
+		return "", err
 	}
 	if l := ignoredLabel(typ); l != "" {
-		return dst, l, nil
+		return l, nil
 	}
-	return dst, "", decode.Errorf(decode.ReasonUnknownFormat, "type %.64q is not a port.transport message", typ)
+	return "", decode.Errorf(decode.ReasonUnknownFormat, "type %.64q is not a port.transport message", typ)
 }
 
 // decodePosition decodes a truck.position object.

@@ -3,6 +3,8 @@ package transport
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 func FuzzTransportDecode(f *testing.F) {
@@ -19,19 +21,39 @@ func FuzzTransportDecode(f *testing.F) {
 	}
 	d := NewDecoder()
 	f.Fuzz(func(t *testing.T, value []byte) {
-		rs, ignored, err := d.Decode(nil, value)
-		if err != nil && (len(rs) != 0 || ignored != "") {
-			t.Fatalf("Decode returned %d reports, ignored %q with error %v", len(rs), ignored, err)
+		var b state.Batch
+		ignored, err := d.Decode(&b, value)
+		n := len(b.Trucks) + len(b.Plans) + len(b.PlanEvents) + len(b.Waybills)
+		if err != nil && (n != 0 || ignored != "") {
+			t.Fatalf("Decode appended %d records, ignored %q with error %v", n, ignored, err)
 		}
-		if ignored != "" && len(rs) != 0 {
-			t.Fatalf("ignored %q record gave %d reports", ignored, len(rs))
+		if ignored != "" && n != 0 {
+			t.Fatalf("ignored %q record gave %d records", ignored, n)
+		}
+		if err == nil && ignored == "" && n != 1 {
+			t.Fatalf("a decoded record gave %d records", n)
 		}
 		if !labels[ignored] {
 			t.Fatalf("ignored label %q not in IgnoredTypes", ignored)
 		}
-		for i := range rs {
-			if err := rs[i].Validate(); err != nil {
-				t.Fatalf("report %d %+v fails Validate: %v", i, rs[i], err)
+		for i := range b.Trucks {
+			if err := b.Trucks[i].Validate(); err != nil {
+				t.Fatalf("report %+v fails Validate: %v", b.Trucks[i], err)
+			}
+		}
+		for i := range b.Plans {
+			if err := b.Plans[i].Validate(); err != nil {
+				t.Fatalf("plan %+v fails Validate: %v", b.Plans[i], err)
+			}
+		}
+		for i := range b.PlanEvents {
+			if err := b.PlanEvents[i].Validate(); err != nil {
+				t.Fatalf("plan event %+v fails Validate: %v", b.PlanEvents[i], err)
+			}
+		}
+		for i := range b.Waybills {
+			if err := b.Waybills[i].Validate(); err != nil {
+				t.Fatalf("waybill %+v fails Validate: %v", b.Waybills[i], err)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,17 @@ import (
 	"github.com/porttrack/porttrack/ingest/decode"
 	"github.com/porttrack/porttrack/state"
 )
+
+// decodeTrucks decodes into a batch holding dst as its trucks and returns
+// the trucks: the truck-position view of Decode.
+func decodeTrucks(d *Decoder, dst []state.TruckReport, value []byte) ([]state.TruckReport, string, error) {
+	b := state.Batch{Trucks: dst}
+	ignored, err := d.Decode(&b, value)
+	if len(b.Plans)+len(b.PlanEvents)+len(b.Waybills) != 0 {
+		return b.Trucks, ignored, fmt.Errorf("decoded %d plans, %d plan events, %d waybills", len(b.Plans), len(b.PlanEvents), len(b.Waybills))
+	}
+	return b.Trucks, ignored, err
+}
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
@@ -42,13 +54,12 @@ func TestTransportDecodeTestdata(t *testing.T) {
 		{file: "truck_position_millis.json", want: []state.TruckReport{{Plate: "浙B 67890", Time: at8, Lat: 29.9412, Lon: 121.8873, SpeedKmh: state.UnknownFloat, Heading: 0}}},
 		// Zone offset; container as printed on the box.
 		{file: "truck_position_offset.json", want: []state.TruckReport{{Plate: "沪AD12345", Time: at8, Lat: 30, Lon: 122, SpeedKmh: state.UnknownFloat, Heading: state.UnknownInt, Container: "CSQU3054383"}}},
-		{file: "truck_waybill.json", ignored: "truck.waybill"},
-		{file: "rail_plan.json", ignored: "rail.plan"},
 		{file: "barge_arrival.json", ignored: "barge.*"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			prior := []state.TruckReport{{Plate: "X"}}
-			got, ignored, err := d.Decode(prior, readTestdata(t, c.file))
+			b := state.Batch{Trucks: []state.TruckReport{{Plate: "X"}}}
+			ignored, err := d.Decode(&b, readTestdata(t, c.file))
+			got := b.Trucks
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +120,7 @@ func TestTransportDecodeErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			prior := []state.TruckReport{{Plate: "X"}}
-			got, ignored, err := d.Decode(prior, []byte(c.value))
+			got, ignored, err := decodeTrucks(d, prior, []byte(c.value))
 			if err == nil {
 				t.Fatalf("Decode(%s) = %+v, no error", c.value, got)
 			}
@@ -140,7 +151,7 @@ func TestTransportDecodeOptionalFields(t *testing.T) {
 		{`,"container":"MSKU 907032-3","unknown":{"x":[1,2]}`, state.UnknownFloat, state.UnknownInt, "MSKU9070323"},
 	} {
 		v := `{"type":"truck.position","plate":"浙B12345","lat":29.93,"lon":121.86,"t":1795334400000` + c.extra + `}`
-		got, _, err := d.Decode(nil, []byte(v))
+		got, _, err := decodeTrucks(d, nil, []byte(v))
 		if err != nil {
 			t.Errorf("%s: %v", v, err)
 			continue
@@ -158,15 +169,12 @@ func TestTransportIgnoredTypes(t *testing.T) {
 		labels[l] = true
 	}
 	for typ, want := range map[string]string{
-		"truck.waybill":     "truck.waybill",
 		"truck.appointment": "truck.appointment",
 		"truck.gate_event":  "truck.*",
-		"rail.plan":         "rail.plan",
-		"rail.event":        "rail.event",
 		"rail.consist":      "rail.*",
 		"barge.departure":   "barge.*",
 	} {
-		got, ignored, err := d.Decode(nil, []byte(`{"type":"`+typ+`","anything":1}`))
+		got, ignored, err := decodeTrucks(d, nil, []byte(`{"type":"`+typ+`","anything":1}`))
 		if err != nil || len(got) != 0 || ignored != want {
 			t.Errorf("%s: %d reports, ignored %q, err %v; want ignored %q", typ, len(got), ignored, err, want)
 		}
@@ -181,7 +189,7 @@ func TestTransportIgnoredTypes(t *testing.T) {
 func TestTransportDecodeOwnsStrings(t *testing.T) {
 	d := NewDecoder()
 	value := readTestdata(t, "truck_position.json")
-	got, _, err := d.Decode(nil, value)
+	got, _, err := decodeTrucks(d, nil, value)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func BenchmarkTransportDecode(b *testing.B) {
 			var dst []state.TruckReport
 			for b.Loop() {
 				var err error
-				if dst, _, err = d.Decode(dst[:0], value); err != nil {
+				if dst, _, err = decodeTrucks(d, dst[:0], value); err != nil {
 					b.Fatal(err)
 				}
 			}
