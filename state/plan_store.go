@@ -780,6 +780,7 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, cloc
 		}
 		s.writeConnectionAlert(pb, p, g, prev, next, clock)
 		res.Alerts++
+		res.Events++ // wakes the outbox publisher
 	}
 	return nil
 }

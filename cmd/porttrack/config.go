@@ -45,6 +45,18 @@ type Config struct {
 	FenceMinDwell time.Duration `yaml:"fence_min_dwell"`
 	// MaxFences bounds the geofences of one tenant.
 	MaxFences int `yaml:"max_fences"`
+	// Guard holds the connection guard's expected step durations.
+	Guard GuardSteps `yaml:"guard"`
+}
+
+// GuardSteps are how long the connection guard expects each remaining step
+// of a box to take before its rail or barge departure.
+type GuardSteps struct {
+	Discharge    time.Duration `yaml:"discharge"`
+	HoldClear    time.Duration `yaml:"hold_clear"`
+	CustomsClear time.Duration `yaml:"customs_clear"`
+	Transfer     time.Duration `yaml:"transfer"`
+	Load         time.Duration `yaml:"load"`
 }
 
 // Topics are the Kafka topic names.
@@ -71,6 +83,8 @@ func defaultConfig() Config {
 		PortCallMinDwell: 2 * time.Minute,
 		TrackRetention:   7 * 24 * time.Hour,
 		FenceMinDwell:    30 * time.Second,
+		Guard: GuardSteps{Discharge: 6 * time.Hour, HoldClear: 24 * time.Hour, CustomsClear: 24 * time.Hour,
+			Transfer: 2 * time.Hour, Load: time.Hour},
 		MaxFences:        1000,
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
@@ -133,6 +147,11 @@ var serveSettings = []setting{
 	{"topics.events", "output topic of derived DCSA events", str(func(c *Config) *string { return &c.Topics.Events })},
 	{"topics.dlq", "dead-letter topic", str(func(c *Config) *string { return &c.Topics.DLQ })},
 	{"topics.alerts", "output topic of geofence enter/exit alerts", str(func(c *Config) *string { return &c.Topics.Alerts })},
+	{"guard.discharge", "connection guard: expected time from on the vessel to discharged", dur(func(c *Config) *time.Duration { return &c.Guard.Discharge })},
+	{"guard.hold_clear", "connection guard: expected time for a terminal hold to be lifted", dur(func(c *Config) *time.Duration { return &c.Guard.HoldClear })},
+	{"guard.customs_clear", "connection guard: expected time for a customs hold or inspection to be released", dur(func(c *Config) *time.Duration { return &c.Guard.CustomsClear })},
+	{"guard.transfer", "connection guard: expected time to truck a box from the terminal to the station", dur(func(c *Config) *time.Duration { return &c.Guard.Transfer })},
+	{"guard.load", "connection guard: expected handling time at the station onto the wagon", dur(func(c *Config) *time.Duration { return &c.Guard.Load })},
 	{"fence_min_dwell", "time an object must be observed inside (outside) a geofence before it enters (exits)", dur(func(c *Config) *time.Duration { return &c.FenceMinDwell })},
 	{"max_fences", "most geofences one tenant may define", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -280,6 +299,15 @@ func (c *Config) validate() error {
 	}
 	if c.FenceMinDwell < 0 || c.FenceMinDwell > 24*time.Hour {
 		bad("fence_min_dwell", "%s is out of range [0, 24h]", c.FenceMinDwell)
+	}
+	for _, g := range []struct {
+		key string
+		d   time.Duration
+	}{{"guard.discharge", c.Guard.Discharge}, {"guard.hold_clear", c.Guard.HoldClear}, {"guard.customs_clear", c.Guard.CustomsClear},
+		{"guard.transfer", c.Guard.Transfer}, {"guard.load", c.Guard.Load}} {
+		if g.d <= 0 || g.d > 30*24*time.Hour {
+			bad(g.key, "%s is out of range (0, 720h]", g.d)
+		}
 	}
 	if c.MaxFences < 1 || c.MaxFences > 1_000_000 {
 		bad("max_fences", "%d is out of range [1, 1000000]", c.MaxFences)

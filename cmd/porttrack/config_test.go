@@ -62,6 +62,8 @@ func TestInvalidSettingExits2(t *testing.T) {
 		{"bad env duration", base, map[string]string{"PORTTRACK_SESSION_TIMEOUT": "soon"}, "PORTTRACK_SESSION_TIMEOUT"},
 		{"bad log level", append(base, "--log-level", "loud"), nil, "log_level"},
 		{"bad fence dwell", append(base, "--fence-min-dwell", "a while"), nil, "fence_min_dwell"},
+		{"zero guard step", append(base, "--guard-load", "0s"), nil, "guard.load"},
+		{"guard step from env", base, map[string]string{"PORTTRACK_GUARD_TRANSFER": "1000h"}, "guard.transfer"},
 		{"negative fence dwell", base, map[string]string{"PORTTRACK_FENCE_MIN_DWELL": "-1s"}, "fence_min_dwell"},
 		{"bad max fences", append(base, "--max-fences", "many"), nil, "max_fences"},
 		{"max fences out of range", append(base, "--max-fences", "0"), nil, "max_fences"},

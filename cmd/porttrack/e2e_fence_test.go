@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -36,59 +33,11 @@ func TestFenceAlertThroughKafka(t *testing.T) {
 		t.Fatalf("PUT /v1/geofences/customer-yard: %d %s", resp.StatusCode, body)
 	}
 
-	// A consumer on the alert topic, proven live by a marker record.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cons := exec.CommandContext(ctx, kcat, "-C", "-b", d.broker, "-t", "porttrack.alerts", "-o", "beginning", "-c", "3",
-		"-u", "-X", "fetch.wait.max.ms=5", "-f", "%s\n")
-	out, err := cons.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cerr bytes.Buffer
-	cons.Stderr = &cerr
-	if err := cons.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Wait() //nolint:errcheck // ends with -c or the context
-	type line struct {
-		at   time.Time
-		text string
-	}
-	lines := make(chan line, 8)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- line{time.Now(), sc.Text()}
-		}
-		close(lines)
-	}()
-	next := func(what string) line {
-		t.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("kcat consumer ended before %s: %s", what, cerr.String())
-			}
-			return l
-		case <-time.After(20 * time.Second):
-			t.Fatalf("no %s on porttrack.alerts within 20 s: %s", what, cerr.String())
-		}
-		return line{}
-	}
-	produce := func(topic, key, value string) time.Time {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, kcat, "-P", "-b", d.broker, "-t", topic, "-k", key)
-		cmd.Stdin = strings.NewReader(value)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, b)
-		}
-		return time.Now()
-	}
-	produce("porttrack.alerts", "marker", `{"kind":"marker"}`+"\n")
-	if l := next("marker"); l.text != `{"kind":"marker"}` {
-		t.Fatalf("first record on porttrack.alerts: %s, want the marker", l.text)
-	}
+	alerts := consumeTopic(ctx, t, kcat, d.broker, "porttrack.alerts")
+	next := alerts.next
+	produce := func(topic, key, value string) time.Time { return kcatProduce(ctx, t, kcat, d.broker, topic, key, value) }
 
 	// Two positions inside, 31 s apart by event time: longer than the
 	// default minimum dwell (30 s), so the second confirms the enter.

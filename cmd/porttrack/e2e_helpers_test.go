@@ -257,3 +257,74 @@ func (d *demoRun) stop(t *testing.T) {
 		t.Fatal("run did not return within 10 s of cancellation")
 	}
 }
+
+// topicLine is one record value read by consumeTopic, with when it arrived.
+type topicLine struct {
+	at   time.Time
+	text string
+}
+
+// topicConsumer is a kcat consumer of one topic from its beginning.
+type topicConsumer struct {
+	t     *testing.T
+	lines chan topicLine
+	cerr  *bytes.Buffer
+	topic string
+}
+
+// consumeTopic starts kcat consuming topic and proves it live with a marker
+// record, which it consumes; the consumer ends with ctx.
+func consumeTopic(ctx context.Context, t *testing.T, kcat, broker, topic string) *topicConsumer {
+	t.Helper()
+	cons := exec.CommandContext(ctx, kcat, "-C", "-b", broker, "-t", topic, "-o", "beginning",
+		"-u", "-X", "fetch.wait.max.ms=5", "-f", "%s\n")
+	out, err := cons.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &topicConsumer{t: t, lines: make(chan topicLine, 64), cerr: new(bytes.Buffer), topic: topic}
+	cons.Stderr = c.cerr
+	if err := cons.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cons.Wait() })
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.lines <- topicLine{time.Now(), sc.Text()}
+		}
+		close(c.lines)
+	}()
+	kcatProduce(ctx, t, kcat, broker, topic, "marker", `{"kind":"marker"}`+"\n")
+	if l := c.next("marker"); l.text != `{"kind":"marker"}` {
+		t.Fatalf("first record on %s: %s, want the marker", topic, l.text)
+	}
+	return c
+}
+
+// next returns the next record, failing the test after 20 s without one.
+func (c *topicConsumer) next(what string) topicLine {
+	c.t.Helper()
+	select {
+	case l, ok := <-c.lines:
+		if !ok {
+			c.t.Fatalf("kcat consumer of %s ended before %s: %s", c.topic, what, c.cerr.String())
+		}
+		return l
+	case <-time.After(20 * time.Second):
+		c.t.Fatalf("no %s on %s within 20 s: %s", what, c.topic, c.cerr.String())
+	}
+	return topicLine{}
+}
+
+// kcatProduce produces value (one record per line) to topic with kcat and
+// returns when kcat exited.
+func kcatProduce(ctx context.Context, t *testing.T, kcat, broker, topic, key, value string) time.Time {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, kcat, "-P", "-b", broker, "-t", topic, "-k", key)
+	cmd.Stdin = strings.NewReader(value)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, b)
+	}
+	return time.Now()
+}

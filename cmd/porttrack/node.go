@@ -40,7 +40,9 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm, TrackRetention: cfg.TrackRetention,
 		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell},
-		Fences:    state.FenceConfig{MinDwell: cfg.FenceMinDwell, MaxPerTenant: cfg.MaxFences, AlertTopic: cfg.Topics.Alerts, Readers: readers}})
+		Fences:    state.FenceConfig{MinDwell: cfg.FenceMinDwell, MaxPerTenant: cfg.MaxFences, AlertTopic: cfg.Topics.Alerts, Readers: readers},
+		Guard: state.GuardConfig{AlertTopic: cfg.Topics.Alerts, Discharge: cfg.Guard.Discharge, HoldClear: cfg.Guard.HoldClear,
+			CustomsClear: cfg.Guard.CustomsClear, Transfer: cfg.Guard.Transfer, Load: cfg.Guard.Load}})
 	if err != nil {
 		return nil, err
 	}
