@@ -85,7 +85,7 @@ func defaultConfig() Config {
 		FenceMinDwell:    30 * time.Second,
 		Guard: GuardSteps{Discharge: 6 * time.Hour, HoldClear: 24 * time.Hour, CustomsClear: 24 * time.Hour,
 			Transfer: 2 * time.Hour, Load: time.Hour},
-		MaxFences:        1000,
+		MaxFences: 1000,
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",

@@ -37,7 +37,9 @@ func TestFenceAlertThroughKafka(t *testing.T) {
 	defer cancel()
 	alerts := consumeTopic(ctx, t, kcat, d.broker, "porttrack.alerts")
 	next := alerts.next
-	produce := func(topic, key, value string) time.Time { return kcatProduce(ctx, t, kcat, d.broker, topic, key, value) }
+	produce := func(topic, key, value string) time.Time {
+		return kcatProduce(ctx, t, kcat, d.broker, topic, key, value)
+	}
 
 	// Two positions inside, 31 s apart by event time: longer than the
 	// default minimum dwell (30 s), so the second confirms the enter.
