@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -225,33 +224,55 @@ func decodeWaybill(id string, b []byte, w *Waybill) error {
 type mmScratch struct {
 	plans    map[planRef]*planWork
 	waybills map[string]*waybillWork
-	// Changes to Store.planned and the guard clock, made after the commit.
-	memberAdds, memberDels []string
+	// Changes to the in-memory indexes and the guard clock, made after the
+	// commit.
+	memberAdds, memberDels []memberChange
 	clock                  int64
 }
 
-// plannedSet is the containers listed on any plan, in memory so that a
-// batch of container events looks up plans only for boxes that have one.
-// Only Apply (under s.mu) and Open touch it.
-type plannedSet map[string]int // container → number of plans listing it
+// memberChange adds or removes a container's membership of a plan (ref) or
+// of a waybill (waybill).
+type memberChange struct {
+	container string
+	ref       planRef
+	waybill   string
+}
+
+// mmIndex is, in memory, which plans and which waybills list each
+// container, so that a batch of container events finds the departures to
+// re-judge, and a judgement the truck appointments, without a Pebble read.
+// Only Apply (under s.mu) and Open touch it; both maps mirror the 0x81 and
+// 0x87 keys.
+type mmIndex struct {
+	plans    map[string][]planRef
+	waybills map[string][]string
+}
 
 func (s *Store) loadPlanned() error {
-	s.planned = plannedSet{}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixPlanMember}, UpperBound: []byte{prefixPlanMember + 1}})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) < 1+ContainerLen+2 {
-			return fmt.Errorf("state: plan member key %x: %w", k, errCorrupt)
+	s.mmIdx = mmIndex{plans: map[string][]planRef{}, waybills: map[string][]string{}}
+	for _, prefix := range []byte{prefixPlanMember, prefixWaybillMember} {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+		if err != nil {
+			return err
 		}
-		s.planned[string(k[1:1+ContainerLen])]++
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()
+			if len(k) < 1+ContainerLen+2 {
+				it.Close()
+				return fmt.Errorf("state: member key %x: %w", k, errCorrupt)
+			}
+			c := string(k[1 : 1+ContainerLen])
+			if prefix == prefixPlanMember {
+				s.mmIdx.plans[c] = append(s.mmIdx.plans[c], planRef{Mode(k[1+ContainerLen]), string(k[2+ContainerLen:])})
+			} else {
+				s.mmIdx.waybills[c] = append(s.mmIdx.waybills[c], string(k[1+ContainerLen:]))
+			}
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
 	}
-	if err := it.Error(); err != nil {
-		return err
-	}
+	var err error
 	s.mu.guardClock, err = s.guardClock()
 	return err
 }
@@ -259,12 +280,30 @@ func (s *Store) loadPlanned() error {
 // commitMultimodal makes the in-memory effects of a committed batch.
 func (s *Store) commitMultimodal() {
 	mm := &s.mu.scratch.mm
-	for _, c := range mm.memberAdds {
-		s.planned[c]++
+	for _, a := range mm.memberAdds {
+		if a.waybill != "" {
+			if !slices.Contains(s.mmIdx.waybills[a.container], a.waybill) {
+				s.mmIdx.waybills[a.container] = append(s.mmIdx.waybills[a.container], a.waybill)
+			}
+		} else if !slices.Contains(s.mmIdx.plans[a.container], a.ref) {
+			s.mmIdx.plans[a.container] = append(s.mmIdx.plans[a.container], a.ref)
+		}
 	}
-	for _, c := range mm.memberDels {
-		if s.planned[c]--; s.planned[c] <= 0 {
-			delete(s.planned, c)
+	for _, d := range mm.memberDels {
+		if d.waybill != "" {
+			ws := slices.DeleteFunc(s.mmIdx.waybills[d.container], func(w string) bool { return w == d.waybill })
+			if len(ws) == 0 {
+				delete(s.mmIdx.waybills, d.container)
+			} else {
+				s.mmIdx.waybills[d.container] = ws
+			}
+			continue
+		}
+		rs := slices.DeleteFunc(s.mmIdx.plans[d.container], func(r planRef) bool { return r == d.ref })
+		if len(rs) == 0 {
+			delete(s.mmIdx.plans, d.container)
+		} else {
+			s.mmIdx.plans[d.container] = rs
 		}
 	}
 	s.mu.guardClock = max(s.mu.guardClock, mm.clock)
@@ -275,6 +314,12 @@ type planWork struct {
 	p     PlanState
 	found bool // stored before this batch or created in it
 	dirty bool
+	// all: judge every container (the plan or time changed); otherwise
+	// only boxes (their own events changed).
+	all   bool
+	boxes map[string]struct{}
+	// replaced: a plan message replaced the consist in this batch.
+	replaced bool
 }
 
 type waybillWork struct {
@@ -327,8 +372,9 @@ func (s *Store) waybillForApply(mm *mmScratch, id string) (*waybillWork, error) 
 	return w, nil
 }
 
-// planIndexKeys returns the secondary keys a plan state owns.
-func planIndexKeys(p *PlanState) [][]byte {
+// planIndexKeys returns the secondary keys a plan state owns; its
+// container keys only with members (they change only with the consist).
+func planIndexKeys(p *PlanState, members bool) [][]byte {
 	var ks [][]byte
 	if p.Time == 0 {
 		return nil // events only, no plan yet
@@ -340,8 +386,10 @@ func planIndexKeys(p *PlanState) [][]byte {
 	if p.Wake != 0 {
 		ks = append(ks, planCutoffKey(nil, p.Wake, p.Mode, p.ID))
 	}
-	for _, g := range p.Containers {
-		ks = append(ks, planMemberKey(nil, g.Container, p.Mode, p.ID))
+	if members {
+		for _, g := range p.Containers {
+			ks = append(ks, planMemberKey(nil, g.Container, p.Mode, p.ID))
+		}
 	}
 	return ks
 }
@@ -395,6 +443,7 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 			if err := pb.Delete(waybillMemberKey(nil, c, nw.ID), nil); err != nil {
 				return err
 			}
+			mm.memberDels = append(mm.memberDels, memberChange{container: c, waybill: nw.ID})
 		}
 		if w.found && w.w.Gate != "" && w.w.ApptStart != 0 {
 			if err := pb.Delete(planTimeKey(nil, prefixGateAppt, w.w.Gate, w.w.ApptStart, 0, nw.ID), nil); err != nil {
@@ -408,6 +457,7 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 			if err := pb.Set(waybillMemberKey(nil, c, nw.ID), nil, nil); err != nil {
 				return err
 			}
+			mm.memberAdds = append(mm.memberAdds, memberChange{container: c, waybill: nw.ID})
 		}
 		if nw.Gate != "" && nw.ApptStart != 0 {
 			if err := pb.Set(planTimeKey(nil, prefixGateAppt, nw.Gate, nw.ApptStart, 0, nw.ID), nil, nil); err != nil {
@@ -422,26 +472,43 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 
 	// Index keys of each touched plan as stored, to diff at the end.
 	before := map[planRef][][]byte{}
-	touch := func(m Mode, id string) (*planWork, error) {
+	// touch marks a plan for judging: all its containers (box "") or one.
+	touch := func(m Mode, id, box string) (*planWork, error) {
 		w, err := s.planForApply(mm, m, id)
 		if err != nil {
 			return nil, err
 		}
 		ref := planRef{m, id}
 		if _, ok := before[ref]; !ok {
-			before[ref] = planIndexKeys(&w.p)
+			before[ref] = planIndexKeys(&w.p, false)
 		}
 		w.dirty = true
+		if box == "" {
+			w.all = true
+		} else {
+			if w.boxes == nil {
+				w.boxes = map[string]struct{}{}
+			}
+			w.boxes[box] = struct{}{}
+		}
 		return w, nil
 	}
 	for i := range b.Plans {
 		np := &b.Plans[i]
-		w, err := touch(np.Mode, np.ID)
+		w, err := touch(np.Mode, np.ID, "")
 		if err != nil {
 			return err
 		}
 		if w.p.Time != 0 && np.Time < w.p.Time {
 			continue // superseded
+		}
+		if !w.replaced {
+			w.replaced = true
+			if w.p.Time != 0 {
+				for _, g := range w.p.Containers {
+					before[planRef{np.Mode, np.ID}] = append(before[planRef{np.Mode, np.ID}], planMemberKey(nil, g.Container, np.Mode, np.ID))
+				}
+			}
 		}
 		w.p.replace(np)
 		w.found = true
@@ -449,9 +516,12 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 	}
 	for i := range b.PlanEvents {
 		e := &b.PlanEvents[i]
-		w, err := touch(e.Mode, e.Plan)
+		w, err := touch(e.Mode, e.Plan, e.Container)
 		if err != nil {
 			return err
+		}
+		if e.Event == PlanDeparted || e.Event == PlanArrived {
+			w.all = true
 		}
 		switch e.Event {
 		case PlanDeparted:
@@ -482,16 +552,15 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 		res.PlanEvents++
 	}
 	for i := range b.Events {
-		if c := b.Events[i].Container; s.planned[c] > 0 {
+		if c := b.Events[i].Container; len(s.mmIdx.plans[c]) > 0 {
 			affected[c] = struct{}{}
 		}
 	}
 	for c := range affected {
-		if err := s.eachPlanOf(c, func(m Mode, id string) error {
-			_, err := touch(m, id)
-			return err
-		}); err != nil {
-			return err
+		for _, r := range s.mmIdx.plans[c] {
+			if _, err := touch(r.mode, r.id, c); err != nil {
+				return err
+			}
 		}
 	}
 	if clock > oldClock {
@@ -510,7 +579,7 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 				it.Close()
 				return fmt.Errorf("state: cutoff key %x: %w", k, errCorrupt)
 			}
-			if _, err := touch(Mode(k[9]), string(k[10:])); err != nil {
+			if _, err := touch(Mode(k[9]), string(k[10:]), ""); err != nil {
 				it.Close()
 				return err
 			}
@@ -527,28 +596,40 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 		if !w.dirty {
 			continue
 		}
-		if err := s.evaluatePlan(pb, mm, &w.p, clock, res); err != nil {
+		var only map[string]struct{}
+		if !w.all {
+			only = w.boxes
+		}
+		if err := s.evaluatePlan(pb, mm, &w.p, only, clock, res); err != nil {
 			return err
 		}
-		after := planIndexKeys(&w.p)
+		after := planIndexKeys(&w.p, w.replaced)
+		inAfter := make(map[string]struct{}, len(after))
+		for _, k := range after {
+			inAfter[string(k)] = struct{}{}
+		}
+		inBefore := make(map[string]struct{}, len(before[ref]))
 		for _, k := range before[ref] {
-			if !containsKey(after, k) {
-				if err := pb.Delete(k, nil); err != nil {
-					return err
-				}
-				if k[0] == prefixPlanMember {
-					mm.memberDels = append(mm.memberDels, string(k[1:1+ContainerLen]))
-				}
+			inBefore[string(k)] = struct{}{}
+			if _, ok := inAfter[string(k)]; ok {
+				continue
+			}
+			if err := pb.Delete(k, nil); err != nil {
+				return err
+			}
+			if k[0] == prefixPlanMember {
+				mm.memberDels = append(mm.memberDels, memberChange{container: string(k[1 : 1+ContainerLen]), ref: ref})
 			}
 		}
 		for _, k := range after {
-			if !containsKey(before[ref], k) {
-				if err := pb.Set(k, nil, nil); err != nil {
-					return err
-				}
-				if k[0] == prefixPlanMember {
-					mm.memberAdds = append(mm.memberAdds, string(k[1:1+ContainerLen]))
-				}
+			if _, ok := inBefore[string(k)]; ok {
+				continue
+			}
+			if err := pb.Set(k, nil, nil); err != nil {
+				return err
+			}
+			if k[0] == prefixPlanMember {
+				mm.memberAdds = append(mm.memberAdds, memberChange{container: string(k[1 : 1+ContainerLen]), ref: ref})
 			}
 		}
 		if err := pb.Set(planKey(nil, w.p.Mode, w.p.ID), appendPlanState(nil, &w.p), nil); err != nil {
@@ -557,15 +638,6 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 	}
 	mm.clock = clock
 	return nil
-}
-
-func containsKey(ks [][]byte, k []byte) bool {
-	for _, x := range ks {
-		if bytes.Equal(x, k) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Store) guardClock() (int64, error) {
@@ -631,43 +703,28 @@ func (s *Store) containerForGuard(id string) (Container, bool, error) {
 // truckAppointment returns the appointment window of a waybill that trucks
 // container c to station, as this batch left the waybills.
 func (s *Store) truckAppointment(mm *mmScratch, c, station string) (start, end int64, err error) {
-	prefix := append([]byte{prefixWaybillMember}, c...)
-	seen := map[string]bool{}
-	check := func(id string) error {
-		if seen[id] {
-			return nil
-		}
-		seen[id] = true
-		w, err := s.waybillForApply(mm, id)
-		if err != nil {
-			return err
-		}
+	check := func(w *waybillWork) {
 		if !w.found || w.w.To != station || w.w.ApptStart == 0 || !slices.Contains(w.w.Containers, c) {
-			return nil
+			return
 		}
 		if start == 0 || w.w.ApptEnd < end {
 			start, end = w.w.ApptStart, w.w.ApptEnd
 		}
-		return nil
 	}
-	for id, w := range mm.waybills {
-		if w.found {
-			if err := check(id); err != nil {
-				return 0, 0, err
-			}
+	for _, w := range mm.waybills { // this batch's, stored or not
+		check(w)
+	}
+	for _, id := range s.mmIdx.waybills[c] {
+		if _, ok := mm.waybills[id]; ok {
+			continue
 		}
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
-	if err != nil {
-		return 0, 0, err
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := check(string(it.Key()[len(prefix):])); err != nil {
+		w, err := s.waybillForApply(mm, id)
+		if err != nil {
 			return 0, 0, err
 		}
+		check(w)
 	}
-	return start, end, it.Error()
+	return start, end, nil
 }
 
 // judge is the connection guard's rule for one container: pure, given what
@@ -731,20 +788,21 @@ func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen boo
 // moving. Customs state feeds it when present.
 func (s *Store) customsBlockers(c string) ([]Reason, error) { return nil, nil }
 
-// evaluatePlan judges every container of p at clock and writes a connection
-// alert for each changed verdict or reason set.
-func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, clock int64, res *ApplyResult) error {
+// evaluatePlan judges the containers of p at clock (only those in only,
+// when it is not nil), writes a connection alert for each changed verdict
+// or reason set, and recomputes the plan's wake time from every
+// container's judgement.
+func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, only map[string]struct{}, clock int64, res *ApplyResult) error {
 	cfg := &s.opts.Guard
 	var next *PlanState
 	nextLoaded := false
-	p.Wake = 0
-	wake := func(t int64) {
-		if p.Wake == 0 || t < p.Wake {
-			p.Wake = t
-		}
-	}
 	for i := range p.Containers {
 		g := &p.Containers[i]
+		if only != nil {
+			if _, ok := only[g.Container]; !ok {
+				continue
+			}
+		}
 		c, seen, err := s.containerForGuard(g.Container)
 		if err != nil {
 			return err
@@ -761,14 +819,6 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, cloc
 		changed := v != g.Verdict || !slices.Equal(reasons, g.Reasons)
 		prev := g.Verdict
 		g.Verdict, g.Reasons, g.Expected, g.Evaluated = v, reasons, expected, clock
-		if p.Time != 0 && p.Departed == 0 && g.Loaded == 0 && v != VerdictMissed {
-			// Time alone changes the verdict when the expected ready time
-			// passes the cutoff, and when the cutoff passes.
-			wake(p.Cutoff + 1)
-			if v == VerdictOnTrack {
-				wake(clock + (p.Cutoff - expected) + 1)
-			}
-		}
 		if !changed || v == VerdictNone || cfg.AlertTopic == "" {
 			continue
 		}
@@ -781,6 +831,24 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, cloc
 		s.writeConnectionAlert(pb, p, g, prev, next, clock)
 		res.Alerts++
 		res.Events++ // wakes the outbox publisher
+	}
+	p.Wake = 0
+	wake := func(t int64) {
+		if p.Wake == 0 || t < p.Wake {
+			p.Wake = t
+		}
+	}
+	for i := range p.Containers {
+		g := &p.Containers[i]
+		if p.Time == 0 || p.Departed != 0 || g.Loaded != 0 || g.Verdict == VerdictMissed {
+			continue
+		}
+		// Time alone changes the verdict when the cutoff passes, and when
+		// the expected ready time (moving with the clock) passes it.
+		wake(p.Cutoff + 1)
+		if g.Verdict == VerdictOnTrack && g.Expected != 0 {
+			wake(g.Evaluated + (p.Cutoff - g.Expected) + 1)
+		}
 	}
 	return nil
 }

@@ -122,8 +122,8 @@ type Store struct {
 		sync.RWMutex
 		idx *geo.Index[uint32]
 	}
-	// planned is the containers on any rail or barge plan (plan_store.go).
-	planned plannedSet
+	// mmIdx is which plans and waybills list each container (plan_store.go).
+	mmIdx mmIndex
 	// trucks is every truck's current state and position in memory
 	// (truck_index.go), rebuilt from Pebble at Open.
 	trucks *truckTable

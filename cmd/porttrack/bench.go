@@ -18,7 +18,7 @@ import (
 )
 
 // benchScenarios are the scenario names of `porttrack bench`, in run order.
-var benchScenarios = []string{"ingest", "ais", "geo"}
+var benchScenarios = []string{"ingest", "ais", "geo", "guard"}
 
 // benchFlags are the settings of `porttrack bench`.
 type benchFlags struct {
@@ -118,6 +118,16 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	return f, nil
 }
 
+// guardConfig is the guard scenario's configuration: 200,000 events, 20,000
+// with --quick.
+func (f benchFlags) guardConfig() bench.GuardConfig {
+	c := bench.GuardConfig{Rounds: f.rounds, Dir: f.dataDir}
+	if f.quick {
+		c.Events = 20_000
+	}
+	return c
+}
+
 // geoConfig is the geo scenario's configuration; loadGen is the command
 // line of its load generator child.
 func (f benchFlags) geoConfig(log *slog.Logger, loadGen []string) bench.GeoConfig {
@@ -192,6 +202,13 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 			results = append(results, res)
 		case "ais":
 			res, err := bench.RunAIS(ctx, bench.AISConfig{File: f.aisFile, Rounds: f.rounds})
+			if err != nil {
+				return err
+			}
+			res.WriteTable(stdout)
+			results = append(results, res)
+		case "guard":
+			res, err := bench.RunGuard(ctx, f.guardConfig())
 			if err != nil {
 				return err
 			}
