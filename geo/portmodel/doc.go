@@ -11,6 +11,13 @@
 // rail_station, reader), approximate and source, and where relevant
 // port_area, terminal, facility (the RFID facility id of the reader table,
 // e.g. "CNNGB-BLCT-GATE") and reader (a reader id, on reader points).
+// Container location uses the reader → place mapping: a reader point names
+// the fence it serves (fence: the gate, berth, yard block or rail station),
+// and that polygon lists its readers (readers: reader ids); yard blocks carry
+// their block code (block: "A", "3C", ...; the inspection areas
+// "INSPECTION"). Quay-crane readers serve the berth nearest their nominal
+// position, yard-stacker readers (BLCT-YARD-A, ...) sit at the block centre:
+// both are approximate like the shapes.
 // Polygons have one closed, counter-clockwise, simple exterior ring.
 //
 // Only the Beilun anchorage polygon and the Xiazhimen TSS separation line are

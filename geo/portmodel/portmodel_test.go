@@ -203,6 +203,76 @@ func TestFeatures(t *testing.T) {
 	}
 }
 
+// TestReaderFences checks the reader → place mapping that container location
+// relies on: every reader names the fence it serves (fence), that fence lists
+// it (readers) and has the reader's facility, and a reader is listed by one
+// fence only. Yard blocks carry their block code.
+func TestReaderFences(t *testing.T) {
+	features := load(t)
+	byID := map[string]feature{}
+	for _, f := range features {
+		byID[str(f, "id")] = f
+	}
+	listedBy := map[string]string{}
+	for _, f := range features {
+		id := str(f, "id")
+		raw, ok := f.Properties["readers"]
+		if !ok {
+			continue
+		}
+		list, ok := raw.([]any)
+		if !ok || len(list) == 0 {
+			t.Errorf("%s: readers is not a non-empty list of reader ids", id)
+			continue
+		}
+		switch str(f, "kind") {
+		case "berth", "yard_block", "gate", "rail_station":
+		default:
+			t.Errorf("%s: a %s lists readers; only berths, yard blocks, gates and rail stations do", id, str(f, "kind"))
+		}
+		for _, r := range list {
+			rs, _ := r.(string)
+			if prev, dup := listedBy[rs]; dup {
+				t.Errorf("reader %q listed by %s and %s", rs, prev, id)
+			}
+			listedBy[rs] = id
+		}
+	}
+	for _, f := range features {
+		id := str(f, "id")
+		switch str(f, "kind") {
+		case "reader":
+			fence := str(f, "fence")
+			g, ok := byID[fence]
+			if !ok {
+				t.Errorf("%s: fence %q is not a feature", id, fence)
+				continue
+			}
+			if listedBy[str(f, "reader")] != fence {
+				t.Errorf("%s: fence %s does not list reader %s in its readers", id, fence, str(f, "reader"))
+			}
+			if str(g, "facility") != str(f, "facility") {
+				t.Errorf("%s: facility %q, its fence %s has %q", id, str(f, "facility"), fence, str(g, "facility"))
+			}
+		case "yard_block":
+			if str(f, "block") == "" {
+				t.Errorf("%s: a yard block has no block code", id)
+			}
+		}
+	}
+	for r, fence := range listedBy {
+		found := false
+		for _, f := range features {
+			if str(f, "kind") == "reader" && str(f, "reader") == r {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s lists reader %s, which has no reader feature", fence, r)
+		}
+	}
+}
+
 func TestPolygonRings(t *testing.T) {
 	for _, f := range load(t) {
 		if f.Geometry.Type != "Polygon" {
