@@ -116,6 +116,9 @@ type Store struct {
 	closed atomic.Bool
 	m      storeMetrics
 
+	// loc places container events in the port model (location.go).
+	loc *locator
+
 	// vesselPos is the in-memory H3 index of current vessel positions,
 	// rebuilt from Pebble at Open and updated after each committed batch.
 	vesselPos struct {
@@ -171,7 +174,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, writeO: pebble.Sync}
+	s := &Store{db: db, opts: opts, writeO: pebble.Sync, loc: newLocator(opts.PortModel)}
 	if opts.NoSync {
 		s.writeO = pebble.NoSync
 	}
@@ -417,6 +420,11 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		sc.key = currentKey(sc.key[:0], id)
 		sc.val = appendCurrent(sc.val[:0], sc.current[id])
 		if err := pb.Set(sc.key, sc.val, nil); err != nil {
+			return res, err
+		}
+	}
+	if res.Stored > 0 {
+		if err := s.applyLocations(pb, b.Events, sc.hashes, stored); err != nil {
 			return res, err
 		}
 	}

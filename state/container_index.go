@@ -1,0 +1,546 @@
+package state
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Container location index key prefixes (FORMAT.md, "Container places and
+// dwell").
+const (
+	prefixPlaceNow     byte = 0x13 // place | 0x00 | container → since
+	prefixPlaceHistory byte = 0x14 // place | 0x00 | day | container | since → until
+	prefixDwell        byte = 0x15 // since | container: boxes in the terminal
+	prefixLocation     byte = 0x16 // container → its stays (locationRecord)
+
+	placeEnd byte = 0x00 // terminates a place id in keys
+
+	// dayNanos is the bucket width of the place history: a closed stay is
+	// written once per UTC day it overlaps.
+	dayNanos = int64(24 * time.Hour)
+)
+
+// stay is a time a container spent at one place: [since, until), until 0
+// while it is still there.
+type stay struct {
+	place        string
+	since, until int64
+}
+
+// locationRecord is what the index holds for one container: its stays,
+// when its current stay in the terminal began (0: not in the terminal) and
+// the place of its newest event ("" unknown).
+type locationRecord struct {
+	terminalSince int64
+	lastPlace     string
+	stays         []stay
+}
+
+// locEvent is a history event reduced to what location needs.
+type locEvent struct {
+	time  int64
+	h     [8]byte // history key's id hash: the order of events at one time
+	code  Code
+	place string // "" when it names no place
+}
+
+func compareLocEvents(a, b locEvent) int {
+	if c := cmp.Compare(a.time, b.time); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.h[:], b.h[:])
+}
+
+// deriveLocation computes a container's location record from its whole
+// history in history-key order. The rules (FORMAT.md):
+//   - an event that names a place and is not a departure (GTOT, LOAD) puts
+//     the box there from its time on; later events at the same place
+//     continue that stay;
+//   - the next event elsewhere, at no known place, or a departure ends the
+//     stay at its time; a stay of zero length is no stay;
+//   - a gate-in or discharge starts a stay in the terminal unless one is
+//     running; a gate-out or load ends it.
+func deriveLocation(evs []locEvent) locationRecord {
+	var r locationRecord
+	open := -1 // index in r.stays of the running stay
+	for _, e := range evs {
+		leaves := e.code == CodeGTOT || e.code == CodeLOAD
+		if open >= 0 && (leaves || e.place != r.stays[open].place) {
+			if e.time > r.stays[open].since {
+				r.stays[open].until = e.time
+			} else {
+				r.stays = r.stays[:open]
+			}
+			open = -1
+		}
+		if !leaves && e.place != "" && open < 0 {
+			r.stays = append(r.stays, stay{place: e.place, since: e.time})
+			open = len(r.stays) - 1
+		}
+		switch e.code {
+		case CodeGTIN, CodeDISC:
+			if r.terminalSince == 0 {
+				r.terminalSince = e.time
+			}
+		case CodeGTOT, CodeLOAD:
+			r.terminalSince = 0
+		}
+		r.lastPlace = e.place
+	}
+	return r
+}
+
+func appendLocationRecord(dst []byte, r *locationRecord) []byte {
+	dst = append(dst, valueV1)
+	dst = binary.AppendVarint(dst, r.terminalSince)
+	dst = appendStr(dst, r.lastPlace)
+	dst = binary.AppendUvarint(dst, uint64(len(r.stays)))
+	for _, s := range r.stays {
+		dst = appendStr(dst, s.place)
+		dst = binary.AppendVarint(dst, s.since)
+		dst = binary.AppendVarint(dst, s.until)
+	}
+	return dst
+}
+
+func decodeLocationRecord(b []byte, r *locationRecord) error {
+	rd := reader{b: b}
+	if rd.byte() != valueV1 {
+		return errCorrupt
+	}
+	r.terminalSince = rd.varint()
+	r.lastPlace = rd.str()
+	n := rd.uvarint()
+	if rd.err == nil && n > uint64(len(rd.b)) {
+		return errCorrupt
+	}
+	r.stays = r.stays[:0]
+	for i := uint64(0); i < n && rd.err == nil; i++ {
+		r.stays = append(r.stays, stay{place: rd.str(), since: rd.varint(), until: rd.varint()})
+	}
+	return rd.err
+}
+
+func locationKey(dst []byte, container string) []byte {
+	return append(append(dst, prefixLocation), container...)
+}
+
+func placePrefix(dst []byte, prefix byte, place string) []byte {
+	dst = append(dst, prefix)
+	dst = append(dst, place...)
+	return append(dst, placeEnd)
+}
+
+func placeNowKey(dst []byte, place, container string) []byte {
+	return append(placePrefix(dst, prefixPlaceNow, place), container...)
+}
+
+func placeDayPrefix(dst []byte, place string, day int64) []byte {
+	return binary.BigEndian.AppendUint64(placePrefix(dst, prefixPlaceHistory, place), sortableTime(day))
+}
+
+func placeHistoryKey(dst []byte, place string, day int64, container string, since int64) []byte {
+	dst = append(placeDayPrefix(dst, place, day), container...)
+	return binary.BigEndian.AppendUint64(dst, sortableTime(since))
+}
+
+func dwellKey(dst []byte, since int64, container string) []byte {
+	dst = binary.BigEndian.AppendUint64(append(dst, prefixDwell), sortableTime(since))
+	return append(dst, container...)
+}
+
+// dayOf is the start of the UTC day holding t (floor division).
+func dayOf(t int64) int64 {
+	d := t / dayNanos
+	if t%dayNanos < 0 {
+		d--
+	}
+	return d * dayNanos
+}
+
+// applyLocations keeps the location index of the containers that got new
+// events in this batch: it re-derives each one's stays from its whole
+// history (the committed events plus the batch's new ones, so late events
+// land where they belong) and writes the difference to pb. Called by Apply
+// under s.mu after the batch's events; stored is the set of ids stored
+// before the batch (storedIDs).
+func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]byte, stored map[[32]byte]struct{}) error {
+	fresh := map[string][]locEvent{}
+	seen := make(map[[32]byte]struct{}, len(events))
+	for i := range events {
+		h := hashes[i]
+		if _, ok := stored[h]; ok {
+			continue
+		}
+		if _, ok := seen[h]; ok {
+			continue
+		}
+		seen[h] = struct{}{}
+		e := &events[i]
+		le := locEvent{time: e.Time, code: e.Code}
+		copy(le.h[:], h[:8])
+		if p := s.loc.place(e.ReadPoint, e.Location); p != nil {
+			le.place = p.ID
+		}
+		fresh[e.Container] = append(fresh[e.Container], le)
+	}
+	ids := make([]string, 0, len(fresh))
+	for id := range fresh {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var key, val []byte
+	var old locationRecord
+	for _, id := range ids {
+		found, err := s.locationRecord(s.db, id, &old)
+		if err != nil {
+			return err
+		}
+		evs, err := s.locEvents(id, fresh[id])
+		if err != nil {
+			return err
+		}
+		nr := deriveLocation(evs)
+		if err := s.writeStayDiff(pb, id, old.stays, nr.stays); err != nil {
+			return err
+		}
+		if !found || old.terminalSince != nr.terminalSince {
+			if found && old.terminalSince != 0 {
+				if err := pb.Delete(dwellKey(key[:0], old.terminalSince, id), nil); err != nil {
+					return err
+				}
+			}
+			if nr.terminalSince != 0 {
+				if err := pb.Set(dwellKey(key[:0], nr.terminalSince, id), []byte{valueV1}, nil); err != nil {
+					return err
+				}
+			}
+		}
+		val = appendLocationRecord(val[:0], &nr)
+		if err := pb.Set(locationKey(key[:0], id), val, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// locEvents returns the container's committed history merged with fresh
+// events, in history-key order.
+func (s *Store) locEvents(id string, fresh []locEvent) ([]locEvent, error) {
+	prefix := append([]byte{prefixHistory}, id...)
+	upper := append(bytes.Clone(prefix), 0xff)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var evs []locEvent
+	var ev StoredEvent
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := decodeHistory(it.Key(), it.Value(), &ev); err != nil {
+			return nil, fmt.Errorf("state: history of %s: %w", id, err)
+		}
+		le := locEvent{time: ev.Time, code: ev.Code}
+		copy(le.h[:], it.Key()[1+ContainerLen+8:])
+		if p := s.loc.place(ev.ReadPoint, ev.Location); p != nil {
+			le.place = p.ID
+		}
+		evs = append(evs, le)
+	}
+	if err := it.Error(); err != nil {
+		return nil, err
+	}
+	evs = append(evs, fresh...)
+	slices.SortFunc(evs, compareLocEvents)
+	return evs, nil
+}
+
+// writeStayDiff removes the index entries of stays that are gone and adds
+// those of new stays.
+func (s *Store) writeStayDiff(pb *pebble.Batch, id string, old, cur []stay) error {
+	for _, st := range old {
+		if !slices.Contains(cur, st) {
+			if err := s.stayKeys(st, id, func(k []byte) error { return pb.Delete(k, nil) }); err != nil {
+				return err
+			}
+		}
+	}
+	var val []byte
+	for _, st := range cur {
+		if slices.Contains(old, st) {
+			continue
+		}
+		val = append(val[:0], valueV1)
+		if st.until == 0 {
+			val = binary.AppendVarint(val, st.since)
+		} else {
+			val = binary.AppendVarint(val, st.until)
+		}
+		if err := s.stayKeys(st, id, func(k []byte) error { return pb.Set(k, val, nil) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stayKeys calls fn with the index keys of a stay: the place's current
+// entry while it runs, else one history entry per day it overlaps.
+func (s *Store) stayKeys(st stay, id string, fn func([]byte) error) error {
+	if st.until == 0 {
+		return fn(placeNowKey(nil, st.place, id))
+	}
+	for d := dayOf(st.since); d <= dayOf(st.until-1); d += dayNanos {
+		if err := fn(placeHistoryKey(nil, st.place, d, id, st.since)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) locationRecord(r pebble.Reader, id string, rec *locationRecord) (bool, error) {
+	var kb [1 + ContainerLen]byte
+	v, closer, err := r.Get(locationKey(kb[:0], id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		*rec = locationRecord{stays: rec.stays[:0]}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	if err := decodeLocationRecord(v, rec); err != nil {
+		return false, fmt.Errorf("state: location of %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// ContainerPlace returns the place of the container's newest event and,
+// when the box is still there, since when; ok is false when that event names
+// no place of the port model.
+func (s *Store) ContainerPlace(id string) (p Place, since int64, ok bool, err error) {
+	if len(id) != ContainerLen {
+		return p, 0, false, nil
+	}
+	var rec locationRecord
+	found, err := s.locationRecord(s.db, id, &rec)
+	if err != nil || !found || rec.lastPlace == "" {
+		return p, 0, false, err
+	}
+	q := s.loc.byID[rec.lastPlace]
+	if q == nil {
+		return p, 0, false, nil
+	}
+	if n := len(rec.stays); n > 0 && rec.stays[n-1].until == 0 && rec.stays[n-1].place == rec.lastPlace {
+		since = rec.stays[n-1].since
+	}
+	return *q, since, true, nil
+}
+
+// PlaceStay is a container at a place: since when, and until when (0: it is
+// still there).
+type PlaceStay struct {
+	Container    string
+	Since, Until int64
+}
+
+// ListQuery pages a container list.
+type ListQuery struct {
+	Cursor string // from a previous page; "" starts at the beginning
+	Limit  int    // items per page, > 0
+	Count  bool   // also count every match (all pages)
+}
+
+// ContainersAt calls fn with the containers at a place, in container
+// order: now when at is 0, else at the time at, exactly from the stays
+// derived from history. It returns the cursor of the next page ("" on the
+// last) and, when q.Count, the number of matches over all pages.
+//
+// Now is one range scan of the place's current entries from the cursor on.
+// At a time T it is the place's current entries that began at or before T
+// (stays still running) plus the history entries of T's day bucket that
+// cover T (stays that ended): no other container is read.
+func (s *Store) ContainersAt(place string, at int64, q ListQuery, fn func(*PlaceStay) error) (next string, total int, err error) {
+	if q.Limit <= 0 {
+		return "", 0, errors.New("state: list limit must be positive")
+	}
+	var after string
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || CheckContainer(string(raw)) != nil {
+			return "", 0, ErrBadCursor
+		}
+		after = string(raw)
+	}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	var hits []PlaceStay
+	nowPrefix := placePrefix(nil, prefixPlaceNow, place)
+	nowUpper := append(bytes.Clone(nowPrefix[:len(nowPrefix)-1]), placeEnd+1)
+	// scanNow reads running stays from lower on, up to max of them that
+	// began at or before at (0: any).
+	scanNow := func(lower []byte, max int, fn func(PlaceStay)) error {
+		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: nowUpper})
+		if err != nil {
+			return err
+		}
+		n := 0
+		for ok := it.First(); ok && (max <= 0 || n < max); ok = it.Next() {
+			k := it.Key()
+			if len(k) != len(nowPrefix)+ContainerLen {
+				it.Close()
+				return fmt.Errorf("state: place key %x: %w", k, errCorrupt)
+			}
+			rd := reader{b: it.Value()}
+			if rd.byte() != valueV1 {
+				rd.err = errCorrupt
+			}
+			since := rd.varint()
+			if rd.err != nil {
+				it.Close()
+				return fmt.Errorf("state: place key %x: %w", k, rd.err)
+			}
+			if at != 0 && since > at {
+				continue
+			}
+			fn(PlaceStay{Container: string(k[len(nowPrefix):]), Since: since})
+			n++
+		}
+		return it.Close()
+	}
+	if at == 0 {
+		if q.Count {
+			if err := scanNow(nowPrefix, 0, func(PlaceStay) { total++ }); err != nil {
+				return "", 0, err
+			}
+		}
+		lower := nowPrefix
+		if after != "" {
+			lower = append(append(bytes.Clone(nowPrefix), after...), 0)
+		}
+		if err := scanNow(lower, q.Limit+1, func(p PlaceStay) { hits = append(hits, p) }); err != nil {
+			return "", 0, err
+		}
+	} else {
+		if err := scanNow(nowPrefix, 0, func(p PlaceStay) { hits = append(hits, p) }); err != nil {
+			return "", 0, err
+		}
+		if err := s.endedStaysAt(snap, place, at, func(p PlaceStay) { hits = append(hits, p) }); err != nil {
+			return "", 0, err
+		}
+		slices.SortFunc(hits, func(a, b PlaceStay) int { return cmp.Compare(a.Container, b.Container) })
+		total = len(hits)
+		i, _ := slices.BinarySearchFunc(hits, after, func(p PlaceStay, c string) int {
+			if p.Container <= c {
+				return -1
+			}
+			return 1
+		})
+		hits = hits[i:]
+	}
+	for i := range hits {
+		if i == q.Limit {
+			return base64.RawURLEncoding.EncodeToString([]byte(hits[i-1].Container)), total, nil
+		}
+		if err := fn(&hits[i]); err != nil {
+			return "", 0, err
+		}
+	}
+	return "", total, nil
+}
+
+// endedStaysAt calls fn with the ended stays at place that cover at, from
+// the history entries of at's day.
+func (s *Store) endedStaysAt(snap *pebble.Snapshot, place string, at int64, fn func(PlaceStay)) error {
+	prefix := placeDayPrefix(nil, place, dayOf(at))
+	upper := append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, ContainerLen+9)...)
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+ContainerLen+8 {
+			return fmt.Errorf("state: place history key %x: %w", k, errCorrupt)
+		}
+		since := unsortTime(binary.BigEndian.Uint64(k[len(prefix)+ContainerLen:]))
+		rd := reader{b: it.Value()}
+		if rd.byte() != valueV1 {
+			rd.err = errCorrupt
+		}
+		until := rd.varint()
+		if rd.err != nil {
+			return fmt.Errorf("state: place history key %x: %w", k, rd.err)
+		}
+		if since <= at && at < until {
+			fn(PlaceStay{Container: string(k[len(prefix) : len(prefix)+ContainerLen]), Since: since, Until: until})
+		}
+	}
+	return it.Error()
+}
+
+// ContainersDwelling calls fn with the containers in the terminal (since a
+// gate-in or discharge, not gated out or loaded since) whose stay began
+// before the time before, longest first. Cursor, limit and count as for
+// ContainersAt.
+func (s *Store) ContainersDwelling(before int64, q ListQuery, fn func(id string, since int64) error) (next string, total int, err error) {
+	if q.Limit <= 0 {
+		return "", 0, errors.New("state: list limit must be positive")
+	}
+	lower := []byte{prefixDwell}
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(raw) != 8+ContainerLen {
+			return "", 0, ErrBadCursor
+		}
+		lower = append(append([]byte{prefixDwell}, raw...), 0)
+	}
+	upper := dwellKey(nil, before, "")
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	if q.Count {
+		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixDwell}, UpperBound: upper})
+		if err != nil {
+			return "", 0, err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			total++
+		}
+		if err := it.Close(); err != nil {
+			return "", 0, err
+		}
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return "", total, nil
+	}
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return "", 0, err
+	}
+	defer it.Close()
+	n := 0
+	var last []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 1+8+ContainerLen {
+			return "", 0, fmt.Errorf("state: dwell key %x: %w", k, errCorrupt)
+		}
+		if n == q.Limit {
+			return base64.RawURLEncoding.EncodeToString(last[1:]), total, nil
+		}
+		if err := fn(string(k[9:]), unsortTime(binary.BigEndian.Uint64(k[1:9]))); err != nil {
+			return "", 0, err
+		}
+		last = append(last[:0], k...)
+		n++
+	}
+	return "", total, it.Error()
+}
