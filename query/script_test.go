@@ -27,7 +27,8 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 // Scripts in testdata/*.txt: blocks separated by a line "----" after the
 // command and a blank line after the expected output.
 //
-//	load                         events, one per line: id box code time [location]
+//	load                         events, one per line: id box code time [location [readpoint]]
+//	                             ("-" for an empty location)
 //	vessels                      reports, one per line:
 //	                             pos mmsi time lat lon speed course station
 //	                             static mmsi time imo name
@@ -139,8 +140,11 @@ func runScript(t *testing.T, path string) {
 					t.Fatal(err)
 				}
 				e := state.Event{ID: f[0], Container: f[1], Code: code, Time: ts.UnixNano(), Source: "script"}
-				if len(f) > 4 {
+				if len(f) > 4 && f[4] != "-" {
 					e.Location = f[4]
+				}
+				if len(f) > 5 {
+					e.ReadPoint = f[5]
 				}
 				evs = append(evs, e)
 			}

@@ -51,6 +51,7 @@ func New(cfg Config) (*Server, error) {
 		s.coreRoutes(),
 		s.geofenceRoutes(),
 		s.multimodalRoutes(),
+		s.containerRoutes(),
 	)
 	if err != nil {
 		return nil, err
@@ -119,13 +120,10 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (Principal, bool) {
 	return openPrincipal, true
 }
 
-// coreRoutes are the container, vessel, truck and operational
-// endpoints.
+// coreRoutes are the vessel, truck and operational endpoints.
 func (s *Server) coreRoutes() []route {
 	get := func(h handler) map[string]handler { return map[string]handler{"GET": h} }
 	return []route{
-		{pattern: "/v1/containers/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.container(ctx, r.param(0)) })},
-		{pattern: "/v1/containers/{id}/events", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.containerEvents(ctx, r.param(0)) })},
 		{pattern: "/v1/vessels", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.vesselList(ctx) })},
 		{pattern: "/v1/vessels/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vessel(ctx, r.param(0)) })},
 		{pattern: "/v1/vessels/{id}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vesselTrack(ctx, r.param(0)) })},
@@ -147,128 +145,6 @@ func (s *Server) coreRoutes() []route {
 		})},
 		{pattern: "/metrics", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.metrics(ctx) })},
 	}
-}
-
-// parseContainerID validates the {id} path segment.
-func parseContainerID(ctx *fasthttp.RequestCtx, raw []byte) (string, bool) {
-	id, err := state.ParseContainer(string(raw))
-	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_container_id", err.Error())
-		return "", false
-	}
-	return id, true
-}
-
-func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
-	id, ok := parseContainerID(ctx, raw)
-	if !ok {
-		return
-	}
-	c, err := s.cfg.Store.Container(id)
-	if err != nil {
-		s.storeError(ctx, "container "+id, err)
-		return
-	}
-	var pos *containerPosition
-	if p, ok := s.containerPosition(id); ok {
-		pos = &p
-	}
-	b := ctx.Response.Body()[:0]
-	b = appendContainer(b, &c, pos)
-	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
-}
-
-// appendContainer writes a container as JSON; pos, when not nil, is where
-// it rides on a truck.
-func appendContainer(b []byte, c *state.Container, pos *containerPosition) []byte {
-	b = append(b, '{')
-	b = appendKey(b, true, "id")
-	b = appendString(b, c.ID)
-	b = appendKey(b, false, "status")
-	b = appendString(b, c.Status())
-	b = appendKey(b, false, "last_event")
-	b = append(b, '{')
-	b = appendKey(b, true, "id")
-	b = appendString(b, c.Last.ID)
-	b = appendKey(b, false, "type")
-	b = appendString(b, c.Last.Code.String())
-	b = appendKey(b, false, "time")
-	b = appendTime(b, c.Last.Time)
-	b = appendKey(b, false, "location")
-	b = appendString(b, c.Last.Location)
-	b = append(b, '}')
-	b = appendKey(b, false, "location")
-	b = appendString(b, c.Last.Location)
-	b = appendKey(b, false, "first_seen")
-	b = appendTime(b, c.First)
-	b = appendKey(b, false, "event_count")
-	b = appendUint(b, c.Count)
-	b = appendKey(b, false, "updated_at")
-	b = appendTime(b, c.Updated)
-	if pos != nil {
-		b = appendPosition(b, pos)
-	}
-	return append(b, '}')
-}
-
-func (s *Server) containerEvents(ctx *fasthttp.RequestCtx, raw []byte) {
-	id, ok := parseContainerID(ctx, raw)
-	if !ok {
-		return
-	}
-	q := state.HistoryQuery{Limit: 100}
-	if q.From, q.To, ok = parseTimeRange(ctx); !ok {
-		return
-	}
-	if q.Limit, ok = s.limit(ctx, 100); !ok {
-		return
-	}
-	q.Cursor = string(ctx.QueryArgs().Peek("cursor"))
-	if _, err := s.cfg.Store.Container(id); err != nil {
-		s.storeError(ctx, "container "+id, err)
-		return
-	}
-	l := newList(ctx, `{"events":[`)
-	next, err := s.cfg.Store.History(id, q, func(e *state.StoredEvent) error {
-		l.b = appendEvent(l.next(), e)
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, state.ErrBadCursor) {
-			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "cursor: not a cursor returned by this endpoint")
-			return
-		}
-		s.storeError(ctx, "container "+id, err)
-		return
-	}
-	l.b = appendString(append(l.b, `],"next_cursor":`...), next)
-	s.finishList(ctx, &l, "}", nil, "")
-}
-
-func appendEvent(b []byte, e *state.StoredEvent) []byte {
-	b = append(b, '{')
-	b = appendKey(b, true, "id")
-	b = appendString(b, e.ID)
-	b = appendKey(b, false, "type")
-	b = appendString(b, e.Code.String())
-	b = appendKey(b, false, "time")
-	b = appendTime(b, e.Time)
-	b = appendKey(b, false, "location")
-	b = appendString(b, e.Location)
-	if e.ReadPoint != "" {
-		b = appendKey(b, false, "read_point")
-		b = appendString(b, e.ReadPoint)
-	}
-	if e.Disposition != "" {
-		b = appendKey(b, false, "disposition")
-		b = appendString(b, e.Disposition)
-	}
-	b = appendKey(b, false, "source")
-	b = appendString(b, e.Source)
-	b = appendKey(b, false, "ingested_at")
-	b = appendTime(b, e.Ingested)
-	return append(b, '}')
 }
 
 // storeError maps store errors to HTTP statuses: the one place that does.

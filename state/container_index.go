@@ -544,3 +544,7 @@ func (s *Store) ContainersDwelling(before int64, q ListQuery, fn func(id string,
 	}
 	return "", total, it.Error()
 }
+
+// Now is the store's clock (Options.Now): the "now" of dwell times, pinned
+// by tests.
+func (s *Store) Now() time.Time { return s.opts.Now() }
