@@ -35,15 +35,20 @@ func parseNear(ctx *fasthttp.RequestCtx, example string) (nearQuery, bool) {
 		return q, false
 	}
 	q.lat, q.lon = lat, lon
-	if r := args.Peek("radius"); len(r) > 0 {
+	return q, parseRadius(ctx, &q)
+}
+
+// parseRadius reads radius into q (left as is when absent).
+func parseRadius(ctx *fasthttp.RequestCtx, q *nearQuery) bool {
+	if r := ctx.QueryArgs().Peek("radius"); len(r) > 0 {
 		v, err := strconv.ParseFloat(string(r), 64)
 		if err != nil || !(v >= 0 && v <= 1_000_000) {
 			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("radius: want metres in [0, 1000000], got %q", r))
-			return q, false
+			return false
 		}
 		q.radius = v
 	}
-	return q, true
+	return true
 }
 
 // parseTimeRange reads from and to (RFC 3339; to exclusive) as Unix ns, 0

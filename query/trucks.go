@@ -27,8 +27,16 @@ func (s *Server) lookupTruck(ctx *fasthttp.RequestCtx, raw []byte) (state.Truck,
 }
 
 func (s *Server) truck(ctx *fasthttp.RequestCtx, raw []byte) {
+	at, hasAt, ok := parseAt(ctx)
+	if !ok {
+		return
+	}
 	t, ok := s.lookupTruck(ctx, raw)
 	if !ok {
+		return
+	}
+	if hasAt {
+		s.truckAt(ctx, &t, at)
 		return
 	}
 	b := appendTruck(ctx.Response.Body()[:0], &t, -1)
@@ -113,13 +121,22 @@ func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 }
 
 // truckList answers GET /v1/trucks?near=<lat>,<lon>&radius=<m>&limit=<n>:
-// trucks nearest first with distance_m.
+// trucks nearest first with distance_m. near may also be gate:<id> or a
+// fence id of the port model (its centroid); count=true adds the number of
+// trucks within the radius.
 func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
-	nq, ok := parseNear(ctx, "29.93,121.86")
+	if rejectAtOnArea(ctx, "truck", "/v1/trucks/{plate}") {
+		return
+	}
+	nq, ok := s.parseNearRef(ctx, "29.93,121.86")
 	if !ok {
 		return
 	}
 	limit, ok := s.limit(ctx, 100)
+	if !ok {
+		return
+	}
+	count, ok := parseCount(ctx)
 	if !ok {
 		return
 	}
@@ -128,7 +145,12 @@ func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
 		l.b = appendTruck(l.next(), t, d)
 		return true
 	})
-	s.finishList(ctx, &l, "]}", err, "truck search")
+	n := 0
+	if err == nil && count {
+		n, err = s.cfg.Store.TrucksWithin(nq.lat, nq.lon, nq.radius)
+	}
+	l.b = appendCount(append(l.b, ']'), count, n)
+	s.finishList(ctx, &l, "}", err, "truck search")
 }
 
 // containerPosition is where a box is while it rides on a truck.

@@ -56,8 +56,16 @@ func validIMO(n uint32) bool {
 }
 
 func (s *Server) vessel(ctx *fasthttp.RequestCtx, raw []byte) {
+	at, hasAt, ok := parseAt(ctx)
+	if !ok {
+		return
+	}
 	v, ok := s.lookupVessel(ctx, raw)
 	if !ok {
+		return
+	}
+	if hasAt {
+		s.vesselAt(ctx, &v, at)
 		return
 	}
 	b := appendVessel(ctx.Response.Body()[:0], &v, -1)
@@ -141,6 +149,11 @@ func appendVessel(b []byte, v *state.Vessel, distance float64) []byte {
 		if pc.AnchorageSince != 0 {
 			b = appendKey(b, false, "waiting_since")
 			b = appendTime(b, pc.AnchorageSince)
+			if v.PosTime >= pc.AnchorageSince {
+				// The wait so far, up to the newest position (event time).
+				b = appendKey(b, false, "waiting_s")
+				b = strconv.AppendInt(b, int64(time.Duration(v.PosTime-pc.AnchorageSince)/time.Second), 10)
+			}
 		}
 		if pc.LastAnchorageWait != 0 {
 			b = appendKey(b, false, "last_anchorage_wait_s")
@@ -222,19 +235,26 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, def int) (int, bool) {
 // vessels nearest first with distance_m.
 func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
+	if rejectAtOnArea(ctx, "vessel", "/v1/vessels/{id}") {
+		return
+	}
 	if fence := args.Peek("fence"); len(fence) > 0 {
 		s.vesselsInFence(ctx, string(fence))
 		return
 	}
 	if len(args.Peek("near")) == 0 {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near or fence: one is required, as near=<lat>,<lon> (for example near=29.965,121.921) or fence=<id>")
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near or fence: one is required, as near=<lat>,<lon> (for example near=29.965,121.921), near=gate:<id>, near=<fence id> or fence=<id>")
 		return
 	}
-	nq, ok := parseNear(ctx, "29.965,121.921")
+	nq, ok := s.parseNearRef(ctx, "29.965,121.921")
 	if !ok {
 		return
 	}
 	limit, ok := s.limit(ctx, 100)
+	if !ok {
+		return
+	}
+	count, ok := parseCount(ctx)
 	if !ok {
 		return
 	}
@@ -243,7 +263,12 @@ func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 		l.b = appendVessel(l.next(), v, d)
 		return true
 	})
-	s.finishList(ctx, &l, "]}", err, "vessel search")
+	n := 0
+	if err == nil && count {
+		n, err = s.cfg.Store.VesselsWithin(nq.lat, nq.lon, nq.radius)
+	}
+	l.b = appendCount(append(l.b, ']'), count, n)
+	s.finishList(ctx, &l, "}", err, "vessel search")
 }
 
 // vesselsInFence answers GET /v1/vessels?fence=<id>[&limit=n]: the vessels
@@ -253,15 +278,24 @@ func (s *Server) vesselsInFence(ctx *fasthttp.RequestCtx, id string) {
 	if !ok {
 		return
 	}
+	count, ok := parseCount(ctx)
+	if !ok {
+		return
+	}
 	l := newList(ctx, `{"fence":`)
 	l.b = append(appendString(l.b, id), `,"vessels":[`...)
+	n := 0
 	found, err := s.cfg.Store.VesselsInFence(id, func(v *state.Vessel) bool {
-		l.b = appendVessel(l.next(), v, -1)
-		return l.n < limit
+		n++
+		if l.n < limit {
+			l.b = appendVessel(l.next(), v, -1)
+		}
+		return count || l.n < limit
 	})
 	if err == nil && !found {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "fence "+id+" not found")
 		return
 	}
-	s.finishList(ctx, &l, "]}", err, "fence search")
+	l.b = appendCount(append(l.b, ']'), count, n)
+	s.finishList(ctx, &l, "}", err, "fence search")
 }

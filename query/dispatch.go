@@ -1,0 +1,150 @@
+package query
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
+)
+
+// Dispatcher parameters shared by the truck and vessel endpoints: near a
+// fence of the port model, count, and as-of lookups.
+
+// parseNearRef reads near as a point (<lat>,<lon>), as gate:<id> (a gate of
+// the port model) or as any fence id of the port model (its centroid), and
+// radius.
+func (s *Server) parseNearRef(ctx *fasthttp.RequestCtx, example string) (nearQuery, bool) {
+	near := ctx.QueryArgs().Peek("near")
+	if len(near) == 0 || bytes.IndexByte(near, ',') >= 0 || near[0] == '-' || near[0] == '.' || near[0] >= '0' && near[0] <= '9' {
+		return parseNear(ctx, example)
+	}
+	q := nearQuery{radius: 10000}
+	id, gate := bytes.CutPrefix(near, []byte("gate:"))
+	f, ok := s.cfg.Store.FenceCentre(string(id))
+	switch {
+	case !ok && gate:
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("near: %q is not a gate of the port model", id))
+		return q, false
+	case !ok:
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("near: want <lat>,<lon>, gate:<id> or a fence id of the port model, got %q", near))
+		return q, false
+	case gate && f.Kind != state.KindGate:
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("near: %s is a fence of kind %s, not a gate", id, f.Kind))
+		return q, false
+	}
+	q.lat, q.lon = f.Lat, f.Lon
+	return q, parseRadius(ctx, &q)
+}
+
+// rejectAtOnArea answers 400 when at is given on an area query (near,
+// fence): which trucks or vessels were near a point at T cannot be answered
+// exactly from an index of current positions without reading the track of
+// every one of them. lookup names the as-of endpoint for one object.
+func rejectAtOnArea(ctx *fasthttp.RequestCtx, kind, lookup string) bool {
+	if len(ctx.QueryArgs().Peek("at")) == 0 {
+		return false
+	}
+	writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "at: not supported on "+kind+" area queries: the position index holds current positions only, and an exact answer at a past time would read the track of every "+kind+"; ask one "+kind+" at a time with GET "+lookup+"?at=")
+	return true
+}
+
+// appendCount closes a near list with its count when asked.
+func appendCount(b []byte, count bool, n int) []byte {
+	if !count {
+		return b
+	}
+	return strconv.AppendInt(append(b, `,"count":`...), int64(n), 10)
+}
+
+// truckAt answers GET /v1/trucks/{plate}?at=T: the truck's newest track
+// point at or before T.
+func (s *Server) truckAt(ctx *fasthttp.RequestCtx, t *state.Truck, at int64) {
+	p, err := s.cfg.Store.TruckAt(t.Plate, at)
+	if errors.Is(err, state.ErrNotFound) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "truck "+t.Plate+" has no position at or before "+formatTime(at))
+		return
+	}
+	if err != nil {
+		s.storeError(ctx, "truck "+t.Plate, err)
+		return
+	}
+	b := append(ctx.Response.Body()[:0], '{')
+	b = appendKey(b, true, "plate")
+	b = appendString(b, t.Plate)
+	b = appendKey(b, false, "at")
+	b = appendTime(b, at)
+	b = appendKey(b, false, "lat")
+	b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+	b = appendKey(b, false, "lon")
+	b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+	b = appendTruckMotion(b, p.SpeedKmh, p.Heading)
+	b = appendKey(b, false, "position_time")
+	b = appendTime(b, p.Time)
+	if p.Container != "" {
+		b = appendKey(b, false, "container")
+		b = appendString(b, p.Container)
+	}
+	b = append(b, '}')
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+// vesselAt answers GET /v1/vessels/{id}?at=T: the vessel's newest track
+// point at or before T, with its identity.
+func (s *Server) vesselAt(ctx *fasthttp.RequestCtx, v *state.Vessel, at int64) {
+	p, err := s.cfg.Store.VesselAt(v.MMSI, at)
+	if errors.Is(err, state.ErrNotFound) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", fmt.Sprintf("vessel %d has no position at or before %s", v.MMSI, formatTime(at)))
+		return
+	}
+	if err != nil {
+		s.storeError(ctx, fmt.Sprintf("vessel %d", v.MMSI), err)
+		return
+	}
+	b := append(ctx.Response.Body()[:0], '{')
+	b = appendKey(b, true, "mmsi")
+	b = appendUint(b, uint64(v.MMSI))
+	if v.IMO != 0 {
+		b = appendKey(b, false, "imo")
+		b = appendUint(b, uint64(v.IMO))
+	}
+	if v.Name != "" {
+		b = appendKey(b, false, "name")
+		b = appendString(b, v.Name)
+	}
+	b = appendKey(b, false, "at")
+	b = appendTime(b, at)
+	b = appendKey(b, false, "lat")
+	b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+	b = appendKey(b, false, "lon")
+	b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+	if p.Speed != state.UnknownFloat {
+		b = appendKey(b, false, "speed")
+		b = strconv.AppendFloat(b, p.Speed, 'f', 1, 64)
+	}
+	if p.Course != state.UnknownFloat {
+		b = appendKey(b, false, "course")
+		b = strconv.AppendFloat(b, p.Course, 'f', 1, 64)
+	}
+	if p.Heading != state.UnknownInt {
+		b = appendKey(b, false, "heading")
+		b = strconv.AppendInt(b, int64(p.Heading), 10)
+	}
+	if p.Status != state.UnknownInt {
+		b = appendKey(b, false, "status")
+		b = strconv.AppendInt(b, int64(p.Status), 10)
+	}
+	b = appendKey(b, false, "position_time")
+	b = appendTime(b, p.Time)
+	if p.Station != "" {
+		b = appendKey(b, false, "position_station")
+		b = appendString(b, p.Station)
+	}
+	b = append(b, '}')
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
