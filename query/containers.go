@@ -83,6 +83,16 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 	var pos *containerPosition
 	if p, ok := s.containerPosition(id); ok {
 		pos = &p
+	} else {
+		// Loaded onto a ship: the ship's position.
+		v, _, ok, err := s.cfg.Store.ContainerVessel(id)
+		if err != nil {
+			s.storeError(ctx, "container "+id, err)
+			return
+		}
+		if ok && v.HasPosition {
+			pos = &containerPosition{lat: v.Lat, lon: v.Lon, source: "vessel:" + strconv.FormatUint(uint64(v.MMSI), 10), time: v.PosTime}
+		}
 	}
 	var place *state.Place
 	p, _, ok, err := s.cfg.Store.ContainerPlace(id)

@@ -7,10 +7,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/porttrack/porttrack/geo"
 )
 
 // Container location index key prefixes (FORMAT.md, "Container places and
@@ -42,6 +45,11 @@ type locationRecord struct {
 	terminalSince int64
 	lastPlace     string
 	stays         []stay
+	// loaded is the time of the newest event when it is a load (0
+	// otherwise); vessel the MMSI of the ship that was at the berth then
+	// (0: none found).
+	loaded int64
+	vessel uint32
 }
 
 // locEvent is a history event reduced to what location needs.
@@ -94,6 +102,10 @@ func deriveLocation(evs []locEvent) locationRecord {
 			r.terminalSince = 0
 		}
 		r.lastPlace = e.place
+		r.loaded = 0
+		if e.code == CodeLOAD {
+			r.loaded = e.time
+		}
 	}
 	return r
 }
@@ -108,7 +120,8 @@ func appendLocationRecord(dst []byte, r *locationRecord) []byte {
 		dst = binary.AppendVarint(dst, s.since)
 		dst = binary.AppendVarint(dst, s.until)
 	}
-	return dst
+	dst = binary.AppendVarint(dst, r.loaded)
+	return binary.AppendUvarint(dst, uint64(r.vessel))
 }
 
 func decodeLocationRecord(b []byte, r *locationRecord) error {
@@ -126,6 +139,12 @@ func decodeLocationRecord(b []byte, r *locationRecord) error {
 	for i := uint64(0); i < n && rd.err == nil; i++ {
 		r.stays = append(r.stays, stay{place: rd.str(), since: rd.varint(), until: rd.varint()})
 	}
+	r.loaded = rd.varint()
+	v := rd.uvarint()
+	if v > math.MaxUint32 {
+		return errCorrupt
+	}
+	r.vessel = uint32(v)
 	return rd.err
 }
 
@@ -209,6 +228,13 @@ func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]by
 			return err
 		}
 		nr := deriveLocation(evs)
+		if nr.loaded != 0 {
+			if found && old.loaded == nr.loaded {
+				nr.vessel = old.vessel
+			} else if nr.vessel, err = s.vesselAtBerth(nr.lastPlace, nr.loaded); err != nil {
+				return err
+			}
+		}
 		if err := s.writeStayDiff(pb, id, old.stays, nr.stays); err != nil {
 			return err
 		}
@@ -548,3 +574,62 @@ func (s *Store) ContainersDwelling(before int64, q ListQuery, fn func(id string,
 // Now is the store's clock (Options.Now): the "now" of dwell times, pinned
 // by tests.
 func (s *Store) Now() time.Time { return s.opts.Now() }
+
+// vesselAtBerth returns the vessel that was inside the berth at time t:
+// among the vessels now within a few kilometres of it, the first whose
+// track places it in the berth's fence at t (its newest position at or
+// before t). 0 when place is not a berth or no such vessel is found.
+func (s *Store) vesselAtBerth(place string, t int64) (uint32, error) {
+	p := s.loc.byID[place]
+	if p == nil || p.Kind != KindBerth {
+		return 0, nil
+	}
+	fe, ok := s.opts.PortModel.Fence(place)
+	if !ok {
+		return 0, nil
+	}
+	var found uint32
+	var ferr error
+	err := s.VesselsNear(p.Lat, p.Lon, p.Radius+vesselSearchM, 0, func(v *Vessel, _ float64) bool {
+		tp, err := s.VesselAt(v.MMSI, t)
+		if errors.Is(err, ErrNotFound) {
+			return true
+		}
+		if err != nil {
+			ferr = err
+			return false
+		}
+		if fe.Contains(geo.LatLng{Lat: tp.Lat, Lng: tp.Lon}) {
+			found = v.MMSI
+			return false
+		}
+		return true
+	})
+	if err == nil {
+		err = ferr
+	}
+	return found, err
+}
+
+// vesselSearchM is how far from a berth a ship may have moved since the
+// load for the load to find it.
+const vesselSearchM = 20000
+
+// ContainerVessel returns the vessel a container was loaded onto, while its
+// newest event is that load: the ship that was in the berth of the load at
+// its time. ok is false otherwise.
+func (s *Store) ContainerVessel(id string) (v Vessel, loaded int64, ok bool, err error) {
+	if len(id) != ContainerLen {
+		return v, 0, false, nil
+	}
+	var rec locationRecord
+	found, err := s.locationRecord(s.db, id, &rec)
+	if err != nil || !found || rec.vessel == 0 || rec.loaded == 0 {
+		return v, 0, false, err
+	}
+	v, err = s.Vessel(rec.vessel)
+	if errors.Is(err, ErrNotFound) {
+		return v, 0, false, nil
+	}
+	return v, rec.loaded, err == nil, err
+}
