@@ -1,7 +1,10 @@
-// Package query owns the HTTP API (fasthttp): containers (current state,
-// history), vessels and trucks (current state, tracks, near a point, in a
-// fence), geofences (the port model's, read-only, and each tenant's own:
-// GeoJSON CRUD and the objects inside, geofences.go), /healthz, /readyz and
+// Package query owns the HTTP API (fasthttp): containers (current and
+// as-of state with their place in the port model, history, the dispatcher
+// lists of containers at a place and by dwell: containers.go), vessels and
+// trucks (current state, position at a past time, tracks, near a point, a
+// gate or a fence, in a fence: vessels.go, trucks.go, dispatch.go),
+// geofences (the port model's, read-only, and each tenant's own: GeoJSON
+// CRUD and the objects inside, geofences.go), /healthz, /readyz and
 // /metrics.
 //
 // It never writes derived state (what Kafka input produced): that is

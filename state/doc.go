@@ -3,7 +3,11 @@
 // track, IMO index, port calls against the port model), trucks (current
 // state, track, the containers they carry), the consumed offset of every
 // input partition, tenants' geofences with each object's membership in them
-// (fence.go, fence_eval.go) and the outbox of messages to publish, all in one Pebble
+// (fence.go, fence_eval.go), container locations (the place of each event in
+// the port model, stays at places, time in the terminal, and a per-day place
+// history for "what was at place X at time T": location.go,
+// container_index.go), as-of reads of containers, trucks and vessels
+// (asof.go) and the outbox of messages to publish, all in one Pebble
 // database whose layout is specified in FORMAT.md. Current vessel and truck
 // positions are also held in in-memory H3 indexes (package geo), rebuilt at
 // Open and updated after each committed batch.
@@ -21,6 +25,9 @@
 //     observed there. User fences are control-plane records: PutFence and
 //     DeleteFence take the Apply lock and write their own batch, so Apply
 //     reads the fence index without further locking.
+//   - A container's location index entries are derived from its whole
+//     history and written in the batch of the events that changed it; a
+//     late event re-derives them.
 //   - Current state is the newest event by event time, not arrival: a late
 //     event enters the history and leaves current state alone.
 //   - Readers (Container, History, ScanOutbox) never take the write lock.
