@@ -50,6 +50,9 @@ type locationRecord struct {
 	// (0: none found).
 	loaded int64
 	vessel uint32
+	// last is the newest event the record was derived from (time, hash):
+	// events after it continue the record without reading the history.
+	last locEvent
 }
 
 // locEvent is a history event reduced to what location needs.
@@ -67,8 +70,9 @@ func compareLocEvents(a, b locEvent) int {
 	return bytes.Compare(a.h[:], b.h[:])
 }
 
-// deriveLocation computes a container's location record from its whole
-// history in history-key order. The rules (FORMAT.md):
+// apply continues the record with events that sort after every event it
+// was derived from, in history-key order; applied to an empty record, the
+// whole history gives the container's record. The rules (FORMAT.md):
 //   - an event that names a place and is not a departure (GTOT, LOAD) puts
 //     the box there from its time on; later events at the same place
 //     continue that stay;
@@ -76,9 +80,11 @@ func compareLocEvents(a, b locEvent) int {
 //     stay at its time; a stay of zero length is no stay;
 //   - a gate-in or discharge starts a stay in the terminal unless one is
 //     running; a gate-out or load ends it.
-func deriveLocation(evs []locEvent) locationRecord {
-	var r locationRecord
+func (r *locationRecord) apply(evs []locEvent) {
 	open := -1 // index in r.stays of the running stay
+	if n := len(r.stays); n > 0 && r.stays[n-1].until == 0 {
+		open = n - 1
+	}
 	for _, e := range evs {
 		leaves := e.code == CodeGTOT || e.code == CodeLOAD
 		if open >= 0 && (leaves || e.place != r.stays[open].place) {
@@ -106,7 +112,15 @@ func deriveLocation(evs []locEvent) locationRecord {
 		if e.code == CodeLOAD {
 			r.loaded = e.time
 		}
+		r.last = e
 	}
+}
+
+// deriveLocation computes a container's location record from its whole
+// history in history-key order.
+func deriveLocation(evs []locEvent) locationRecord {
+	var r locationRecord
+	r.apply(evs)
 	return r
 }
 
@@ -121,7 +135,9 @@ func appendLocationRecord(dst []byte, r *locationRecord) []byte {
 		dst = binary.AppendVarint(dst, s.until)
 	}
 	dst = binary.AppendVarint(dst, r.loaded)
-	return binary.AppendUvarint(dst, uint64(r.vessel))
+	dst = binary.AppendUvarint(dst, uint64(r.vessel))
+	dst = binary.AppendVarint(dst, r.last.time)
+	return append(dst, r.last.h[:]...)
 }
 
 func decodeLocationRecord(b []byte, r *locationRecord) error {
@@ -145,6 +161,14 @@ func decodeLocationRecord(b []byte, r *locationRecord) error {
 		return errCorrupt
 	}
 	r.vessel = uint32(v)
+	r.last = locEvent{time: rd.varint()}
+	if rd.err == nil && len(rd.b) < len(r.last.h) {
+		return errCorrupt
+	}
+	if rd.err == nil {
+		copy(r.last.h[:], rd.b)
+		rd.b = rd.b[len(r.last.h):]
+	}
 	return rd.err
 }
 
@@ -216,18 +240,43 @@ func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]by
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	// Read the records in key order through one iterator (see storedIDs).
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixLocation}, UpperBound: []byte{prefixLocation + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
 	var key, val []byte
 	var old locationRecord
 	for _, id := range ids {
-		found, err := s.locationRecord(s.db, id, &old)
-		if err != nil {
-			return err
+		evs := fresh[id]
+		slices.SortFunc(evs, compareLocEvents)
+		key = locationKey(key[:0], id)
+		found := it.SeekPrefixGE(key) && bytes.Equal(it.Key(), key)
+		if found {
+			if err := decodeLocationRecord(it.Value(), &old); err != nil {
+				return fmt.Errorf("state: location of %s: %w", id, err)
+			}
+		} else {
+			if err := it.Error(); err != nil {
+				return err
+			}
+			old = locationRecord{stays: old.stays[:0]}
 		}
-		evs, err := s.locEvents(id, fresh[id])
-		if err != nil {
-			return err
+		var nr locationRecord
+		if found && compareLocEvents(evs[0], old.last) > 0 {
+			// In order (the usual case): continue from the record.
+			nr = old
+			nr.stays = slices.Clone(old.stays)
+			nr.apply(evs)
+		} else {
+			// A late event, or no record yet: derive from the whole history.
+			all, err := s.locEvents(id, evs)
+			if err != nil {
+				return err
+			}
+			nr = deriveLocation(all)
 		}
-		nr := deriveLocation(evs)
 		if nr.loaded != 0 {
 			if found && old.loaded == nr.loaded {
 				nr.vessel = old.vessel
@@ -292,6 +341,13 @@ func (s *Store) locEvents(id string, fresh []locEvent) ([]locEvent, error) {
 // writeStayDiff removes the index entries of stays that are gone and adds
 // those of new stays.
 func (s *Store) writeStayDiff(pb *pebble.Batch, id string, old, cur []stay) error {
+	// Stays are in time order and a change touches the end (a late event
+	// some way back re-derives what follows it): skip the common prefix.
+	p := 0
+	for p < len(old) && p < len(cur) && old[p] == cur[p] {
+		p++
+	}
+	old, cur = old[p:], cur[p:]
 	for _, st := range old {
 		if !slices.Contains(cur, st) {
 			if err := s.stayKeys(st, id, func(k []byte) error { return pb.Delete(k, nil) }); err != nil {
