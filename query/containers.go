@@ -80,28 +80,28 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 		s.storeError(ctx, "container "+id, err)
 		return
 	}
-	var pos *containerPosition
-	if p, ok := s.containerPosition(id); ok {
-		pos = &p
-	} else {
-		// Loaded onto a ship: the ship's position.
-		v, _, ok, err := s.cfg.Store.ContainerVessel(id)
-		if err != nil {
-			s.storeError(ctx, "container "+id, err)
-			return
-		}
-		if ok && v.HasPosition {
-			pos = &containerPosition{lat: v.Lat, lon: v.Lon, source: "vessel:" + strconv.FormatUint(uint64(v.MMSI), 10), time: v.PosTime}
-		}
-	}
-	var place *state.Place
-	p, _, ok, err := s.cfg.Store.ContainerPlace(id)
+	loc, err := s.cfg.Store.ContainerLocation(id)
 	if err != nil {
 		s.storeError(ctx, "container "+id, err)
 		return
 	}
-	if ok {
-		place = &p
+	var pos *containerPosition
+	if p, ok := s.containerPosition(id); ok {
+		pos = &p
+	} else if loc.Vessel != 0 {
+		// Loaded onto a ship: the ship's position.
+		v, err := s.cfg.Store.Vessel(loc.Vessel)
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			s.storeError(ctx, "container "+id, err)
+			return
+		}
+		if err == nil && v.HasPosition {
+			pos = &containerPosition{lat: v.Lat, lon: v.Lon, source: "vessel:" + strconv.FormatUint(uint64(v.MMSI), 10), time: v.PosTime}
+		}
+	}
+	var place *state.Place
+	if loc.HasPlace {
+		place = &loc.Place
 	}
 	b := ctx.Response.Body()[:0]
 	b = appendContainer(b, &c, place, pos, 0)

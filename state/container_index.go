@@ -404,26 +404,42 @@ func (s *Store) locationRecord(r pebble.Reader, id string, rec *locationRecord) 
 	return true, nil
 }
 
-// ContainerPlace returns the place of the container's newest event and,
-// when the box is still there, since when; ok is false when that event names
-// no place of the port model.
-func (s *Store) ContainerPlace(id string) (p Place, since int64, ok bool, err error) {
+// ContainerLocation is where a container is, from its location record.
+type ContainerLocation struct {
+	// Place is the place of the newest event (HasPlace false when that
+	// event names no place of the port model); Since is when the box came
+	// there, 0 when it has left (a gate-out or load there).
+	Place    Place
+	HasPlace bool
+	Since    int64
+	// Vessel is the ship the box was loaded onto, while its newest event is
+	// that load (0 otherwise); Loaded the load's time.
+	Vessel uint32
+	Loaded int64
+}
+
+// ContainerLocation reads the container's location record (one point
+// read). A container without events has the zero location.
+func (s *Store) ContainerLocation(id string) (ContainerLocation, error) {
+	var l ContainerLocation
 	if len(id) != ContainerLen {
-		return p, 0, false, nil
+		return l, nil
 	}
 	var rec locationRecord
 	found, err := s.locationRecord(s.db, id, &rec)
-	if err != nil || !found || rec.lastPlace == "" {
-		return p, 0, false, err
+	if err != nil || !found {
+		return l, err
 	}
-	q := s.loc.byID[rec.lastPlace]
-	if q == nil {
-		return p, 0, false, nil
+	if q := s.loc.byID[rec.lastPlace]; q != nil && rec.lastPlace != "" {
+		l.Place, l.HasPlace = *q, true
+		if n := len(rec.stays); n > 0 && rec.stays[n-1].until == 0 && rec.stays[n-1].place == rec.lastPlace {
+			l.Since = rec.stays[n-1].since
+		}
 	}
-	if n := len(rec.stays); n > 0 && rec.stays[n-1].until == 0 && rec.stays[n-1].place == rec.lastPlace {
-		since = rec.stays[n-1].since
+	if rec.loaded != 0 {
+		l.Vessel, l.Loaded = rec.vessel, rec.loaded
 	}
-	return *q, since, true, nil
+	return l, nil
 }
 
 // PlaceStay is a container at a place: since when, and until when (0: it is
@@ -670,22 +686,3 @@ func (s *Store) vesselAtBerth(place string, t int64) (uint32, error) {
 // vesselSearchM is how far from a berth a ship may have moved since the
 // load for the load to find it.
 const vesselSearchM = 20000
-
-// ContainerVessel returns the vessel a container was loaded onto, while its
-// newest event is that load: the ship that was in the berth of the load at
-// its time. ok is false otherwise.
-func (s *Store) ContainerVessel(id string) (v Vessel, loaded int64, ok bool, err error) {
-	if len(id) != ContainerLen {
-		return v, 0, false, nil
-	}
-	var rec locationRecord
-	found, err := s.locationRecord(s.db, id, &rec)
-	if err != nil || !found || rec.vessel == 0 || rec.loaded == 0 {
-		return v, 0, false, err
-	}
-	v, err = s.Vessel(rec.vessel)
-	if errors.Is(err, ErrNotFound) {
-		return v, 0, false, nil
-	}
-	return v, rec.loaded, err == nil, err
-}

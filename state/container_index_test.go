@@ -321,10 +321,11 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 			}
 		}
 		// Current place: the newest event's.
-		p, _, ok, err := s.ContainerPlace(id)
+		loc, err := s.ContainerLocation(id)
 		if err != nil {
 			t.Fatal(err)
 		}
+		p, ok := loc.Place, loc.HasPlace
 		if len(evs) > 0 {
 			lastEv := evs[len(evs)-1]
 			wp, wok := s.PlaceOf(lastEv.ReadPoint, lastEv.Location)
