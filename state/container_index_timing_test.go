@@ -48,3 +48,93 @@ func BenchmarkApplyEvents(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkContainersAt measures the place lists on a store of 20,000
+// containers that each pass gate → yard block → quay over 30 days (five
+// BLCT yard blocks): the list now and at a past time (limit 100, and with
+// count), and the dwell list.
+func BenchmarkContainersAt(b *testing.B) {
+	features, err := geo.ParseFeatureCollection(bytes.NewReader(portmodel.GeoJSON()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pm, err := NewPortModel(features, "CNNGB")
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	day := int64(24 * time.Hour)
+	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm, NoSync: true, Now: func() time.Time { return time.Unix(0, t0+31*day) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	boxes := genBoxes(20000)
+	blocks := []string{"A", "B", "C", "D", "E"}
+	var batch []Event
+	next := int64(0)
+	for i, id := range boxes {
+		in := t0 + int64(i)*(30*day/int64(len(boxes)))
+		yard := in + int64(time.Hour)
+		out := yard + int64(1+i%9)*day
+		batch = append(batch,
+			Event{ID: id + "-in", Container: id, Code: CodeGTIN, Time: in, ReadPoint: "BLCT-GATE-L1", Source: "bench"},
+			Event{ID: id + "-yard", Container: id, Code: CodeHOLD, Time: yard, ReadPoint: "BLCT-YARD-" + blocks[i%len(blocks)], Source: "bench"})
+		if out < t0+30*day {
+			batch = append(batch, Event{ID: id + "-load", Container: id, Code: CodeLOAD, Time: out, ReadPoint: "BLCT-QC02-LOAD", Source: "bench"})
+		}
+		if len(batch) >= 1000 {
+			next++
+			if _, err := s.Apply(&Batch{Topic: "t", Next: next, Events: batch}); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	next++
+	if _, err := s.Apply(&Batch{Topic: "t", Next: next, Events: batch}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	fn := func(*PlaceStay) error { n++; return nil }
+	for _, tc := range []struct {
+		name  string
+		at    int64
+		count bool
+	}{
+		{"when=now", 0, false},
+		{"when=now/count=true", 0, true},
+		{"when=past", t0 + 15*day + 7*int64(time.Hour), false},
+		{"when=past/count=true", t0 + 15*day + 7*int64(time.Hour), true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			total := 0
+			for b.Loop() {
+				n = 0
+				var err error
+				_, total, err = s.ContainersAt("nbct-yard-c", tc.at, ListQuery{Limit: 100, Count: tc.count}, fn)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n), "listed")
+			b.ReportMetric(float64(total), "count")
+		})
+	}
+	b.Run("dwell=5d", func(b *testing.B) {
+		b.ReportAllocs()
+		total := 0
+		for b.Loop() {
+			var err error
+			_, total, err = s.ContainersDwelling(t0+26*day, ListQuery{Limit: 100, Count: true}, func(string, int64) error { return nil })
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(total), "count")
+	})
+}
