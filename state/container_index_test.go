@@ -168,8 +168,8 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 	where := []struct{ readPoint, location string }{
 		{"BLCT-GATE-L1", "CNNGB-BLCT-GATE"},
 		{"BLCT-GATE-L3", "CNNGB-BLCT-GATE"},
-		{"BLCT-YARD-A", "CNNGB-BLCT-YARD-A"},
-		{"BLCT-YARD-C", "CNNGB-BLCT-YARD-C"},
+		{"YS-01", "CNNGB-BLCT-YARD-A"},
+		{"YS-02", "CNNGB-BLCT-YARD-C"},
 		{"", "CNNGB-BLCT-YARD-C"},
 		{"nbct-yard-d", ""},
 		{"BLCT-QC01-DISC", "CNNGB-BLCT-QUAY"},
@@ -346,7 +346,7 @@ func TestPlaceOf(t *testing.T) {
 		readPoint, location, want, block string
 	}{
 		{"BLCT-GATE-L2", "CNNGB-BLCT-GATE", "nbct-gate", ""},
-		{"BLCT-YARD-C", "", "nbct-yard-c", "C"},
+		{"YS-07", "CNNGB-BLCT-YARD-C", "nbct-yard-c", "C"}, // an unknown reader: the facility
 		{"", "CNNGB-CSCT-YARD-B", "csct-yard-b", "B"},
 		{"BLCT-QC03-DISC", "CNNGB-BLCT-QUAY", "nbct-berth-2", ""},
 		{"", "CNNGB-BLCT-QUAY", "", ""}, // four berths share the quay

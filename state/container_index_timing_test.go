@@ -30,7 +30,7 @@ func BenchmarkApplyEvents(b *testing.B) {
 	}
 	defer s.Close()
 	boxes := genBoxes(3000)
-	readers := []string{"BLCT-GATE-L1", "BLCT-QC02-DISC", "BLCT-YARD-C", "BLCT-YARD-A", "BLCT-INSP", "BLCT-QC04-LOAD"}
+	readers := []string{"BLCT-GATE-L1", "BLCT-QC02-DISC", "nbct-yard-c", "nbct-yard-a", "BLCT-INSP", "BLCT-QC04-LOAD"}
 	codes := []Code{CodeGTIN, CodeDISC, CodeHOLD, CodeHOLD, CodeINSP, CodeLOAD}
 	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).UnixNano()
 	n := 0
@@ -79,7 +79,7 @@ func BenchmarkContainersAt(b *testing.B) {
 		out := yard + int64(1+i%9)*day
 		batch = append(batch,
 			Event{ID: id + "-in", Container: id, Code: CodeGTIN, Time: in, ReadPoint: "BLCT-GATE-L1", Source: "bench"},
-			Event{ID: id + "-yard", Container: id, Code: CodeHOLD, Time: yard, ReadPoint: "BLCT-YARD-" + blocks[i%len(blocks)], Source: "bench"})
+			Event{ID: id + "-yard", Container: id, Code: CodeHOLD, Time: yard, Location: "CNNGB-BLCT-YARD-" + blocks[i%len(blocks)], Source: "bench"})
 		if out < t0+30*day {
 			batch = append(batch, Event{ID: id + "-load", Container: id, Code: CodeLOAD, Time: out, ReadPoint: "BLCT-QC02-LOAD", Source: "bench"})
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/porttrack/porttrack/state"
 )
 
-// TestDispatchQueriesFromKafka sends a gate portal read, an EPCIS event at a
-// yard-stacker reader and a truck position through the demo's broker with
+// TestDispatchQueriesFromKafka sends a gate portal read, an EPCIS event in a
+// yard block and a truck position through the demo's broker with
 // kcat, and finds them through the dispatcher queries: the box's facility,
 // the yard block's list, the trucks near the gate.
 func TestDispatchQueriesFromKafka(t *testing.T) {
@@ -33,7 +33,7 @@ func TestDispatchQueriesFromKafka(t *testing.T) {
 	}
 	produce("port.rfid", gateBox, `{"reader":"BLCT-GATE-L2","antenna":1,"epc":"urn:epc:id:bic:`+gateBox+`","t":"2026-11-22T08:00:00Z","dir":"in"}`)
 	produce("port.rfid", yardBox, `{"type":"ObjectEvent","eventID":"urn:uuid:6f1d7c1e-0000-4000-8000-200000000002","eventTime":"2026-11-22T08:05:00Z","eventTimeZoneOffset":"+08:00",`+
-		`"epcList":["urn:epc:id:bic:`+yardBox+`"],"action":"OBSERVE","bizStep":"holding","readPoint":{"id":"BLCT-YARD-C"}}`)
+		`"epcList":["urn:epc:id:bic:`+yardBox+`"],"action":"OBSERVE","bizStep":"holding","readPoint":{"id":"BLCT-YS-07"},"bizLocation":{"id":"CNNGB-BLCT-YARD-C"}}`)
 	produce("port.transport", "浙B20001", `{"type":"truck.position","plate":"浙B20001","lat":29.9339,"lon":121.8801,"t":"2026-11-22T08:06:00Z"}`)
 
 	for _, c := range []struct{ path, want string }{

@@ -15,9 +15,9 @@
 // the fence it serves (fence: the gate, berth, yard block or rail station),
 // and that polygon lists its readers (readers: reader ids); yard blocks carry
 // their block code (block: "A", "3C", ...; the inspection areas
-// "INSPECTION"). Quay-crane readers serve the berth nearest their nominal
-// position, yard-stacker readers (BLCT-YARD-A, ...) sit at the block centre:
-// both are approximate like the shapes.
+// "INSPECTION") and a facility id of their own (CNNGB-BLCT-YARD-C). Quay-crane
+// readers serve the berth nearest their nominal position, which is as
+// approximate as the shapes.
 // Polygons have one closed, counter-clockwise, simple exterior ring.
 //
 // Only the Beilun anchorage polygon and the Xiazhimen TSS separation line are
