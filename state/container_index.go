@@ -686,3 +686,83 @@ func (s *Store) vesselAtBerth(place string, t int64) (uint32, error) {
 // vesselSearchM is how far from a berth a ship may have moved since the
 // load for the load to find it.
 const vesselSearchM = 20000
+
+// backfillLocations builds the location index of a database written before
+// it existed: when no container has a location record but the history is
+// not empty, every container's record and index entries are derived from
+// its history, in batches. Called by Open before any Apply.
+func (s *Store) backfillLocations() error {
+	has := func(prefix byte) (bool, error) {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+		if err != nil {
+			return false, err
+		}
+		ok := it.First()
+		return ok, errors.Join(it.Error(), it.Close())
+	}
+	if done, err := has(prefixLocation); err != nil || done {
+		return err
+	}
+	if any, err := has(prefixHistory); err != nil || !any {
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHistory}, UpperBound: []byte{prefixHistory + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	pb := s.db.NewBatch()
+	defer func() { pb.Close() }()
+	var ev StoredEvent
+	var evs []locEvent
+	cur := ""
+	flush := func() error {
+		if cur == "" {
+			return nil
+		}
+		r := deriveLocation(evs)
+		if err := s.writeStayDiff(pb, cur, nil, r.stays); err != nil {
+			return err
+		}
+		if r.terminalSince != 0 {
+			if err := pb.Set(dwellKey(nil, r.terminalSince, cur), []byte{valueV1}, nil); err != nil {
+				return err
+			}
+		}
+		if err := pb.Set(locationKey(nil, cur), appendLocationRecord(nil, &r), nil); err != nil {
+			return err
+		}
+		if pb.Len() > 4<<20 {
+			if err := pb.Commit(s.writeO); err != nil {
+				return err
+			}
+			pb.Close()
+			pb = s.db.NewBatch()
+		}
+		return nil
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := decodeHistory(it.Key(), it.Value(), &ev); err != nil {
+			return fmt.Errorf("state: history key %x: %w", it.Key(), err)
+		}
+		if ev.Container != cur {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur, evs = ev.Container, evs[:0]
+		}
+		le := locEvent{time: ev.Time, code: ev.Code}
+		copy(le.h[:], it.Key()[1+ContainerLen+8:])
+		if p := s.loc.place(ev.ReadPoint, ev.Location); p != nil {
+			le.place = p.ID
+		}
+		evs = append(evs, le)
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return pb.Commit(s.writeO)
+}

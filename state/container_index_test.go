@@ -360,3 +360,64 @@ func TestPlaceOf(t *testing.T) {
 		}
 	}
 }
+
+// TestLocationBackfill opens a database whose history predates the location
+// index (the index families removed) and finds the same answers as before.
+func TestLocationBackfill(t *testing.T) {
+	fs := vfs.NewMem()
+	pm := loadPortModel(t)
+	s, err := Open(Options{Dir: "db", FS: fs, PortModel: pm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes := genBoxes(3)
+	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).UnixNano()
+	h := int64(time.Hour)
+	if _, err := s.Apply(&Batch{Topic: "t", Next: 1, Events: []Event{
+		{ID: "a1", Container: boxes[0], Code: CodeGTIN, Time: t0, Location: "CNNGB-BLCT-GATE", Source: "test"},
+		{ID: "a2", Container: boxes[0], Code: CodeHOLD, Time: t0 + h, Location: "CNNGB-BLCT-YARD-C", Source: "test"},
+		{ID: "b1", Container: boxes[1], Code: CodeDISC, Time: t0, ReadPoint: "BLCT-QC01-DISC", Source: "test"},
+		{ID: "b2", Container: boxes[1], Code: CodeINSP, Time: t0 + 30*h, Location: "nbct-yard-c", Source: "test"},
+		{ID: "b3", Container: boxes[1], Code: CodeGTOT, Time: t0 + 50*h, Location: "CNNGB-BLCT-GATE", Source: "test"},
+		{ID: "c1", Container: boxes[2], Code: CodeGTIN, Time: t0 + 2*h, Location: "CNNGB-BLCT-GATE", Source: "test"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		now, past []PlaceStay
+		dwell     []string
+	}
+	read := func(s *Store) answer {
+		var a answer
+		a.now = collectAt(t, s, "nbct-yard-c", 0)
+		a.past = collectAt(t, s, "nbct-yard-c", t0+40*h)
+		if _, _, err := s.ContainersDwelling(t0+100*h, ListQuery{Limit: 10}, func(id string, since int64) error {
+			a.dwell = append(a.dwell, fmt.Sprint(id, since))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	before := read(s)
+	if len(before.now) != 1 || len(before.past) != 2 || len(before.dwell) != 2 {
+		t.Fatalf("answers before: %+v", before)
+	}
+	if err := s.db.DeleteRange([]byte{prefixPlaceNow}, []byte{prefixLocation + 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(s); len(got.now)+len(got.past)+len(got.dwell) != 0 {
+		t.Fatalf("index not removed: %+v", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Dir: "db", FS: fs, PortModel: pm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if after := read(s); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("after the backfill %+v, before %+v", after, before)
+	}
+}

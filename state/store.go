@@ -204,6 +204,10 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.backfillLocations(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: building the container location index: %w", err)
+	}
 	return s, nil
 }
 
