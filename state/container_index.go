@@ -210,9 +210,10 @@ func dayOf(t int64) int64 {
 }
 
 // applyLocations keeps the location index of the containers that got new
-// events in this batch: it re-derives each one's stays from its whole
-// history (the committed events plus the batch's new ones, so late events
-// land where they belong) and writes the difference to pb. Called by Apply
+// events in this batch and writes the difference to pb: a box whose new
+// events all follow its record's newest event continues the record; any
+// other is re-derived from its whole history (the committed events plus the
+// batch's new ones), so late events land where they belong. Called by Apply
 // under s.mu after the batch's events; stored is the set of ids stored
 // before the batch (storedIDs).
 func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]byte, stored map[[32]byte]struct{}) error {
@@ -688,22 +689,27 @@ func (s *Store) vesselAtBerth(place string, t int64) (uint32, error) {
 const vesselSearchM = 20000
 
 // backfillLocations builds the location index of a database written before
-// it existed: when no container has a location record but the history is
-// not empty, every container's record and index entries are derived from
-// its history, in batches. Called by Open before any Apply.
+// it existed, or finishes a build that a crash interrupted: when the
+// container of the last history key has no location record, every
+// container's record and index entries are derived from its history, in
+// key order and in batches (rewriting what an interrupted build wrote is
+// idempotent). Called by Open before any Apply.
 func (s *Store) backfillLocations() error {
-	has := func(prefix byte) (bool, error) {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
-		if err != nil {
-			return false, err
-		}
-		ok := it.First()
-		return ok, errors.Join(it.Error(), it.Close())
-	}
-	if done, err := has(prefixLocation); err != nil || done {
+	last, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHistory}, UpperBound: []byte{prefixHistory + 1}})
+	if err != nil {
 		return err
 	}
-	if any, err := has(prefixHistory); err != nil || !any {
+	var lastID string
+	if last.Last() {
+		if k := last.Key(); len(k) == historyKeyLen {
+			lastID = string(k[1 : 1+ContainerLen])
+		}
+	}
+	if err := errors.Join(last.Error(), last.Close()); err != nil || lastID == "" {
+		return err
+	}
+	var rec locationRecord
+	if done, err := s.locationRecord(s.db, lastID, &rec); err != nil || done {
 		return err
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHistory}, UpperBound: []byte{prefixHistory + 1}})
