@@ -140,20 +140,29 @@ func appendLocationRecord(dst []byte, r *locationRecord) []byte {
 	return append(dst, r.last.h[:]...)
 }
 
-func decodeLocationRecord(b []byte, r *locationRecord) error {
+// decodeLocationRecord decodes b into r. Place ids known to the locator
+// share its strings instead of allocating one per stay.
+func (l *locator) decodeLocationRecord(b []byte, r *locationRecord) error {
 	rd := reader{b: b}
 	if rd.byte() != valueV1 {
 		return errCorrupt
 	}
+	place := func() string {
+		raw := rd.bytes()
+		if p := l.byID[string(raw)]; p != nil {
+			return p.ID
+		}
+		return string(raw)
+	}
 	r.terminalSince = rd.varint()
-	r.lastPlace = rd.str()
+	r.lastPlace = place()
 	n := rd.uvarint()
 	if rd.err == nil && n > uint64(len(rd.b)) {
 		return errCorrupt
 	}
 	r.stays = r.stays[:0]
 	for i := uint64(0); i < n && rd.err == nil; i++ {
-		r.stays = append(r.stays, stay{place: rd.str(), since: rd.varint(), until: rd.varint()})
+		r.stays = append(r.stays, stay{place: place(), since: rd.varint(), until: rd.varint()})
 	}
 	r.loaded = rd.varint()
 	v := rd.uvarint()
@@ -255,7 +264,7 @@ func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]by
 		key = locationKey(key[:0], id)
 		found := it.SeekPrefixGE(key) && bytes.Equal(it.Key(), key)
 		if found {
-			if err := decodeLocationRecord(it.Value(), &old); err != nil {
+			if err := s.loc.decodeLocationRecord(it.Value(), &old); err != nil {
 				return fmt.Errorf("state: location of %s: %w", id, err)
 			}
 		} else {
@@ -399,7 +408,7 @@ func (s *Store) locationRecord(r pebble.Reader, id string, rec *locationRecord) 
 		return false, err
 	}
 	defer closer.Close()
-	if err := decodeLocationRecord(v, rec); err != nil {
+	if err := s.loc.decodeLocationRecord(v, rec); err != nil {
 		return false, fmt.Errorf("state: location of %s: %w", id, err)
 	}
 	return true, nil
