@@ -103,10 +103,86 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 	if loc.HasPlace {
 		place = &loc.Place
 	}
+	legs, err := s.cfg.Store.ContainerLegs(id)
+	if err != nil {
+		s.storeError(ctx, "container "+id, err)
+		return
+	}
 	b := ctx.Response.Body()[:0]
 	b = appendContainer(b, &c, place, pos, 0)
+	b = appendTransport(b[:len(b)-1], &legs)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	ctx.Response.SetBodyRaw(append(b, '}'))
+}
+
+// appendTransport writes a container's legs as the "transport" member:
+// the mode it moves by now, its current and next legs, and all of them.
+func appendTransport(b []byte, l *state.Legs) []byte {
+	b = appendKey(b, false, "transport")
+	b = append(b, '{')
+	b = appendKey(b, true, "mode")
+	if l.Mode == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, l.Mode)
+	}
+	for _, f := range []struct {
+		key string
+		i   int
+	}{{"current_leg", l.Current}, {"next_leg", l.Next}} {
+		b = appendKey(b, false, f.key)
+		if f.i < 0 {
+			b = append(b, "null"...)
+		} else {
+			b = appendLeg(b, &l.Legs[f.i])
+		}
+	}
+	b = appendKey(b, false, "legs")
+	b = append(b, '[')
+	for i := range l.Legs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendLeg(b, &l.Legs[i])
+	}
+	return append(b, "]}"...)
+}
+
+func appendLeg(b []byte, l *state.Leg) []byte {
+	b = append(b, '{')
+	b = appendKey(b, true, "mode")
+	b = appendString(b, l.Mode)
+	for _, f := range []struct{ key, v string }{{"id", l.ID}, {"vehicle", l.Vehicle}, {"from", l.From}, {"to", l.To}} {
+		if f.v != "" {
+			b = appendKey(b, false, f.key)
+			b = appendString(b, f.v)
+		}
+	}
+	b = appendKey(b, false, "status")
+	b = appendString(b, l.Status)
+	for _, f := range []struct {
+		key string
+		t   int64
+	}{{"planned", l.Planned}, {"departed", l.Departed}, {"arrived", l.Arrived}} {
+		if f.t != 0 {
+			b = appendKey(b, false, f.key)
+			b = appendTime(b, f.t)
+		}
+	}
+	if l.Verdict != state.VerdictNone {
+		b = appendKey(b, false, "verdict")
+		b = appendString(b, l.Verdict.String())
+		b = appendKey(b, false, "reasons")
+		b = append(b, '[')
+		for i, r := range l.Reasons {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, r.String())
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 func (s *Server) containerAt(ctx *fasthttp.RequestCtx, id string, at int64) {
