@@ -430,7 +430,7 @@ func RunGeo(ctx context.Context, cfg GeoConfig) (res GeoResult, err error) {
 
 // serve starts the query API and the ceiling handler on loopback ports.
 func (r *geoRun) serve(log *slog.Logger) (stop func(), err error) {
-	qs, err := query.New(query.Config{Store: r.store, Logger: log})
+	qs, err := query.New(query.Config{Store: r.store, Logger: log, Open: true})
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv, err := New(Config{Store: store, Metrics: []func(io.Writer){func(w io.Writer) { io.WriteString(w, "extra_metric 7\n") }}})
+	srv, err := New(Config{Store: store, Open: true, Metrics: []func(io.Writer){func(w io.Writer) { io.WriteString(w, "extra_metric 7\n") }}})
 	if err != nil {
 		t.Fatal(err)
 	}

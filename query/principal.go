@@ -1,5 +1,7 @@
 package query
 
+import "github.com/porttrack/porttrack/state"
+
 // Role is what a caller may see: customs and port see everything, a
 // logistics firm only what is linked to its bookings, transport documents
 // or party codes.
@@ -16,6 +18,8 @@ const (
 type Principal struct {
 	Tenant string
 	Role   Role
+	// Scope is what a logistics caller sees (nil for other roles).
+	Scope *state.Scope
 }
 
 // SeesAll reports whether p may see every container, event and fence.

@@ -107,7 +107,7 @@ func runScript(t *testing.T, path string) {
 	}
 	defer store.Close()
 	ready := true
-	srv, err := New(Config{Store: store, Ready: func() bool { return ready }})
+	srv, err := New(Config{Store: store, Open: true, Ready: func() bool { return ready }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// MaxLimit caps the page size of list endpoints (default 1000).
 	MaxLimit int
+	// Open lets requests without an API key act as the port operator (the
+	// demo on loopback); a request with a key is still checked.
+	Open bool
 }
 
 // Server is the query API. It reads the store; it writes only control-plane
@@ -52,6 +55,7 @@ func New(cfg Config) (*Server, error) {
 		s.geofenceRoutes(),
 		s.multimodalRoutes(),
 		s.containerRoutes(),
+		s.dcsaRoutes(),
 	)
 	if err != nil {
 		return nil, err
@@ -109,6 +113,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
 		if req.who, ok = s.authenticate(ctx); !ok {
 			return r.pattern
 		}
+		if !s.authorize(ctx, r.pattern, &req) {
+			return r.pattern
+		}
 	}
 	h(ctx, &req)
 	return r.pattern
@@ -117,7 +124,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
 // authenticate returns the caller of a non-public route, or answers the
 // request (401) and returns false.
 func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (Principal, bool) {
-	return openPrincipal, true
+	return s.auth(ctx)
 }
 
 // coreRoutes are the vessel, truck and operational endpoints.

@@ -59,7 +59,7 @@ func TestTruckRoutesMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv, err := New(Config{Store: store})
+	srv, err := New(Config{Store: store, Open: true})
 	if err != nil {
 		t.Fatal(err)
 	}

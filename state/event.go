@@ -80,6 +80,10 @@ type Event struct {
 	Source string
 	// Disposition is the EPCIS disposition, if any.
 	Disposition string
+	// Refs link the container to bookings, transport documents and parties
+	// (EPCIS bizTransactionList, sourceList, destinationList): they decide
+	// which logistics tenants see it. Stored as links, not in the history.
+	Refs []Ref
 }
 
 // Validate checks the invariants Store.Apply relies on.
@@ -99,6 +103,11 @@ func (e *Event) Validate() error {
 	}
 	if err := CheckContainer(e.Container); err != nil {
 		return err
+	}
+	for _, r := range e.Refs {
+		if (r.Kind != LinkBooking && r.Kind != LinkTransport && r.Kind != LinkParty) || r.Value == "" || len(r.Value) > MaxFieldLen {
+			return fmt.Errorf("event has a bad reference %q %q", r.Kind, r.Value)
+		}
 	}
 	return nil
 }

@@ -1,12 +1,8 @@
 package state
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/porttrack/porttrack/geo"
@@ -216,58 +212,6 @@ func (pc *PortCall) observe(t int64, fence, kind string, speed float64, status i
 	pc.Phase, pc.Fence, pc.PhaseSince = cand, fence, tr.at
 	pc.Pending, pc.PendingFence, pc.PendingSince = "", "", 0
 	return tr, true
-}
-
-// transportEvent renders a DCSA Track & Trace 2.2 TRANSPORT event (ARRI or
-// DEPA, classifier ACT) for a berth arrival or departure. The eventID is a
-// stable UUID-shaped hash of vessel, code and time, so a replay publishes the
-// same id.
-func transportEvent(v *Vessel, code string, at int64, fence, locode string, created int64) (id string, body []byte) {
-	h := sha256.Sum256([]byte(fmt.Sprintf("porttrack/transport/%d/%s/%d/%s", v.MMSI, code, at, fence)))
-	h[6] = h[6]&0x0f | 0x50 // RFC 9562 layout, version 5-style (name-based)
-	h[8] = h[8]&0x3f | 0x80
-	x := hex.EncodeToString(h[:16])
-	id = x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
-	var b bytes.Buffer
-	str := func(s string) { b.WriteString(strconv.Quote(s)) }
-	ts := func(ns int64) { str(time.Unix(0, ns).UTC().Format(time.RFC3339Nano)) }
-	b.WriteString(`{"eventID":`)
-	str(id)
-	b.WriteString(`,"eventType":"TRANSPORT","eventClassifierCode":"ACT","transportEventTypeCode":`)
-	str(code)
-	b.WriteString(`,"eventDateTime":`)
-	ts(at)
-	b.WriteString(`,"eventCreatedDateTime":`)
-	ts(created)
-	b.WriteString(`,"transportCall":{"transportCallID":`)
-	str(fmt.Sprintf("%d-%s-%d", v.MMSI, fence, at/int64(time.Second)))
-	b.WriteString(`,"modeOfTransport":"VESSEL","UNLocationCode":`)
-	str(locode)
-	b.WriteString(`,"facilityTypeCode":"POTE","otherFacility":`)
-	str(fence)
-	if v.IMO != 0 || v.Name != "" {
-		b.WriteString(`,"vessel":{`)
-		if v.IMO != 0 {
-			b.WriteString(`"vesselIMONumber":`)
-			str(strconv.FormatUint(uint64(v.IMO), 10))
-		}
-		if v.Name != "" {
-			if v.IMO != 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(`"vesselName":`)
-			str(v.Name)
-		}
-		if v.CallSign != "" {
-			b.WriteString(`,"vesselCallSignNumber":`)
-			str(v.CallSign)
-		}
-		b.WriteByte('}')
-	}
-	b.WriteString(`},"porttrack:mmsi":`)
-	b.WriteString(strconv.FormatUint(uint64(v.MMSI), 10))
-	b.WriteByte('}')
-	return id, b.Bytes()
 }
 
 // VesselsInFence calls fn with every vessel whose current position is inside

@@ -110,6 +110,7 @@ type Store struct {
 		// guardClock is the connection guard's clock: the newest record time
 		// applied (plan_store.go).
 		guardClock int64
+		dcsa       dcsaLog
 		scratch    applyScratch
 	}
 
@@ -414,6 +415,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		}
 		if c.Count == 0 || e.Time < c.First {
 			c.First = e.Time
+		}
+		if err := s.dcsaContainerEvent(pb, e, now, &res); err != nil {
+			return res, err
 		}
 		sc.changed[e.Container] = struct{}{}
 		c.Count++

@@ -489,12 +489,6 @@ func (s *Store) observePortCall(pb *pebble.Batch, v *Vessel, pm *PortModel, now 
 	default:
 		return nil
 	}
-	id, body := transportEvent(v, code, tr.at, at, pm.Locode, now)
-	m := Message{Topic: cfg.EventTopic, Key: []byte(strconv.FormatUint(uint64(v.MMSI), 10)), Value: body,
-		Headers: []Header{{Key: "porttrack-id", Value: []byte(id)}, {Key: "event-type", Value: []byte("TRANSPORT")}}}
-	sc := &s.mu.scratch
-	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
-	s.mu.outboxSeq++
-	res.Events++
-	return pb.Set(sc.key, appendMessage(nil, &m), nil)
+	d := transportDCSA(v, code, tr.at, at, pm.Locode)
+	return s.writeDCSA(pb, &d, now, strconv.FormatUint(uint64(v.MMSI), 10), res)
 }

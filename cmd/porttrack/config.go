@@ -45,6 +45,11 @@ type Config struct {
 	FenceMinDwell time.Duration `yaml:"fence_min_dwell"`
 	// MaxFences bounds the geofences of one tenant.
 	MaxFences int `yaml:"max_fences"`
+	// AdminKey, when set, is stored at start as an API key of role port.
+	AdminKey string `yaml:"admin_key"`
+	// openAPI lets requests without a key act as the port operator (only
+	// the demo on loopback sets it).
+	openAPI bool
 	// Guard holds the connection guard's expected step durations.
 	Guard GuardSteps `yaml:"guard"`
 }
@@ -180,6 +185,7 @@ var serveSettings = []setting{
 		c.NoSync = b
 		return nil
 	}},
+	{"admin_key", "API key of role port created at start (at least 16 bytes); every request needs a key", str(func(c *Config) *string { return &c.AdminKey })},
 	{"log_level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log_format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 	{"session_timeout", "consumer group session timeout", dur(func(c *Config) *time.Duration { return &c.SessionTimeout })},
@@ -290,6 +296,9 @@ func (c *Config) validate() error {
 	}
 	if c.Topics.RFID == c.Topics.AIS {
 		bad("topics.ais", "must differ from topics.rfid")
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < 16 {
+		bad("admin_key", "must be at least 16 bytes")
 	}
 	if c.TrackRetention < 0 {
 		bad("track_retention", "%s is negative", c.TrackRetention)

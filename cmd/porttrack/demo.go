@@ -30,6 +30,7 @@ type demoFlags struct {
 	simAISRate    float64
 	simVessels    int
 	logLevel      string
+	adminKey      string
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
@@ -45,6 +46,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	fs.Float64Var(&f.simAISRate, "sim-ais-rate", 5, "simulated AIS sentences per second into port.ais; 0 turns the AIS simulator off")
 	fs.IntVar(&f.simVessels, "sim-vessels", 40, "container ships in the simulated AIS fleet (plus one small craft per 8)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.adminKey, "admin-key", "", "API key of role port created at start; without one the API is open, on loopback only (env PORTTRACK_ADMIN_KEY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, err
@@ -69,7 +71,21 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	if _, _, err := splitPort(f.brokerAddr); err != nil {
 		return f, usageError("invalid setting broker-addr (flag --broker-addr): %v", err)
 	}
+
 	return f, nil
+}
+
+// loopback reports whether addr's host is a loopback address.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // maxSimVessels is the largest AIS fleet bench/sim generates.
@@ -95,6 +111,12 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	if f.adminKey == "" {
+		f.adminKey = getenv("PORTTRACK_ADMIN_KEY")
+	}
+	if f.adminKey == "" && !loopback(f.httpAddr) {
+		return usageError("invalid setting admin-key (flag --admin-key): required when http-addr %q is not a loopback address", f.httpAddr)
+	}
 	if f.dataDir == "" {
 		if f.dataDir, err = os.MkdirTemp("", "porttrack-demo-"); err != nil {
 			return err
@@ -104,6 +126,8 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	cfg.HTTPAddr = f.httpAddr
 	cfg.DataDir = f.dataDir
 	cfg.LogLevel = f.logLevel
+	cfg.AdminKey = f.adminKey
+	cfg.openAPI = f.adminKey == ""
 	cfg.Brokers = []string{f.brokerAddr}
 	// Short group timings: one member on one machine rejoins fast.
 	cfg.SessionTimeout = 3 * time.Second
@@ -181,6 +205,11 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		}()
 	}
 	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, sim.ContainerNumbers(1, 1)[0])
+	if cfg.openAPI {
+		fmt.Fprintln(stdout, "\nThe API is open (no --admin-key): requests without a key act as the port operator, on loopback only.")
+	} else {
+		fmt.Fprintln(stdout, "\nThe API needs a key: curl -H 'Authorization: Bearer <admin key>' ...")
+	}
 	err = n.run(ctx)
 	cancel()
 	wg.Wait()

@@ -20,6 +20,7 @@ Usage:
   porttrack sim   [flags]   the traffic simulator alone, into any Kafka
   porttrack bench [flags]   benchmarks: 'porttrack bench ingest' (bench/README.md)
   porttrack ais   decode    AIS NMEA sentences to JSON lines: 'porttrack ais decode [FILE...]'
+  porttrack apikey create|list|revoke   API keys (tenant, role, scope) in a data dir
   porttrack help            this text
 
 Run 'porttrack <command> -h' for the flags of a command.
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSim(ctx, args[1:], getenv, stdout, stderr)
 	case "ais":
 		return runAIS(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

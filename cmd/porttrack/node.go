@@ -46,6 +46,12 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.AdminKey != "" {
+		if _, err := store.CreateAPIKey(cfg.AdminKey, state.APIKey{Tenant: "admin", Role: state.RolePort}); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("admin_key: %w", err)
+		}
+	}
 	engine, err := ingest.New(ingest.Config{
 		Brokers:           cfg.Brokers,
 		GroupID:           cfg.Group,
@@ -66,6 +72,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		Ready:   engine.Ready,
 		Metrics: []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store)},
 		Logger:  log,
+		Open:    cfg.openAPI,
 	})
 	if err != nil {
 		store.Close()

@@ -112,6 +112,7 @@ func TestDecodeTestdata(t *testing.T) {
 			ID:        "ni:///sha-256;4b0f6c1e8a1f4e2b9d7c3a5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192?ver=CBV2.0",
 			Container: "CSQU3054383", Code: state.CodeGTIN, Time: unixNano(t, "2026-11-22T08:00:00Z"),
 			Location: loc + "BLCT", ReadPoint: loc + "BLCT/gate/3/lane/2", Source: "epcis", Disposition: "in_transit",
+			Refs: []state.Ref{{Kind: state.LinkTransport, Value: "MEDUNB123456"}},
 		}},
 	}, {
 		file: "vessel_loading_aggregation_event.json",
@@ -335,7 +336,7 @@ func TestDecodeRead(t *testing.T) {
 				ID: evs[0].ID, Container: tt.container, Code: tt.code, Time: unixNano(t, tt.time),
 				Location: DefaultReaders()[tt.reader].Facility, ReadPoint: tt.reader, Source: "rfid-read",
 			}
-			if evs[0] != want {
+			if !reflect.DeepEqual(evs[0], want) {
 				t.Errorf("got %+v\nwant %+v", evs[0], want)
 			}
 		})
@@ -484,7 +485,7 @@ func TestDecodeAppendsAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 4 || out[0] != prev {
+	if len(out) != 4 || !reflect.DeepEqual(out[0], prev) {
 		t.Fatalf("Decode appended %d events after %+v, want 3 after prev", len(out)-1, out[0])
 	}
 
@@ -497,10 +498,10 @@ func TestDecodeAppendsAllOrNothing(t *testing.T) {
 	if !strings.Contains(err.Error(), "eventList[2]") {
 		t.Errorf("error %q does not name eventList[2]", err)
 	}
-	if len(out) != 1 || out[0] != prev {
+	if len(out) != 1 || !reflect.DeepEqual(out[0], prev) {
 		t.Fatalf("Decode returned %+v on error, want dst unchanged", out)
 	}
-	if rest := dst[1:4]; rest[0] != (state.Event{}) || rest[1] != (state.Event{}) {
+	if rest := dst[1:4]; !reflect.DeepEqual(rest[0], state.Event{}) || !reflect.DeepEqual(rest[1], state.Event{}) {
 		t.Errorf("rejected events left in dst's array: %+v", rest)
 	}
 }
@@ -602,5 +603,23 @@ func TestNewDecoderCopiesReaders(t *testing.T) {
 	e := mustDecode(t, d, []byte(`{"reader":"G1","epc":"CSQU3054383","t":1795334400000}`))[0]
 	if e.Location != "F" || e.Code != state.CodeGTIN {
 		t.Fatalf("got %+v after changing the config", e)
+	}
+}
+
+func TestDecodeLinks(t *testing.T) {
+	doc := `{"type":"ObjectEvent","action":"OBSERVE","eventTime":"2026-11-22T08:00:00Z","eventTimeZoneOffset":"+08:00",
+	"epcList":["urn:epc:id:bic:CSQU3054383"],"bizStep":"arriving",
+	"bizTransactionList":[{"type":"https://ref.gs1.org/cbv/BTT-bol","bizTransaction":"BL-1"},{"type":"bkg","bizTransaction":"BKG-9"},{"type":"po","bizTransaction":"PO-3"}],
+	"sourceList":[{"type":"urn:epcglobal:cbv:sdt:owning_party","source":"PARTY-A"},{"type":"location","source":"LOC"}],
+	"destinationList":[{"type":"possessing_party","destination":"PARTY-B"}]}`
+	got := mustDecode(t, newTestDecoder(t), []byte(doc))
+	want := []state.Ref{{Kind: state.LinkTransport, Value: "BL-1"}, {Kind: state.LinkBooking, Value: "BKG-9"},
+		{Kind: state.LinkParty, Value: "PARTY-A"}, {Kind: state.LinkParty, Value: "PARTY-B"}}
+	if len(got) != 1 || !reflect.DeepEqual(got[0].Refs, want) {
+		t.Fatalf("refs = %+v, want %+v", got, want)
+	}
+	bad := strings.Replace(doc, `"bizTransactionList":[`, `"bizTransactionList":[7,`, 1)
+	if _, err := newTestDecoder(t).Decode(nil, []byte(bad)); decode.Reason(err) != decode.ReasonBadField {
+		t.Fatalf("err = %v, want %s", err, decode.ReasonBadField)
 	}
 }

@@ -100,6 +100,10 @@ func decodeEvent(dst []state.Event, ev *fastjson.Value) ([]state.Event, error) {
 	if err != nil {
 		return dst, err
 	}
+	links, err := refs(ev)
+	if err != nil {
+		return dst, err
+	}
 	var epcs []*fastjson.Value
 	if v := member(ev, epcsKey); v != nil {
 		if epcs, err = v.Array(); err != nil {
@@ -118,6 +122,7 @@ func decodeEvent(dst []state.Event, ev *fastjson.Value) ([]state.Event, error) {
 		ReadPoint:   string(readPoint),
 		Source:      sourceEPCIS,
 		Disposition: string(disp),
+		Refs:        links,
 	}
 	first := len(dst)
 	for i, v := range epcs {

@@ -1,0 +1,132 @@
+package query
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
+)
+
+// Authentication and authorisation. Every non-public request carries
+// "Authorization: Bearer <key>"; the key's SHA-256 is looked up in the
+// store (state.LookupAPIKey) and gives the caller's tenant, role and, for a
+// logistics tenant, its scope. A request without a known key gets 401
+// (when Config.Open is set, a request without any key acts as the port
+// operator: the demo on loopback).
+//
+// A logistics caller sees only containers linked to its scope. Container
+// routes (every pattern under /v1/containers/{id}) answer 404 for a box
+// outside it, exactly as for a box that does not exist; the /v2 handlers
+// filter events themselves. Other /v1 routes are open to logistics callers
+// only when listed in logisticsRoutes: a route added later stays closed to
+// them (403) until it filters by tenant.
+
+// logisticsRoutes are the /v1 patterns (besides /v1/containers/{id}...) a
+// logistics caller may use: vessels are public AIS data and geofences the
+// port model.
+var logisticsRoutes = []string{"/v1/vessels", "/v1/geofences"}
+
+// auth returns the caller, or answers 401 and returns false.
+func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
+	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	if len(h) == 0 && s.cfg.Open {
+		return openPrincipal, true
+	}
+	key, ok := bytes.CutPrefix(h, []byte("Bearer "))
+	if !ok || len(key) == 0 {
+		s.unauthorized(ctx, "an API key is required: Authorization: Bearer <key>")
+		return Principal{}, false
+	}
+	k, err := s.cfg.Store.LookupAPIKey(string(key))
+	if errors.Is(err, state.ErrNotFound) {
+		s.unauthorized(ctx, "unknown API key")
+		return Principal{}, false
+	}
+	if err != nil {
+		s.log.Error("API key lookup failed", "err", err)
+		s.anyError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+		return Principal{}, false
+	}
+	p := Principal{Tenant: k.Tenant, Role: Role(k.Role)}
+	if p.Role == RoleLogistics {
+		p.Scope = &k.Scope
+	}
+	return p, true
+}
+
+func (s *Server) unauthorized(ctx *fasthttp.RequestCtx, msg string) {
+	ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="porttrack"`)
+	s.anyError(ctx, fasthttp.StatusUnauthorized, "unauthorized", msg)
+}
+
+// anyError writes the error body of the route's API: DCSA's for /v2,
+// porttrack's for the rest.
+func (s *Server) anyError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+	if bytes.HasPrefix(ctx.Path(), []byte("/v2/")) {
+		dcsaError(ctx, status, code, msg)
+		return
+	}
+	writeError(ctx, status, code, msg)
+}
+
+// authorize decides whether the caller may use the route; when not, it
+// answers (403 or 404) and returns false.
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, pattern string, r *request) bool {
+	if r.who.SeesAll() || strings.HasPrefix(pattern, "/v2/") {
+		return true
+	}
+	if r.who.Role == RoleLogistics {
+		if strings.HasPrefix(pattern, "/v1/containers/{id}") {
+			id, err := state.ParseContainer(string(r.param(0)))
+			if err != nil {
+				return true // the handler answers 400
+			}
+			ok, err := s.cfg.Store.Visible(id, r.who.Scope)
+			if err != nil {
+				s.storeError(ctx, "container "+id, err)
+				return false
+			}
+			if !ok {
+				writeError(ctx, fasthttp.StatusNotFound, "not_found", "container "+id+" not found")
+			}
+			return ok
+		}
+		for _, p := range logisticsRoutes {
+			if pattern == p || strings.HasPrefix(pattern, p+"/") {
+				return true
+			}
+		}
+	}
+	writeError(ctx, fasthttp.StatusForbidden, "forbidden", "role "+string(r.who.Role)+" may not use "+pattern)
+	return false
+}
+
+// visibleEvent reports whether a logistics caller may see a DCSA event:
+// TRANSPORT events (public vessel movements) always; others when their own
+// links or their container's links meet the scope. seen caches container
+// answers for one request.
+func (s *Server) visibleEvent(p *Principal, e *state.DCSAEvent, seen map[string]bool) (bool, error) {
+	if p.SeesAll() || e.Type == state.DCSATransport {
+		return true, nil
+	}
+	for _, r := range e.Refs {
+		if p.Scope.Has(r) {
+			return true, nil
+		}
+	}
+	if e.Equipment == "" {
+		return false, nil
+	}
+	if v, ok := seen[e.Equipment]; ok {
+		return v, nil
+	}
+	v, err := s.cfg.Store.Visible(e.Equipment, p.Scope)
+	if err != nil {
+		return false, err
+	}
+	seen[e.Equipment] = v
+	return v, nil
+}

@@ -1,0 +1,276 @@
+package state
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Tenancy: API keys (stored hashed) and the links between containers and
+// the bookings, transport documents and party codes that a logistics tenant
+// is scoped to. See FORMAT.md "Tenancy".
+
+const (
+	prefixAPIKey byte = 0x60
+	prefixLink   byte = 0x61
+)
+
+// Link kinds: what a container is linked to.
+const (
+	LinkBooking   byte = 'B' // carrier booking reference
+	LinkTransport byte = 'T' // transport document reference (B/L)
+	LinkParty     byte = 'P' // party code (owning or possessing party)
+)
+
+// Ref links an event's container to a booking, transport document or party.
+type Ref struct {
+	Kind  byte // LinkBooking, LinkTransport or LinkParty
+	Value string
+}
+
+// Scope is what a logistics tenant sees: containers linked to any of these.
+type Scope struct {
+	Bookings, TransportDocs, Parties []string
+}
+
+// Has reports whether r is inside the scope.
+func (s *Scope) Has(r Ref) bool {
+	if s == nil {
+		return false
+	}
+	switch r.Kind {
+	case LinkBooking:
+		return slices.Contains(s.Bookings, r.Value)
+	case LinkTransport:
+		return slices.Contains(s.TransportDocs, r.Value)
+	case LinkParty:
+		return slices.Contains(s.Parties, r.Value)
+	}
+	return false
+}
+
+// Tenant roles as stored.
+const (
+	RolePort      = "port"
+	RoleCustoms   = "customs"
+	RoleLogistics = "logistics"
+)
+
+// APIKey is a stored API key: never the key itself, only its hash.
+type APIKey struct {
+	// ID is the first 8 bytes of the key's SHA-256 in hex: it names the
+	// key in listings and for revocation without revealing it.
+	ID      string
+	Tenant  string
+	Role    string
+	Scope   Scope
+	Created int64 // Unix ns
+}
+
+func validRole(r string) bool { return r == RolePort || r == RoleCustoms || r == RoleLogistics }
+
+// Validate checks the key's fields.
+func (k *APIKey) Validate() error {
+	switch {
+	case k.Tenant == "" || len(k.Tenant) > MaxFieldLen:
+		return fmt.Errorf("tenant must be 1 to %d bytes", MaxFieldLen)
+	case !validRole(k.Role):
+		return fmt.Errorf("role %q is not port, customs or logistics", k.Role)
+	}
+	for _, l := range [][]string{k.Scope.Bookings, k.Scope.TransportDocs, k.Scope.Parties} {
+		for _, v := range l {
+			if v == "" || len(v) > MaxFieldLen {
+				return fmt.Errorf("scope value %q must be 1 to %d bytes", v, MaxFieldLen)
+			}
+		}
+	}
+	return nil
+}
+
+func apiKeyKey(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return append([]byte{prefixAPIKey}, h[:]...)
+}
+
+func appendStrs(dst []byte, l []string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(l)))
+	for _, s := range l {
+		dst = appendStr(dst, s)
+	}
+	return dst
+}
+
+func (r *reader) strs() []string {
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return nil
+	}
+	var l []string
+	for range n {
+		l = append(l, r.str())
+	}
+	return l
+}
+
+func decodeAPIKey(k, v []byte, dst *APIKey) error {
+	if len(k) != 33 {
+		return errCorrupt
+	}
+	r := reader{b: v}
+	if r.byte() != valueV1 {
+		return errCorrupt
+	}
+	*dst = APIKey{ID: hex.EncodeToString(k[1:9]), Tenant: r.str(), Role: r.str()}
+	dst.Scope.Bookings = r.strs()
+	dst.Scope.TransportDocs = r.strs()
+	dst.Scope.Parties = r.strs()
+	dst.Created = r.varint()
+	return r.err
+}
+
+// CreateAPIKey stores the hash of secret with k's tenant, role and scope
+// (a control-plane write; creating the same secret again replaces it). It
+// returns the stored key with its ID.
+func (s *Store) CreateAPIKey(secret string, k APIKey) (APIKey, error) {
+	if len(secret) < 16 {
+		return k, errors.New("state: API key shorter than 16 bytes")
+	}
+	if err := k.Validate(); err != nil {
+		return k, fmt.Errorf("state: %w", err)
+	}
+	if k.Created == 0 {
+		k.Created = s.opts.Now().UnixNano()
+	}
+	key := apiKeyKey(secret)
+	k.ID = hex.EncodeToString(key[1:9])
+	v := []byte{valueV1}
+	v = appendStr(v, k.Tenant)
+	v = appendStr(v, k.Role)
+	v = appendStrs(v, k.Scope.Bookings)
+	v = appendStrs(v, k.Scope.TransportDocs)
+	v = appendStrs(v, k.Scope.Parties)
+	v = binary.AppendVarint(v, k.Created)
+	return k, s.db.Set(key, v, pebble.Sync)
+}
+
+// LookupAPIKey returns the key whose secret this is, or ErrNotFound.
+func (s *Store) LookupAPIKey(secret string) (APIKey, error) {
+	var k APIKey
+	key := apiKeyKey(secret)
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return k, ErrNotFound
+	}
+	if err != nil {
+		return k, err
+	}
+	defer closer.Close()
+	return k, decodeAPIKey(key, v, &k)
+}
+
+// APIKeys calls fn for every stored key, in hash order.
+func (s *Store) APIKeys(fn func(*APIKey) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAPIKey}, UpperBound: []byte{prefixAPIKey + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var k APIKey
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := decodeAPIKey(it.Key(), it.Value(), &k); err != nil {
+			return fmt.Errorf("state: API key %x: %w", it.Key(), err)
+		}
+		if err := fn(&k); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// RevokeAPIKey deletes the key with this ID (see APIKey.ID), or returns
+// ErrNotFound.
+func (s *Store) RevokeAPIKey(id string) error {
+	raw, err := hex.DecodeString(strings.ToLower(id))
+	if err != nil || len(raw) != 8 {
+		return ErrNotFound
+	}
+	lower := append([]byte{prefixAPIKey}, raw...)
+	upper := append([]byte{prefixAPIKey}, raw...)
+	upper = append(upper, bytes.Repeat([]byte{0xff}, 25)...)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	var found []byte
+	if it.First() {
+		found = bytes.Clone(it.Key())
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if found == nil {
+		return ErrNotFound
+	}
+	return s.db.Delete(found, pebble.Sync)
+}
+
+// linkKey is 0x61 | container | kind | value.
+func linkKey(dst []byte, container string, r Ref) []byte {
+	dst = append(dst, prefixLink)
+	dst = append(dst, container...)
+	dst = append(dst, r.Kind)
+	return append(dst, r.Value...)
+}
+
+// writeLinks records the event's links (under s.mu, in the Apply batch).
+func writeLinks(pb *pebble.Batch, e *Event) error {
+	for _, r := range e.Refs {
+		if err := pb.Set(linkKey(nil, e.Container, r), nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Links calls fn with every booking, transport document and party linked
+// to the container (in key order). The Ref's Value is a copy.
+func (s *Store) Links(container string, fn func(Ref) bool) error {
+	lower := append([]byte{prefixLink}, container...)
+	upper := append(bytes.Clone(lower), 0xff)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()[len(lower):]
+		if len(k) < 1 {
+			return errCorrupt
+		}
+		if !fn(Ref{Kind: k[0], Value: string(k[1:])}) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// Visible reports whether a container is linked to anything in scope.
+func (s *Store) Visible(container string, scope *Scope) (bool, error) {
+	if scope == nil {
+		return false, nil
+	}
+	vis := false
+	err := s.Links(container, func(r Ref) bool {
+		vis = scope.Has(r)
+		return !vis
+	})
+	return vis, err
+}
