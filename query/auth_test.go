@@ -1,0 +1,163 @@
+package query
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
+
+// TestTenantsDoNotCross: two logistics tenants with interleaved containers
+// each see only their own boxes and events through every route; the port
+// role sees all; no key or an unknown key gets 401.
+func TestTenantsDoNotCross(t *testing.T) {
+	f := newDCSAFixture(t, false)
+	tenants := []struct {
+		key        string
+		own, other []string
+	}{
+		{keyA, boxesA, boxesB},
+		{keyB, boxesB, boxesA},
+		{keyNone, nil, append(slices.Clone(boxesA), boxesB...)},
+	}
+	allBoxes := append(slices.Clone(boxesA), boxesB...)
+
+	t.Run("/v1/containers/{id}", func(t *testing.T) {
+		for _, tn := range tenants {
+			for _, box := range tn.own {
+				if code, _, body := f.do(t, "GET", "/v1/containers/"+box, tn.key, nil); code != 200 {
+					t.Errorf("own box %s: %d %s", box, code, body)
+				}
+			}
+			for _, box := range tn.other {
+				code, _, body := f.do(t, "GET", "/v1/containers/"+box, tn.key, nil)
+				_, _, unknown := f.do(t, "GET", "/v1/containers/MSKU1234565", tn.key, nil)
+				if code != 404 || string(body) != string(unknown[:len(unknown)-len("MSKU1234565 not found\"}}")])+box+" not found\"}}" {
+					t.Errorf("other tenant's box %s: %d %s (an unknown box answers %s)", box, code, body, unknown)
+				}
+			}
+		}
+		for _, box := range allBoxes {
+			if code, _, body := f.do(t, "GET", "/v1/containers/"+box, keyPort, nil); code != 200 {
+				t.Errorf("port role, box %s: %d %s", box, code, body)
+			}
+		}
+	})
+	t.Run("/v1/containers/{id}/events", func(t *testing.T) {
+		for _, tn := range tenants {
+			for _, box := range tn.own {
+				if code, _, body := f.do(t, "GET", "/v1/containers/"+box+"/events", tn.key, nil); code != 200 {
+					t.Errorf("own box %s: %d %s", box, code, body)
+				}
+			}
+			for _, box := range tn.other {
+				if code, _, body := f.do(t, "GET", "/v1/containers/"+box+"/events", tn.key, nil); code != 404 {
+					t.Errorf("other tenant's box %s: %d %s", box, code, body)
+				}
+			}
+		}
+	})
+	t.Run("/v2/events", func(t *testing.T) {
+		for _, tn := range tenants {
+			code, _, body := f.do(t, "GET", "/v2/events?limit=1000", tn.key, nil)
+			var evs []dcsaEv
+			if code != 200 || json.Unmarshal(body, &evs) != nil {
+				t.Fatalf("%d %s", code, body)
+			}
+			seen := map[string]int{}
+			for _, e := range evs {
+				if e.s("eventType") == "TRANSPORT" {
+					seen["TRANSPORT"]++
+					continue
+				}
+				if !slices.Contains(tn.own, e.box()) {
+					t.Errorf("tenant %s sees event %s of %s", tn.key, e.s("eventID"), e.box())
+				}
+				seen[e.box()]++
+			}
+			for _, box := range tn.own {
+				if seen[box] != 6 {
+					t.Errorf("tenant %s sees %d events of own box %s, want 6", tn.key, seen[box], box)
+				}
+			}
+			if seen["TRANSPORT"] != 2 {
+				t.Errorf("tenant %s sees %d TRANSPORT events, want 2", tn.key, seen["TRANSPORT"])
+			}
+			// Filters cannot reach the other tenant's boxes either.
+			for _, box := range tn.other {
+				code, _, body := f.do(t, "GET", "/v2/events?equipmentReference="+box, tn.key, nil)
+				if code != 200 || string(body) != "[]" {
+					t.Errorf("tenant %s, equipmentReference=%s: %d %s", tn.key, box, code, body)
+				}
+			}
+			code, _, body = f.do(t, "GET", "/v2/events?carrierBookingReference=BKG-A", tn.key, nil)
+			if tn.key != keyA && (code != 200 || string(body) != "[]") {
+				t.Errorf("tenant %s, carrierBookingReference=BKG-A: %d %s", tn.key, code, body)
+			}
+		}
+	})
+	t.Run("/v2/events/{eventID}", func(t *testing.T) {
+		code, _, body := f.do(t, "GET", "/v2/events?limit=1000", keyPort, nil)
+		var all []dcsaEv
+		if code != 200 || json.Unmarshal(body, &all) != nil {
+			t.Fatalf("%d %s", code, body)
+		}
+		for _, tn := range tenants {
+			for _, e := range all {
+				want := 404
+				if e.s("eventType") == "TRANSPORT" || slices.Contains(tn.own, e.box()) {
+					want = 200
+				}
+				if code, _, body := f.do(t, "GET", "/v2/events/"+e.s("eventID"), tn.key, nil); code != want {
+					t.Errorf("tenant %s, event of %s: %d, want %d: %s", tn.key, e.box(), code, want, body)
+				}
+			}
+		}
+	})
+	t.Run("/v1/trucks", func(t *testing.T) {
+		for _, uri := range []string{"/v1/trucks?near=29.93,121.86", "/v1/trucks/浙B12345", "/v1/trucks/浙B12345/track"} {
+			for _, tn := range tenants {
+				if code, _, body := f.do(t, "GET", uri, tn.key, nil); code != 403 {
+					t.Errorf("logistics %s %s: %d %s", tn.key, uri, code, body)
+				}
+			}
+			if code, _, _ := f.do(t, "GET", uri, keyPort, nil); code == 403 || code == 401 {
+				t.Errorf("port %s: %d", uri, code)
+			}
+		}
+	})
+	t.Run("/v1/vessels", func(t *testing.T) {
+		for _, tn := range tenants {
+			if code, _, body := f.do(t, "GET", "/v1/vessels/413000001", tn.key, nil); code != 200 {
+				t.Errorf("logistics %s: %d %s", tn.key, code, body)
+			}
+		}
+	})
+	t.Run("401", func(t *testing.T) {
+		for _, uri := range []string{"/v1/containers/" + boxesA[0], "/v1/vessels/413000001", "/v2/events"} {
+			for _, key := range []string{"", "unknown-key-unknown-key"} {
+				code, h, body := f.do(t, "GET", uri, key, nil)
+				if code != 401 || len(h.Peek("WWW-Authenticate")) == 0 || len(body) == 0 {
+					t.Errorf("%s with key %q: %d %s", uri, key, code, body)
+				}
+			}
+		}
+		if code, _, _ := f.do(t, "GET", "/healthz", "", nil); code != 200 {
+			t.Errorf("/healthz without a key: %d", code)
+		}
+	})
+}
+
+// TestOpenServerWithoutKey: with Config.Open a request without a key acts
+// as the port operator, and a request with an unknown key is still refused.
+func TestOpenServerWithoutKey(t *testing.T) {
+	f := newDCSAFixture(t, true)
+	if code, _, body := f.do(t, "GET", "/v1/containers/"+boxesB[0], "", nil); code != 200 {
+		t.Errorf("no key: %d %s", code, body)
+	}
+	if code, _, _ := f.do(t, "GET", "/v1/containers/"+boxesB[0], "unknown-key-unknown-key", nil); code != 401 {
+		t.Errorf("unknown key: %d", code)
+	}
+	if code, _, _ := f.do(t, "GET", "/v1/containers/"+boxesB[0], keyA, nil); code != 404 {
+		t.Errorf("tenant A on B's box: %d", code)
+	}
+}
