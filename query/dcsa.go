@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -66,246 +65,26 @@ func checkAPIVersion(ctx *fasthttp.RequestCtx) bool {
 	return false
 }
 
-// eventFilter is a parsed /v2/events query (also a subscription's filter).
-type eventFilter struct {
-	types                                       []string // eventType; nil: all
-	shipCodes, docTypes, transCodes, equipCodes []string // nil: not filtered
-	booking, tdr, callID, imo, voyage, service  *string
-	locode, equipment                           *string
-	never                                       bool // a filter that no event can meet (deprecated ids)
-	created                                     []createdBound
-	desc                                        bool
-	limit                                       int
-	raw                                         string // canonical query, for cursors
-}
-
-type createdBound struct {
-	op string // gte gt lte lt eq
-	t  int64
-}
-
-var (
-	eventTypes      = []string{state.DCSAShipment, state.DCSATransport, state.DCSAEquipment}
-	shipmentCodes   = strings.Split("RECE,DRFT,PENA,PENU,REJE,APPR,ISSU,SURR,SUBM,VOID,CONF,REQS,CMPL,HOLD,RELS", ",")
-	documentTypes   = strings.Split("CBR,BKG,SHI,SRM,TRD,ARN,VGM,CAS,CUS,DGD,OOG", ",")
-	transportCodes  = []string{"ARRI", "DEPA"}
-	equipmentCodes  = strings.Split("LOAD,DISC,GTIN,GTOT,STUF,STRP,PICK,DROP,INSP,RSEA,RMVD", ",")
-	stringFilterMax = map[string]int{
-		"carrierBookingReference": 35, "bookingReference": 35, "transportDocumentReference": 20,
-		"transportCallID": 100, "vesselIMONumber": 7, "exportVoyageNumber": 50, "carrierVoyageNumber": 50,
-		"carrierServiceCode": 5, "UNLocationCode": 5, "equipmentReference": 15, "scheduleID": 100,
-	}
-)
-
-// parseEventFilter reads the filters of /v2/events from args; a message
-// names what is wrong.
-func parseEventFilter(args *fasthttp.Args, maxLimit int) (eventFilter, error) {
-	f := eventFilter{limit: min(100, maxLimit)}
-	var err error
-	keys := make([]string, 0, 8)
-	args.VisitAll(func(k, v []byte) {
-		if err != nil {
-			return
-		}
-		key, val := string(k), string(v)
-		keys = append(keys, key)
-		list := func(allowed []string) []string {
-			var out []string
-			for _, x := range strings.Split(val, ",") {
-				if !slices.Contains(allowed, x) {
-					err = fmt.Errorf("%s: %q is not one of %s", key, x, strings.Join(allowed, ","))
-					return nil
-				}
-				out = append(out, x)
-			}
-			return out
-		}
-		str := func(dst **string) {
-			if n := stringFilterMax[key]; len(val) > n || val == "" {
-				err = fmt.Errorf("%s: want 1 to %d characters", key, n)
-				return
-			}
-			*dst = &val
-		}
-		switch key {
-		case "eventType":
-			f.types = list(eventTypes)
-		case "shipmentEventTypeCode":
-			f.shipCodes = list(shipmentCodes)
-		case "documentTypeCode":
-			f.docTypes = list(documentTypes)
-		case "transportEventTypeCode":
-			f.transCodes = list(transportCodes)
-		case "equipmentEventTypeCode":
-			f.equipCodes = list(equipmentCodes)
-		case "carrierBookingReference", "bookingReference":
-			str(&f.booking)
-		case "transportDocumentReference":
-			str(&f.tdr)
-		case "transportCallID":
-			str(&f.callID)
-		case "vesselIMONumber":
-			str(&f.imo)
-		case "exportVoyageNumber", "carrierVoyageNumber":
-			str(&f.voyage)
-		case "carrierServiceCode":
-			str(&f.service)
-		case "UNLocationCode":
-			str(&f.locode)
-		case "equipmentReference":
-			str(&f.equipment)
-		case "transportDocumentID", "scheduleID":
-			// Deprecated ids porttrack never assigns: nothing matches.
-			f.never = true
-		case "limit":
-			n, e := strconv.Atoi(val)
-			if e != nil || n < 1 || n > maxLimit {
-				err = fmt.Errorf("limit: want an integer in [1, %d], got %q", maxLimit, val)
-				return
-			}
-			f.limit = n
-		case "sort":
-			for i, field := range strings.Split(val, ",") {
-				name, dir, _ := strings.Cut(field, ":")
-				if name != "eventCreatedDateTime" || i > 0 {
-					err = fmt.Errorf("sort: only eventCreatedDateTime[:ASC|:DESC] is supported, got %q", field)
-					return
-				}
-				switch strings.ToUpper(dir) {
-				case "", "ASC":
-				case "DESC":
-					f.desc = true
-				default:
-					err = fmt.Errorf("sort: direction %q is not ASC or DESC", dir)
-					return
-				}
-			}
-		default:
-			name, op, _ := strings.Cut(key, ":")
-			if name != "eventCreatedDateTime" {
-				err = fmt.Errorf("%s: unknown query parameter", key)
-				return
-			}
-			if op == "" {
-				op = "eq"
-			}
-			if op != "gte" && op != "gt" && op != "lte" && op != "lt" && op != "eq" {
-				err = fmt.Errorf("%s: operator %q is not gte, gt, lte, lt or eq", key, op)
-				return
-			}
-			t, e := time.Parse(time.RFC3339Nano, val)
-			if e != nil {
-				err = fmt.Errorf("%s: want an RFC 3339 date-time, got %q", key, val)
-				return
-			}
-			f.created = append(f.created, createdBound{op: op, t: t.UnixNano()})
-		}
-	})
-	if err != nil {
-		return f, err
-	}
-	// The canonical query: the filters in a fixed order, for cursors.
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	var q url.Values = map[string][]string{}
-	for _, k := range keys {
-		q.Set(k, string(args.Peek(k)))
-	}
-	f.raw = q.Encode()
-	return f, nil
-}
-
 // linkCache holds the links of the containers one request looked at.
 type linkCache map[string][]state.Ref
 
-func (s *Server) containerLinks(c linkCache, id string) ([]state.Ref, error) {
-	if l, ok := c[id]; ok {
-		return l, nil
+func (s *Server) linksOf(c linkCache) func(string) ([]state.Ref, error) {
+	return func(id string) ([]state.Ref, error) {
+		if l, ok := c[id]; ok {
+			return l, nil
+		}
+		var l []state.Ref
+		err := s.cfg.Store.Links(id, func(r state.Ref) bool { l = append(l, r); return true })
+		c[id] = l
+		return l, err
 	}
-	var l []state.Ref
-	err := s.cfg.Store.Links(id, func(r state.Ref) bool { l = append(l, r); return true })
-	c[id] = l
-	return l, err
 }
 
-// linked reports whether the event or its container carries the link.
-func (s *Server) linked(c linkCache, e *state.DCSAEvent, want state.Ref) (bool, error) {
-	if slices.Contains(e.Refs, want) {
-		return true, nil
-	}
-	if e.Equipment == "" {
-		return false, nil
-	}
-	l, err := s.containerLinks(c, e.Equipment)
-	return slices.Contains(l, want), err
-}
-
-// match applies the filter to one event.
-func (s *Server) match(f *eventFilter, e *state.DCSAEvent, c linkCache) (bool, error) {
-	if f.never {
-		return false, nil
-	}
-	if f.types != nil && !slices.Contains(f.types, e.Type) {
-		return false, nil
-	}
-	codes := func(l []string, typ string) bool {
-		return l == nil || (e.Type == typ && slices.Contains(l, e.Code))
-	}
-	if !codes(f.shipCodes, state.DCSAShipment) || !codes(f.transCodes, state.DCSATransport) || !codes(f.equipCodes, state.DCSAEquipment) {
-		return false, nil
-	}
-	if f.docTypes != nil && (e.Type != state.DCSAShipment || !slices.Contains(f.docTypes, e.DocumentType)) {
-		return false, nil
-	}
-	eq := func(want *string, have string) bool { return want == nil || *want == have }
-	if !eq(f.callID, e.TransportCallID) || !eq(f.imo, e.VesselIMO) || !eq(f.voyage, e.ExportVoyage) ||
-		!eq(f.service, e.ServiceCode) || !eq(f.locode, e.UNLocationCode) || !eq(f.equipment, e.Equipment) {
-		return false, nil
-	}
-	for _, b := range f.created {
-		ok := false
-		switch b.op {
-		case "gte":
-			ok = e.Created >= b.t
-		case "gt":
-			ok = e.Created > b.t
-		case "lte":
-			ok = e.Created <= b.t
-		case "lt":
-			ok = e.Created < b.t
-		case "eq":
-			ok = e.Created == b.t
-		}
-		if !ok {
-			return false, nil
-		}
-	}
-	if f.booking != nil {
-		if ok, err := s.linked(c, e, state.Ref{Kind: state.LinkBooking, Value: *f.booking}); !ok || err != nil {
-			return false, err
-		}
-	}
-	if f.tdr != nil {
-		if ok, err := s.linked(c, e, state.Ref{Kind: state.LinkTransport, Value: *f.tdr}); !ok || err != nil {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
-// pastEnd reports whether, scanning in direction desc, no later event can
-// meet the created bounds (eventCreatedDateTime never decreases along the
-// log).
-func (f *eventFilter) pastEnd(e *state.DCSAEvent, desc bool) bool {
-	for _, b := range f.created {
-		switch {
-		case !desc && (b.op == "lt" && e.Created >= b.t || b.op == "lte" && e.Created > b.t || b.op == "eq" && e.Created > b.t):
-			return true
-		case desc && (b.op == "gt" && e.Created <= b.t || b.op == "gte" && e.Created < b.t || b.op == "eq" && e.Created < b.t):
-			return true
-		}
-	}
-	return false
+// argsValues copies fasthttp query args into url.Values.
+func argsValues(args *fasthttp.Args) url.Values {
+	q := url.Values{}
+	args.VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
+	return q
 }
 
 // Cursors. A cursor is opaque to clients: base64url of
@@ -335,8 +114,9 @@ func parseCursor(s string) (pageCursor, bool) {
 	return pageCursor{mode: b[1], seq: binary.BigEndian.Uint64(b[2:10]), raw: string(b[10:])}, true
 }
 
-func (f *eventFilter) start() uint64 {
-	if f.desc {
+// start is the cursor position of the first page.
+func start(f *state.DCSAFilter) uint64 {
+	if f.Desc {
 		return math.MaxUint64
 	}
 	return 0
@@ -359,15 +139,15 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 		args = &fasthttp.Args{}
 		args.Parse(cur.raw)
 	}
-	f, err := parseEventFilter(args, s.cfg.MaxLimit)
+	f, err := state.ParseDCSAFilter(argsValues(args), s.cfg.MaxLimit, true)
 	if err != nil {
 		dcsaError(ctx, fasthttp.StatusBadRequest, "invalidQuery", err.Error())
 		return
 	}
 	if len(cs) == 0 {
-		cur.seq, cur.raw = f.start(), f.raw
+		cur.seq, cur.raw = start(&f), f.Raw
 	}
-	links := linkCache{}
+	links := s.linksOf(linkCache{})
 	seen := map[string]bool{}
 	// collect scans from seq in direction desc, collecting up to n
 	// matching events (bodies copied) with their seqs.
@@ -379,10 +159,10 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 		var out []item
 		var ferr error
 		err := s.cfg.Store.ScanDCSA(from, desc, func(e *state.DCSAEvent) bool {
-			if f.pastEnd(e, desc) {
+			if f.PastEnd(e, desc) {
 				return false
 			}
-			ok, err := s.match(&f, e, links)
+			ok, err := f.Match(e, links)
 			if err == nil && ok {
 				ok, err = s.visibleEvent(&r.who, e, seen)
 			}
@@ -399,38 +179,38 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	var page []item
 	var next, prev *pageCursor
-	mk := func(mode byte, seq uint64) *pageCursor { return &pageCursor{mode: mode, seq: seq, raw: f.raw} }
+	mk := func(mode byte, seq uint64) *pageCursor { return &pageCursor{mode: mode, seq: seq, raw: f.Raw} }
 	switch cur.mode {
 	case 'F':
-		page, err = collect(cur.seq, f.desc, f.limit+1)
-		if len(page) > f.limit {
-			next = mk('F', page[f.limit].seq)
-			page = page[:f.limit]
+		page, err = collect(cur.seq, f.Desc, f.Limit+1)
+		if len(page) > f.Limit {
+			next = mk('F', page[f.Limit].seq)
+			page = page[:f.Limit]
 		}
-		if cur.seq != f.start() && len(page) > 0 {
+		if cur.seq != start(&f) && len(page) > 0 {
 			prev = mk('B', page[0].seq)
 		}
 	case 'B', 'L':
 		// Scan against the sort order: L from the far end, B from just
 		// before seq.
 		from := uint64(math.MaxUint64)
-		if f.desc {
+		if f.Desc {
 			from = 0
 		}
 		if cur.mode == 'B' {
-			if cur.seq == f.start() {
+			if cur.seq == start(&f) {
 				break // nothing before the start
 			}
 			from = cur.seq - 1
-			if f.desc {
+			if f.Desc {
 				from = cur.seq + 1
 			}
 			next = mk('F', cur.seq)
 		}
-		page, err = collect(from, !f.desc, f.limit+1)
-		if len(page) > f.limit {
-			page = page[:f.limit]
-			prev = mk('B', page[f.limit-1].seq)
+		page, err = collect(from, !f.Desc, f.Limit+1)
+		if len(page) > f.Limit {
+			page = page[:f.Limit]
+			prev = mk('B', page[f.Limit-1].seq)
 		}
 		slices.Reverse(page)
 	}
@@ -441,8 +221,8 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	h := &ctx.Response.Header
 	h.Set("Current-Page", cur.String())
-	h.Set("First-Page", pageCursor{mode: 'F', seq: f.start(), raw: f.raw}.String())
-	h.Set("Last-Page", pageCursor{mode: 'L', raw: f.raw}.String())
+	h.Set("First-Page", pageCursor{mode: 'F', seq: start(&f), raw: f.Raw}.String())
+	h.Set("Last-Page", pageCursor{mode: 'L', raw: f.Raw}.String())
 	if next != nil {
 		h.Set("Next-Page", next.String())
 	}
