@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// MaxLimit caps the page size of list endpoints (default 1000).
 	MaxLimit int
+	// CallbackDeny are address ranges webhook callback URLs may not name.
+	CallbackDeny []netip.Prefix
 	// Open lets requests without an API key act as the port operator (the
 	// demo on loopback); a request with a key is still checked.
 	Open bool
@@ -56,6 +59,7 @@ func New(cfg Config) (*Server, error) {
 		s.multimodalRoutes(),
 		s.containerRoutes(),
 		s.dcsaRoutes(),
+		s.subscriptionRoutes(),
 	)
 	if err != nil {
 		return nil, err

@@ -116,6 +116,7 @@ type Store struct {
 
 	closed atomic.Bool
 	m      storeMetrics
+	subs   subLock // subscription records and delivery state
 
 	// loc places container events in the port model (location.go).
 	loc *locator

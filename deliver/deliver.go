@@ -1,0 +1,415 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/porttrack/porttrack/state"
+)
+
+// Config configures the deliverer.
+type Config struct {
+	Store *state.Store
+	// Timeout bounds one POST, connection to last byte (default 10 s).
+	Timeout time.Duration
+	// MaxBatch is the most events per POST (default 100); MaxBodyBytes the
+	// largest body (default 1 MiB; a batch is cut before it).
+	MaxBatch     int
+	MaxBodyBytes int
+	// MaxFailures is the number of failed attempts after which a batch
+	// moves to the subscription's dead letters (default 10).
+	MaxFailures int
+	// BackoffMin and BackoffMax bound the exponential backoff between
+	// attempts (defaults 1 s and 5 min); a Retry-After answer sets the
+	// wait instead, capped at BackoffMax.
+	BackoffMin, BackoffMax time.Duration
+	// Poll is how often an idle subscription looks for new events and how
+	// often the subscription list is read (default 200 ms).
+	Poll time.Duration
+	// Deny lists address ranges no callback may connect to (checked on the
+	// resolved address of every connection).
+	Deny   []netip.Prefix
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 100
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxFailures == 0 {
+		c.MaxFailures = 10
+	}
+	if c.BackoffMin == 0 {
+		c.BackoffMin = time.Second
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = 5 * time.Minute
+	}
+	if c.Poll == 0 {
+		c.Poll = 200 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("deliver: Store is nil")
+	case c.Timeout < 0 || c.MaxBatch < 0 || c.MaxBodyBytes < 0 || c.MaxFailures < 0 || c.BackoffMin < 0 || c.BackoffMax < 0 || c.Poll < 0:
+		return errors.New("deliver: negative setting")
+	case c.BackoffMax != 0 && c.BackoffMin > c.BackoffMax:
+		return errors.New("deliver: BackoffMin exceeds BackoffMax")
+	}
+	return nil
+}
+
+// Deliverer posts the DCSA event log to subscriptions' callback URLs.
+type Deliverer struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+	m      metrics
+}
+
+type metrics struct {
+	posts, delivered, failures, deadBatches, events atomic.Uint64
+}
+
+// Metrics are the deliverer's counters since New.
+type Metrics struct {
+	Posts       uint64 // POSTs sent
+	Delivered   uint64 // POSTs answered 2xx
+	Failures    uint64 // POSTs failed (error or non-2xx)
+	DeadBatches uint64 // batches moved to dead letters
+	Events      uint64 // events delivered (2xx), redeliveries included
+}
+
+// New builds a deliverer; Run runs it.
+func New(cfg Config) (*Deliverer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	deny := cfg.Deny
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return err
+		}
+		if state.DeniedAddr(ap.Addr(), deny) {
+			return fmt.Errorf("callback address %s is in a denied range", ap.Addr())
+		}
+		return nil
+	}}
+	tr := &http.Transport{
+		DialContext:            dialer.DialContext,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	return &Deliverer{cfg: cfg, log: cfg.Logger.With("component", "deliver"),
+		client: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// Metrics returns the counters.
+func (d *Deliverer) Metrics() Metrics {
+	return Metrics{Posts: d.m.posts.Load(), Delivered: d.m.delivered.Load(), Failures: d.m.failures.Load(),
+		DeadBatches: d.m.deadBatches.Load(), Events: d.m.events.Load()}
+}
+
+// WritePrometheus writes the counters in Prometheus text format.
+func (d *Deliverer) WritePrometheus(w io.Writer) {
+	m := d.Metrics()
+	fmt.Fprintf(w, "# TYPE porttrack_webhook_posts_total counter\nporttrack_webhook_posts_total %d\n", m.Posts)
+	fmt.Fprintf(w, "# TYPE porttrack_webhook_delivered_total counter\nporttrack_webhook_delivered_total %d\n", m.Delivered)
+	fmt.Fprintf(w, "# TYPE porttrack_webhook_failures_total counter\nporttrack_webhook_failures_total %d\n", m.Failures)
+	fmt.Fprintf(w, "# TYPE porttrack_webhook_dead_batches_total counter\nporttrack_webhook_dead_batches_total %d\n", m.DeadBatches)
+	fmt.Fprintf(w, "# TYPE porttrack_webhook_events_total counter\nporttrack_webhook_events_total %d\n", m.Events)
+}
+
+// Run delivers until ctx ends: one goroutine per subscription, started
+// when the subscription appears and ended when it is deleted, so a slow or
+// dead receiver holds up only its own subscription.
+func (d *Deliverer) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	workers := map[string]chan struct{}{} // id -> closed when the worker ended
+	t := time.NewTicker(d.cfg.Poll)
+	defer t.Stop()
+	for {
+		var ids []string
+		err := d.cfg.Store.Subscriptions("", func(sub *state.Subscription) bool {
+			ids = append(ids, sub.ID)
+			return true
+		})
+		if err != nil && !errors.Is(err, state.ErrClosed) {
+			d.log.Error("reading subscriptions failed", "err", err)
+		}
+		for _, id := range ids {
+			if done, ok := workers[id]; ok {
+				select {
+				case <-done:
+				default:
+					continue // running
+				}
+			}
+			done := make(chan struct{})
+			workers[id] = done
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer close(done)
+				d.work(ctx, id)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// work delivers one subscription until it is deleted or ctx ends.
+func (d *Deliverer) work(ctx context.Context, id string) {
+	links := map[string][]state.Ref{}
+	linksOf := func(c string) ([]state.Ref, error) {
+		if l, ok := links[c]; ok {
+			return l, nil
+		}
+		var l []state.Ref
+		err := d.cfg.Store.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
+		if len(links) > 10000 {
+			clear(links)
+		}
+		links[c] = l
+		return l, err
+	}
+	wait := func(dur time.Duration) bool {
+		t := time.NewTimer(dur)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
+	for ctx.Err() == nil {
+		sub, err := d.cfg.Store.Subscription(id)
+		if errors.Is(err, state.ErrNotFound) || errors.Is(err, state.ErrClosed) {
+			return
+		}
+		if err != nil {
+			d.log.Error("reading subscription failed", "subscription", id, "err", err)
+			if !wait(d.cfg.Poll) {
+				return
+			}
+			continue
+		}
+		st, err := d.cfg.Store.DeliveryStateOf(id)
+		if err != nil {
+			if errors.Is(err, state.ErrNotFound) {
+				return
+			}
+			d.log.Error("reading delivery state failed", "subscription", id, "err", err)
+			if !wait(d.cfg.Poll) {
+				return
+			}
+			continue
+		}
+		if _, err := d.cfg.Store.TakeRedelivery(id, &st); err != nil {
+			d.log.Error("redelivery request failed", "subscription", id, "err", err)
+		}
+		if now := time.Now().UnixNano(); st.RetryAt > now {
+			if !wait(time.Duration(st.RetryAt - now)) {
+				return
+			}
+			continue
+		}
+		body, from, to, n, err := d.batch(&sub, st.Next, linksOf)
+		if err != nil {
+			d.log.Error("reading the event log failed", "subscription", id, "err", err)
+			if !wait(d.cfg.Poll) {
+				return
+			}
+			continue
+		}
+		if to < st.Next { // nothing new
+			if !wait(d.cfg.Poll) {
+				return
+			}
+			continue
+		}
+		if n == 0 { // only events this subscription does not want
+			st.Next = to + 1
+			if err := d.cfg.Store.RecordDelivery(id, &st, nil, nil); err != nil {
+				return
+			}
+			continue
+		}
+		d.attempt(ctx, &sub, &st, body, from, to, n)
+	}
+}
+
+// batch reads the log from seq next and renders the JSON array of the
+// events the subscription matches: at most MaxBatch events and MaxBodyBytes
+// bytes. to is the last sequence number read (< next when none).
+func (d *Deliverer) batch(sub *state.Subscription, next uint64, links func(string) ([]state.Ref, error)) (body []byte, from, to uint64, n int, err error) {
+	q, _ := url.ParseQuery(sub.Filter)
+	f, err := state.ParseDCSAFilter(q, 1, false)
+	if err != nil {
+		return nil, 0, 0, 0, fmt.Errorf("subscription %s filter: %w", sub.ID, err)
+	}
+	to = next - 1
+	body = append(body, '[')
+	scanned := 0
+	var ferr error
+	err = d.cfg.Store.ScanDCSA(next, false, func(e *state.DCSAEvent) bool {
+		ok, err := f.Match(e, links)
+		if err == nil && ok {
+			ok, err = state.SubscriptionVisible(sub, e, links)
+		}
+		if err != nil {
+			ferr = err
+			return false
+		}
+		if ok {
+			if n > 0 && len(body)+1+len(e.Body)+1 > d.cfg.MaxBodyBytes {
+				return false
+			}
+			if n == 0 {
+				from = e.Seq
+			} else {
+				body = append(body, ',')
+			}
+			body = append(body, e.Body...)
+			n++
+		}
+		to = e.Seq
+		scanned++
+		return n < d.cfg.MaxBatch && scanned < 100*d.cfg.MaxBatch
+	})
+	return append(body, ']'), from, to, n, errors.Join(err, ferr)
+}
+
+// Sign returns the Notification-Signature header value of body.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// attempt posts one batch and records the outcome.
+func (d *Deliverer) attempt(ctx context.Context, sub *state.Subscription, st *state.DeliveryState, body []byte, from, to uint64, n int) {
+	start := time.Now()
+	status, retryAfter, perr := d.post(ctx, sub, body)
+	if ctx.Err() != nil && perr != nil {
+		return // shutting down: the batch is sent again after the restart
+	}
+	st.Attempts++
+	rec := state.DeliveryRecord{Attempt: st.Attempts, At: start.UnixNano(), From: from, To: to, Events: n, Status: status, Nanos: int64(time.Since(start))}
+	var dead *state.DeadLetter
+	if perr == nil {
+		d.m.delivered.Add(1)
+		d.m.events.Add(uint64(n))
+		st.Next, st.Failures, st.RetryAt = to+1, 0, 0
+	} else {
+		d.m.failures.Add(1)
+		rec.Error = perr.Error()
+		st.Failures++
+		if st.Failures >= d.cfg.MaxFailures {
+			d.m.deadBatches.Add(1)
+			rec.Dead = true
+			dead = &state.DeadLetter{From: from, To: to, Events: n, Attempts: st.Failures, LastError: rec.Error, At: rec.At}
+			st.Next, st.Failures, st.RetryAt = to+1, 0, 0
+		} else {
+			wait := d.backoff(st.Failures)
+			if retryAfter > 0 {
+				wait = min(retryAfter, d.cfg.BackoffMax)
+			}
+			st.RetryAt = time.Now().Add(wait).UnixNano()
+		}
+	}
+	if err := d.cfg.Store.RecordDelivery(sub.ID, st, &rec, dead); err != nil && !errors.Is(err, state.ErrNotFound) {
+		d.log.Error("recording a delivery failed", "subscription", sub.ID, "err", err)
+	}
+}
+
+// backoff is BackoffMin·2^(failures-1), capped at BackoffMax.
+func (d *Deliverer) backoff(failures int) time.Duration {
+	w := d.cfg.BackoffMin
+	for i := 1; i < failures && w < d.cfg.BackoffMax; i++ {
+		w *= 2
+	}
+	return min(w, d.cfg.BackoffMax)
+}
+
+// post sends the body; it returns the status, the Retry-After wait (0 if
+// none) and an error for anything but a 2xx answer.
+func (d *Deliverer) post(ctx context.Context, sub *state.Subscription, body []byte) (int, time.Duration, error) {
+	d.m.posts.Add(1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Subscription-ID", sub.ID)
+	req.Header.Set("API-Version", "2.2.0")
+	req.Header.Set("Notification-Signature", Sign(sub.Secret, body))
+	req.Header.Set("User-Agent", "porttrack-webhook")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	// Read a bounded part of the answer so the connection can be reused.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, 0, nil
+	}
+	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), fmt.Errorf("callback answered %d", resp.StatusCode)
+}
+
+// retryAfter parses a Retry-After value (seconds or an HTTP date).
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}

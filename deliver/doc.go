@@ -1,0 +1,31 @@
+// Package deliver sends DCSA Track & Trace 2.2 events to the callback URLs
+// of event subscriptions (webhooks).
+//
+// It tails the store's DCSA event log (state/dcsa.go), which Apply writes
+// in the same batch as the state that produced each event, so nothing can
+// be derived without being offered to every subscription. Each
+// subscription has its own goroutine and its own durable delivery state
+// (the next log sequence number, failures, the retry time): a slow or dead
+// receiver delays only its own subscription, never ingest (which never
+// waits for delivery) nor other subscribers.
+//
+// Delivery is at least once and in log order per subscription: a batch is
+// a JSON array of the matching events after the subscription's position,
+// POSTed with Subscription-ID, API-Version and Notification-Signature
+// (sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with the
+// subscription's secret>); the position advances only when the receiver
+// answers 2xx. Failures back off exponentially (BackoffMin·2^n up to
+// BackoffMax) or wait as long as Retry-After says; after MaxFailures
+// attempts the batch goes to the subscription's dead letters and delivery
+// moves on. Every attempt is logged (the newest 1000 per subscription). A
+// redelivery request (state.RequestRedelivery) rewinds the position to the
+// first event created at or after a time. Receivers deduplicate on
+// eventID.
+//
+// Callback connections are checked against a deny-list of address ranges
+// on the resolved address (so a host name cannot route around it), bodies
+// are bounded (MaxBatch events, MaxBodyBytes) and so is each POST
+// (Timeout); redirects are not followed.
+//
+// deliver imports state only; only cmd/porttrack imports it.
+package deliver

@@ -1,0 +1,539 @@
+package state
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// DCSA event subscriptions (webhooks): the subscription records, written by
+// the query API (control plane), and their delivery state, dead letters and
+// delivery log, written by the deliverer. See FORMAT.md "Subscriptions".
+
+const (
+	prefixSub         byte = 0x66
+	prefixSubState    byte = 0x67
+	prefixSubDead     byte = 0x68
+	prefixSubLog      byte = 0x69
+	prefixSubReplay   byte = 0x6A
+	maxDeliveryLog         = 1000 // records kept per subscription
+	MinSecretLen           = 32
+	MaxSecretLen           = 64
+	MaxCallbackURLLen      = 2048
+)
+
+// subLock serialises the read-modify-write of subscription records and
+// delivery state, so that a delivery recorded after a deletion does not
+// bring the deleted subscription's state back.
+type subLock struct{ sync.Mutex }
+
+// Subscription is a DCSA event subscription and its owner.
+type Subscription struct {
+	ID          string // UUID
+	Tenant      string
+	Role        string
+	Scope       Scope // the owner's scope (logistics) when it subscribed
+	CallbackURL string
+	Secret      []byte // HMAC-SHA256 key, MinSecretLen to MaxSecretLen bytes
+	Filter      string // canonical filter query (DCSAFilter.Raw)
+	Created     int64
+	Updated     int64
+}
+
+// NewSubscriptionID returns a random UUID (version 4).
+func NewSubscriptionID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	x := hex.EncodeToString(u[:])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// CheckCallbackURL validates a callback URL: http or https, a host, no
+// credentials, and (for a literal address) outside the deny-listed ranges.
+// Host names are checked again against deny when the deliverer connects.
+func CheckCallbackURL(raw string, deny []netip.Prefix) error {
+	if len(raw) > MaxCallbackURLLen {
+		return fmt.Errorf("callbackUrl longer than %d bytes", MaxCallbackURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("callbackUrl: %v", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("callbackUrl: scheme %q is not http or https", u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("callbackUrl: no host")
+	case u.User != nil:
+		return errors.New("callbackUrl: credentials in the URL are not allowed")
+	case u.Fragment != "":
+		return errors.New("callbackUrl: a fragment is not allowed")
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+		if DeniedAddr(ip, deny) {
+			return fmt.Errorf("callbackUrl: address %s is in a denied range", ip)
+		}
+	}
+	return nil
+}
+
+// DeniedAddr reports whether ip lies in one of the ranges.
+func DeniedAddr(ip netip.Addr, deny []netip.Prefix) bool {
+	ip = ip.Unmap()
+	for _, p := range deny {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks a subscription before it is stored.
+func (sub *Subscription) Validate(deny []netip.Prefix) error {
+	if _, ok := parseUUID(sub.ID); !ok {
+		return fmt.Errorf("subscriptionID %q is not a UUID", sub.ID)
+	}
+	if len(sub.Secret) < MinSecretLen || len(sub.Secret) > MaxSecretLen {
+		return fmt.Errorf("secret must decode to %d to %d bytes, got %d", MinSecretLen, MaxSecretLen, len(sub.Secret))
+	}
+	if !validRole(sub.Role) {
+		return fmt.Errorf("role %q unknown", sub.Role)
+	}
+	return CheckCallbackURL(sub.CallbackURL, deny)
+}
+
+func subKey(prefix byte, id string) ([]byte, error) {
+	u, ok := parseUUID(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return append([]byte{prefix}, u[:]...), nil
+}
+
+func formatUUID(u []byte) string {
+	x := hex.EncodeToString(u)
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+func decodeSub(k, v []byte, sub *Subscription) error {
+	if len(k) != 17 {
+		return errCorrupt
+	}
+	r := reader{b: v}
+	if r.byte() != valueV1 {
+		return errCorrupt
+	}
+	*sub = Subscription{ID: formatUUID(k[1:]), Tenant: r.str(), Role: r.str()}
+	sub.Scope.Bookings, sub.Scope.TransportDocs, sub.Scope.Parties = r.strs(), r.strs(), r.strs()
+	sub.CallbackURL = r.str()
+	sub.Secret = bytes.Clone(r.bytes())
+	sub.Filter = r.str()
+	sub.Created, sub.Updated = r.varint(), r.varint()
+	return r.err
+}
+
+// PutSubscription stores a subscription. A new one (create) starts
+// delivering with the events logged after now; an update keeps its
+// delivery position.
+func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Prefix) error {
+	if err := sub.Validate(deny); err != nil {
+		return err
+	}
+	k, _ := subKey(prefixSub, sub.ID)
+	v := []byte{valueV1}
+	v = appendStr(v, sub.Tenant)
+	v = appendStr(v, sub.Role)
+	v = appendStrs(v, sub.Scope.Bookings)
+	v = appendStrs(v, sub.Scope.TransportDocs)
+	v = appendStrs(v, sub.Scope.Parties)
+	v = appendStr(v, sub.CallbackURL)
+	v = appendBytes(v, sub.Secret)
+	v = appendStr(v, sub.Filter)
+	v = binary.AppendVarint(v, sub.Created)
+	v = binary.AppendVarint(v, sub.Updated)
+	s.subs.Lock()
+	defer s.subs.Unlock()
+	_, closer, err := s.db.Get(k)
+	exists := err == nil
+	if exists {
+		closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	if create == exists {
+		if create {
+			return fmt.Errorf("subscription %s exists", sub.ID)
+		}
+		return ErrNotFound
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(k, v, nil); err != nil {
+		return err
+	}
+	if create {
+		last, _, err := s.lastDCSA()
+		if err != nil {
+			return err
+		}
+		sk, _ := subKey(prefixSubState, sub.ID)
+		if err := b.Set(sk, appendDeliveryState(nil, &DeliveryState{Next: last + 1}), nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(pebble.Sync)
+}
+
+// Subscription returns a subscription, or ErrNotFound.
+func (s *Store) Subscription(id string) (Subscription, error) {
+	var sub Subscription
+	k, err := subKey(prefixSub, id)
+	if err != nil {
+		return sub, err
+	}
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return sub, ErrNotFound
+	}
+	if err != nil {
+		return sub, err
+	}
+	defer closer.Close()
+	return sub, decodeSub(k, v, &sub)
+}
+
+// Subscriptions calls fn for every subscription in id order, starting
+// after the id after ("" from the first).
+func (s *Store) Subscriptions(after string, fn func(*Subscription) bool) error {
+	lower := []byte{prefixSub}
+	if after != "" {
+		k, err := subKey(prefixSub, after)
+		if err != nil {
+			return ErrBadCursor
+		}
+		lower = append(k, 0)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixSub + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var sub Subscription
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := decodeSub(it.Key(), it.Value(), &sub); err != nil {
+			return fmt.Errorf("state: subscription %x: %w", it.Key(), err)
+		}
+		if !fn(&sub) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// DeleteSubscription deletes a subscription with its delivery state, dead
+// letters and delivery log.
+func (s *Store) DeleteSubscription(id string) error {
+	k, err := subKey(prefixSub, id)
+	if err != nil {
+		return err
+	}
+	s.subs.Lock()
+	defer s.subs.Unlock()
+	_, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	closer.Close()
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, p := range []byte{prefixSub, prefixSubState, prefixSubDead, prefixSubLog, prefixSubReplay} {
+		lo := append([]byte{p}, k[1:]...)
+		hi := append(bytes.Clone(lo), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		if err := b.DeleteRange(lo, hi, nil); err != nil {
+			return err
+		}
+		if err := b.Delete(lo, nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(pebble.Sync)
+}
+
+// DeliveryState is where a subscription's delivery stands.
+type DeliveryState struct {
+	Next     uint64 // next log sequence number to deliver
+	Failures int    // failed attempts of the batch starting at Next
+	RetryAt  int64  // Unix ns before which the batch is not retried
+	Attempts uint64 // attempts so far (numbers the delivery log)
+}
+
+func appendDeliveryState(dst []byte, st *DeliveryState) []byte {
+	dst = append(dst, valueV1)
+	dst = binary.AppendUvarint(dst, st.Next)
+	dst = binary.AppendUvarint(dst, uint64(st.Failures))
+	dst = binary.AppendVarint(dst, st.RetryAt)
+	return binary.AppendUvarint(dst, st.Attempts)
+}
+
+// DeliveryStateOf returns a subscription's delivery state, or ErrNotFound.
+func (s *Store) DeliveryStateOf(id string) (DeliveryState, error) {
+	var st DeliveryState
+	k, err := subKey(prefixSubState, id)
+	if err != nil {
+		return st, err
+	}
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return st, ErrNotFound
+	}
+	if err != nil {
+		return st, err
+	}
+	defer closer.Close()
+	r := reader{b: v}
+	if r.byte() != valueV1 {
+		return st, errCorrupt
+	}
+	st.Next, st.Failures, st.RetryAt, st.Attempts = r.uvarint(), int(r.uvarint()), r.varint(), r.uvarint()
+	return st, r.err
+}
+
+// DeliveryRecord is one delivery attempt in a subscription's log.
+type DeliveryRecord struct {
+	Attempt  uint64 // number of the attempt, from 1
+	At       int64  // Unix ns
+	From, To uint64 // log sequence numbers of the batch
+	Events   int
+	Status   int    // HTTP status, 0 when no answer
+	Error    string // "" on success
+	Nanos    int64  // duration
+	Dead     bool   // the batch moved to the dead letters after this attempt
+}
+
+// DeadLetter is a batch given up after too many failed attempts.
+type DeadLetter struct {
+	From, To  uint64 // log sequence numbers
+	Events    int
+	Attempts  int
+	LastError string
+	At        int64
+}
+
+// RecordDelivery stores the outcome of one attempt: the new delivery state,
+// the log record (the log keeps the newest maxDeliveryLog) and, when the
+// batch was given up, its dead letter. It returns ErrNotFound when the
+// subscription was deleted meanwhile.
+func (s *Store) RecordDelivery(id string, st *DeliveryState, rec *DeliveryRecord, dead *DeadLetter) error {
+	k, err := subKey(prefixSub, id)
+	if err != nil {
+		return err
+	}
+	s.subs.Lock()
+	defer s.subs.Unlock()
+	_, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	closer.Close()
+	u := k[1:]
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(append([]byte{prefixSubState}, u...), appendDeliveryState(nil, st), nil); err != nil {
+		return err
+	}
+	if rec != nil {
+		lk := binary.BigEndian.AppendUint64(append([]byte{prefixSubLog}, u...), rec.Attempt)
+		v := []byte{valueV1}
+		v = binary.AppendVarint(v, rec.At)
+		v = binary.AppendUvarint(v, rec.From)
+		v = binary.AppendUvarint(v, rec.To)
+		v = binary.AppendUvarint(v, uint64(rec.Events))
+		v = binary.AppendUvarint(v, uint64(rec.Status))
+		v = appendStr(v, rec.Error)
+		v = binary.AppendVarint(v, rec.Nanos)
+		dead := byte(0)
+		if rec.Dead {
+			dead = 1
+		}
+		v = append(v, dead)
+		if err := b.Set(lk, v, nil); err != nil {
+			return err
+		}
+		if rec.Attempt > maxDeliveryLog {
+			old := binary.BigEndian.AppendUint64(append([]byte{prefixSubLog}, u...), rec.Attempt-maxDeliveryLog)
+			if err := b.Delete(old, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if dead != nil {
+		dk := binary.BigEndian.AppendUint64(append([]byte{prefixSubDead}, u...), dead.From)
+		v := []byte{valueV1}
+		v = binary.AppendUvarint(v, dead.To)
+		v = binary.AppendUvarint(v, uint64(dead.Events))
+		v = binary.AppendUvarint(v, uint64(dead.Attempts))
+		v = appendStr(v, dead.LastError)
+		v = binary.AppendVarint(v, dead.At)
+		if err := b.Set(dk, v, nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(s.writeO)
+}
+
+func scanSub(s *Store, prefix byte, id string, newestFirst bool, fn func(k, v []byte) (bool, error)) error {
+	k, err := subKey(prefix, id)
+	if err != nil {
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: k, UpperBound: append(bytes.Clone(k), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	ok, step := it.First(), it.Next
+	if newestFirst {
+		ok, step = it.Last(), it.Prev
+	}
+	for ; ok; ok = step() {
+		if len(it.Key()) != 25 {
+			return errCorrupt
+		}
+		more, err := fn(it.Key()[17:], it.Value())
+		if err != nil || !more {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// DeliveryLog calls fn with the subscription's delivery records, newest
+// first.
+func (s *Store) DeliveryLog(id string, fn func(*DeliveryRecord) bool) error {
+	return scanSub(s, prefixSubLog, id, true, func(k, v []byte) (bool, error) {
+		r := reader{b: v}
+		if r.byte() != valueV1 {
+			return false, errCorrupt
+		}
+		rec := DeliveryRecord{Attempt: binary.BigEndian.Uint64(k), At: r.varint(), From: r.uvarint(), To: r.uvarint(),
+			Events: int(r.uvarint()), Status: int(r.uvarint()), Error: r.str(), Nanos: r.varint(), Dead: r.byte() == 1}
+		if r.err != nil {
+			return false, r.err
+		}
+		return fn(&rec), nil
+	})
+}
+
+// DeadLetters calls fn with the subscription's dead letters, oldest first.
+func (s *Store) DeadLetters(id string, fn func(*DeadLetter) bool) error {
+	return scanSub(s, prefixSubDead, id, false, func(k, v []byte) (bool, error) {
+		r := reader{b: v}
+		if r.byte() != valueV1 {
+			return false, errCorrupt
+		}
+		d := DeadLetter{From: binary.BigEndian.Uint64(k), To: r.uvarint(), Events: int(r.uvarint()), Attempts: int(r.uvarint()),
+			LastError: r.str(), At: r.varint()}
+		if r.err != nil {
+			return false, r.err
+		}
+		return fn(&d), nil
+	})
+}
+
+// RequestRedelivery asks the deliverer to deliver again every event
+// created at or after since (Unix ns) to the subscription; it returns the
+// first log sequence number that will be sent again.
+func (s *Store) RequestRedelivery(id string, since int64) (uint64, error) {
+	k, err := subKey(prefixSubReplay, id)
+	if err != nil {
+		return 0, err
+	}
+	seq, err := s.DCSASeqAt(since)
+	if err != nil {
+		return 0, err
+	}
+	s.subs.Lock()
+	defer s.subs.Unlock()
+	if _, err := s.Subscription(id); err != nil {
+		return 0, err
+	}
+	return seq, s.db.Set(k, binary.BigEndian.AppendUint64(nil, seq), pebble.Sync)
+}
+
+// TakeRedelivery applies a pending redelivery request to the delivery
+// state (the deliverer calls it before each batch): the state restarts at
+// the requested position. ok is false when there was none.
+func (s *Store) TakeRedelivery(id string, st *DeliveryState) (bool, error) {
+	k, err := subKey(prefixSubReplay, id)
+	if err != nil {
+		return false, err
+	}
+	s.subs.Lock()
+	defer s.subs.Unlock()
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if len(v) != 8 {
+		closer.Close()
+		return false, errCorrupt
+	}
+	st.Next, st.Failures, st.RetryAt = binary.BigEndian.Uint64(v), 0, 0
+	closer.Close()
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(k, nil); err != nil {
+		return false, err
+	}
+	if err := b.Set(append([]byte{prefixSubState}, k[1:]...), appendDeliveryState(nil, st), nil); err != nil {
+		return false, err
+	}
+	return true, b.Commit(pebble.Sync)
+}
+
+// SubscriptionVisible reports whether the subscription's owner may see
+// the event: the same rule as the query API (TRANSPORT events always;
+// others for port and customs, or when linked to a logistics owner's
+// scope).
+func SubscriptionVisible(sub *Subscription, e *DCSAEvent, links func(string) ([]Ref, error)) (bool, error) {
+	if sub.Role != RoleLogistics || e.Type == DCSATransport {
+		return true, nil
+	}
+	for _, r := range e.Refs {
+		if sub.Scope.Has(r) {
+			return true, nil
+		}
+	}
+	if e.Equipment == "" {
+		return false, nil
+	}
+	l, err := links(e.Equipment)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range l {
+		if sub.Scope.Has(r) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
