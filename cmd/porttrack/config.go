@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -47,6 +48,8 @@ type Config struct {
 	MaxFences int `yaml:"max_fences"`
 	// AdminKey, when set, is stored at start as an API key of role port.
 	AdminKey string `yaml:"admin_key"`
+	// Webhook delivery of DCSA event subscriptions.
+	Webhooks Webhooks `yaml:"webhooks"`
 	// openAPI lets requests without a key act as the port operator (only
 	// the demo on loopback sets it).
 	openAPI bool
@@ -62,6 +65,36 @@ type GuardSteps struct {
 	CustomsClear time.Duration `yaml:"customs_clear"`
 	Transfer     time.Duration `yaml:"transfer"`
 	Load         time.Duration `yaml:"load"`
+}
+
+// Webhooks tune the delivery of DCSA event subscriptions.
+type Webhooks struct {
+	Timeout     time.Duration `yaml:"timeout"`
+	MaxFailures int           `yaml:"max_failures"`
+	MaxBatch    int           `yaml:"max_batch"`
+	BackoffMax  time.Duration `yaml:"backoff_max"`
+	// Deny lists CIDR ranges callback URLs may not reach ("" none).
+	Deny string `yaml:"deny"`
+}
+
+// denyPrefixes parses Deny.
+func (w Webhooks) denyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(w.Deny, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(f); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return nil, fmt.Errorf("%q is not a CIDR range", f)
+			}
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Topics are the Kafka topic names.
@@ -91,6 +124,7 @@ func defaultConfig() Config {
 		Guard: GuardSteps{Discharge: 6 * time.Hour, HoldClear: 24 * time.Hour, CustomsClear: 24 * time.Hour,
 			Transfer: 2 * time.Hour, Load: time.Hour},
 		MaxFences: 1000,
+		Webhooks:  Webhooks{Timeout: 10 * time.Second, MaxFailures: 10, MaxBatch: 100, BackoffMax: 5 * time.Minute},
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
@@ -129,6 +163,17 @@ func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
 			return fmt.Errorf("want a duration such as 10s, got %q", v)
 		}
 		*dst(c) = d
+		return nil
+	}
+}
+
+func intSetting(dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		*dst(c) = n
 		return nil
 	}
 }
@@ -186,6 +231,11 @@ var serveSettings = []setting{
 		return nil
 	}},
 	{"admin_key", "API key of role port created at start (at least 16 bytes); every request needs a key", str(func(c *Config) *string { return &c.AdminKey })},
+	{"webhooks.timeout", "time limit of one webhook POST", dur(func(c *Config) *time.Duration { return &c.Webhooks.Timeout })},
+	{"webhooks.max_failures", "failed attempts after which a webhook batch goes to the subscription's dead letters", intSetting(func(c *Config) *int { return &c.Webhooks.MaxFailures })},
+	{"webhooks.max_batch", "most events in one webhook POST", intSetting(func(c *Config) *int { return &c.Webhooks.MaxBatch })},
+	{"webhooks.backoff_max", "longest wait between webhook attempts (also caps Retry-After)", dur(func(c *Config) *time.Duration { return &c.Webhooks.BackoffMax })},
+	{"webhooks.deny", "comma-separated CIDR ranges webhook callbacks may not reach (empty: none)", str(func(c *Config) *string { return &c.Webhooks.Deny })},
 	{"log_level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log_format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 	{"session_timeout", "consumer group session timeout", dur(func(c *Config) *time.Duration { return &c.SessionTimeout })},
@@ -299,6 +349,21 @@ func (c *Config) validate() error {
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		bad("admin_key", "must be at least 16 bytes")
+	}
+	if c.Webhooks.Timeout < time.Millisecond || c.Webhooks.Timeout > 10*time.Minute {
+		bad("webhooks.timeout", "%s is out of range [1ms, 10m]", c.Webhooks.Timeout)
+	}
+	if c.Webhooks.MaxFailures < 1 || c.Webhooks.MaxFailures > 1000 {
+		bad("webhooks.max_failures", "%d is out of range [1, 1000]", c.Webhooks.MaxFailures)
+	}
+	if c.Webhooks.MaxBatch < 1 || c.Webhooks.MaxBatch > 10000 {
+		bad("webhooks.max_batch", "%d is out of range [1, 10000]", c.Webhooks.MaxBatch)
+	}
+	if c.Webhooks.BackoffMax < time.Second || c.Webhooks.BackoffMax > 24*time.Hour {
+		bad("webhooks.backoff_max", "%s is out of range [1s, 24h]", c.Webhooks.BackoffMax)
+	}
+	if _, err := c.Webhooks.denyPrefixes(); err != nil {
+		bad("webhooks.deny", "%v", err)
 	}
 	if c.TrackRetention < 0 {
 		bad("track_retention", "%s is negative", c.TrackRetention)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/porttrack/porttrack/deliver"
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/ingest"
@@ -25,6 +26,7 @@ type node struct {
 	store  *state.Store
 	engine *ingest.Engine
 	api    *query.Server
+	hooks  *deliver.Deliverer
 	ln     net.Listener
 	log    *slog.Logger
 }
@@ -67,12 +69,20 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		store.Close()
 		return nil, &exitError{code: 2, err: err}
 	}
+	deny, _ := cfg.Webhooks.denyPrefixes() // checked by validate
+	hooks, err := deliver.New(deliver.Config{Store: store, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
+		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, &exitError{code: 2, err: err}
+	}
 	api, err := query.New(query.Config{
-		Store:   store,
-		Ready:   engine.Ready,
-		Metrics: []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store)},
-		Logger:  log,
-		Open:    cfg.openAPI,
+		Store:        store,
+		Ready:        engine.Ready,
+		Metrics:      []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), hooks.WritePrometheus},
+		Logger:       log,
+		Open:         cfg.openAPI,
+		CallbackDeny: deny,
 	})
 	if err != nil {
 		store.Close()
@@ -83,7 +93,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		store.Close()
 		return nil, fmt.Errorf("http_addr: %w", err)
 	}
-	return &node{store: store, engine: engine, api: api, ln: ln, log: log}, nil
+	return &node{store: store, engine: engine, api: api, hooks: hooks, ln: ln, log: log}, nil
 }
 
 // run serves until ctx ends, then shuts down in order: HTTP, ingest, state.
@@ -91,8 +101,14 @@ func (n *node) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(2)
+	errc := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := n.hooks.Run(ctx); err != nil {
+			errc <- fmt.Errorf("webhooks: %w", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := n.api.Serve(n.ln); err != nil {
