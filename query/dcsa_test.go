@@ -49,7 +49,16 @@ func loadSpec(t *testing.T) *specValidator {
 // every declared header and the body.
 func (v *specValidator) check(t *testing.T, method, uri string, status int, h *fasthttp.ResponseHeader, body []byte) {
 	t.Helper()
-	req := httptest.NewRequest(method, uri, nil)
+	v.checkWithBody(t, method, uri, nil, status, h, body)
+}
+
+// checkWithBody is check for a request with a body (JSON).
+func (v *specValidator) checkWithBody(t *testing.T, method, uri string, reqBody []byte, status int, h *fasthttp.ResponseHeader, body []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, uri, bytes.NewReader(reqBody))
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	route, params, err := v.router.FindRoute(req)
 	if err != nil {
 		t.Fatalf("%s %s: no route in the spec: %v", method, uri, err)
