@@ -7,6 +7,17 @@
 // CRUD and the objects inside, geofences.go), /healthz, /readyz and
 // /metrics.
 //
+// DCSA Track & Trace 2.2 (dcsa.go, dcsa_subscriptions.go): /v2/events,
+// /v2/events/{eventID} and /v2/event-subscriptions.
+//
+// Authentication (auth.go): a Bearer API key, looked up by its hash, gives
+// the Principal (tenant, role, scope); no or an unknown key is 401 unless
+// Config.Open. Authorisation is in one place, Server.authorize: a logistics
+// caller gets 404 for a container outside its scope on every
+// /v1/containers/{id} route, 403 on /v1 routes not listed as safe for it,
+// and the /v2 handlers filter events and subscriptions by tenant
+// themselves. /v2 errors use DCSA's error body, the rest porttrack's.
+//
 // It never writes derived state (what Kafka input produced): that is
 // ingest's, partition by partition. It writes only control-plane records —
 // API keys, webhook subscriptions, user geofences — through state's
@@ -15,7 +26,7 @@
 // Server.authenticate and its handler gets the caller's Principal. Handlers append JSON into the response
 // buffer without reflection and keep nothing of the *fasthttp.RequestCtx
 // after returning. Store errors are mapped to HTTP statuses in one place
-// (Server.storeError); every error body is {"error":{"code","message"}}.
+// (Server.storeError); every /v1 error body is {"error":{"code","message"}}.
 //
 // query imports state (and geo); it never imports ingest, bench or cmd.
 package query

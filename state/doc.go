@@ -7,10 +7,13 @@
 // the port model, stays at places, time in the terminal, and a per-day place
 // history for "what was at place X at time T": location.go,
 // container_index.go), as-of reads of containers, trucks and vessels
-// (asof.go) and the outbox of messages to publish, all in one Pebble
-// database whose layout is specified in FORMAT.md. Current vessel and truck
-// positions are also held in in-memory H3 indexes (package geo), rebuilt at
-// Open and updated after each committed batch.
+// (asof.go), tenancy (API keys stored hashed, container links to bookings,
+// transport documents and parties), the DCSA event log (every DCSA Track &
+// Trace 2.2 event derived, with its filter fields), event subscriptions
+// with their delivery state and the outbox of messages to publish, all in
+// one Pebble database whose layout is specified in FORMAT.md. Current vessel
+// and truck positions are also held in in-memory H3 indexes (package geo),
+// rebuilt at Open and updated after each committed batch.
 //
 // Invariants:
 //   - Store.Apply writes the events of a batch, the current states they
@@ -28,6 +31,13 @@
 //   - A container's location index entries are derived from its whole
 //     history and written in the batch of the events that changed it; a
 //     late event re-derives them.
+//   - Every DCSA event is logged (and put in the outbox for the events
+//     topic) in the Apply batch of the input that derived it; the log's
+//     sequence numbers have no gaps and eventCreatedDateTime never
+//     decreases along them, so subscribers tail it by position.
+//   - Control-plane records (API keys, subscriptions) are written in their
+//     own small batches; subscription records and delivery state change
+//     under one lock (subLock) so a deleted subscription stays deleted.
 //   - Current state is the newest event by event time, not arrival: a late
 //     event enters the history and leaves current state alone.
 //   - Readers (Container, History, ScanOutbox) never take the write lock.

@@ -7,7 +7,10 @@
 //     or childEPCs (AggregationEvent); other EPCs (SSCC, SGTIN, ...) are
 //     skipped. bizStep maps to the event code (arriving GTIN, departing GTOT,
 //     loading LOAD, unloading DISC, inspecting INSP, holding HOLD), following
-//     the port usage in DOMAIN.md §5. Source "epcis". Other event types and
+//     the port usage in DOMAIN.md §5. The event's links (state.Ref) come
+//     from bizTransactionList (bol: transport document; bkg: booking) and
+//     the owning_party / possessing_party entries of sourceList and
+//     destinationList (refs.go). Source "epcis". Other event types and
 //     EPCISQueryDocument (subscription results) are rejected as unsupported.
 //   - Compact reads from porttrack's own fixed readers
 //     ({"reader":..,"antenna":..,"epc":..,"t":..,"rssi":..,"dir":..}),
