@@ -1,7 +1,6 @@
 package query
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -122,6 +122,9 @@ func start(f *state.DCSAFilter) uint64 {
 	return 0
 }
 
+// pageBufs holds the buffers that collect a page's event bodies.
+var pageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
 // dcsaEvents answers GET /v2/events.
 func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	if !checkAPIVersion(ctx) {
@@ -150,15 +153,29 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	links := s.linksOf(linkCache{})
 	seen := map[string]bool{}
 	// collect scans from seq in direction desc, collecting up to n
-	// matching events (bodies copied) with their seqs.
+	// matching events (bodies copied into one buffer) with their seqs.
 	type item struct {
-		seq  uint64
-		body []byte
+		seq      uint64
+		off, end int
 	}
+	bp := pageBufs.Get().(*[]byte)
+	bodies := (*bp)[:0]
+	defer func() {
+		if cap(bodies) <= 4<<20 {
+			*bp = bodies
+			pageBufs.Put(bp)
+		}
+	}()
 	collect := func(from uint64, desc bool, n int) ([]item, error) {
-		var out []item
+		out := make([]item, 0, n)
 		var ferr error
-		err := s.cfg.Store.ScanDCSA(from, desc, func(e *state.DCSAEvent) bool {
+		scan := s.cfg.Store.ScanDCSA
+		if box, ok := f.Equipment(); ok {
+			scan = func(from uint64, desc bool, fn func(*state.DCSAEvent) bool) error {
+				return s.cfg.Store.ScanDCSAOf(box, from, desc, fn)
+			}
+		}
+		err := scan(from, desc, func(e *state.DCSAEvent) bool {
 			if f.PastEnd(e, desc) {
 				return false
 			}
@@ -171,7 +188,9 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 				return false
 			}
 			if ok {
-				out = append(out, item{e.Seq, bytes.Clone(e.Body)})
+				off := len(bodies)
+				bodies = append(bodies, e.Body...)
+				out = append(out, item{e.Seq, off, len(bodies)})
 			}
 			return len(out) < n
 		})
@@ -229,12 +248,16 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	if prev != nil {
 		h.Set("Prev-Page", prev.String())
 	}
-	b := append(ctx.Response.Body()[:0], '[')
+	size := 2 + len(page)
+	for _, it := range page {
+		size += it.end - it.off
+	}
+	b := append(slices.Grow(ctx.Response.Body()[:0], size), '[')
 	for i, it := range page {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, it.body...)
+		b = append(b, bodies[it.off:it.end]...)
 	}
 	b = append(b, ']')
 	ctx.SetContentType("application/json")

@@ -24,6 +24,7 @@ import (
 const (
 	prefixDCSALog byte = 0x64
 	prefixDCSAID  byte = 0x65
+	prefixDCSABox byte = 0x6B // equipment index: container | seq
 )
 
 // DCSA event types.
@@ -67,6 +68,12 @@ type dcsaLog struct {
 	loaded  bool
 	next    uint64 // next sequence number
 	created int64  // last eventCreatedDateTime written
+}
+
+func dcsaBoxKey(dst []byte, container string, seq uint64) []byte {
+	dst = append(dst, prefixDCSABox)
+	dst = append(dst, container...)
+	return binary.BigEndian.AppendUint64(dst, seq)
 }
 
 func dcsaLogKey(dst []byte, seq uint64) []byte {
@@ -113,6 +120,26 @@ func appendDCSA(dst []byte, e *DCSAEvent) []byte {
 	return appendBytes(dst, e.Body)
 }
 
+// dcsaWords are the strings a log value repeats (types, codes, the port's
+// LOCODE): decoding them costs no allocation.
+var dcsaWords = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range []string{DCSAEquipment, DCSATransport, DCSAShipment, "GTIN", "GTOT", "LOAD", "DISC", "INSP", "HOLD",
+		"ARRI", "DEPA", "CUS", "CNNGB", ""} {
+		m[w] = w
+	}
+	return m
+}()
+
+// interned reads a string, shared when it is one of dcsaWords.
+func (r *reader) interned() string {
+	b := r.bytes()
+	if w, ok := dcsaWords[string(b)]; ok { // no allocation: map lookup by []byte
+		return w
+	}
+	return string(b)
+}
+
 // decodeDCSA decodes a log value; e.Body and the strings alias v only for
 // Body (the strings are copies).
 func decodeDCSA(seq uint64, v []byte, e *DCSAEvent) error {
@@ -121,10 +148,10 @@ func decodeDCSA(seq uint64, v []byte, e *DCSAEvent) error {
 		return errCorrupt
 	}
 	e.Seq = seq
-	e.ID, e.Type, e.Code = r.str(), r.str(), r.str()
+	e.ID, e.Type, e.Code = r.str(), r.interned(), r.interned()
 	e.Created, e.Time = r.varint(), r.varint()
 	e.Equipment, e.TransportCallID, e.VesselIMO = r.str(), r.str(), r.str()
-	e.UNLocationCode, e.ExportVoyage, e.ServiceCode, e.DocumentType = r.str(), r.str(), r.str(), r.str()
+	e.UNLocationCode, e.ExportVoyage, e.ServiceCode, e.DocumentType = r.interned(), r.str(), r.str(), r.interned()
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		return errCorrupt
@@ -161,6 +188,11 @@ func (s *Store) writeDCSA(pb *pebble.Batch, e *DCSAEvent, now int64, key string,
 	u, _ := parseUUID(e.ID)
 	if err := pb.Set(append([]byte{prefixDCSAID}, u[:]...), binary.BigEndian.AppendUint64(nil, e.Seq), nil); err != nil {
 		return err
+	}
+	if e.Equipment != "" {
+		if err := pb.Set(dcsaBoxKey(nil, e.Equipment, e.Seq), nil, nil); err != nil {
+			return err
+		}
 	}
 	l.next++
 	l.created = e.Created
@@ -448,6 +480,56 @@ func (s *Store) ScanDCSA(from uint64, desc bool, fn func(*DCSAEvent) bool) error
 		}
 	}
 	return it.Error()
+}
+
+// ScanDCSAOf is ScanDCSA restricted to the events of one container
+// (equipmentReference), read through the equipment index.
+func (s *Store) ScanDCSAOf(container string, from uint64, desc bool, fn func(*DCSAEvent) bool) error {
+	if len(container) != ContainerLen {
+		return nil // only ISO 6346 numbers are indexed, and only they occur
+	}
+	opts := &pebble.IterOptions{LowerBound: dcsaBoxKey(nil, container, 0), UpperBound: append(append([]byte{prefixDCSABox}, container...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)}
+	if desc {
+		if from != ^uint64(0) {
+			opts.UpperBound = dcsaBoxKey(nil, container, from+1)
+		}
+	} else {
+		opts.LowerBound = dcsaBoxKey(nil, container, from)
+	}
+	idx, err := s.db.NewIter(opts)
+	if err != nil {
+		return err
+	}
+	defer idx.Close()
+	log, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixDCSALog}, UpperBound: []byte{prefixDCSALog + 1}})
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	var e DCSAEvent
+	var key []byte
+	ok, step := idx.First(), idx.Next
+	if desc {
+		ok, step = idx.Last(), idx.Prev
+	}
+	for ; ok; ok = step() {
+		k := idx.Key()
+		if len(k) != 1+ContainerLen+8 {
+			return errCorrupt
+		}
+		seq := binary.BigEndian.Uint64(k[1+ContainerLen:])
+		key = dcsaLogKey(key[:0], seq)
+		if !log.SeekGE(key) || !bytes.Equal(log.Key(), key) {
+			return fmt.Errorf("state: DCSA event %d indexed but not logged: %w", seq, errCorrupt)
+		}
+		if err := decodeDCSA(seq, log.Value(), &e); err != nil {
+			return fmt.Errorf("state: DCSA event %d: %w", seq, err)
+		}
+		if !fn(&e) {
+			break
+		}
+	}
+	return errors.Join(idx.Error(), log.Error())
 }
 
 // DCSASeqAt returns the sequence number of the first event created at or

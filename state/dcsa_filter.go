@@ -256,3 +256,12 @@ func (f *DCSAFilter) parseSort(val string, err *error) {
 		}
 	}
 }
+
+// Equipment returns the equipmentReference the filter requires, if any:
+// such a query reads the equipment index instead of the whole log.
+func (f *DCSAFilter) Equipment() (string, bool) {
+	if f.equipment == nil {
+		return "", false
+	}
+	return *f.equipment, true
+}
