@@ -400,4 +400,3 @@ func dcsaRound(d time.Duration) string {
 		return d.Round(100 * time.Nanosecond).String()
 	}
 }
-
