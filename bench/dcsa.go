@@ -200,7 +200,7 @@ func RunDCSA(ctx context.Context, cfg DCSAConfig) (DCSAResult, error) {
 		{"newest first, limit 20", ln.Addr().String(), "/v2/events?sort=eventCreatedDateTime:DESC&limit=20", portKey},
 		{"logistics tenant, first page, limit 20", ln.Addr().String(), "/v2/events?limit=20", logisticsKey},
 		{"by eventID", ln.Addr().String(), "/v2/events/" + mid, portKey},
-		{"equipmentReference (scans the log), limit 20", ln.Addr().String(), "/v2/events?equipmentReference=" + dcsaBoxes[7] + "&limit=20", portKey},
+		{"equipmentReference (equipment index), limit 20", ln.Addr().String(), "/v2/events?equipmentReference=" + dcsaBoxes[7] + "&limit=20", portKey},
 	}
 	for _, c := range cases {
 		if ctx.Err() != nil {
