@@ -348,10 +348,10 @@ type serveProc struct {
 	err    error // of Wait, valid after done is closed
 }
 
-func startServe(t *testing.T, bin, broker, dataDir string) *serveProc {
+func startServe(t *testing.T, bin, broker, dataDir string, extra ...string) *serveProc {
 	t.Helper()
 	httpAddr := freeAddr(t)
-	cmd := exec.Command(bin, "serve",
+	cmd := exec.Command(bin, append([]string{"serve",
 		"--brokers", broker,
 		"--group", "crash-test",
 		"--data-dir", dataDir,
@@ -359,7 +359,7 @@ func startServe(t *testing.T, bin, broker, dataDir string) *serveProc {
 		"--session-timeout", "1s",
 		"--heartbeat-interval", "200ms",
 		"--log-level", "warn",
-	)
+	}, extra...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PORTTRACK_") {
 			cmd.Env = append(cmd.Env, kv)
