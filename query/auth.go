@@ -25,9 +25,11 @@ import (
 // them (403) until it filters by tenant.
 
 // logisticsRoutes are the /v1 patterns (besides /v1/containers/{id}...) a
-// logistics caller may use: vessels are public AIS data and geofences the
-// port model.
-var logisticsRoutes = []string{"/v1/vessels", "/v1/geofences"}
+// logistics caller may use: vessels (public AIS data, every pattern under
+// /v1/vessels) and geofences (the port model's and the tenant's own). Not
+// /v1/geofences/{id}/inside: it lists every container and truck inside a
+// fence, whoever they belong to.
+var logisticsRoutes = []string{"/v1/vessels", "/v1/vessels/", "/v1/geofences", "/v1/geofences/{id}"}
 
 // auth returns the caller, or answers 401 and returns false.
 func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
@@ -95,7 +97,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, pattern string, r *request)
 			return ok
 		}
 		for _, p := range logisticsRoutes {
-			if pattern == p || strings.HasPrefix(pattern, p+"/") {
+			if pattern == p || strings.HasSuffix(p, "/") && strings.HasPrefix(pattern, p) {
 				return true
 			}
 		}

@@ -125,6 +125,18 @@ func TestTenantsDoNotCross(t *testing.T) {
 			}
 		}
 	})
+	t.Run("/v1/geofences", func(t *testing.T) {
+		for _, tn := range tenants {
+			for _, uri := range []string{"/v1/geofences", "/v1/geofences/nbct-berth-1"} {
+				if code, _, body := f.do(t, "GET", uri, tn.key, nil); code != 200 {
+					t.Errorf("logistics %s %s: %d %s", tn.key, uri, code, body)
+				}
+			}
+			if code, _, body := f.do(t, "GET", "/v1/geofences/nbct-berth-1/inside", tn.key, nil); code != 403 {
+				t.Errorf("logistics %s inside: %d %s", tn.key, code, body)
+			}
+		}
+	})
 	t.Run("/v1/vessels", func(t *testing.T) {
 		for _, tn := range tenants {
 			if code, _, body := f.do(t, "GET", "/v1/vessels/413000001", tn.key, nil); code != 200 {
