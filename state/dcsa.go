@@ -58,9 +58,12 @@ type DCSAEvent struct {
 	Body []byte
 
 	// Rendering input, not stored apart from Body: the place (container
-	// events: the facility; transport events: the berth) and the vessel.
+	// events: the facility; transport events: the berth), the vessel, and
+	// for SHIPMENT events the document (DocumentID; Equipment when empty)
+	// and the reason.
 	Place, VesselName, VesselCallSign string
 	MMSI                              uint32
+	DocumentID, Reason                string
 }
 
 // dcsaLog is the writer's position (under Store.mu).
@@ -253,6 +256,14 @@ func (s *Store) dcsaContainerEvent(pb *pebble.Batch, e *Event, now int64, res *A
 	return s.writeDCSA(pb, &d, now, e.Container, res)
 }
 
+// Customs (and any other source of SHIPMENT events) logs its events the
+// same way, inside Apply: build a DCSAEvent with Type DCSAShipment, Code
+// (RECE, HOLD, RELS, ...), DocumentType (CUS for customs), DocumentID, a
+// Reason, Time, an ID from uuidFrom over a stable name, Equipment (the box,
+// which decides which logistics tenants see it) and Refs, then call
+// s.writeDCSA(pb, &e, now, key, res): the log, the /v2 API, webhooks and
+// the events topic follow.
+
 // transportDCSA is the TRANSPORT event (ARRI or DEPA, ACT) of a berth
 // arrival or departure; its eventID is stable across replays.
 func transportDCSA(v *Vessel, code string, at int64, fence, locode string) DCSAEvent {
@@ -331,10 +342,18 @@ func renderDCSA(dst []byte, e *DCSAEvent) []byte {
 		b = append(b, `,"documentTypeCode":`...)
 		b = jsonStr(b, e.DocumentType)
 		b = append(b, `,"documentID":`...)
-		b = jsonStr(b, e.Equipment)
-		if e.Place != "" {
+		doc := e.DocumentID
+		if doc == "" {
+			doc = e.Equipment
+		}
+		b = jsonStr(b, doc)
+		reason := e.Reason
+		if reason == "" && e.Place != "" {
+			reason = "held at " + e.Place
+		}
+		if reason != "" {
 			b = append(b, `,"reason":`...)
-			b = jsonStr(b, truncate("held at "+e.Place, 250))
+			b = jsonStr(b, truncate(reason, 250))
 		}
 	case DCSATransport:
 		fence, name, callSign, mmsi := e.Place, e.VesselName, e.VesselCallSign, uint64(e.MMSI)

@@ -205,11 +205,14 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		}()
 	}
 	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, sim.ContainerNumbers(1, 1)[0])
+	auth := ""
 	if cfg.openAPI {
 		fmt.Fprintln(stdout, "\nThe API is open (no --admin-key): requests without a key act as the port operator, on loopback only.")
 	} else {
-		fmt.Fprintln(stdout, "\nThe API needs a key: curl -H 'Authorization: Bearer <admin key>' ...")
+		auth = "-H 'Authorization: Bearer <admin key>' "
+		fmt.Fprintln(stdout, "\nThe API needs a key: curl "+auth+"...")
 	}
+	fmt.Fprintf(stdout, "DCSA Track & Trace 2.2 events, newest first:\n  curl -s %s'http://%s/v2/events?sort=eventCreatedDateTime:DESC&limit=5'\n", auth, n.ln.Addr().String())
 	err = n.run(ctx)
 	cancel()
 	wg.Wait()
