@@ -80,3 +80,29 @@ func TestAPIKeysAndLinks(t *testing.T) {
 		t.Fatalf("DCSASeqAt = %d, %v", seq, err)
 	}
 }
+
+func BenchmarkVisible(b *testing.B) {
+	s, err := Open(Options{Dir: "db", FS: vfs.NewMem()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC).UnixNano()
+	boxes := []string{"CSQU3054383", "MSKU9070323", "APZU4812090", "CICU3789922"}
+	var evs []Event
+	for i, box := range boxes {
+		evs = append(evs, Event{ID: box, Container: box, Code: CodeGTIN, Time: t0, Refs: []Ref{{LinkBooking, "B" + string(rune('0'+i))}, {LinkParty, "P"}}})
+	}
+	if _, err := s.Apply(&Batch{Topic: "t", Next: 1, Events: evs}); err != nil {
+		b.Fatal(err)
+	}
+	scope := &Scope{Bookings: []string{"B3"}, TransportDocs: []string{"T9"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, box := range boxes {
+			if _, err := s.Visible(box, scope); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
