@@ -56,7 +56,7 @@ func TestTrainRoutes(t *testing.T) {
 	if _, err := store.Apply(&b); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Store: store})
+	srv, err := New(Config{Store: store, Open: true})
 	if err != nil {
 		t.Fatal(err)
 	}
