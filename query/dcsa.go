@@ -150,6 +150,16 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	if len(cs) == 0 {
 		cur.seq, cur.raw = start(&f), f.Raw
 	}
+	// An ascending first page with a lower creation bound starts where
+	// the log reaches it (the log is in creation order).
+	from := cur.seq
+	if t, ok := f.CreatedFrom(); ok && cur.mode == 'F' && cur.seq == 0 && !f.Desc {
+		if from, err = s.cfg.Store.DCSASeqAt(t); err != nil {
+			s.log.Error("DCSA event scan failed", "err", err)
+			dcsaError(ctx, fasthttp.StatusInternalServerError, "internalError", "state read failed")
+			return
+		}
+	}
 	links := s.linksOf(linkCache{})
 	seen := map[string]bool{}
 	// collect scans from seq in direction desc, collecting up to n
@@ -201,7 +211,7 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	mk := func(mode byte, seq uint64) *pageCursor { return &pageCursor{mode: mode, seq: seq, raw: f.Raw} }
 	switch cur.mode {
 	case 'F':
-		page, err = collect(cur.seq, f.Desc, f.Limit+1)
+		page, err = collect(from, f.Desc, f.Limit+1)
 		if len(page) > f.Limit {
 			next = mk('F', page[f.Limit].seq)
 			page = page[:f.Limit]

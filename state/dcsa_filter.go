@@ -265,3 +265,25 @@ func (f *DCSAFilter) Equipment() (string, bool) {
 	}
 	return *f.equipment, true
 }
+
+// CreatedFrom returns the earliest eventCreatedDateTime (Unix ns) the
+// filter admits, if it has a lower bound (gte, gt or eq): an ascending scan
+// may start at DCSASeqAt of it.
+func (f *DCSAFilter) CreatedFrom() (int64, bool) {
+	var from int64
+	found := false
+	for _, b := range f.created {
+		t := b.t
+		switch b.op {
+		case "gt":
+			t++
+		case "gte", "eq":
+		default:
+			continue
+		}
+		if !found || t > from {
+			from, found = t, true
+		}
+	}
+	return from, found
+}
