@@ -514,10 +514,7 @@ func (p *planner) vessels(craft []*aisVessel) {
 		}
 		fleet = append(fleet, v)
 	}
-	if len(fleet) == 0 {
-		return
-	}
-	fleet = append(fleet, craft...)
+	fleet = append(fleet, craft...) // small craft are always about
 	g.plan.AISVessels = len(fleet)
 	g.ais = newDayAIS(AISConfig{
 		Seed: g.cfg.Seed, TagBlockRate: orNever(g.cfg.TagBlockRate), MultiRecordRate: orNever(g.cfg.MultiRecordRate),
