@@ -278,6 +278,11 @@ func RunFreshness(ctx context.Context, cfg FreshnessConfig) (res FreshnessResult
 		// The tailing consumer may be later than the engine: wait for it
 		// (bounded) so every probe has both figures.
 		for fetchedAt[i].Load() == 0 {
+			select {
+			case err := <-tailErr:
+				return res, fmt.Errorf("bench: freshness: %w", err)
+			default:
+			}
 			if time.Since(t0) > 30*time.Second {
 				return res, fmt.Errorf("bench: freshness: probe %d (%s) not fetched after 30 s", i, n)
 			}
@@ -335,7 +340,9 @@ func tailPartition(ctx context.Context, dialer *kafka.Dialer, broker, topic stri
 				at[i].CompareAndSwap(0, time.Now().UnixNano())
 			}
 		}
-		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) {
+		// RequestTimedOut: nothing arrived within MaxWait, the normal end of
+		// a fetch at the tail.
+		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, kafka.RequestTimedOut) {
 			if ctx.Err() != nil {
 				return nil
 			}
