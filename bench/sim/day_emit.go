@@ -98,8 +98,12 @@ func (g *DayGenerator) truckTrip(term *dayTerminal, plate, n string, road, yard 
 	lane := pick(g.rng, term.site.gates)
 	gate := func(code string, kind MilestoneKind) {
 		g.rfidEvent(n, step{lane, code}, tGate)
-		g.milestone(Milestone{Kind: kind, Time: time.Unix(0, tGate).UTC(), Container: n, Export: export,
-			Vessel: ref, Facility: term.id, Plate: plate})
+		// The trip is planned at its start: the milestone waits for its
+		// time, so that milestones reach the customs source in order.
+		g.at(tGate, func() {
+			g.milestone(Milestone{Kind: kind, Time: time.Unix(0, tGate).UTC(), Container: n, Export: export,
+				Vessel: ref, Facility: term.id, Plate: plate})
+		})
 	}
 	block := yard.pts[len(yard.pts)-1]
 	if export {
