@@ -1,6 +1,10 @@
 package bench
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"io"
+)
 
 // RunQueries is the queries scenario: the point lookup and area (radius)
 // query cases of the geo scenario over HTTP, closed loop and open loop at a
@@ -14,4 +18,11 @@ func RunQueries(ctx context.Context, cfg GeoConfig) (GeoResult, error) {
 	res, err := RunGeo(ctx, cfg)
 	res.Scenario = "queries"
 	return res, err
+}
+
+// WriteQueriesTable writes the queries scenario's result: a title line,
+// then the geo scenario's table of its cases.
+func WriteQueriesTable(w io.Writer, r GeoResult) {
+	fmt.Fprintln(w, "queries: the point and area cases of the geo scenario, next to the trivial handler (no Redis, no updates)")
+	r.WriteTable(w)
 }

@@ -292,7 +292,7 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 			if err != nil {
 				return err
 			}
-			res.WriteTable(stdout)
+			bench.WriteQueriesTable(stdout, res)
 			results = append(results, res)
 		case "freshness":
 			res, err := bench.RunFreshness(ctx, f.freshnessConfig(log))
