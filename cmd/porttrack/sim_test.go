@@ -86,3 +86,21 @@ func TestSimDayCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressLine: the live line has the elapsed time, the simulated
+// clock, the rate, the totals by type and the ETA.
+func TestProgressLine(t *testing.T) {
+	var st sim.DayStats
+	st.Produced, st.ByKind[0], st.ByKind[2], st.Malformed, st.Duplicates, st.Late = 1500, 300, 1200, 3, 4, 5
+	line := progressLine(sim.DayProgress{Elapsed: 75 * time.Second, SimTime: time.Date(2026, 11, 22, 7, 30, 0, 0, time.UTC),
+		Stats: st, Rate: 20.4, ETA: 90 * time.Second})
+	for _, want := range []string{"sim 1m15s", "day 11-22 07:30", "20 rec/s", "1500 records", "rfid 300", "truck.position 1200",
+		"malformed 3 dup 4 late 5", "ETA 1m30s"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q lacks %q", line, want)
+		}
+	}
+	if strings.Contains(line, " ais ") {
+		t.Errorf("progress line %q shows a type with no records", line)
+	}
+}
