@@ -103,7 +103,10 @@ func (r *dayRunner) run(ctx context.Context) error {
 			n = int(min(int64(n), perBurst-produced%perBurst))
 		case cfg.Rate > 0:
 			due = r.start.Add(time.Duration(float64(produced) / cfg.Rate * float64(time.Second)))
-			n = int(min(max(cfg.Rate*pacing.Seconds(), 1), maxBatch))
+			// A batch holds the pacing interval's records, or all that are
+			// overdue when the writes fell behind.
+			behind := time.Since(r.start).Seconds()*cfg.Rate - float64(produced)
+			n = int(min(max(cfg.Rate*pacing.Seconds(), behind, 1), maxBatch))
 		default:
 			due = r.start.Add(time.Duration(float64(next.Sub(simStart)) / cfg.Speedup))
 		}
