@@ -82,6 +82,8 @@ type DayStats struct {
 	Late       int64
 	// AISSentences counts the NMEA sentences in the AIS records.
 	AISSentences int64
+	// Plan is what the generator planned for the whole simulated time.
+	Plan DayPlan
 }
 
 // DayGenerator produces the records of a day at the port (DayConfig) in
@@ -211,7 +213,11 @@ func siteNamed(readers map[string]rfid.Reader, name string) *site {
 func (g *DayGenerator) Plan() DayPlan { return g.plan }
 
 // Stats counts the records Next has returned so far.
-func (g *DayGenerator) Stats() DayStats { return g.stats }
+func (g *DayGenerator) Stats() DayStats {
+	st := g.stats
+	st.Plan = g.plan
+	return st
+}
 
 // Start and End bound the simulated time.
 func (g *DayGenerator) Start() time.Time { return time.Unix(0, g.start).UTC() }

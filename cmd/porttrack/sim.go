@@ -299,5 +299,8 @@ func writeDayReport(w io.Writer, st sim.DayStats, el time.Duration, dc sim.DayCo
 	fmt.Fprintf(w, "  %-15s %d (re-sent, counted by kind too)\n", "duplicates", st.Duplicates)
 	fmt.Fprintf(w, "  %-15s %d (produced 1-30 min after their event, counted by kind too)\n", "late", st.Late)
 	fmt.Fprintf(w, "  AIS sentences   %d\n", st.AISSentences)
+	p := st.Plan
+	fmt.Fprintf(w, "plan of the simulated time: %d vessel calls alongside, %d quay moves, %d yard moves, %d gate transactions, %d trains, %d rail boxes, %d inspections, %d vessels on AIS\n",
+		p.VesselCalls, p.QuayMoves, p.YardMoves, p.TruckTrips, p.Trains, p.RailBoxes, p.Inspections, p.AISVessels)
 	fmt.Fprintf(w, "topics: %s, %s, %s, %s\n", dc.RFIDTopic, dc.AISTopic, dc.TransportTopic, dc.CustomsTopic)
 }
