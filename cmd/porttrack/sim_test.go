@@ -104,3 +104,29 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("progress line %q shows a type with no records", line)
 	}
 }
+
+// TestDemoSimFlags: the demo runs the day model unless told otherwise.
+func TestDemoSimFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		model string
+	}{
+		{nil, "day"},
+		{[]string{"--sim-rate", "0"}, "off"},
+		{[]string{"--sim", "off"}, "off"},
+		{[]string{"--sim", "fleet", "--sim-rate", "50"}, "fleet"},
+		{[]string{"--sim-scale", "0.2", "--sim-speedup", "10"}, "day"},
+	} {
+		f, err := parseDemoFlags(tc.args, io.Discard)
+		if err != nil || f.simModel != tc.model {
+			t.Errorf("parseDemoFlags(%q) = %q, %v; want %q", tc.args, f.simModel, err, tc.model)
+		}
+	}
+	for _, args := range [][]string{{"--sim", "week"}, {"--sim-scale", "0"}, {"--sim-scale", "9"}, {"--sim-speedup", "0"}} {
+		_, err := parseDemoFlags(args, io.Discard)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("parseDemoFlags(%q) = %v, want exit code 2", args, err)
+		}
+	}
+}
