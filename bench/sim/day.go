@@ -405,7 +405,7 @@ func (g *DayGenerator) malformedTransport(good []byte) []byte {
 	return v
 }
 
-// newNumber draws container numbers for the plan.
+// numberSource draws distinct container numbers for the plan.
 type numberSource struct {
 	rng  *rand.Rand
 	seen map[string]struct{}
@@ -424,12 +424,12 @@ func (s *numberSource) next() string {
 	}
 }
 
-// hours draws a duration in [lo, hi) hours.
+// hoursIn draws a duration in [lo, hi) hours, in ns.
 func hoursIn(rng *rand.Rand, lo, hi float64) int64 {
 	return int64((lo + (hi-lo)*rng.Float64()) * float64(time.Hour))
 }
 
-// bearing moves p d metres towards bearing deg (true).
+// toward is p moved d metres towards bearing deg (true).
 func (p latLon) toward(deg, d float64) latLon {
 	r := deg * math.Pi / 180
 	return p.moved(d*math.Sin(r), d*math.Cos(r))

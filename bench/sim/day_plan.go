@@ -371,7 +371,9 @@ const (
 // the port, arriving at t).
 func (p *planner) train(s *dayStation, boxes []railBox, t int64, out bool) {
 	g := p.g
-	p.g.plan.Trains += b2i(p.in(t))
+	if p.in(t) {
+		g.plan.Trains++
+	}
 	p.nTrains++
 	id := "X" + strconv.Itoa(80000+p.nTrains)
 	tr := &dayTrain{id: id, station: s, out: out}
@@ -428,13 +430,6 @@ func (p *planner) train(s *dayStation, boxes []railBox, t int64, out bool) {
 			p.rail(b, tr, w.id, min(ut, max(b.when-int64(time.Hour), t+int64(10*time.Minute))), false)
 		}
 	}
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // rail schedules box b's move between the yard and the wagon: loaded (out)
