@@ -20,20 +20,18 @@ const (
 
 // vesselCall is one planned call.
 type vesselCall struct {
-	idx          int
-	term         *dayTerminal
-	berth        int // index into berths
-	class        int
-	arrive       int64 // ETA at the berth before any wait for it
-	berthStart   int64
-	berthEnd     int64
-	cranes       int
-	disc, load   int
-	anchorWait   int64
-	vessel       *aisVessel
-	ref          VesselRef
-	discharged   []string // numbers of discharged boxes with events in the simulated time
-	dischargedAt []int64
+	idx        int
+	term       *dayTerminal
+	berth      int // index into berths
+	class      int
+	arrive     int64 // ETA at the berth before any wait for it
+	berthStart int64
+	berthEnd   int64
+	cranes     int
+	disc, load int
+	anchorWait int64
+	vessel     *aisVessel
+	ref        VesselRef
 }
 
 // railBox is a box that leaves or arrives by train.
