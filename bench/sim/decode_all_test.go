@@ -124,7 +124,8 @@ func dayEverythingDecodes(t *testing.T) {
 		failed, decoded, aisMsgs int
 		ignored                  = map[string]int{}
 		evs                      []state.Event
-		trs                      []state.TruckReport
+		tb                       state.Batch
+		decodedBy                = map[string]int{}
 	)
 	recs := g.Next(nil, 1<<30)
 	for _, r := range recs {
@@ -136,8 +137,8 @@ func dayEverythingDecodes(t *testing.T) {
 				continue
 			}
 		case "port.transport":
-			var label string
-			trs, label, err = td.Decode(trs[:0], r.Value)
+			tb = state.Batch{}
+			label, err := td.Decode(&tb, r.Value)
 			if err != nil {
 				failed++
 				continue
@@ -145,6 +146,10 @@ func dayEverythingDecodes(t *testing.T) {
 			if label != "" {
 				ignored[label]++
 			}
+			decodedBy["truck.position"] += len(tb.Trucks)
+			decodedBy["plan"] += len(tb.Plans)
+			decodedBy["plan event"] += len(tb.PlanEvents)
+			decodedBy["waybill"] += len(tb.Waybills)
 		case "port.ais":
 			if err := ad.FeedFrom(r.Key, r.Value, r.Time, func(*ais.Message) { aisMsgs++ }); err != nil {
 				t.Fatalf("AIS record %q: %v", r.Value, err)
@@ -156,8 +161,8 @@ func dayEverythingDecodes(t *testing.T) {
 	}
 	st := g.Stats()
 	as := ad.Stats()
-	t.Logf("day model: %d records (%v), %d decoded, %d failed, %d meant malformed; not yet applied: %v; AIS: %d sentences, %d messages",
-		len(recs), st.ByKind, decoded, failed, st.Malformed, ignored, as.Sentences, aisMsgs)
+	t.Logf("day model: %d records (%v), %d decoded, %d failed, %d meant malformed; transport decoded into %v, not yet applied: %v; AIS: %d sentences, %d messages",
+		len(recs), st.ByKind, decoded, failed, st.Malformed, decodedBy, ignored, as.Sentences, aisMsgs)
 	if int64(failed) != st.Malformed || st.Malformed == 0 {
 		t.Errorf("%d records failed to decode, the simulator made %d malformed", failed, st.Malformed)
 	}
