@@ -64,8 +64,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simFlags, sim.Config, sim.A
 	fs.IntVar(&f.containers, "containers", 3000, "fleet: containers in the RFID fleet")
 	fs.IntVar(&f.vessels, "vessels", 40, "fleet: container ships in the AIS fleet")
 	fs.Int64Var(&f.seed, "seed", 1, "random seed: the same seed and flags give the same records")
-	fs.Float64Var(&f.badRate, "bad-rate", -1, "fraction of malformed records (default: day 0.002 of RFID and transport records, fleet 0.01 of RFID records)")
-	fs.Float64Var(&f.dupRate, "dup-rate", -1, "fraction of duplicate records (default: day 0.01, fleet 0.02)")
+	var badRate, dupRate optFraction
+	fs.Var(&badRate, "bad-rate", "fraction of malformed records (default: day 0.002 of RFID and transport records, fleet 0.01 of RFID records)")
+	fs.Var(&dupRate, "dup-rate", "fraction of duplicate records (default: day 0.01, fleet 0.02)")
 	fs.StringVar(&f.start, "start", "", "event time of the first event, RFC 3339 (default: now); fix it for reproducible traffic")
 	fs.StringVar(&f.rfidTopic, "topic-rfid", "port.rfid", "RFID topic")
 	fs.StringVar(&f.aisTopic, "topic-ais", "port.ais", "AIS topic")
@@ -81,6 +82,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simFlags, sim.Config, sim.A
 	if fs.NArg() > 0 {
 		return f, rc, ac, dc, usageError("unexpected arguments: %q", fs.Args())
 	}
+	f.badRate, f.dupRate = badRate.or(-1), dupRate.or(-1) // -1: the model's default
 	var start time.Time
 	if f.start != "" {
 		var err error
@@ -303,4 +305,34 @@ func writeDayReport(w io.Writer, st sim.DayStats, el time.Duration, dc sim.DayCo
 	fmt.Fprintf(w, "plan of the simulated time: %d vessel calls alongside, %d quay moves, %d yard moves, %d gate transactions, %d trains, %d rail boxes, %d inspections, %d vessels on AIS\n",
 		p.VesselCalls, p.QuayMoves, p.YardMoves, p.TruckTrips, p.Trains, p.RailBoxes, p.Inspections, p.AISVessels)
 	fmt.Fprintf(w, "topics: %s, %s, %s, %s\n", dc.RFIDTopic, dc.AISTopic, dc.TransportTopic, dc.CustomsTopic)
+}
+
+// optFraction is a fraction flag in [0, 1] whose default depends on other
+// flags: unset, it reads as the caller's default.
+type optFraction struct {
+	v   float64
+	set bool
+}
+
+func (o *optFraction) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.FormatFloat(o.v, 'g', -1, 64)
+}
+
+func (o *optFraction) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v >= 0 && v <= 1) {
+		return fmt.Errorf("want a fraction in [0, 1], got %q", s)
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+func (o *optFraction) or(def float64) float64 {
+	if !o.set {
+		return def
+	}
+	return o.v
 }

@@ -43,6 +43,8 @@ func TestSimFlagsRejected(t *testing.T) {
 		{"sim", "--scale", "0"},
 		{"sim", "--burst", "1s"},
 		{"sim", "--speedup", "-3"},
+		{"sim", "--dup-rate", "-0.5"},
+		{"sim", "--model", "fleet", "--bad-rate", "1.5"},
 		{"sim", "--start", "yesterday"},
 		{"sim", "--bad-rate", "2"},
 	} {
