@@ -304,7 +304,7 @@ Send a raw AIS sentence (NMEA !AIVDM, type 1, MMSI 477553000) with kcat, then as
 Vessels within 5 km of the Beilun anchorage, nearest first:
   curl -s 'http://%[2]s/v1/vessels?near=29.965,121.921&radius=5000&limit=10'
 Trucks within 2 km of the Beilun (NBCT) gate, nearest first (the day model's GNSS tracks):
-  curl -s 'http://%[2]s/v1/trucks?near=29.9338,121.8796&radius=2000&limit=10'
+  curl -s 'http://%[2]s/v1/trucks?near=gate:nbct-gate&radius=2000&limit=10'
 Health and metrics:
   curl -s http://%[2]s/readyz; echo; curl -s http://%[2]s/metrics | grep -E '^porttrack_(ingest_records|ais)'
 `, broker, httpAddr, f.dataDir, rfidSim, aisSim, now, simBox, demoAISSentence)
