@@ -65,10 +65,13 @@ func TestRunKfake(t *testing.T) {
 	}
 }
 
+// TestRunRateAndCancel: Run paces at the rate and ends cleanly with its
+// context. Two seconds leave room for the first batch on a loaded machine
+// (the writer dials the broker first).
 func TestRunRateAndCancel(t *testing.T) {
 	brokers := newCluster(t)
 	const rate = 2000
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
 	st, err := Run(ctx, Config{Brokers: brokers, Rate: rate, Start: testStart})
