@@ -70,6 +70,7 @@ type AISRound struct {
 
 // AISResult is the outcome of RunAIS.
 type AISResult struct {
+	Scenario  string     `json:"scenario"` // "ais"
 	File      string     `json:"file"`
 	Bytes     int64      `json:"bytes"`
 	Lines     int        `json:"lines"`
@@ -103,7 +104,7 @@ func RunAIS(ctx context.Context, cfg AISConfig) (AISResult, error) {
 	for i, l := range lines {
 		trimmed[i] = string(bytes.TrimRight(l, "\r\n"))
 	}
-	res := AISResult{File: cfg.File, Bytes: int64(len(data)), Lines: len(lines), Rounds: cfg.Rounds, CPUs: runtime.GOMAXPROCS(0)}
+	res := AISResult{Scenario: "ais", File: cfg.File, Bytes: int64(len(data)), Lines: len(lines), Rounds: cfg.Rounds, CPUs: runtime.GOMAXPROCS(0)}
 	var pt, ga []AISPath
 	for range cfg.Rounds {
 		if err := ctx.Err(); err != nil {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/porttrack/porttrack/geo"
+	"github.com/porttrack/porttrack/geo/portmodel"
 )
 
 // TestGuardScenarios runs the connection-guard scenarios in
@@ -212,5 +216,56 @@ func runGuardScenario(t *testing.T, file string) {
 		default:
 			t.Fatalf("%s: unknown command", at)
 		}
+	}
+}
+
+// TestGuardRailRamp: with the port model, an RFID read at the Beilun rail
+// ramp (its facility CNNGB-BEILUN-RAIL is the station's) counts as at the
+// station, and a load there as loaded onto the train.
+func TestGuardRailRamp(t *testing.T) {
+	features, err := geo.ParseFeatureCollection(bytes.NewReader(portmodel.GeoJSON()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := NewPortModel(features, "CNNGB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const box = "MSKU9070323"
+	h := func(hm string) int64 { return guardTime(t, hm) }
+	var off int64
+	apply := func(b Batch) {
+		off++
+		b.Topic, b.Next = "port.transport", off
+		if _, err := s.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verdict := func() string {
+		p, err := s.Plan(ModeRail, "X1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := p.guard(box)
+		return fmt.Sprint(g.Verdict, g.Reasons)
+	}
+	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "X1", From: "beilun-rail-station", Departure: h("20:00"), Cutoff: h("18:00"), Time: h("16:00"),
+		Wagons: []Wagon{{ID: "W1", Containers: []string{box}}}}}})
+	if got := verdict(); got != "at_risk [not_discharged no_truck_appointment late]" {
+		t.Errorf("before: %s", got)
+	}
+	apply(Batch{Events: []Event{{ID: "r1", Container: box, Code: CodeDISC, Time: h("16:30"), Location: "CNNGB-BEILUN-RAIL", Source: "t"}}})
+	if got := verdict(); got != "on_track []" { // at the station: loading left
+		t.Errorf("at the ramp: %s", got)
+	}
+	apply(Batch{Events: []Event{{ID: "r2", Container: box, Code: CodeLOAD, Time: h("17:00"), Location: "CNNGB-BEILUN-RAIL", Source: "t"}}})
+	apply(Batch{Events: []Event{{ID: "x", Container: "CSQU3054383", Code: CodeGTIN, Time: h("19:00"), Location: "CNNGB-BLCT-GATE", Source: "t"}}})
+	if got := verdict(); got != "on_track []" { // loaded by the ramp read: the cutoff passing changes nothing
+		t.Errorf("loaded at the ramp: %s", got)
 	}
 }

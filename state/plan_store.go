@@ -736,8 +736,12 @@ func (s *Store) truckAppointment(mm *mmScratch, c, station string) (start, end i
 // trucking to the station without an appointment) only count against the
 // cutoff: the box is at risk when the clock plus the time they take passes
 // it, with "late" among the reasons.
-func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen bool, apptStart, apptEnd int64, customs []Reason, now int64) (Verdict, []Reason, int64) {
-	if g.Loaded != 0 {
+//
+// atStation tells whether the box's newest event is at the plan's
+// departure station (its location, or the place the port model gives it);
+// a load there is the box going onto the train or barge.
+func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen, atStation bool, apptStart, apptEnd int64, customs []Reason, now int64) (Verdict, []Reason, int64) {
+	if g.Loaded != 0 || seen && atStation && c.Last.Code == CodeLOAD {
 		return VerdictOnTrack, nil, 0
 	}
 	if p.Departed != 0 {
@@ -749,7 +753,7 @@ func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen boo
 	var reasons []Reason
 	hold := false
 	ready := now
-	atStation := seen && c.Last.Location != "" && c.Last.Location == p.From && c.Last.Code != CodeGTOT && c.Last.Code != CodeLOAD
+	atStation = atStation && seen && c.Last.Code != CodeGTOT
 	switch {
 	case !seen || c.Last.Code == CodeLOAD && !atStation:
 		reasons = append(reasons, ReasonNotDischarged)
@@ -784,6 +788,20 @@ func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen boo
 	return VerdictOnTrack, nil, ready
 }
 
+// atPlace reports whether an event location is the station (or terminal)
+// id of a plan: the same id, or the place the port model gives the
+// location (a rail ramp's facility is its station).
+func (s *Store) atPlace(location, station string) bool {
+	if location == "" || station == "" {
+		return false
+	}
+	if location == station {
+		return true
+	}
+	p, ok := s.PlaceOf("", location)
+	return ok && p.ID == station
+}
+
 // customsBlockers returns the customs reasons that keep container c from
 // moving. Customs state feeds it when present.
 func (s *Store) customsBlockers(c string) ([]Reason, error) { return nil, nil }
@@ -815,7 +833,8 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, only
 		if err != nil {
 			return err
 		}
-		v, reasons, expected := judge(cfg, p, g, &c, seen, as, ae, customs, clock)
+		at := seen && s.atPlace(c.Last.Location, p.From)
+		v, reasons, expected := judge(cfg, p, g, &c, seen, at, as, ae, customs, clock)
 		changed := v != g.Verdict || !slices.Equal(reasons, g.Reasons)
 		prev := g.Verdict
 		g.Verdict, g.Reasons, g.Expected, g.Evaluated = v, reasons, expected, clock

@@ -73,6 +73,9 @@ func ContainerNumbers(seed int64, n int) []string {
 // Record is one Kafka record. Key is shared by all records of a container and
 // Value by a record and its duplicates: neither may be modified.
 type Record struct {
+	// Topic is the record's topic in a stream of several topics
+	// (DayGenerator); empty: the producer's topic.
+	Topic      string
 	Key, Value []byte
 	// Time is the simulated time of the record (the Kafka timestamp); zero
 	// lets the producer stamp it.
@@ -270,18 +273,26 @@ const (
 func (g *Generator) bad() Record {
 	b := pick(g.rng, g.fleet)
 	s := step{pick(g.rng, pick(g.rng, g.terminals).gates), "GTIN"}
+	v := g.malformed(g.badKind, b.number, s, g.last)
+	g.badKind = (g.badKind + 1) % badKinds
+	return Record{Key: b.key, Value: v}
+}
+
+// malformed returns the event s of container number at t, broken in the
+// way kind (one of the bad* constants) says.
+func (g *Generator) malformed(kind int, number string, s step, t time.Time) []byte {
 	var v []byte
-	switch g.badKind {
+	switch kind {
 	case badEmpty:
 		v = []byte{} // not nil: nil would be a Kafka tombstone
 	case badJSON:
-		v = g.appendEvent(nil, b.number, s, g.last)
+		v = g.appendEvent(nil, number, s, t)
 		v = v[:len(v)/2]
 	case badCheckDigit:
-		wrong := b.number[:10] + string('0'+(b.number[10]-'0'+1)%10)
-		v = g.appendEvent(nil, wrong, s, g.last)
+		wrong := number[:10] + string('0'+(number[10]-'0'+1)%10)
+		v = g.appendEvent(nil, wrong, s, t)
 	case badBizStep:
-		v = g.appendEPCIS(nil, b.number, s.at, unmappedStep, g.last)
+		v = g.appendEPCIS(nil, number, s.at, unmappedStep, t)
 	case badGarbage:
 		v = make([]byte, 16+g.rng.IntN(48))
 		for i := range v {
@@ -289,8 +300,7 @@ func (g *Generator) bad() Record {
 		}
 		v[0] |= 0x80 // never starts like JSON
 	}
-	g.badKind = (g.badKind + 1) % badKinds
-	return Record{Key: b.key, Value: v}
+	return v
 }
 
 // appendEvent appends s as EPCIS or as a raw read, about half each; a hold

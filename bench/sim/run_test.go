@@ -65,10 +65,13 @@ func TestRunKfake(t *testing.T) {
 	}
 }
 
+// TestRunRateAndCancel: Run paces at the rate and ends cleanly with its
+// context. Two seconds leave room for the first batch on a loaded machine
+// (the writer dials the broker first).
 func TestRunRateAndCancel(t *testing.T) {
 	brokers := newCluster(t)
 	const rate = 2000
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
 	st, err := Run(ctx, Config{Brokers: brokers, Rate: rate, Start: testStart})
@@ -80,5 +83,61 @@ func TestRunRateAndCancel(t *testing.T) {
 	// record's due time.
 	if limit := int64(rate*elapsed.Seconds()) + rate*int64(pacing)/int64(time.Second); st.Produced == 0 || st.Produced > limit {
 		t.Fatalf("produced %d records in %v at %d/s, want 1..%d", st.Produced, elapsed, rate, limit)
+	}
+}
+
+// TestRunDayPacing: sustained and burst modes hold the target rate (lower
+// bounds only: a loaded machine may be slower, never faster), and the
+// produced records are the generator's.
+func TestRunDayPacing(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, "port.rfid", "port.ais", "port.transport", "port.customs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	for _, tc := range []struct {
+		name     string
+		rate     float64
+		burst    time.Duration
+		speedup  float64
+		duration time.Duration
+		total    int64
+		atLeast  time.Duration
+	}{
+		{"sustained", 4000, 0, 0, 0, 2000, 490 * time.Millisecond},
+		{"burst", 2000, 400 * time.Millisecond, 0, 0, 2000, 400 * time.Millisecond},
+		{"speedup", 0, 0, 36000, 2 * time.Hour, 0, 190 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DayConfig{Brokers: c.ListenAddrs(), Scale: 0.05, Seed: 5, Start: testStart, Rate: tc.rate,
+				Burst: tc.burst, Speedup: tc.speedup, Duration: tc.duration, Total: tc.total}
+			var reports int
+			cfg.Progress = func(p DayProgress) {
+				if p.Done {
+					reports++
+				}
+			}
+			start := time.Now()
+			st, err := RunDay(t.Context(), cfg)
+			el := time.Since(start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if el < tc.atLeast {
+				t.Errorf("took %v, want at least %v", el, tc.atLeast)
+			}
+			if tc.total > 0 && st.Produced != tc.total {
+				t.Errorf("produced %d, want %d", st.Produced, tc.total)
+			}
+			if tc.total == 0 {
+				if n := len(NewDayGenerator(cfg).Next(nil, 1<<30)); st.Produced != int64(n) {
+					t.Errorf("produced %d, the generator has %d", st.Produced, n)
+				}
+			}
+			if reports != 1 {
+				t.Errorf("%d final progress reports, want 1", reports)
+			}
+			t.Logf("%d records in %v", st.Produced, el)
+		})
 	}
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // benchScenarios are the scenario names of `porttrack bench`, in run order.
-var benchScenarios = []string{"ingest", "ais", "geo", "guard", "dcsa"}
+var benchScenarios = []string{"ingest", "ais", "geo", "guard", "queries", "freshness", "recovery", "memory", "dcsa"}
 
 // benchFlags are the settings of `porttrack bench`.
 type benchFlags struct {
@@ -42,6 +42,13 @@ type benchFlags struct {
 	rate        float64
 	updateRate  float64
 	redisServer string
+
+	// freshness
+	loadRate   float64
+	probes     int
+	probeEvery time.Duration
+	// recovery, memory
+	tracked int
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
@@ -69,7 +76,11 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.Float64Var(&f.rate, "rate", 0, "geo: requests/s of the open-loop radius cases (0: half the closed-loop radius throughput)")
 	fs.Float64Var(&f.updateRate, "update-rate", 20_000, "geo: truck.position updates/s during the update cases (negative: skip them)")
 	fs.StringVar(&f.redisServer, "redis-server", "redis-server", `geo: the redis-server binary of the reference ("-": skip Redis)`)
-	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round; geo: 50000 trucks, 1 s per case (explicit flags win)")
+	fs.Float64Var(&f.loadRate, "load-rate", 5000, "freshness: background load in records/s (negative: none)")
+	fs.IntVar(&f.probes, "probes", 300, "freshness: probe events")
+	fs.DurationVar(&f.probeEvery, "probe-every", 20*time.Millisecond, "freshness: time between probe events")
+	fs.IntVar(&f.tracked, "tracked", 200_000, "recovery, memory: containers tracked by the serve process (two events each)")
+	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round; geo, queries: 50000 trucks, 1 s per case; freshness: 100 probes; recovery, memory: 20000 containers (explicit flags win)")
 	// Flags may come before or after the scenario names.
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -99,6 +110,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 		if !set["duration"] {
 			f.duration = time.Second
 		}
+		if !set["probes"] {
+			f.probes = 100
+		}
+		if !set["tracked"] {
+			f.tracked = 20_000
+		}
 	}
 	for _, s := range f.scenarios {
 		if !slices.Contains(benchScenarios, s) {
@@ -113,6 +130,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 		return f, usageError("invalid bench settings: %v", err)
 	}
 	if err := f.geoConfig(nil, []string{"porttrack"}).Validate(); err != nil {
+		return f, usageError("invalid bench settings: %v", err)
+	}
+	if err := f.freshnessConfig(nil).Validate(); err != nil {
+		return f, usageError("invalid bench settings: %v", err)
+	}
+	if err := f.recoveryConfig(nil, []string{"porttrack", "serve"}).Validate(); err != nil {
 		return f, usageError("invalid bench settings: %v", err)
 	}
 	return f, nil
@@ -147,6 +170,22 @@ func (f benchFlags) geoConfig(log *slog.Logger, loadGen []string) bench.GeoConfi
 		DataDir:     f.dataDir,
 		Logger:      log,
 	}
+}
+
+func (f benchFlags) freshnessConfig(log *slog.Logger) bench.FreshnessConfig {
+	loadRate := f.loadRate
+	if loadRate == 0 {
+		loadRate = -1 // --load-rate 0 means none, not the default
+	}
+	return bench.FreshnessConfig{LoadRate: loadRate, Probes: f.probes, ProbeEvery: f.probeEvery,
+		Partitions: f.partitions, NoSync: f.noSync, DataDir: f.dataDir, Logger: log}
+}
+
+// recoveryConfig is the recovery and memory scenarios' configuration;
+// serve is the command line of porttrack serve.
+func (f benchFlags) recoveryConfig(log *slog.Logger, serve []string) bench.RecoveryConfig {
+	return bench.RecoveryConfig{Containers: f.tracked, Partitions: f.partitions, Serve: serve,
+		Topics: defaultConfig().Topics.all(), DataDir: f.dataDir, Logger: log}
 }
 
 func (f benchFlags) ingestConfig(log *slog.Logger) bench.IngestConfig {
@@ -187,7 +226,26 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var results []any
+	var (
+		results   []any
+		recovery  *bench.RecoveryResult
+		memory    *bench.MemoryResult
+		recovered = func() error { // recovery and memory share one run
+			if recovery != nil {
+				return nil
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench recovery: the serve processes run this executable: %w", err)
+			}
+			rec, mem, err := bench.RunRecovery(ctx, f.recoveryConfig(log, []string{exe, "serve"}))
+			if err != nil {
+				return err
+			}
+			recovery, memory = &rec, &mem
+			return nil
+		}
+	)
 	for i, s := range f.scenarios {
 		if i > 0 {
 			fmt.Fprintln(stdout)
@@ -232,6 +290,36 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 			}
 			res.WriteTable(stdout)
 			results = append(results, res)
+		case "queries":
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench queries: the load generator runs this executable: %w", err)
+			}
+			res, err := bench.RunQueries(ctx, f.geoConfig(log, []string{exe, "bench", "geo-load"}))
+			if err != nil {
+				return err
+			}
+			bench.WriteQueriesTable(stdout, res)
+			results = append(results, res)
+		case "freshness":
+			res, err := bench.RunFreshness(ctx, f.freshnessConfig(log))
+			if err != nil {
+				return err
+			}
+			res.WriteTable(stdout)
+			results = append(results, res)
+		case "recovery":
+			if err := recovered(); err != nil {
+				return err
+			}
+			recovery.WriteTable(stdout)
+			results = append(results, recovery)
+		case "memory":
+			if err := recovered(); err != nil {
+				return err
+			}
+			memory.WriteTable(stdout)
+			results = append(results, memory)
 		}
 	}
 	if f.jsonFile != "" {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -25,7 +26,11 @@ type demoFlags struct {
 	httpAddr      string
 	dataDir       string
 	partitions    int
+	simModel      string
+	simScale      float64
+	simSpeedup    float64
 	simRate       float64
+	simRateSet    bool
 	simContainers int
 	simAISRate    float64
 	simVessels    int
@@ -41,7 +46,10 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP API")
 	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (state and broker log); default: a fresh temporary directory")
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions per topic")
-	fs.Float64Var(&f.simRate, "sim-rate", 20, "simulated RFID events per second; 0 turns the simulator off")
+	fs.StringVar(&f.simModel, "sim", "day", `simulator: "day" (a day at the port at --sim-scale and --sim-speedup), "fleet" (RFID and AIS streams of fixed fleets) or "off"`)
+	fs.Float64Var(&f.simScale, "sim-scale", 0.05, "day: share of a real Ningbo-Zhoushan day (1: ~100,000 TEU)")
+	fs.Float64Var(&f.simSpeedup, "sim-speedup", 30, "day: simulated seconds per wall second")
+	fs.Float64Var(&f.simRate, "sim-rate", 20, "fleet: RFID events/s; day: records/s instead of --sim-speedup when given; 0 turns the simulator off")
 	fs.IntVar(&f.simContainers, "sim-containers", 3000, "containers in the simulated fleet")
 	fs.Float64Var(&f.simAISRate, "sim-ais-rate", 5, "simulated AIS sentences per second into port.ais; 0 turns the AIS simulator off")
 	fs.IntVar(&f.simVessels, "sim-vessels", 40, "container ships in the simulated AIS fleet (plus one small craft per 8)")
@@ -56,7 +64,17 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	if fs.NArg() > 0 {
 		return f, usageError("unexpected arguments: %q", fs.Args())
 	}
+	fs.Visit(func(fl *flag.Flag) { f.simRateSet = f.simRateSet || fl.Name == "sim-rate" })
+	if f.simRateSet && f.simRate == 0 {
+		f.simModel = "off"
+	}
 	switch {
+	case f.simModel != "day" && f.simModel != "fleet" && f.simModel != "off":
+		return f, usageError(`invalid setting sim (flag --sim): %q is not "day", "fleet" or "off"`, f.simModel)
+	case !(f.simScale > 0 && f.simScale <= sim.MaxScale):
+		return f, usageError("invalid setting sim-scale (flag --sim-scale): %g is outside (0, %d]", f.simScale, sim.MaxScale)
+	case !(f.simSpeedup > 0) || math.IsInf(f.simSpeedup, 0):
+		return f, usageError("invalid setting sim-speedup (flag --sim-speedup): %g is not a positive number", f.simSpeedup)
 	case f.partitions < 1 || f.partitions > 1000:
 		return f, usageError("invalid setting partitions (flag --partitions): %d is out of range [1, 1000]", f.partitions)
 	case math.IsNaN(f.simRate) || math.IsInf(f.simRate, 0) || f.simRate < 0:
@@ -161,7 +179,19 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	if f.simRate > 0 {
+	simBox := sim.ContainerNumbers(1, 1)[0]
+	if f.simModel == "day" {
+		dc := demoDayConfig(f, cfg, log)
+		simBox = firstRFIDBox(dc, simBox)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := sim.RunDay(ctx, dc); err != nil && ctx.Err() == nil {
+				log.Error("simulator stopped", "err", err)
+			}
+		}()
+	}
+	if f.simModel == "fleet" && f.simRate > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,7 +210,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			}
 		}()
 	}
-	if f.simAISRate > 0 {
+	if f.simModel == "fleet" && f.simAISRate > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -204,7 +234,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			}
 		}()
 	}
-	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, sim.ContainerNumbers(1, 1)[0])
+	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, simBox)
 	auth := ""
 	if cfg.openAPI {
 		fmt.Fprintln(stdout, "\nThe API is open (no --admin-key): requests without a key act as the port operator, on loopback only.")
@@ -219,6 +249,50 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	return err
 }
 
+// demoSimStart is the start of the demo's simulated day: now, so that the
+// day's events are current.
+func demoSimStart() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// demoDayConfig is the day model the demo runs: a week of simulated time,
+// paced by --sim-speedup unless --sim-rate is given.
+func demoDayConfig(f demoFlags, cfg Config, log *slog.Logger) sim.DayConfig {
+	dc := sim.DayConfig{
+		Brokers:        cfg.Brokers,
+		RFIDTopic:      cfg.Topics.RFID,
+		AISTopic:       cfg.Topics.AIS,
+		TransportTopic: cfg.Topics.Transport,
+		Scale:          f.simScale,
+		Speedup:        f.simSpeedup,
+		Duration:       7 * 24 * time.Hour,
+		Seed:           1,
+		Start:          demoSimStart(),
+		Logger:         log,
+	}
+	if dc.TransportTopic == "-" {
+		dc.TransportTopic = "port.transport"
+	}
+	if f.simRateSet {
+		dc.Rate = f.simRate
+	}
+	return dc
+}
+
+// firstRFIDBox is the container of the day's first RFID record, def if the
+// day has none.
+func firstRFIDBox(dc sim.DayConfig, def string) string {
+	g := sim.NewDayGenerator(dc)
+	for i := 0; i < 100_000; i++ {
+		r := g.Next(nil, 1)
+		if len(r) == 0 {
+			break
+		}
+		if r[0].Topic == dc.RFIDTopic {
+			return string(r[0].Key)
+		}
+	}
+	return def
+}
+
 // demoAISSentence is the hint's AIS sentence: the known-answer type 1 of
 // DOMAIN.md §9.5 (MMSI 477553000). It holds a backtick and a '?': the hint
 // single-quotes it and prints it with printf, so it pastes into any POSIX
@@ -227,13 +301,22 @@ const demoAISSentence = "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
 
 func printDemoHints(w io.Writer, broker, httpAddr string, f demoFlags, simBox string) {
 	now := time.Now().UTC().Format(time.RFC3339)
-	rfidSim := "off"
-	if f.simRate > 0 {
-		rfidSim = fmt.Sprintf("%g RFID events/s over %d containers", f.simRate, f.simContainers)
-	}
-	aisSim := "off"
-	if f.simAISRate > 0 {
-		aisSim = fmt.Sprintf("%g AIS sentences/s over %d ships and %d small craft", f.simAISRate, f.simVessels, max(f.simVessels/8, 1))
+	rfidSim, aisSim := "off", "off"
+	switch f.simModel {
+	case "day":
+		pace := fmt.Sprintf("%g× real time", f.simSpeedup)
+		if f.simRateSet {
+			pace = fmt.Sprintf("%g records/s", f.simRate)
+		}
+		rfidSim = fmt.Sprintf("day model at scale %g (%s): ships, cranes, yard, trucks, trains", f.simScale, pace)
+		aisSim = "part of the day model"
+	case "fleet":
+		if f.simRate > 0 {
+			rfidSim = fmt.Sprintf("%g RFID events/s over %d containers", f.simRate, f.simContainers)
+		}
+		if f.simAISRate > 0 {
+			aisSim = fmt.Sprintf("%g AIS sentences/s over %d ships and %d small craft", f.simAISRate, f.simVessels, max(f.simVessels/8, 1))
+		}
 	}
 	fmt.Fprintf(w, `porttrack demo is running (Ctrl-C stops it).
   HTTP API      http://%[2]s
@@ -252,6 +335,8 @@ Send a raw AIS sentence (NMEA !AIVDM, type 1, MMSI 477553000) with kcat, then as
   curl -s http://%[2]s/v1/vessels/477553000
 Vessels within 5 km of the Beilun anchorage, nearest first:
   curl -s 'http://%[2]s/v1/vessels?near=29.965,121.921&radius=5000&limit=10'
+Trucks within 2 km of the Beilun (NBCT) gate, nearest first (the day model's GNSS tracks):
+  curl -s 'http://%[2]s/v1/trucks?near=gate:nbct-gate&radius=2000&limit=10'
 Health and metrics:
   curl -s http://%[2]s/readyz; echo; curl -s http://%[2]s/metrics | grep -E '^porttrack_(ingest_records|ais)'
 `, broker, httpAddr, f.dataDir, rfidSim, aisSim, now, simBox, demoAISSentence)
