@@ -19,6 +19,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 // dcsaSpec is the DCSA Track & Trace 2.2 OpenAPI document, in the shared
@@ -340,5 +342,70 @@ func TestDCSAEventsConformance(t *testing.T) {
 		v.check(t, "GET", strings.ReplaceAll(c.uri, "!", "%21"), resp.StatusCode(), h, bytes.Clone(resp.Body()))
 		fasthttp.ReleaseRequest(req)
 		fasthttp.ReleaseResponse(resp)
+	}
+}
+
+// TestDCSALegEvents: rail legs appear in /v2/events as EQUIPMENT LOAD with a
+// RAIL transport call and TRANSPORT DEPA/ARRI of the train, valid against
+// the OpenAPI document; a repeated rail event logs nothing more.
+func TestDCSALegEvents(t *testing.T) {
+	f := newDCSAFixture(t, false)
+	v := loadSpec(t)
+	before, _ := f.page(t, v, "/v2/events?limit=1000", keyPort)
+	box := boxesA[0]
+	at := func(h int) int64 { return f.t0.Add(time.Duration(h) * time.Hour).UnixNano() }
+	load := state.PlanEvent{Mode: state.ModeRail, Plan: "X8417", Station: "beilun-rail-station", Event: state.PlanLoaded, Wagon: "W1", Container: box, Time: at(15)}
+	for i, b := range []state.Batch{
+		{Plans: []state.Plan{{Mode: state.ModeRail, ID: "X8417", From: "beilun-rail-station", To: "CNYIW", Departure: at(20), Cutoff: at(18), Time: at(6),
+			Wagons: []state.Wagon{{ID: "W1", Containers: []string{box}}}}}},
+		{PlanEvents: []state.PlanEvent{load, load}}, // sent twice
+		{PlanEvents: []state.PlanEvent{{Mode: state.ModeRail, Plan: "X8417", Station: "beilun-rail-station", Event: state.PlanDeparted, Time: at(20)}}},
+	} {
+		b.Topic, b.Next = "port.transport", int64(i+1)
+		if _, err := f.store.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := f.page(t, v, "/v2/events?limit=1000", keyPort)
+	added := all[len(before):]
+	if len(added) != 2 {
+		t.Fatalf("%d events added, want LOAD and DEPA: %v", len(added), added)
+	}
+	if e := added[0]; e.s("equipmentEventTypeCode") != "LOAD" || e.box() != box || e.call()["modeOfTransport"] != "RAIL" ||
+		e.call()["transportCallID"] != "X8417" || e.call()["facilityTypeCode"] != "RAMP" {
+		t.Errorf("rail load event %v", e)
+	}
+	if e := added[1]; e.s("transportEventTypeCode") != "DEPA" || e.call()["modeOfTransport"] != "RAIL" || e.call()["otherFacility"] != "beilun-rail-station" {
+		t.Errorf("train departure event %v", e)
+	}
+	// A truck leg: a waybill for the box, then the truck reports carrying
+	// it (LOAD) and drops it (DISC); a terminal tractor's ride is no leg.
+	next := int64(10)
+	for _, b := range []state.Batch{
+		{Waybills: []state.Waybill{{ID: "WB1", Plate: "浙B12345", Containers: []string{box}, From: "CNNGB-BLCT", To: "beilun-rail-station", Time: at(9)}}},
+		{Trucks: []state.TruckReport{{Plate: "浙B12345", Time: at(10), Lat: 29.93, Lon: 121.86, SpeedKmh: 30, Heading: 90, Container: box}}},
+		{Trucks: []state.TruckReport{{Plate: "浙B12345", Time: at(11), Lat: 29.94, Lon: 121.87, SpeedKmh: 0, Heading: 90}}},
+		{Trucks: []state.TruckReport{{Plate: "BLCT-T12", Time: at(12), Lat: 29.93, Lon: 121.86, SpeedKmh: 10, Heading: 0, Container: box}}},
+	} {
+		b.Topic, b.Next = "port.transport", next
+		next++
+		if _, err := f.store.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all2, _ := f.page(t, v, "/v2/events?limit=1000", keyPort)
+	trucks := all2[len(all):]
+	if len(trucks) != 2 || trucks[0].s("equipmentEventTypeCode") != "LOAD" || trucks[1].s("equipmentEventTypeCode") != "DISC" ||
+		trucks[0].call()["modeOfTransport"] != "TRUCK" || trucks[0].call()["transportCallID"] != "浙B12345" {
+		t.Errorf("truck leg events %v", trucks)
+	}
+	// The box's tenant sees its rail load through its booking.
+	mine, _ := f.page(t, v, "/v2/events?equipmentEventTypeCode=LOAD&limit=1000", keyA)
+	found := false
+	for _, e := range mine {
+		found = found || e.call()["modeOfTransport"] == "RAIL"
+	}
+	if !found {
+		t.Errorf("tenant a does not see the rail load of its box %s", box)
 	}
 }

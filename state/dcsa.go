@@ -64,6 +64,10 @@ type DCSAEvent struct {
 	Place, VesselName, VesselCallSign string
 	MMSI                              uint32
 	DocumentID, Reason                string
+	// Mode is the transport call's modeOfTransport for a leg by rail,
+	// barge or truck ("RAIL", "BARGE", "TRUCK"); "" a vessel's (transport
+	// events) or none (equipment events).
+	Mode string
 }
 
 // dcsaLog is the writer's position (under Store.mu).
@@ -322,6 +326,9 @@ func renderDCSA(dst []byte, e *DCSAEvent) []byte {
 		b = append(b, `,"equipmentReference":`...)
 		b = jsonStr(b, e.Equipment)
 		b = append(b, `,"emptyIndicatorCode":"LADEN"`...)
+		if e.Mode != "" && e.TransportCallID != "" {
+			b = appendLegCall(b, e)
+		}
 		if e.Place != "" || e.UNLocationCode != "" {
 			b = append(b, `,"eventLocation":{`...)
 			sep := ""
@@ -356,6 +363,12 @@ func renderDCSA(dst []byte, e *DCSAEvent) []byte {
 			b = jsonStr(b, truncate(reason, 250))
 		}
 	case DCSATransport:
+		if e.Mode != "" {
+			b = append(b, `,"transportEventTypeCode":`...)
+			b = jsonStr(b, e.Code)
+			b = appendLegCall(b, e)
+			break
+		}
 		fence, name, callSign, mmsi := e.Place, e.VesselName, e.VesselCallSign, uint64(e.MMSI)
 		b = append(b, `,"transportEventTypeCode":`...)
 		b = jsonStr(b, e.Code)
@@ -388,6 +401,30 @@ func renderDCSA(dst []byte, e *DCSAEvent) []byte {
 		}
 	}
 	b = appendDocRefs(b, e.Refs)
+	return append(b, '}')
+}
+
+// appendLegCall writes the transportCall of a rail, barge or truck leg: the
+// train, barge or truck as the call, the station or terminal as the
+// facility (a rail station is a ramp).
+func appendLegCall(b []byte, e *DCSAEvent) []byte {
+	b = append(b, `,"transportCall":{"transportCallID":`...)
+	b = jsonStr(b, truncate(e.TransportCallID, 100))
+	b = append(b, `,"modeOfTransport":`...)
+	b = jsonStr(b, e.Mode)
+	if e.UNLocationCode != "" {
+		b = append(b, `,"UNLocationCode":`...)
+		b = jsonStr(b, e.UNLocationCode)
+	}
+	facility := "POTE"
+	if e.Mode == "RAIL" {
+		facility = "RAMP"
+	}
+	b = append(b, `,"facilityTypeCode":"`+facility+`"`...)
+	if e.Place != "" {
+		b = append(b, `,"otherFacility":`...)
+		b = jsonStr(b, truncate(e.Place, 50))
+	}
 	return append(b, '}')
 }
 

@@ -399,7 +399,7 @@ func planIndexKeys(p *PlanState, members bool) [][]byte {
 // own plans, the plans of containers with new events or waybills, and plans
 // whose cutoff the guard clock passed. Called by Apply under s.mu after the
 // container events are in sc.current.
-func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) error {
+func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *ApplyResult) error {
 	sc := &s.mu.scratch
 	mm := &sc.mm
 	if mm.plans == nil {
@@ -470,6 +470,15 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 		res.Waybills++
 	}
 
+	if len(b.Trucks) > 0 {
+		for _, rc := range s.mu.scratch.rides {
+			if err := s.dcsaTruckLeg(pb, mm, &rc, now, res); err != nil {
+				return err
+			}
+		}
+		s.mu.scratch.rides = s.mu.scratch.rides[:0]
+	}
+
 	// Index keys of each touched plan as stored, to diff at the end.
 	before := map[planRef][][]byte{}
 	// touch marks a plan for judging: all its containers (box "") or one.
@@ -523,14 +532,15 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 		if e.Event == PlanDeparted || e.Event == PlanArrived {
 			w.all = true
 		}
+		changed := false
 		switch e.Event {
 		case PlanDeparted:
 			if w.p.Departed == 0 || e.Time < w.p.Departed {
-				w.p.Departed = e.Time
+				w.p.Departed, changed = e.Time, w.p.Departed == 0
 			}
 		case PlanArrived:
 			if w.p.Arrived == 0 || e.Time < w.p.Arrived {
-				w.p.Arrived = e.Time
+				w.p.Arrived, changed = e.Time, w.p.Arrived == 0
 			}
 		case PlanLoaded, PlanUnloaded:
 			g := w.p.guard(e.Container)
@@ -542,10 +552,17 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, res *ApplyResult) er
 			}
 			if e.Event == PlanLoaded {
 				if g.Loaded == 0 || e.Time < g.Loaded {
-					g.Loaded = e.Time
+					g.Loaded, changed = e.Time, g.Loaded == 0
 				}
 			} else if g.Loaded != 0 && e.Time >= g.Loaded {
-				g.Loaded = 0
+				g.Loaded, changed = 0, true
+			}
+		}
+		if changed {
+			// The leg's DCSA event, once per change (a repeated record
+			// changes nothing and logs nothing).
+			if err := s.dcsaPlanEvent(pb, e, now, res); err != nil {
+				return err
 			}
 		}
 		w.found = true
@@ -786,6 +803,85 @@ func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen, at
 		return VerdictAtRisk, reasons, ready
 	}
 	return VerdictOnTrack, nil, ready
+}
+
+// dcsaPlanEvent logs the DCSA event of a rail or barge leg: a box loaded or
+// unloaded (EQUIPMENT LOAD/DISC with the train as its transport call), a
+// train departed or arrived (TRANSPORT DEPA/ARRI).
+func (s *Store) dcsaPlanEvent(pb *pebble.Batch, e *PlanEvent, now int64, res *ApplyResult) error {
+	mode := "RAIL"
+	if e.Mode == ModeBarge {
+		mode = "BARGE"
+	}
+	d := DCSAEvent{
+		ID:              uuidFrom(fmt.Sprintf("porttrack/plan/%c/%s/%s/%s/%d", e.Mode, e.Plan, e.Event, e.Container, e.Time)),
+		Time:            e.Time,
+		TransportCallID: e.Plan,
+		Mode:            mode,
+		Place:           e.Station,
+	}
+	if pm := s.opts.PortModel; pm != nil {
+		d.UNLocationCode = pm.Locode
+	}
+	key := e.Plan
+	switch e.Event {
+	case PlanLoaded, PlanUnloaded:
+		d.Type, d.Code, d.Equipment, key = DCSAEquipment, "LOAD", e.Container, e.Container
+		if e.Event == PlanUnloaded {
+			d.Code = "DISC"
+		}
+	case PlanDeparted:
+		d.Type, d.Code = DCSATransport, "DEPA"
+	case PlanArrived:
+		d.Type, d.Code = DCSATransport, "ARRI"
+	}
+	return s.writeDCSA(pb, &d, now, key, res)
+}
+
+// dcsaTruckLeg logs EQUIPMENT LOAD (picked up) or DISC (dropped) with a
+// TRUCK transport call when a truck with a waybill for the box picks it up
+// or drops it; rides without a waybill (terminal tractors moving boxes in
+// the yard) are not legs.
+func (s *Store) dcsaTruckLeg(pb *pebble.Batch, mm *mmScratch, rc *rideChange, now int64, res *ApplyResult) error {
+	var wb *Waybill
+	for _, id := range s.mmIdx.waybills[rc.container] {
+		w, err := s.waybillForApply(mm, id)
+		if err != nil {
+			return err
+		}
+		if w.found && w.w.Plate == rc.plate {
+			wb = &w.w
+			break
+		}
+	}
+	if wb == nil {
+		for _, w := range mm.waybills { // a waybill of this very batch
+			if w.found && w.w.Plate == rc.plate && slices.Contains(w.w.Containers, rc.container) {
+				wb = &w.w
+				break
+			}
+		}
+	}
+	if wb == nil {
+		return nil
+	}
+	d := DCSAEvent{
+		ID:              uuidFrom(fmt.Sprintf("porttrack/truck/%s/%s/%s/%t/%d", wb.ID, rc.plate, rc.container, rc.start, rc.time)),
+		Type:            DCSAEquipment,
+		Code:            "DISC",
+		Time:            rc.time,
+		Equipment:       rc.container,
+		TransportCallID: rc.plate,
+		Mode:            "TRUCK",
+		Place:           wb.To,
+	}
+	if rc.start {
+		d.Code, d.Place = "LOAD", wb.From
+	}
+	if pm := s.opts.PortModel; pm != nil {
+		d.UNLocationCode = pm.Locode
+	}
+	return s.writeDCSA(pb, &d, now, rc.container, res)
 }
 
 // atPlace reports whether an event location is the station (or terminal)

@@ -311,6 +311,7 @@ type applyScratch struct {
 	links    map[string]*linkWork // by container
 	truckPts map[truckPointKey]TruckPoint
 	truckUps []truckUpdate
+	rides    []rideChange
 	mm       mmScratch
 }
 
@@ -447,7 +448,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 			return res, err
 		}
 	}
-	if err := s.applyMultimodal(pb, b, &res); err != nil {
+	if err := s.applyMultimodal(pb, b, now, &res); err != nil {
 		return res, err
 	}
 	for i := range b.Outbox {

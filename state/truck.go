@@ -191,6 +191,14 @@ type truckWork struct {
 	dirty bool // changed in this batch (write the current state)
 }
 
+// rideChange is a truck picking up (start) or dropping a box, for the
+// DCSA events of truck legs.
+type rideChange struct {
+	container, plate string
+	time             int64
+	start            bool
+}
+
 type linkWork struct {
 	l       truckLink
 	exists  bool // the key holds a link (after this batch's changes so far)
@@ -213,6 +221,7 @@ func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyR
 	}
 	clear(sc.trucks)
 	clear(sc.links)
+	sc.rides = sc.rides[:0]
 	clear(sc.truckPts)
 	for i := range reports {
 		r := &reports[i]
@@ -332,6 +341,7 @@ func (s *Store) rideForApply(sc *applyScratch, t *Truck, r *TruckReport) error {
 		if lw.exists && lw.l.Plate == t.Plate {
 			lw.exists, lw.changed = false, true
 		}
+		sc.rides = append(sc.rides, rideChange{container: t.Container, plate: t.Plate, time: r.Time})
 		t.Container, t.ContainerSince = "", 0
 	}
 	if r.Container == "" {
@@ -339,6 +349,7 @@ func (s *Store) rideForApply(sc *applyScratch, t *Truck, r *TruckReport) error {
 	}
 	if t.Container != r.Container {
 		t.Container, t.ContainerSince = r.Container, r.Time
+		sc.rides = append(sc.rides, rideChange{container: r.Container, plate: t.Plate, time: r.Time, start: true})
 	}
 	lw, err := s.linkForApply(sc, r.Container)
 	if err != nil {
