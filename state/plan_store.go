@@ -884,6 +884,21 @@ func (s *Store) dcsaTruckLeg(pb *pebble.Batch, mm *mmScratch, rc *rideChange, no
 	return s.writeDCSA(pb, &d, now, rc.container, res)
 }
 
+// judges reports whether the guard judges departures from station: with a
+// port model, only from its places (rail stations, terminals; what happens to a
+// box at an inland station before its train leaves is not known here);
+// without one, from anywhere.
+func (s *Store) judges(station string) bool {
+	if s.opts.PortModel == nil {
+		return true
+	}
+	if _, ok := s.opts.PortModel.Fence(station); ok {
+		return true
+	}
+	_, ok := s.PlaceOf("", station) // a facility id of a port place
+	return ok
+}
+
 // atPlace reports whether an event location is the station (or terminal)
 // id of a plan: the same id, or the place the port model gives the
 // location (a rail ramp's facility is its station).
@@ -910,6 +925,10 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, only
 	cfg := &s.opts.Guard
 	var next *PlanState
 	nextLoaded := false
+	if !s.judges(p.From) {
+		p.Wake = 0
+		return nil
+	}
 	for i := range p.Containers {
 		g := &p.Containers[i]
 		if only != nil {
