@@ -58,6 +58,8 @@ type Options struct {
 	TrackRetention time.Duration
 	// Fences tunes user geofences and their enter/exit events.
 	Fences FenceConfig
+	// Customs configures three-document matching and customs results.
+	Customs CustomsConfig
 }
 
 func (o Options) withDefaults() Options {
@@ -76,6 +78,7 @@ func (o Options) withDefaults() Options {
 	o.PortCalls = o.PortCalls.withDefaults()
 	o.Fences = o.Fences.withDefaults()
 	o.Guard = o.Guard.withDefaults()
+	o.Customs = o.Customs.withDefaults()
 	return o
 }
 
@@ -89,6 +92,9 @@ func (o Options) Validate() error {
 	}
 	if o.TrackRetention < 0 {
 		return errors.New("state: TrackRetention is negative")
+	}
+	if err := o.Customs.Validate(); err != nil {
+		return fmt.Errorf("state: %w", err)
 	}
 	return o.Fences.validate()
 }
@@ -275,6 +281,8 @@ type Batch struct {
 	Plans      []Plan
 	PlanEvents []PlanEvent
 	Waybills   []Waybill
+	// Customs holds decoded customs messages (port.customs).
+	Customs []CustomsDoc
 	// Outbox holds messages to publish (dead letters of this batch).
 	Outbox []Message
 }
@@ -449,6 +457,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		}
 	}
 	if err := s.applyMultimodal(pb, b, now, &res); err != nil {
+		return res, err
+	}
+	if err := s.applyCustoms(pb, b.Customs, now, &res); err != nil {
 		return res, err
 	}
 	for i := range b.Outbox {
