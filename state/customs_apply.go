@@ -118,6 +118,8 @@ type OrderRecord struct {
 	Revision     int                 `json:"revision"` // results published so far
 	Updated      jsTime              `json:"updated_at"`
 	History      []OrderHistoryEntry `json:"history"`
+
+	historyOnly bool // the last document only entered the history
 }
 
 // OrderSummary is an order in list answers.
@@ -377,6 +379,7 @@ func slot[T any](w *customsWork, rec *OrderRecord, cur **DocVersion[T], d *Custo
 	case *cur != nil && !supersedes(d.Time, d.ID, (*cur).Time, (*cur).ID):
 		h.Change = "older_ignored"
 		rec.addHistory(h)
+		rec.historyOnly = true
 		return false
 	case *cur != nil:
 		h.Change = "replaced"
@@ -425,7 +428,8 @@ func (w *customsWork) orderDoc(d *CustomsDoc, ebp, orderNo string) error {
 			}
 		}
 	}
-	ow.touched = ow.touched || changed
+	ow.touched = ow.touched || changed || rec.historyOnly
+	rec.historyOnly = false
 	if changed {
 		return w.evaluate(ow)
 	}
@@ -615,7 +619,9 @@ func (w *customsWork) evaluate(ow *orderWork) error {
 	when := latest
 	switch {
 	case len(missing) == 0:
-		reasons = w.cfg.MatchDocs(docs.Order.Doc, docs.Payment.Doc, docs.Waybill.Doc, docs.Inventory.Doc)
+		if r := w.cfg.MatchDocs(docs.Order.Doc, docs.Payment.Doc, docs.Waybill.Doc, docs.Inventory.Doc); r != nil {
+			reasons = r
+		}
 		result = "matched"
 		if len(reasons) > 0 {
 			result = "mismatched"
