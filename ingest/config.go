@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/ingest/ais"
+	"github.com/porttrack/porttrack/ingest/customs"
 	"github.com/porttrack/porttrack/ingest/rfid"
 )
 
@@ -18,7 +19,9 @@ type Topics struct {
 	// Transport is the input topic of truck positions, waybills, rail and
 	// barge messages; "-" disables it.
 	Transport string
-	DLQ       string // output: records that could not be decoded, with the reason
+	// Customs is the input topic of customs and CEB messages; "-" disables it.
+	Customs string
+	DLQ     string // output: records that could not be decoded, with the reason
 }
 
 // Config configures an Engine. Zero values take the defaults of withDefaults.
@@ -35,6 +38,11 @@ type Config struct {
 	Readers map[string]rfid.Reader
 	// AIS configures the AIS decoder (checksum policy, fragment expiry).
 	AIS ais.Config
+	// Customs configures the customs decoder (trusted signing certificates).
+	Customs customs.Config
+	// CustomsTick is how often incomplete-order deadlines are checked when
+	// no customs record arrives. Default 1s.
+	CustomsTick time.Duration
 
 	// FetchMaxBytes and FetchMaxWait bound one fetch from a partition.
 	FetchMaxBytes int
@@ -57,6 +65,7 @@ const (
 	DefaultDLQTopic       = "porttrack.dlq"
 	DefaultAISTopic       = "port.ais"
 	DefaultTransportTopic = "port.transport"
+	DefaultCustomsTopic   = "port.customs"
 )
 
 func (c Config) withDefaults() Config {
@@ -68,6 +77,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Topics.Transport == "" {
 		c.Topics.Transport = DefaultTransportTopic
+	}
+	if c.Topics.Customs == "" {
+		c.Topics.Customs = DefaultCustomsTopic
+	}
+	if c.CustomsTick == 0 {
+		c.CustomsTick = time.Second
 	}
 	if c.Topics.DLQ == "" {
 		c.Topics.DLQ = DefaultDLQTopic
@@ -125,6 +140,12 @@ func (c Config) Validate() error {
 	}
 	if t := c.Topics.Transport; t != "-" && (t == c.Topics.RFID || t == c.Topics.AIS || t == c.Topics.DLQ) {
 		errs = append(errs, fmt.Errorf("topics.transport: %q must differ from topics.rfid, topics.ais and topics.dlq", t))
+	}
+	if t := c.Topics.Customs; t != "-" && (t == c.Topics.RFID || t == c.Topics.AIS || t == c.Topics.Transport || t == c.Topics.DLQ) {
+		errs = append(errs, fmt.Errorf("topics.customs: %q must differ from the other input topics and topics.dlq", t))
+	}
+	if c.CustomsTick < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("customs_tick: %s is below 10ms", c.CustomsTick))
 	}
 	if err := c.AIS.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("ais: %w", err))

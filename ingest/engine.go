@@ -13,6 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/porttrack/porttrack/ingest/customs"
 	"github.com/porttrack/porttrack/ingest/decode"
 	"github.com/porttrack/porttrack/ingest/rfid"
 	"github.com/porttrack/porttrack/ingest/transport"
@@ -117,6 +118,10 @@ func New(cfg Config, store *state.Store) (*Engine, error) {
 		td := transportDecoder{dec: transport.NewDecoder(), m: &e.metrics.transport}
 		e.decoders[cfg.Topics.Transport] = func() recordDecoder { return td }
 	}
+	if cfg.Topics.Customs != "-" {
+		cd := customsDecoder{dec: customs.NewDecoder(cfg.Customs), m: &e.metrics.customs}
+		e.decoders[cfg.Topics.Customs] = func() recordDecoder { return cd }
+	}
 	e.mu.partitions = map[tp]*partitionState{}
 	return e, nil
 }
@@ -130,6 +135,9 @@ func (e *Engine) Topics() []string {
 	if e.cfg.Topics.Transport != "-" {
 		ts = append(ts, e.cfg.Topics.Transport)
 	}
+	if e.cfg.Topics.Customs != "-" {
+		ts = append(ts, e.cfg.Topics.Customs)
+	}
 	return ts
 }
 
@@ -142,6 +150,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		e.publishOutbox(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.tickCustoms(ctx)
 	}()
 	var err error
 	if e.cfg.GroupID == "" {
@@ -475,7 +488,7 @@ type worker struct {
 
 func (w *worker) reset(next int64) {
 	w.batch = state.Batch{Topic: w.p.topic, Partition: w.p.partition, Next: next,
-		Events: w.batch.Events[:0], Vessels: w.batch.Vessels[:0], Trucks: w.batch.Trucks[:0], Outbox: w.batch.Outbox[:0]}
+		Events: w.batch.Events[:0], Vessels: w.batch.Vessels[:0], Trucks: w.batch.Trucks[:0], Customs: w.batch.Customs[:0], Outbox: w.batch.Outbox[:0]}
 	w.records, w.decoded = 0, 0
 }
 

@@ -19,6 +19,7 @@ type metrics struct {
 	dead                                map[string]*atomic.Uint64 // by reason
 	ais                                 aisMetrics
 	transport                           transportMetrics
+	customs                             customsMetrics
 }
 
 func (m *metrics) init() {
@@ -105,6 +106,7 @@ func (e *Engine) WritePrometheus(w io.Writer) {
 		fmt.Fprintf(w, "porttrack_ais_lines_dropped_total{reason=%q} %d\n", d.reason, d.n)
 	}
 	m.transport.write(w)
+	m.customs.write(w)
 
 	type row struct {
 		p                   tp

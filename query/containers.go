@@ -76,6 +76,10 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 		return
 	}
 	c, err := s.cfg.Store.Container(id)
+	if errors.Is(err, state.ErrNotFound) {
+		s.customsOnlyContainer(ctx, id) // a box only customs spoke of
+		return
+	}
 	if err != nil {
 		s.storeError(ctx, "container "+id, err)
 		return
@@ -111,6 +115,12 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 	b := ctx.Response.Body()[:0]
 	b = appendContainer(b, &c, place, pos, 0)
 	b = appendTransport(b[:len(b)-1], &legs)
+	// The customs state and pickup readiness.
+	b, _, err = s.appendCustomsReadiness(b, id, &c)
+	if err != nil {
+		s.storeError(ctx, "container "+id, err)
+		return
+	}
 	ctx.SetContentType("application/json")
 	ctx.Response.SetBodyRaw(append(b, '}'))
 }

@@ -35,6 +35,8 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	trucks                       truck reports, one per line:
 //	                             truck plate time lat lon [speed heading [container]]
 //	                             ("-" for an unknown speed or heading)
+//	customs                      customs documents, one JSON object per line
+//	                             (see parseCustomsLine)
 //	get <path> [method] [as=<tenant>]
 //	                             expected: status line, then the body; lines
 //	                             before "----" are the request body; as= acts
@@ -107,7 +109,9 @@ func runScript(t *testing.T, path string) {
 	}
 	defer store.Close()
 	ready := true
-	srv, err := New(Config{Store: store, Open: true, Ready: func() bool { return ready }})
+	srv, err := New(Config{Store: store, Open: true, Ready: func() bool { return ready }, Now: func() time.Time {
+		return time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +173,15 @@ func runScript(t *testing.T, path string) {
 			offset++
 			if _, err := store.Apply(&state.Batch{Topic: "t", Next: offset, Trucks: rs}); err != nil {
 				t.Fatalf("trucks: %v", err)
+			}
+		case "customs":
+			var docs []state.CustomsDoc
+			for _, l := range strings.Split(b.input, "\n") {
+				docs = append(docs, parseCustomsLine(t, l))
+			}
+			offset++
+			if _, err := store.Apply(&state.Batch{Topic: "t", Next: offset, Customs: docs}); err != nil {
+				t.Fatalf("customs: %v", err)
 			}
 		case "ready":
 			ready = fields[1] == "true"

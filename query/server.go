@@ -29,6 +29,8 @@ type Config struct {
 	// Open lets requests without an API key act as the port operator (the
 	// demo on loopback); a request with a key is still checked.
 	Open bool
+	// Now is the clock of durations in answers; nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is the query API. It reads the store; it writes only control-plane
@@ -60,6 +62,7 @@ func New(cfg Config) (*Server, error) {
 		s.containerRoutes(),
 		s.dcsaRoutes(),
 		s.subscriptionRoutes(),
+		s.customsRoutes(),
 	)
 	if err != nil {
 		return nil, err

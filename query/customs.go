@@ -1,0 +1,339 @@
+package query
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
+)
+
+// customsRoutes are the e-commerce order and container customs endpoints.
+// Customs data is for the port and customs roles only.
+func (s *Server) customsRoutes() []route {
+	get := func(h handler) map[string]handler {
+		return map[string]handler{"GET": func(ctx *fasthttp.RequestCtx, r *request) {
+			if !r.who.SeesAll() {
+				writeError(ctx, fasthttp.StatusForbidden, "forbidden", "customs data is for the port and customs roles")
+				return
+			}
+			h(ctx, r)
+		}}
+	}
+	return []route{
+		{pattern: "/v1/orders", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.orderList(ctx) })},
+		{pattern: "/v1/orders/{ebpCode}/{orderNo}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.order(ctx, r.param(0), r.param(1)) })},
+		{pattern: "/v1/customs/holds", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.customsHolds(ctx) })},
+		{pattern: "/v1/customs/released", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.customsReleased(ctx) })},
+	}
+}
+
+func (s *Server) now() int64 {
+	if s.cfg.Now != nil {
+		return s.cfg.Now().UnixNano()
+	}
+	return time.Now().UnixNano()
+}
+
+func unescapeParam(ctx *fasthttp.RequestCtx, name string, raw []byte) (string, bool) {
+	v, err := url.PathUnescape(string(raw))
+	if err != nil || v == "" || len(v) > 256 {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: not a valid path segment: %q", name, raw))
+		return "", false
+	}
+	return v, true
+}
+
+// order answers GET /v1/orders/{ebpCode}/{orderNo}: the order aggregate
+// (documents, match result, customs status, history) as stored.
+func (s *Server) order(ctx *fasthttp.RequestCtx, rawEBP, rawNo []byte) {
+	ebp, ok := unescapeParam(ctx, "ebpCode", rawEBP)
+	if !ok {
+		return
+	}
+	no, ok := unescapeParam(ctx, "orderNo", rawNo)
+	if !ok {
+		return
+	}
+	b, err := s.cfg.Store.Order(ctx.Response.Body()[:0], ebp, no)
+	if err != nil {
+		s.storeError(ctx, "order "+ebp+"/"+no, err)
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(b)
+}
+
+var (
+	orderResults  = []string{"pending", "matched", "mismatched", "incomplete"}
+	orderStatuses = []string{"none", "pending", "send_failed", "rejected", "accepted", "under_review", "concluded", "inspection", "held", "returned", "released", "closed"}
+)
+
+func oneOf(ctx *fasthttp.RequestCtx, name string, allowed []string) (string, bool) {
+	v := string(ctx.QueryArgs().Peek(name))
+	if v == "" {
+		return "", true
+	}
+	for _, a := range allowed {
+		if a == v {
+			return v, true
+		}
+	}
+	writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want one of %q, got %q", name, allowed, v))
+	return "", false
+}
+
+// orderList answers GET /v1/orders?result=&reason=&status=&limit=&cursor=.
+func (s *Server) orderList(ctx *fasthttp.RequestCtx) {
+	var q state.OrderListQuery
+	var ok bool
+	if q.Result, ok = oneOf(ctx, "result", orderResults); !ok {
+		return
+	}
+	if q.Reason, ok = oneOf(ctx, "reason", state.MatchRuleNames()); !ok {
+		return
+	}
+	if q.Status, ok = oneOf(ctx, "status", orderStatuses); !ok {
+		return
+	}
+	if q.Limit, ok = s.limit(ctx, 100); !ok {
+		return
+	}
+	q.Cursor = string(ctx.QueryArgs().Peek("cursor"))
+	// The first given filter picks the index; the others filter.
+	var keep func([]byte) bool
+	if n := btoi(q.Result != "") + btoi(q.Reason != "") + btoi(q.Status != ""); n > 1 {
+		keep = func(sum []byte) bool {
+			var o struct {
+				Result  string   `json:"result"`
+				Reasons []string `json:"reasons"`
+				Status  string   `json:"status"`
+			}
+			if json.Unmarshal(sum, &o) != nil {
+				return false
+			}
+			hasReason := q.Reason == ""
+			for _, r := range o.Reasons {
+				hasReason = hasReason || r == q.Reason
+			}
+			return (q.Result == "" || o.Result == q.Result) && (q.Status == "" || o.Status == q.Status) && hasReason
+		}
+	}
+	l := newList(ctx, `{"orders":[`)
+	next, err := s.cfg.Store.Orders(q, keep, func(sum []byte) error {
+		l.b = append(l.next(), sum...)
+		return nil
+	})
+	if errors.Is(err, state.ErrBadCursor) {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "cursor: not a cursor returned by this endpoint with these filters")
+		return
+	}
+	l.b = appendString(append(l.b, `],"next_cursor":`...), next)
+	s.finishList(ctx, &l, "}", err, "order list")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func appendSeconds(b []byte, d int64) []byte {
+	return strconv.AppendInt(b, max(d, 0)/int64(time.Second), 10)
+}
+
+// customsHolds answers GET /v1/customs/holds?limit=&cursor=: boxes held by
+// customs, under inspection or in quarantine, with reason, since and
+// duration.
+func (s *Server) customsHolds(ctx *fasthttp.RequestCtx) {
+	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor"))}
+	var ok bool
+	if q.Limit, ok = s.limit(ctx, 100); !ok {
+		return
+	}
+	now := s.now()
+	l := newList(ctx, `{"holds":[`)
+	next, err := s.cfg.Store.CustomsHolds(q, func(h *state.HeldBox) error {
+		b := append(l.next(), '{')
+		b = appendKey(b, true, "container")
+		b = appendString(b, h.Container)
+		first := h.Blocks[0]
+		for _, bl := range h.Blocks[1:] {
+			if bl.Since < first.Since {
+				first = bl
+			}
+		}
+		b = appendKey(b, false, "kind")
+		b = appendString(b, first.Kind)
+		b = appendKey(b, false, "reason")
+		b = appendString(b, first.Reason)
+		b = appendKey(b, false, "since")
+		b = appendTime(b, first.Since)
+		b = appendKey(b, false, "duration_s")
+		b = appendSeconds(b, now-first.Since)
+		b = appendKey(b, false, "blocking")
+		b = appendBlocks(b, h.Blocks)
+		l.b = append(b, '}')
+		return nil
+	})
+	if errors.Is(err, state.ErrBadCursor) {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "cursor: not a cursor returned by this endpoint")
+		return
+	}
+	l.b = appendString(append(l.b, `],"next_cursor":`...), next)
+	s.finishList(ctx, &l, "}", err, "customs holds")
+}
+
+// customsReleased answers GET /v1/customs/released?picked_up=&limit=&cursor=:
+// boxes customs released, with whether they left the terminal (gated out).
+func (s *Server) customsReleased(ctx *fasthttp.RequestCtx) {
+	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor"))}
+	var ok bool
+	if q.Limit, ok = s.limit(ctx, 100); !ok {
+		return
+	}
+	filter := -1
+	if v := ctx.QueryArgs().Peek("picked_up"); len(v) > 0 {
+		p, err := strconv.ParseBool(string(v))
+		if err != nil {
+			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("picked_up: want true or false, got %q", v))
+			return
+		}
+		filter = btoi(p)
+	}
+	now := s.now()
+	l := newList(ctx, `{"containers":[`)
+	next, err := s.cfg.Store.CustomsReleased(q, func(rb *state.ReleasedBox) (bool, error) {
+		c, err := s.cfg.Store.Container(rb.Container)
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			return false, err
+		}
+		picked := err == nil && c.Last.Code == state.CodeGTOT && c.Last.Time >= rb.Since
+		if filter >= 0 && btoi(picked) != filter {
+			return false, nil
+		}
+		b := append(l.next(), '{')
+		b = appendKey(b, true, "container")
+		b = appendString(b, rb.Container)
+		b = appendKey(b, false, "customs_status")
+		b = appendString(b, rb.Status)
+		b = appendKey(b, false, "released_at")
+		b = appendTime(b, rb.Since)
+		b = appendKey(b, false, "picked_up")
+		b = strconv.AppendBool(b, picked)
+		if err == nil {
+			b = appendKey(b, false, "status")
+			b = appendString(b, c.Status())
+			b = appendKey(b, false, "location")
+			b = appendString(b, c.Last.Location)
+		}
+		if !picked {
+			b = appendKey(b, false, "waiting_s")
+			b = appendSeconds(b, now-rb.Since)
+		}
+		l.b = append(b, '}')
+		return true, nil
+	})
+	if errors.Is(err, state.ErrBadCursor) {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "cursor: not a cursor returned by this endpoint")
+		return
+	}
+	l.b = appendString(append(l.b, `],"next_cursor":`...), next)
+	s.finishList(ctx, &l, "}", err, "released containers")
+}
+
+func appendBlocks(b []byte, blocks []state.Block) []byte {
+	b = append(b, '[')
+	for i, bl := range blocks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = appendKey(b, true, "kind")
+		b = appendString(b, bl.Kind)
+		if bl.Since != 0 {
+			b = appendKey(b, false, "since")
+			b = appendTime(b, bl.Since)
+		}
+		b = appendKey(b, false, "reason")
+		b = appendString(b, bl.Reason)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// containerCustoms is the scratch of the container answer's customs part.
+type containerCustoms struct {
+	cc     state.ContainerCustoms
+	blocks []state.Block
+}
+
+// appendCustomsReadiness appends the "customs" (when customs spoke of the
+// box) and "readiness" members of a container answer; c is nil when no
+// RFID/EPCIS event of the box is known. found reports whether customs
+// state exists.
+func (s *Server) appendCustomsReadiness(b []byte, id string, c *state.Container) ([]byte, bool, error) {
+	sc := &containerCustoms{}
+	err := s.cfg.Store.ContainerCustoms(id, &sc.cc)
+	found := err == nil
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return b, false, err
+	}
+	if found {
+		b = appendKey(b, false, "customs")
+		b = append(b, sc.cc.JSON...)
+	}
+	bl := sc.blocks[:0]
+	released := false
+	if found {
+		bl = append(bl, sc.cc.Blocks...)
+		released = sc.cc.Status == "released" || sc.cc.Status == "closed" || sc.cc.Status == "in_bonded_zone"
+	}
+	if !released && len(bl) == 0 {
+		reason := "no customs release recorded"
+		var since int64
+		if found {
+			reason, since = "customs status "+sc.cc.Status, sc.cc.Since
+		}
+		bl = append(bl, state.Block{Kind: "customs_not_released", Since: since, Reason: reason})
+	}
+	switch {
+	case c == nil:
+		bl = append(bl, state.Block{Kind: "not_discharged", Reason: "no discharge seen"})
+	case c.Last.Code == state.CodeLOAD:
+		bl = append(bl, state.Block{Kind: "not_discharged", Since: c.Last.Time, Reason: "loaded at " + c.Last.Location})
+	case c.Last.Code == state.CodeHOLD:
+		bl = append(bl, state.Block{Kind: "terminal_hold", Since: c.Last.Time, Reason: "terminal hold at " + c.Last.Location})
+	case c.Last.Code == state.CodeGTOT:
+		bl = append(bl, state.Block{Kind: "gated_out", Since: c.Last.Time, Reason: "gated out at " + c.Last.Location})
+	}
+	sc.blocks = bl
+	b = appendKey(b, false, "readiness")
+	b = append(b, `{"available_for_pickup":`...)
+	b = strconv.AppendBool(b, len(bl) == 0)
+	b = append(b, `,"blocking":`...)
+	b = appendBlocks(b, bl)
+	return append(b, '}'), found, nil
+}
+
+// customsOnlyContainer answers GET /v1/containers/{id} for a box with no
+// RFID/EPCIS event: its customs state and readiness, or 404.
+func (s *Server) customsOnlyContainer(ctx *fasthttp.RequestCtx, id string) {
+	b := appendString(append(ctx.Response.Body()[:0], `{"id":`...), id)
+	b, found, err := s.appendCustomsReadiness(b, id, nil)
+	if err == nil && !found {
+		err = state.ErrNotFound
+	}
+	if err != nil {
+		s.storeError(ctx, "container "+id, err)
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(append(b, '}'))
+}
