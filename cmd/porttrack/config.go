@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/ingest/rfid"
+	"github.com/porttrack/porttrack/state"
 )
 
 // Config is the node configuration: from a YAML file (--config), then
@@ -55,6 +58,8 @@ type Config struct {
 	openAPI bool
 	// Guard holds the connection guard's expected step durations.
 	Guard GuardSteps `yaml:"guard"`
+	// Customs configures three-document matching and CEB signatures.
+	Customs CustomsSettings `yaml:"customs"`
 }
 
 // GuardSteps are how long the connection guard expects each remaining step
@@ -97,6 +102,18 @@ func (w Webhooks) denyPrefixes() ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// CustomsSettings are the customs.* settings.
+type CustomsSettings struct {
+	// Rules are the enabled three-document match rules; nil: all.
+	Rules           []string      `yaml:"rules"`
+	AmountTolerance float64       `yaml:"amount_tolerance"`
+	WeightTolerance float64       `yaml:"weight_tolerance"`
+	IncompleteAfter time.Duration `yaml:"incomplete_after"`
+	// TrustedCerts is a PEM file of certificates whose CEB signatures are
+	// verified; "" accepts signatures unverified.
+	TrustedCerts string `yaml:"trusted_certs"`
+}
+
 // Topics are the Kafka topic names.
 type Topics struct {
 	RFID           string `yaml:"rfid"`
@@ -125,6 +142,7 @@ func defaultConfig() Config {
 			Transfer: 2 * time.Hour, Load: time.Hour},
 		MaxFences: 1000,
 		Webhooks:  Webhooks{Timeout: 10 * time.Second, MaxFailures: 10, MaxBatch: 100, BackoffMax: 5 * time.Minute},
+		Customs:   CustomsSettings{AmountTolerance: 0.01, WeightTolerance: 0.05, IncompleteAfter: 30 * time.Minute},
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
@@ -178,6 +196,17 @@ func intSetting(dst func(*Config) *int) func(*Config, string) error {
 	}
 }
 
+func flt(dst func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("want a number, got %q", v)
+		}
+		*dst(c) = f
+		return nil
+	}
+}
+
 var serveSettings = []setting{
 	{"brokers", "comma-separated Kafka bootstrap brokers (host:port)", func(c *Config, v string) error {
 		c.Brokers = nil
@@ -194,6 +223,21 @@ var serveSettings = []setting{
 	{"topics.rfid", "input topic of container RFID reads and EPCIS events", str(func(c *Config) *string { return &c.Topics.RFID })},
 	{"topics.ais", "input topic of raw NMEA AIS sentences (\"-\" disables it)", str(func(c *Config) *string { return &c.Topics.AIS })},
 	{"topics.transport", "input topic of truck GNSS positions, waybills, rail and barge messages (\"-\" disables it)", str(func(c *Config) *string { return &c.Topics.Transport })},
+	{"topics.customs", "input topic of customs and CEB e-commerce messages (\"-\" disables it)", str(func(c *Config) *string { return &c.Topics.Customs })},
+	{"topics.customs_results", "output topic of three-document match results and inventory receipts", str(func(c *Config) *string { return &c.Topics.CustomsResults })},
+	{"customs.rules", "comma-separated three-document match rules to apply (\"none\": no rule; default all)", func(c *Config, v string) error {
+		c.Customs.Rules = []string{}
+		for _, r := range strings.Split(v, ",") {
+			if r = strings.TrimSpace(r); r != "" && r != "none" {
+				c.Customs.Rules = append(c.Customs.Rules, r)
+			}
+		}
+		return nil
+	}},
+	{"customs.amount_tolerance", "largest money difference (CNY) that still matches", flt(func(c *Config) *float64 { return &c.Customs.AmountTolerance })},
+	{"customs.weight_tolerance", "largest relative gross-weight difference between inventory and waybill that still matches", flt(func(c *Config) *float64 { return &c.Customs.WeightTolerance })},
+	{"customs.incomplete_after", "how long an order waits for its missing documents before it is reported incomplete", dur(func(c *Config) *time.Duration { return &c.Customs.IncompleteAfter })},
+	{"customs.trusted_certs", "PEM file of certificates whose CEB XML signatures are verified (empty: not verified)", str(func(c *Config) *string { return &c.Customs.TrustedCerts })},
 	{"topics.events", "output topic of derived DCSA events", str(func(c *Config) *string { return &c.Topics.Events })},
 	{"topics.dlq", "dead-letter topic", str(func(c *Config) *string { return &c.Topics.DLQ })},
 	{"topics.alerts", "output topic of geofence enter/exit alerts", str(func(c *Config) *string { return &c.Topics.Alerts })},
@@ -392,6 +436,22 @@ func (c *Config) validate() error {
 	if c.SessionTimeout < time.Second || c.Heartbeat <= 0 || c.Heartbeat >= c.SessionTimeout {
 		bad("session_timeout", "need session_timeout >= 1s and 0 < heartbeat_interval < session_timeout (got %s, %s)", c.SessionTimeout, c.Heartbeat)
 	}
+	if t := c.Topics.Customs; t != "-" && (t == "" || t == c.Topics.RFID || t == c.Topics.AIS || t == c.Topics.Transport || t == c.Topics.DLQ) {
+		bad("topics.customs", "%q must be set and differ from the other input topics and topics.dlq", t)
+	}
+	if c.Topics.CustomsResults == "" {
+		bad("topics.customs_results", "must not be empty")
+	}
+	if err := c.customsConfig().Validate(); err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		bad(key, "%s", msg)
+	}
+	if c.Customs.IncompleteAfter <= 0 {
+		bad("customs.incomplete_after", "%s is not positive", c.Customs.IncompleteAfter)
+	}
+	if c.Customs.AmountTolerance <= 0 && c.Customs.AmountTolerance != 0 {
+		bad("customs.amount_tolerance", "%g is negative", c.Customs.AmountTolerance)
+	}
 	for id, r := range c.Readers {
 		if err := r.Validate(); err != nil {
 			bad("readers."+id, "%v", err)
@@ -401,6 +461,43 @@ func (c *Config) validate() error {
 		return &exitError{code: 2, err: errors.Join(errs...)}
 	}
 	return nil
+}
+
+// customsConfig is the state's customs configuration.
+func (c *Config) customsConfig() state.CustomsConfig {
+	return state.CustomsConfig{Rules: c.Customs.Rules, AmountTolerance: c.Customs.AmountTolerance, WeightTolerance: c.Customs.WeightTolerance,
+		IncompleteAfter: int64(c.Customs.IncompleteAfter), ResultTopic: c.Topics.CustomsResults}
+}
+
+// loadTrustedCerts reads the customs.trusted_certs PEM file.
+func loadTrustedCerts(path string) ([]*x509.Certificate, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, data = pem.Decode(data)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s holds no PEM CERTIFICATE", path)
+	}
+	return certs, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

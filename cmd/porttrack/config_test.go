@@ -72,6 +72,10 @@ func TestInvalidSettingExits2(t *testing.T) {
 		{"unknown file key", append(base, "--config", unknown), nil, "brokres"},
 		{"missing file", append(base, "--config", filepath.Join(dir, "none.yaml")), nil, "config"},
 		{"unknown flag", append(base, "--nope"), nil, "nope"},
+		{"unknown customs rule", append(base, "--customs-rules", "payer_not_buyer,nope"), nil, "customs.rules"},
+		{"customs tolerance out of range", base, map[string]string{"PORTTRACK_CUSTOMS_WEIGHT_TOLERANCE": "2"}, "customs.weight_tolerance"},
+		{"bad customs wait", append(base, "--customs-incomplete-after", "soon"), nil, "customs.incomplete_after"},
+		{"missing trusted certs", append(base, "--customs-trusted-certs", filepath.Join(dir, "none.pem")), nil, "customs.trusted_certs"},
 		{"bad demo partitions", []string{"demo", "--partitions", "0"}, nil, "partitions"},
 		{"unknown command", []string{"fly"}, nil, "fly"},
 	} {

@@ -34,6 +34,7 @@ type demoFlags struct {
 	simContainers int
 	simAISRate    float64
 	simVessels    int
+	simCustoms    float64
 	logLevel      string
 	adminKey      string
 }
@@ -53,6 +54,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	fs.IntVar(&f.simContainers, "sim-containers", 3000, "containers in the simulated fleet")
 	fs.Float64Var(&f.simAISRate, "sim-ais-rate", 5, "simulated AIS sentences per second into port.ais; 0 turns the AIS simulator off")
 	fs.IntVar(&f.simVessels, "sim-vessels", 40, "container ships in the simulated AIS fleet (plus one small craft per 8)")
+	fs.Float64Var(&f.simCustoms, "sim-customs-rate", 2, "simulated customs records per second into port.customs (CEB XML orders, receipts, container customs flows); 0 turns it off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.adminKey, "admin-key", "", "API key of role port created at start; without one the API is open, on loopback only (env PORTTRACK_ADMIN_KEY)")
 	if err := fs.Parse(args); err != nil {
@@ -83,6 +85,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 		return f, usageError("invalid setting sim-containers (flag --sim-containers): must be at least 1")
 	case math.IsNaN(f.simAISRate) || math.IsInf(f.simAISRate, 0) || f.simAISRate < 0:
 		return f, usageError("invalid setting sim-ais-rate (flag --sim-ais-rate): %g is not a non-negative number", f.simAISRate)
+	case math.IsNaN(f.simCustoms) || math.IsInf(f.simCustoms, 0) || f.simCustoms < 0:
+		return f, usageError("invalid setting sim-customs-rate (flag --sim-customs-rate): %g is not a non-negative number", f.simCustoms)
 	case f.simVessels < 1 || f.simVessels > maxSimVessels:
 		return f, usageError("invalid setting sim-vessels (flag --sim-vessels): %d is out of range [1, %d]", f.simVessels, maxSimVessels)
 	}
@@ -234,6 +238,16 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			}
 		}()
 	}
+	if f.simCustoms > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := sim.RunCustoms(ctx, demoCustomsSim(cfg.Brokers, cfg.Topics.Customs, f.simCustoms, log))
+			if err != nil && ctx.Err() == nil {
+				log.Error("customs simulator stopped", "err", err)
+			}
+		}()
+	}
 	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, simBox)
 	auth := ""
 	if cfg.openAPI {
@@ -243,6 +257,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stdout, "\nThe API needs a key: curl "+auth+"...")
 	}
 	fmt.Fprintf(stdout, "DCSA Track & Trace 2.2 events, newest first:\n  curl -s %s'http://%s/v2/events?sort=eventCreatedDateTime:DESC&limit=5'\n", auth, n.ln.Addr().String())
+	printCustomsHints(stdout, cfg.Brokers[0], n.ln.Addr().String())
 	err = n.run(ctx)
 	cancel()
 	wg.Wait()

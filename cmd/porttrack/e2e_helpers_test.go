@@ -204,6 +204,7 @@ func startDemo(t *testing.T) *demoRun {
 			"--http-addr", d.httpAddr,
 			"--sim-rate", "0",
 			"--sim-ais-rate", "0",
+			"--sim-customs-rate", "0",
 			"--data-dir", dataDir,
 		}, os.Getenv, &d.stdout, &d.stderr)
 	}()

@@ -17,6 +17,7 @@ import (
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/ingest"
+	"github.com/porttrack/porttrack/ingest/customs"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
 )
@@ -40,7 +41,12 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("invalid setting port_model: %w", err)}
 	}
+	certs, err := loadTrustedCerts(cfg.Customs.TrustedCerts)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("invalid setting customs.trusted_certs: %w", err)}
+	}
 	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm, TrackRetention: cfg.TrackRetention,
+		Customs:   cfg.customsConfig(),
 		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell},
 		Fences:    state.FenceConfig{MinDwell: cfg.FenceMinDwell, MaxPerTenant: cfg.MaxFences, AlertTopic: cfg.Topics.Alerts, Readers: readers},
 		Guard: state.GuardConfig{AlertTopic: cfg.Topics.Alerts, Discharge: cfg.Guard.Discharge, HoldClear: cfg.Guard.HoldClear,
@@ -57,7 +63,8 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	engine, err := ingest.New(ingest.Config{
 		Brokers:           cfg.Brokers,
 		GroupID:           cfg.Group,
-		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, AIS: cfg.Topics.AIS, Transport: cfg.Topics.Transport, DLQ: cfg.Topics.DLQ},
+		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, AIS: cfg.Topics.AIS, Transport: cfg.Topics.Transport, Customs: cfg.Topics.Customs, DLQ: cfg.Topics.DLQ},
+		Customs:           customs.Config{TrustedCerts: certs},
 		MaxRecordBytes:    cfg.MaxRecordBytes,
 		Readers:           cfg.Readers,
 		SessionTimeout:    cfg.SessionTimeout,

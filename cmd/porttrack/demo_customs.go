@@ -1,0 +1,27 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/porttrack/porttrack/bench/sim"
+)
+
+// demoCustomsSim is the demo's customs traffic: most orders match, some
+// carry a deliberate mismatch or miss a document, a few records are
+// GB2312-encoded or repeated.
+func demoCustomsSim(brokers []string, topic string, rate float64, log *slog.Logger) sim.CustomsConfig {
+	return sim.CustomsConfig{Brokers: brokers, Topic: topic, Rate: rate, Seed: 1,
+		MismatchRate: 0.1, MissingRate: 0.05, GBKRate: 0.2, DupRate: 0.02, Logger: log}
+}
+
+// printCustomsHints tells how to try the customs side of the demo.
+func printCustomsHints(w io.Writer, broker, httpAddr string) {
+	fmt.Fprintf(w, `Customs: produce a CEB XML message (one file per record) into port.customs, follow the results:
+  kcat -P -b %[1]s -t port.customs -k NB20261122000001 ingest/customs/testdata/ceb311.xml
+  kcat -C -b %[1]s -t porttrack.customs-results -o beginning -u
+  curl -s 'http://%[2]s/v1/orders?result=mismatched&limit=5'
+  curl -s http://%[2]s/v1/customs/holds; curl -s 'http://%[2]s/v1/customs/released?picked_up=false&limit=5'
+`, broker, httpAddr)
+}
