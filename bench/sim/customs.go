@@ -302,3 +302,6 @@ func RunCustoms(ctx context.Context, cfg CustomsConfig) (CustomsStats, error) {
 	})
 	return g.CustomsStats(), err
 }
+
+// Pending is the number of queued records of orders already started.
+func (g *CustomsGenerator) Pending() int { return len(g.queue) }

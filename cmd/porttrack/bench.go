@@ -18,7 +18,7 @@ import (
 )
 
 // benchScenarios are the scenario names of `porttrack bench`, in run order.
-var benchScenarios = []string{"ingest", "ais", "geo", "guard", "queries", "freshness", "recovery", "memory", "dcsa"}
+var benchScenarios = []string{"ingest", "ais", "geo", "guard", "queries", "freshness", "recovery", "memory", "dcsa", "customs"}
 
 // benchFlags are the settings of `porttrack bench`.
 type benchFlags struct {
@@ -274,6 +274,13 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 			results = append(results, res)
 		case "dcsa":
 			res, err := bench.RunDCSA(ctx, bench.DCSAConfig{Duration: f.duration, Conns: f.conns, Events: min(f.objects, 100_000), DataDir: f.dataDir, Logger: log})
+			if err != nil {
+				return err
+			}
+			res.WriteTable(stdout)
+			results = append(results, res)
+		case "customs":
+			res, err := bench.RunCustoms(ctx, bench.CustomsConfig{Orders: f.records / 20, Partitions: f.partitions, NoSync: f.noSync, Rounds: f.rounds, DataDir: f.dataDir, Logger: log})
 			if err != nil {
 				return err
 			}
