@@ -15,7 +15,11 @@
 // partition goroutine (recordDecoder): ingest/rfid for port.rfid (container
 // events), ingest/ais for port.ais (vessel reports; it holds the fragment
 // reassembly of its partition), ingest/transport for port.transport (truck
-// positions). A missing input topic is logged and skipped at start.
+// positions), ingest/customs for port.customs (CEB e-commerce documents and
+// container customs messages). A missing input topic is logged and skipped
+// at start. A ticker goroutine calls Store.ExpireCustoms every CustomsTick so
+// that orders still missing documents are reported incomplete while the
+// customs topic is quiet (Apply checks the same deadlines).
 // A record that cannot be decoded or validated becomes an outbox message to
 // the dead-letter topic, with its original key, value and headers plus the
 // headers error, source-topic, source-partition, source-offset and
@@ -27,7 +31,7 @@
 // porttrack-id header).
 //
 // Goroutines: Run owns all of them (group loop, partition consumers,
-// publisher) and returns after they stopped. Ready, Stats, DeadLettered and
+// publisher, customs deadline ticker) and returns after they stopped. Ready, Stats, DeadLettered and
 // WritePrometheus may be called from any goroutine.
 //
 // ingest imports state and its own sub-packages; it never imports query,

@@ -4,7 +4,10 @@
 // trucks (current state, position at a past time, tracks, near a point, a
 // gate or a fence, in a fence: vessels.go, trucks.go, dispatch.go),
 // geofences (the port model's, read-only, and each tenant's own: GeoJSON
-// CRUD and the objects inside, geofences.go), /healthz, /readyz and
+// CRUD and the objects inside, geofences.go), customs (e-commerce orders
+// and their three-document match, containers held or released by customs,
+// the customs state and pickup readiness of a container: customs.go),
+// /healthz, /readyz and
 // /metrics.
 //
 // DCSA Track & Trace 2.2 (dcsa.go, dcsa_subscriptions.go): /v2/events,

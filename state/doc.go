@@ -10,7 +10,9 @@
 // (asof.go), tenancy (API keys stored hashed, container links to bookings,
 // transport documents and parties), the DCSA event log (every DCSA Track &
 // Trace 2.2 event derived, with its filter fields), event subscriptions
-// with their delivery state and the outbox of messages to publish, all in
+// with their delivery state, customs (e-commerce order aggregates with
+// three-document matching, parcel receipts, container customs state:
+// customs*.go) and the outbox of messages to publish, all in
 // one Pebble database whose layout is specified in FORMAT.md. Current vessel
 // and truck positions are also held in in-memory H3 indexes (package geo),
 // rebuilt at Open and updated after each committed batch.
