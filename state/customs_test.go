@@ -329,12 +329,12 @@ func TestIncompleteAfterWait(t *testing.T) {
 	if got := h.results(); !slices.Equal(got, []string{"matched"}) {
 		t.Fatalf("after the waybill %v", got)
 	}
-	// A batch (no tick) also reports due orders.
+	// A batch of customs documents (no tick) also reports due orders.
 	o := goodOrder()
 	o.OrderNo = "NB2"
 	h.apply(docAt("o2", 0, o))
 	h.now = h.now.Add(11 * time.Minute)
-	h.apply()
+	h.apply(docAt("o1", 0, goodOrder())) // a duplicate
 	if got := h.results(); !slices.Equal(got, []string{"incomplete missing [payment waybill inventory]"}) {
 		t.Fatalf("batch expiry %v", got)
 	}
