@@ -123,6 +123,9 @@ type Store struct {
 	closed atomic.Bool
 	m      storeMetrics
 	subs   subLock // subscription records and delivery state
+	// outboxFloor is a sequence below which no outbox message is left
+	// (DeleteOutbox moves it); ScanOutbox starts there.
+	outboxFloor atomic.Uint64
 
 	// loc places container events in the port model (location.go).
 	loc *locator
@@ -686,7 +689,11 @@ type OutboxEntry struct {
 
 // ScanOutbox calls fn for up to limit outbox messages in sequence order.
 func (s *Store) ScanOutbox(limit int, fn func(*OutboxEntry) error) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixOutbox}, UpperBound: []byte{prefixOutbox + 1}})
+	// Start past what DeleteOutbox removed: the tombstones of published
+	// messages would otherwise be stepped over one at a time until
+	// compaction drops them.
+	lower := outboxKey(nil, s.outboxFloor.Load())
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixOutbox + 1}})
 	if err != nil {
 		return err
 	}
@@ -711,9 +718,31 @@ func (s *Store) ScanOutbox(limit int, fn func(*OutboxEntry) error) error {
 }
 
 // DeleteOutbox removes the outbox messages with sequence numbers in
-// [from, to] (after the broker acknowledged them).
+// [from, to] (after the broker acknowledged them). from is the lowest
+// message in the outbox: later scans start after to.
 func (s *Store) DeleteOutbox(from, to uint64) error {
-	return s.db.DeleteRange(outboxKey(nil, from), outboxKey(nil, to+1), s.writeO)
+	// Point deletes, not a range tombstone: every new range tombstone makes
+	// the next iterator re-fragment all of the memtable's, which made each
+	// outbox scan cost in proportion to the messages published so far.
+	// ScanOutbox starts past them, so it never steps over these.
+	b := s.db.NewBatch()
+	defer b.Close()
+	var k []byte
+	for seq := from; seq <= to; seq++ {
+		k = outboxKey(k[:0], seq)
+		if err := b.Delete(k, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(s.writeO); err != nil {
+		return err
+	}
+	// The publisher deletes from the lowest message on: nothing below to+1
+	// remains.
+	if to+1 > s.outboxFloor.Load() {
+		s.outboxFloor.Store(to + 1)
+	}
+	return nil
 }
 
 // OutboxLen counts the messages waiting in the outbox (for metrics; linear).
