@@ -54,6 +54,7 @@ func NewDecoder(cfg Config) *Decoder { return &Decoder{cfg: cfg} }
 var (
 	xmlDecl  = regexp.MustCompile(`^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']`)
 	cebRoot  = regexp.MustCompile(`^CEB(\d{3})Message$`)
+	cebType  = regexp.MustCompile(`^CEB(\d{3})(Message)?$`)
 	utf8BOM  = []byte{0xEF, 0xBB, 0xBF}
 	supports = map[string]state.CustomsType{"311": state.CEB311, "411": state.CEB411, "511": state.CEB511, "621": state.CEB621, "622": state.CEB622}
 )
@@ -225,7 +226,7 @@ func (d *Decoder) decodeJSON(dst []state.CustomsDoc, doc, raw []byte) ([]state.C
 	if ev, ok := strings.CutPrefix(typ, "container."); ok {
 		return d.containerMessage(dst, &m, ev, raw)
 	}
-	mm := regexp.MustCompile(`^CEB(\d{3})(Message)?$`).FindStringSubmatch(typ)
+	mm := cebType.FindStringSubmatch(typ)
 	if mm == nil {
 		return dst, decode.Errorf(ReasonUnknownType, "type %q", typ)
 	}
