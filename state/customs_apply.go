@@ -525,6 +525,7 @@ func (w *customsWork) receipt(d *CustomsDoc) error {
 	if rr == nil {
 		rr = &ReceiptRecord{}
 	}
+	unchanged := rr.ID != "" && rr.ReturnStatus == r.ReturnStatus && rr.ReturnInfo == r.ReturnInfo && (r.InvtNo == "" || r.InvtNo == rr.InvtNo)
 	rr.Status, rr.ReturnStatus, rr.ReturnInfo, rr.Time, rr.ID = st, r.ReturnStatus, r.ReturnInfo, jsTime(d.Time), d.ID
 	if r.InvtNo != "" {
 		rr.InvtNo = r.InvtNo
@@ -547,6 +548,9 @@ func (w *customsWork) receipt(d *CustomsDoc) error {
 			w.setOrderStatus(ow.rec, rr)
 			ow.touched = true
 		}
+	}
+	if unchanged {
+		return nil // a newer receipt repeating the status: no change to publish
 	}
 	return w.emit(r.EBPCode, string(orderNo), &InventoryStatusResult{
 		ID: "invt-" + shortHash(r.EBPCode, r.CopNo, d.ID), Kind: "inventory_status", EBPCode: r.EBPCode, OrderNo: string(orderNo),

@@ -360,6 +360,7 @@ func TestReceiptsOnOrders(t *testing.T) {
 	if got := h.results(); !slices.Equal(got, []string{"status 800 released"}) {
 		t.Fatalf("receipts %v", got)
 	}
+	h.apply(docAt("r800b", 35, receipt("800"))) // a newer receipt repeating the status
 	h.apply(docAt("r899", 50, receipt("899")))
 	if got := h.results(); !slices.Equal(got, []string{"status 899 closed"}) {
 		t.Fatalf("close %v", got)
