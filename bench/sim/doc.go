@@ -139,6 +139,19 @@
 // is keyed by a valid container number, so Kafka's partitioning keeps each
 // container's records on one partition in order.
 //
+// # Customs traffic
+//
+// CustomsGenerator (customs.go) makes port.customs traffic: per e-commerce
+// order its CEB311 order, CEB411 payment and CEB511 waybill as CEB XML in a
+// shuffled order, then the CEB621 inventory and CEB622 receipts (accepted,
+// sometimes inspection, released). MismatchRate orders carry one wrong field
+// (payer, paid amount, consignee or an inventory line), MissingRate orders
+// never get one of order/payment/waybill, GBKRate records are GB2312-encoded.
+// Every BoxEvery orders a container customs flow (JSON) is queued: manifest
+// arrival, declaration (trade mode 1210), sometimes an inspection, a customs
+// hold lifted later or a quarantine hold that stays, then release. The same
+// CustomsConfig gives byte-identical records.
+//
 // # Producing
 //
 // Run owns one kafka.Writer, writes synchronously from its own goroutine in
@@ -146,6 +159,7 @@
 // Rate > 0 each batch waits for its due time (start + produced/Rate); a late
 // batch is sent at once, so the average rate holds without a per-record timer.
 //
-// sim imports state and ingest/rfid for identifiers and the reader table;
+// sim imports state and ingest/rfid for identifiers and the reader table
+// (its customs tests also ingest/customs);
 // nothing in porttrack imports bench.
 package sim
