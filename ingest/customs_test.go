@@ -57,7 +57,7 @@ func TestCustomsBadInputDeadLettered(t *testing.T) {
 		return err == nil && bytes.Contains(b, []byte(`"result":"matched"`)) && bytes.Contains(b, []byte(`"status":"released"`)), fmt.Sprintf("%s %v", b, err)
 	})
 	var cc state.ContainerCustoms
-	if err := h.store.ContainerCustoms("MSKU9070323", &cc); err != nil || cc.Status != "held" {
+	if err := h.store.ContainerCustoms("MSKU9070323", &cc); err != nil || string(cc.Status) != "held" {
 		t.Errorf("container customs %s %v", cc.Status, err)
 	}
 	var dlq []dlqRecord

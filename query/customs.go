@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -268,10 +270,34 @@ func appendBlocks(b []byte, blocks []state.Block) []byte {
 	return append(b, ']')
 }
 
-// containerCustoms is the scratch of the container answer's customs part.
-type containerCustoms struct {
+// customsScratch holds the buffers of the customs part of container
+// answers, so that the lookup does not allocate for them.
+var customsScratch = sync.Pool{New: func() any { return new(customsBuf) }}
+
+type customsBuf struct {
 	cc     state.ContainerCustoms
-	blocks []state.Block
+	reason []byte
+}
+
+// bytesString views b as a string for appending; the string must not be
+// kept.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func appendBlock(b []byte, first *bool, kind string, since int64, reason string) []byte {
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, '{')
+	b = appendKey(b, true, "kind")
+	b = appendString(b, kind)
+	if since != 0 {
+		b = appendKey(b, false, "since")
+		b = appendTime(b, since)
+	}
+	b = appendKey(b, false, "reason")
+	b = appendString(b, reason)
+	return append(b, '}')
 }
 
 // appendCustomsReadiness appends the "customs" (when customs spoke of the
@@ -279,47 +305,61 @@ type containerCustoms struct {
 // RFID/EPCIS event of the box is known. found reports whether customs
 // state exists.
 func (s *Server) appendCustomsReadiness(b []byte, id string, c *state.Container) ([]byte, bool, error) {
-	sc := &containerCustoms{}
-	err := s.cfg.Store.ContainerCustoms(id, &sc.cc)
+	sc := customsScratch.Get().(*customsBuf)
+	defer customsScratch.Put(sc)
+	cc := &sc.cc
+	err := s.cfg.Store.ContainerCustoms(id, cc)
 	found := err == nil
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return b, false, err
 	}
+	customsBlocks, released := 0, false
 	if found {
 		b = appendKey(b, false, "customs")
-		b = append(b, sc.cc.JSON...)
+		b = append(b, cc.JSON...)
+		customsBlocks, released = cc.NumBlocks(), cc.Released()
 	}
-	bl := sc.blocks[:0]
-	released := false
-	if found {
-		bl = append(bl, sc.cc.Blocks...)
-		released = sc.cc.Status == "released" || sc.cc.Status == "closed" || sc.cc.Status == "in_bonded_zone"
-	}
-	if !released && len(bl) == 0 {
-		reason := "no customs release recorded"
-		var since int64
-		if found {
-			reason, since = "customs status "+sc.cc.Status, sc.cc.Since
-		}
-		bl = append(bl, state.Block{Kind: "customs_not_released", Since: since, Reason: reason})
-	}
+	// The box's own status (RFID/EPCIS) may block it too.
+	var kind, prefix string
+	var since int64
 	switch {
 	case c == nil:
-		bl = append(bl, state.Block{Kind: "not_discharged", Reason: "no discharge seen"})
+		kind = "not_discharged"
 	case c.Last.Code == state.CodeLOAD:
-		bl = append(bl, state.Block{Kind: "not_discharged", Since: c.Last.Time, Reason: "loaded at " + c.Last.Location})
+		kind, prefix, since = "not_discharged", "loaded at ", c.Last.Time
 	case c.Last.Code == state.CodeHOLD:
-		bl = append(bl, state.Block{Kind: "terminal_hold", Since: c.Last.Time, Reason: "terminal hold at " + c.Last.Location})
+		kind, prefix, since = "terminal_hold", "terminal hold at ", c.Last.Time
 	case c.Last.Code == state.CodeGTOT:
-		bl = append(bl, state.Block{Kind: "gated_out", Since: c.Last.Time, Reason: "gated out at " + c.Last.Location})
+		kind, prefix, since = "gated_out", "gated out at ", c.Last.Time
 	}
-	sc.blocks = bl
+	notReleased := !released && customsBlocks == 0
 	b = appendKey(b, false, "readiness")
 	b = append(b, `{"available_for_pickup":`...)
-	b = strconv.AppendBool(b, len(bl) == 0)
-	b = append(b, `,"blocking":`...)
-	b = appendBlocks(b, bl)
-	return append(b, '}'), found, nil
+	b = strconv.AppendBool(b, customsBlocks == 0 && !notReleased && kind == "")
+	b = append(b, `,"blocking":[`...)
+	first := true
+	if found {
+		cc.EachBlock(func(k, reason []byte, since int64) {
+			b = appendBlock(b, &first, bytesString(k), since, bytesString(reason))
+		})
+	}
+	if notReleased {
+		if found {
+			sc.reason = append(append(sc.reason[:0], "customs status "...), cc.Status...)
+			b = appendBlock(b, &first, "customs_not_released", cc.Since, bytesString(sc.reason))
+		} else {
+			b = appendBlock(b, &first, "customs_not_released", 0, "no customs release recorded")
+		}
+	}
+	switch {
+	case kind == "":
+	case c == nil:
+		b = appendBlock(b, &first, kind, 0, "no discharge seen")
+	default:
+		sc.reason = append(append(sc.reason[:0], prefix...), c.Last.Location...)
+		b = appendBlock(b, &first, kind, since, bytesString(sc.reason))
+	}
+	return append(b, "]}"...), found, nil
 }
 
 // customsOnlyContainer answers GET /v1/containers/{id} for a box with no

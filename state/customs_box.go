@@ -209,19 +209,61 @@ type Block struct {
 	Reason string
 }
 
-// ContainerCustoms is a box's customs state for the container answer: JSON
-// is the "customs" object (appended to dst), Blocks its customs blocks.
+// ContainerCustoms is a box's customs state for the container answer. Its
+// buffers are reused by the next ContainerCustoms call on the same value.
 type ContainerCustoms struct {
-	JSON   []byte
-	Blocks []Block
-	Status string
+	JSON   []byte // the "customs" object
+	Status []byte
 	Since  int64
+	blocks []byte // n uvarint | n × (str kind | since varint | str reason)
+	key    []byte
 }
 
-// ContainerCustoms reads the customs state of a box into cc (cc.JSON reuses
-// its buffer); ErrNotFound when customs never spoke of it.
+// Released reports whether customs let the box go.
+func (cc *ContainerCustoms) Released() bool {
+	st := string(cc.Status) // no allocation: compared only
+	return st == "released" || st == "closed" || st == "in_bonded_zone"
+}
+
+// NumBlocks returns the number of customs blocks.
+func (cc *ContainerCustoms) NumBlocks() int {
+	r := reader{b: cc.blocks}
+	return int(r.uvarint())
+}
+
+// EachBlock calls fn for each customs block; kind and reason are valid
+// only during the call.
+func (cc *ContainerCustoms) EachBlock(fn func(kind, reason []byte, since int64)) {
+	r := reader{b: cc.blocks}
+	n := r.uvarint()
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		kind := r.bytes()
+		since := r.varint()
+		reason := r.bytes()
+		if r.err == nil {
+			fn(kind, reason, since)
+		}
+	}
+}
+
+// Blocks returns the customs blocks (allocating; see EachBlock).
+func (cc *ContainerCustoms) Blocks() []Block {
+	var out []Block
+	cc.EachBlock(func(kind, reason []byte, since int64) {
+		out = append(out, Block{Kind: string(kind), Since: since, Reason: string(reason)})
+	})
+	return out
+}
+
+// ContainerCustoms reads the customs state of a box into cc; ErrNotFound
+// when customs never spoke of it.
 func (s *Store) ContainerCustoms(id string, cc *ContainerCustoms) error {
-	v, closer, err := s.db.Get(boxCustomsKey(id))
+	if len(id) != ContainerLen {
+		return ErrNotFound
+	}
+	// The key lives in cc: a local array would escape into Get.
+	cc.key = append(append(cc.key[:0], prefixBoxCustoms), id...)
+	v, closer, err := s.db.Get(cc.key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound
 	}
@@ -234,8 +276,15 @@ func (s *Store) ContainerCustoms(id string, cc *ContainerCustoms) error {
 	}
 	r := reader{b: v[1:]}
 	cc.JSON = append(cc.JSON[:0], r.bytes()...)
-	cc.Blocks = readBlocks(&r, cc.Blocks[:0])
-	cc.Status = r.str()
+	rest := r.b
+	n := r.uvarint()
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		r.bytes()
+		r.varint()
+		r.bytes()
+	}
+	cc.blocks = append(cc.blocks[:0], rest[:len(rest)-len(r.b)]...)
+	cc.Status = append(cc.Status[:0], r.bytes()...)
 	cc.Since = r.varint()
 	return r.err
 }

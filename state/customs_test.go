@@ -389,16 +389,16 @@ func TestContainerCustomsFold(t *testing.T) {
 		if err := h.s.ContainerCustoms(boxB, &cc); err != nil {
 			t.Fatal(err)
 		}
-		if cc.Status != "held" || len(cc.Blocks) != 1 || cc.Blocks[0].Kind != "quarantine" || cc.Blocks[0].Reason != "r-d" {
-			t.Fatalf("order %v: status %s blocks %+v", order, cc.Status, cc.Blocks)
+		if bl := cc.Blocks(); string(cc.Status) != "held" || len(bl) != 1 || bl[0].Kind != "quarantine" || bl[0].Reason != "r-d" {
+			t.Fatalf("order %v: status %s blocks %+v", order, cc.Status, bl)
 		}
 		var held []string
 		if _, err := h.s.CustomsHolds(CustomsListQuery{Limit: 10}, func(hb *HeldBox) error { held = append(held, hb.Container); return nil }); err != nil || len(held) != 1 {
 			t.Fatalf("holds %v %v", held, err)
 		}
 		h.apply(ev("f", 5, BoxEventReleased, ""))
-		if err := h.s.ContainerCustoms(boxB, &cc); err != nil || cc.Status != "released" || len(cc.Blocks) != 0 {
-			t.Fatalf("after release: %s %+v %v", cc.Status, cc.Blocks, err)
+		if err := h.s.ContainerCustoms(boxB, &cc); err != nil || string(cc.Status) != "released" || cc.NumBlocks() != 0 || !cc.Released() {
+			t.Fatalf("after release: %s %+v %v", cc.Status, cc.Blocks(), err)
 		}
 		held = nil
 		if _, err := h.s.CustomsHolds(CustomsListQuery{Limit: 10}, func(hb *HeldBox) error { held = append(held, hb.Container); return nil }); err != nil || len(held) != 0 {
