@@ -154,9 +154,10 @@ func RunCustoms(ctx context.Context, cfg CustomsConfig) (res CustomsResult, err 
 	gen := sim.NewCustomsGenerator(sim.CustomsConfig{Brokers: brokers, Seed: 11, Start: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC),
 		MismatchRate: 0.05, GBKRate: 0.2})
 	var recs []sim.Record
-	for gen.CustomsStats().Orders < int64(cfg.Orders) || gen.Pending() > 0 {
+	for gen.CustomsStats().Orders < int64(cfg.Orders) {
 		recs = gen.Next(recs, 1)
 	}
+	recs = gen.Flush(recs)
 	st := gen.CustomsStats()
 	res.Documents = int64(len(recs))
 	res.Results = st.Orders + st.Receipts
@@ -318,10 +319,7 @@ func customsLatency(ctx context.Context, cfg CustomsConfig, brokers []string, to
 		if d := time.Until(start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))); d > 0 {
 			time.Sleep(d)
 		}
-		var recs []sim.Record
-		for len(recs) < 4 {
-			recs = gen.Next(recs, 1)
-		}
+		recs := gen.Flush(gen.Next(nil, 1)) // one order: its four documents
 		msgs := make([]kafka.Message, len(recs))
 		for j, r := range recs {
 			msgs[j] = kafka.Message{Key: r.Key, Value: r.Value}

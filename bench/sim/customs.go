@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type CustomsConfig struct {
 	// (ContainerNumbers(Seed, Containers)); one flow per BoxEvery orders.
 	Containers int
 	BoxEvery   int
+	// OrderEvery is the simulated time between two orders (default 1s);
+	// the demo sets it so that simulated time keeps pace with the wall
+	// clock at its record rate.
+	OrderEvery time.Duration
 	// NoReceipts leaves out the CEB622 receipts (accepted, sometimes
 	// inspection, then released) that follow each inventory.
 	NoReceipts bool
@@ -54,6 +59,9 @@ func (c CustomsConfig) withDefaults() CustomsConfig {
 	if c.BoxEvery == 0 {
 		c.BoxEvery = 5
 	}
+	if c.OrderEvery == 0 {
+		c.OrderEvery = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +79,7 @@ func (c CustomsConfig) Validate() error {
 			return errors.New("sim: customs rates must be in [0, 1]")
 		}
 	}
-	if c.Containers < 1 || c.BoxEvery < 1 {
+	if c.Containers < 1 || c.BoxEvery < 1 || c.OrderEvery < 0 {
 		return errors.New("sim: customs containers and box_every must be positive")
 	}
 	return nil
@@ -83,7 +91,8 @@ type CustomsGenerator struct {
 	cfg     CustomsConfig
 	rng     *rand.Rand
 	boxes   []string
-	queue   []Record
+	queue   recordHeap // by emission time
+	seq     uint64
 	orders  int
 	st      CustomsStats
 	clock   time.Time
@@ -121,22 +130,62 @@ func (g *CustomsGenerator) Stats() Stats { return g.st.Stats }
 // CustomsStats returns the customs counters.
 func (g *CustomsGenerator) CustomsStats() CustomsStats { return g.st }
 
-// Next appends n records to dst.
+// Next appends n records to dst, in simulated-time order: a record is
+// emitted once the clock, which advances by OrderEvery per new order,
+// reaches its time.
 func (g *CustomsGenerator) Next(dst []Record, n int) []Record {
 	for range n {
-		for len(g.queue) == 0 {
+		for len(g.queue) == 0 || g.queue[0].Time.After(g.clock) {
 			g.fill()
 		}
-		r := g.queue[0]
-		g.queue = g.queue[1:]
+		r := heap.Pop(&g.queue).(queuedRecord).Record
 		dst = append(dst, r)
 		g.st.Produced++
 		if g.rng.Float64() < g.cfg.DupRate {
-			g.queue = append([]Record{r}, g.queue...)
+			g.push(r)
 			g.st.Duplicates++
 		}
 	}
 	return dst
+}
+
+// Flush appends every queued record (of orders and flows already started)
+// to dst in time order, starting no new order.
+func (g *CustomsGenerator) Flush(dst []Record) []Record {
+	for len(g.queue) > 0 {
+		dst = append(dst, heap.Pop(&g.queue).(queuedRecord).Record)
+		g.st.Produced++
+	}
+	return dst
+}
+
+func (g *CustomsGenerator) push(r Record) {
+	g.seq++
+	heap.Push(&g.queue, queuedRecord{r, g.seq})
+}
+
+type queuedRecord struct {
+	Record
+	seq uint64
+}
+
+// recordHeap orders records by time, then by queueing order.
+type recordHeap []queuedRecord
+
+func (h recordHeap) Len() int { return len(h) }
+func (h recordHeap) Less(i, j int) bool {
+	if !h[i].Time.Equal(h[j].Time) {
+		return h[i].Time.Before(h[j].Time)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h recordHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *recordHeap) Push(x any)   { *h = append(*h, x.(queuedRecord)) }
+func (h *recordHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func cebTime(t time.Time) string { return t.In(time.FixedZone("CST", 8*3600)).Format("20060102150405") }
@@ -175,7 +224,7 @@ func (g *CustomsGenerator) fill() {
 	if g.orders%g.cfg.BoxEvery == 0 {
 		g.boxFlow()
 	}
-	g.clock = g.clock.Add(time.Second)
+	g.clock = g.clock.Add(g.cfg.OrderEvery)
 	t := g.clock
 	ebp := g.ebps[g.rng.IntN(len(g.ebps))]
 	orderNo := fmt.Sprintf("NB%s%06d", t.Format("20060102"), g.orders)
@@ -228,10 +277,14 @@ func (g *CustomsGenerator) fill() {
 	gid = g.guid()
 	add(2, g.xmlRecord(orderNo, "CEB511", gid, fmt.Sprintf(`<ceb:Logistics><ceb:LogisticsHead><ceb:guid>%s</ceb:guid><ceb:appType>1</ceb:appType><ceb:appTime>%s</ceb:appTime><ceb:appStatus>2</ceb:appStatus><ceb:logisticsCode>3302980001</ceb:logisticsCode><ceb:logisticsNo>%s</ceb:logisticsNo><ceb:orderNo>%s</ceb:orderNo><ceb:freight>%.2f</ceb:freight><ceb:insuredFee>0</ceb:insuredFee><ceb:currency>142</ceb:currency><ceb:weight>%.2f</ceb:weight><ceb:packNo>1</ceb:packNo><ceb:consignee>%s</ceb:consignee><ceb:consigneeAddress>%s</ceb:consigneeAddress></ceb:LogisticsHead></ceb:Logistics>`,
 		gid, cebTime(t.Add(2*time.Second)), logNo, orderNo, freight, weight, consignee, b.addr), t))
+	// Order, payment and waybill go out in any order, the inventory after.
 	g.rng.Shuffle(len(docs), func(i, j int) { docs[i], docs[j] = docs[j], docs[i] })
+	for i := range docs {
+		docs[i].Time = t.Add(time.Duration(i) * time.Second)
+	}
 	gid = g.guid()
 	docs = append(docs, g.xmlRecord(orderNo, "CEB621", gid, fmt.Sprintf(`<ceb:Inventory><ceb:InventoryHead><ceb:guid>%s</ceb:guid><ceb:appType>1</ceb:appType><ceb:appTime>%s</ceb:appTime><ceb:appStatus>2</ceb:appStatus><ceb:orderNo>%s</ceb:orderNo><ceb:ebpCode>%s</ceb:ebpCode><ceb:logisticsNo>%s</ceb:logisticsNo><ceb:logisticsCode>3302980001</ceb:logisticsCode><ceb:copNo>%s</ceb:copNo><ceb:emsNo>T3105W000001</ceb:emsNo><ceb:ieFlag>I</ceb:ieFlag><ceb:customsCode>3105</ceb:customsCode><ceb:portCode>3105</ceb:portCode><ceb:buyerIdType>1</ceb:buyerIdType><ceb:buyerIdNumber>%s</ceb:buyerIdNumber><ceb:buyerName>%s</ceb:buyerName><ceb:areaCode>3302W6000A</ceb:areaCode><ceb:tradeMode>1210</ceb:tradeMode><ceb:loctNo>3105W001</ceb:loctNo><ceb:freight>%.2f</ceb:freight><ceb:insuredFee>0</ceb:insuredFee><ceb:grossWeight>%.2f</ceb:grossWeight><ceb:netWeight>%.2f</ceb:netWeight></ceb:InventoryHead><ceb:InventoryList>%s</ceb:InventoryList></ceb:Inventory>`,
-		gid, cebTime(t.Add(3*time.Second)), orderNo, ebp, logNo, copNo, b.id, b.name, freight, weight, weight*0.9, fmt.Sprintf(item, invQty, price*float64(invQty))), t))
+		gid, cebTime(t.Add(3*time.Second)), orderNo, ebp, logNo, copNo, b.id, b.name, freight, weight, weight*0.9, fmt.Sprintf(item, invQty, price*float64(invQty))), t.Add(3*time.Second)))
 	if !g.cfg.NoReceipts {
 		codes := []string{"120", "800"}
 		if g.rng.IntN(10) == 0 {
@@ -245,7 +298,9 @@ func (g *CustomsGenerator) fill() {
 			g.st.Receipts++
 		}
 	}
-	g.queue = append(g.queue, docs...)
+	for _, d := range docs {
+		g.push(d)
+	}
 }
 
 func indexOf(bs []buyer, b buyer) int {
@@ -277,13 +332,17 @@ func (g *CustomsGenerator) boxFlow() {
 		recs = append(recs, msg("inspection", 2*time.Minute, ""), msg("inspected", 20*time.Minute, ""))
 	case 1:
 		recs = append(recs, msg("held", 2*time.Minute, `,"hold_kind":"quarantine","reason":"epidemic prevention: disinfection required"`))
-		g.queue = append(g.queue, recs...)
+		for _, r := range recs {
+			g.push(r)
+		}
 		return // stays held
 	case 2:
 		recs = append(recs, msg("held", 2*time.Minute, `,"reason":"declared value under review"`), msg("hold_lifted", 30*time.Minute, ""))
 	}
 	recs = append(recs, msg("released", 40*time.Minute, ""))
-	g.queue = append(g.queue, recs...)
+	for _, r := range recs {
+		g.push(r)
+	}
 }
 
 // RunCustoms produces cfg's traffic into cfg.Topic until cfg.Total records

@@ -33,10 +33,8 @@ func TestCustomsSameSeedSameTraffic(t *testing.T) {
 func TestCustomsTrafficDecodesAndMatches(t *testing.T) {
 	g := NewCustomsGenerator(customsTestConfig())
 	recs := g.Next(nil, 3000)
-	// Complete the last order so that every counted order is whole.
-	for len(g.queue) > 0 {
-		recs = g.Next(recs, 1)
-	}
+	// Complete the started orders so that every counted order is whole.
+	recs = g.Flush(recs)
 	st := g.CustomsStats()
 	s, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), NoSync: true})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/porttrack/porttrack/bench/sim"
 )
@@ -12,7 +13,10 @@ import (
 // carry a deliberate mismatch or miss a document, a few records are
 // GB2312-encoded or repeated.
 func demoCustomsSim(brokers []string, topic string, rate float64, log *slog.Logger) sim.CustomsConfig {
-	return sim.CustomsConfig{Brokers: brokers, Topic: topic, Rate: rate, Seed: 1,
+	// About 6.8 records per order (documents, receipts, container flows):
+	// orders this far apart keep simulated time with the wall clock.
+	every := time.Duration(6.8 / rate * float64(time.Second))
+	return sim.CustomsConfig{Brokers: brokers, Topic: topic, Rate: rate, Seed: 1, OrderEvery: every,
 		MismatchRate: 0.1, MissingRate: 0.05, GBKRate: 0.2, DupRate: 0.02, Logger: log}
 }
 
