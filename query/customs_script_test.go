@@ -21,7 +21,7 @@ func parseCustomsLine(t *testing.T, l string) state.CustomsDoc {
 		T         time.Time                    `json:"t"`
 		Order     *state.Order                 `json:"order"`
 		Payment   *state.Payment               `json:"payment"`
-		Waybill   *state.Waybill               `json:"waybill"`
+		Waybill   *state.Logistics             `json:"waybill"`
 		Inventory *state.Inventory             `json:"inventory"`
 		Receipt   *state.Receipt               `json:"receipt"`
 		Box       *state.ContainerCustomsEvent `json:"box"`

@@ -44,7 +44,7 @@ type CustomsDoc struct {
 
 	Order     *Order
 	Payment   *Payment
-	Waybill   *Waybill
+	Waybill   *Logistics
 	Inventory *Inventory
 	Receipt   *Receipt
 	Box       *ContainerCustomsEvent
@@ -108,8 +108,8 @@ type Payment struct {
 	PayTime          string  `json:"payTime,omitempty"`
 }
 
-// Waybill is the CEB511 LogisticsHead.
-type Waybill struct {
+// Logistics is the CEB511 LogisticsHead: the waybill.
+type Logistics struct {
 	LogisticsCode    string  `json:"logisticsCode"`
 	LogisticsName    string  `json:"logisticsName,omitempty"`
 	LogisticsNo      string  `json:"logisticsNo"`

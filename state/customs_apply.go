@@ -79,7 +79,7 @@ type DocVersion[T any] struct {
 type OrderDocs struct {
 	Order     *DocVersion[Order]     `json:"order"`
 	Payment   *DocVersion[Payment]   `json:"payment"`
-	Waybill   *DocVersion[Waybill]   `json:"waybill"`
+	Waybill   *DocVersion[Logistics] `json:"waybill"`
 	Inventory *DocVersion[Inventory] `json:"inventory"`
 }
 
@@ -449,7 +449,7 @@ func (w *customsWork) waybill(d *CustomsDoc) error {
 		return err
 	}
 	if v != nil {
-		var cur DocVersion[Waybill]
+		var cur DocVersion[Logistics]
 		if err := unversioned(v, &cur); err != nil {
 			return fmt.Errorf("state: waybill %s/%s: %w", wb.LogisticsCode, wb.LogisticsNo, err)
 		}
@@ -457,7 +457,7 @@ func (w *customsWork) waybill(d *CustomsDoc) error {
 			return nil
 		}
 	}
-	nv, err := versioned(&DocVersion[Waybill]{ID: d.ID, Time: jsTime(d.Time), Signed: d.Signed, Verified: d.SignatureVerified, Doc: wb})
+	nv, err := versioned(&DocVersion[Logistics]{ID: d.ID, Time: jsTime(d.Time), Signed: d.Signed, Verified: d.SignatureVerified, Doc: wb})
 	if err != nil {
 		return err
 	}
@@ -599,7 +599,7 @@ func (w *customsWork) evaluate(ow *orderWork) error {
 			return err
 		}
 		if v != nil {
-			wb := &DocVersion[Waybill]{}
+			wb := &DocVersion[Logistics]{}
 			if err := unversioned(v, wb); err != nil {
 				return fmt.Errorf("state: waybill of %s/%s: %w", rec.EBPCode, rec.OrderNo, err)
 			}

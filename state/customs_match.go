@@ -105,7 +105,7 @@ type MatchReason struct {
 
 // MatchDocs evaluates the enabled rules against the four documents, all
 // present. It returns the failures in rule order (none: matched).
-func (c CustomsConfig) MatchDocs(o *Order, p *Payment, w *Waybill, inv *Inventory) []MatchReason {
+func (c CustomsConfig) MatchDocs(o *Order, p *Payment, w *Logistics, inv *Inventory) []MatchReason {
 	c = c.withDefaults()
 	var out []MatchReason
 	fail := func(code, msg string, fields ...string) {

@@ -21,8 +21,8 @@ func goodOrder() *Order {
 func goodPayment() *Payment {
 	return &Payment{PayCode: "PAY", PayTransactionID: "TX1", OrderNo: "NB1", EBPCode: "EBP", PayerName: "张三", PayerIDNumber: "330203199001011234", AmountPaid: 336.03}
 }
-func goodWaybill() *Waybill {
-	return &Waybill{LogisticsCode: "LOG", LogisticsNo: "YT1", OrderNo: "NB1", Freight: 10, Weight: 1.8, Consignee: "张三", ConsigneeAddress: "宁波市鄞州区天童南路1号"}
+func goodWaybill() *Logistics {
+	return &Logistics{LogisticsCode: "LOG", LogisticsNo: "YT1", OrderNo: "NB1", Freight: 10, Weight: 1.8, Consignee: "张三", ConsigneeAddress: "宁波市鄞州区天童南路1号"}
 }
 func goodInventory() *Inventory {
 	return &Inventory{OrderNo: "NB1", EBPCode: "EBP", LogisticsCode: "LOG", LogisticsNo: "YT1", CopNo: "COP1", BuyerName: "张三",
@@ -38,22 +38,22 @@ func TestMatchRules(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		rule   string
-		break_ func(o *Order, p *Payment, w *Waybill, i *Inventory)
+		break_ func(o *Order, p *Payment, w *Logistics, i *Inventory)
 		fields []string
 	}{
-		{RulePayerIsBuyer, func(_ *Order, p *Payment, _ *Waybill, _ *Inventory) { p.PayerName = "李四" }, []string{"order.buyerName", "order.buyerIdNumber", "payment.payerName", "payment.payerIdNumber"}},
-		{RulePayerIsBuyer, func(_ *Order, p *Payment, _ *Waybill, _ *Inventory) { p.PayerIDNumber = "330203199001019999" }, nil},
-		{RuleInventoryBuyer, func(_ *Order, _ *Payment, _ *Waybill, i *Inventory) { i.BuyerIDNumber = "X" }, nil},
-		{RulePaymentID, func(_ *Order, p *Payment, _ *Waybill, _ *Inventory) { p.PayTransactionID = "TX2" }, nil},
-		{RulePaidAmount, func(_ *Order, p *Payment, _ *Waybill, _ *Inventory) { p.AmountPaid = 330 }, []string{"order.acturalPaid", "payment.amountPaid"}},
-		{RuleOrderTotal, func(o *Order, p *Payment, _ *Waybill, _ *Inventory) { o.ActuralPaid, p.AmountPaid = 300, 300 }, nil},
-		{RuleConsignee, func(_ *Order, _ *Payment, w *Waybill, _ *Inventory) { w.ConsigneeAddress = "杭州" }, []string{"order.consigneeAddress", "waybill.consigneeAddress"}},
-		{RuleConsignee, func(_ *Order, _ *Payment, w *Waybill, _ *Inventory) { w.Consignee = "王五" }, []string{"order.consignee", "waybill.consignee"}},
-		{RuleItems, func(_ *Order, _ *Payment, _ *Waybill, i *Inventory) { i.Items[0].ItemNo = "SKU-9" }, []string{"inventory.items", "order.items"}},
-		{RuleItems, func(_ *Order, _ *Payment, _ *Waybill, i *Inventory) { i.Items[0].Qty = 3 }, nil},
-		{RuleItems, func(_ *Order, _ *Payment, _ *Waybill, i *Inventory) { i.Items[0].Price = 99 }, nil},
-		{RuleWaybillFreight, func(_ *Order, _ *Payment, _ *Waybill, i *Inventory) { i.Freight = 12 }, nil},
-		{RuleWaybillWeight, func(_ *Order, _ *Payment, _ *Waybill, i *Inventory) { i.GrossWeight = 2.5 }, []string{"inventory.grossWeight", "waybill.weight"}},
+		{RulePayerIsBuyer, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.PayerName = "李四" }, []string{"order.buyerName", "order.buyerIdNumber", "payment.payerName", "payment.payerIdNumber"}},
+		{RulePayerIsBuyer, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.PayerIDNumber = "330203199001019999" }, nil},
+		{RuleInventoryBuyer, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.BuyerIDNumber = "X" }, nil},
+		{RulePaymentID, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.PayTransactionID = "TX2" }, nil},
+		{RulePaidAmount, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.AmountPaid = 330 }, []string{"order.acturalPaid", "payment.amountPaid"}},
+		{RuleOrderTotal, func(o *Order, p *Payment, _ *Logistics, _ *Inventory) { o.ActuralPaid, p.AmountPaid = 300, 300 }, nil},
+		{RuleConsignee, func(_ *Order, _ *Payment, w *Logistics, _ *Inventory) { w.ConsigneeAddress = "杭州" }, []string{"order.consigneeAddress", "waybill.consigneeAddress"}},
+		{RuleConsignee, func(_ *Order, _ *Payment, w *Logistics, _ *Inventory) { w.Consignee = "王五" }, []string{"order.consignee", "waybill.consignee"}},
+		{RuleItems, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Items[0].ItemNo = "SKU-9" }, []string{"inventory.items", "order.items"}},
+		{RuleItems, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Items[0].Qty = 3 }, nil},
+		{RuleItems, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Items[0].Price = 99 }, nil},
+		{RuleWaybillFreight, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Freight = 12 }, nil},
+		{RuleWaybillWeight, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.GrossWeight = 2.5 }, []string{"inventory.grossWeight", "waybill.weight"}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			o, p, w, i := goodOrder(), goodPayment(), goodWaybill(), goodInventory()
@@ -224,7 +224,7 @@ func docAt(id string, min int, d any) CustomsDoc {
 		c.Type, c.Order = CEB311, v
 	case *Payment:
 		c.Type, c.Payment = CEB411, v
-	case *Waybill:
+	case *Logistics:
 		c.Type, c.Waybill = CEB511, v
 	case *Inventory:
 		c.Type, c.Inventory = CEB621, v

@@ -385,7 +385,7 @@ func appendDocs(dst []state.CustomsDoc, typ state.CustomsType, env *envelope, ra
 			}
 			doc := base
 			doc.ID, doc.Time = docID(h.GUID, env, raw, i, count), t
-			doc.Waybill = &state.Waybill{LogisticsCode: string(h.LogisticsCode), LogisticsName: string(h.LogisticsName), LogisticsNo: string(h.LogisticsNo),
+			doc.Waybill = &state.Logistics{LogisticsCode: string(h.LogisticsCode), LogisticsName: string(h.LogisticsName), LogisticsNo: string(h.LogisticsNo),
 				BillNo: string(h.BillNo), OrderNo: string(h.OrderNo), Freight: float64(h.Freight), InsuredFee: float64(h.InsuredFee), Currency: string(h.Currency),
 				Weight: float64(h.Weight), PackNo: int(h.PackNo), GoodsInfo: string(h.GoodsInfo), Consignee: string(h.Consignee),
 				ConsigneeAddress: string(h.ConsigneeAddress), ConsigneeTel: string(h.ConsigneeTelephone)}
