@@ -19,7 +19,7 @@ import (
 const (
 	prefixOrder       byte = 0x50 // ebpCode 0 orderNo -> order record
 	prefixLogiLink    byte = 0x51 // logisticsCode 0 logisticsNo -> ebpCode 0 orderNo
-	prefixWaybill     byte = 0x52 // logisticsCode 0 logisticsNo -> waybill
+	prefixLogistics     byte = 0x52 // logisticsCode 0 logisticsNo -> waybill
 	prefixReceipt     byte = 0x53 // ebpCode 0 copNo -> receipt state
 	prefixCopLink     byte = 0x54 // ebpCode 0 copNo -> orderNo
 	prefixOrderIdx    byte = 0x55 // kind byte | value 0 ebpCode 0 orderNo -> summary
@@ -443,7 +443,7 @@ func (w *customsWork) orderDoc(d *CustomsDoc, ebp, orderNo string) error {
 
 func (w *customsWork) waybill(d *CustomsDoc) error {
 	wb := d.Waybill
-	key := pairKey(prefixWaybill, wb.LogisticsCode, wb.LogisticsNo)
+	key := pairKey(prefixLogistics, wb.LogisticsCode, wb.LogisticsNo)
 	v, err := w.get(key)
 	if err != nil {
 		return err
@@ -594,7 +594,7 @@ func (w *customsWork) evaluate(ow *orderWork) error {
 	rec := ow.rec
 	docs := &rec.Documents
 	if inv := docs.Inventory; inv != nil {
-		v, err := w.get(pairKey(prefixWaybill, inv.Doc.LogisticsCode, inv.Doc.LogisticsNo))
+		v, err := w.get(pairKey(prefixLogistics, inv.Doc.LogisticsCode, inv.Doc.LogisticsNo))
 		if err != nil {
 			return err
 		}
