@@ -19,7 +19,7 @@ import (
 const (
 	prefixOrder       byte = 0x50 // ebpCode 0 orderNo -> order record
 	prefixLogiLink    byte = 0x51 // logisticsCode 0 logisticsNo -> ebpCode 0 orderNo
-	prefixLogistics     byte = 0x52 // logisticsCode 0 logisticsNo -> waybill
+	prefixLogistics   byte = 0x52 // logisticsCode 0 logisticsNo -> waybill
 	prefixReceipt     byte = 0x53 // ebpCode 0 copNo -> receipt state
 	prefixCopLink     byte = 0x54 // ebpCode 0 copNo -> orderNo
 	prefixOrderIdx    byte = 0x55 // kind byte | value 0 ebpCode 0 orderNo -> summary

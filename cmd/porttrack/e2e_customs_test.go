@@ -89,7 +89,7 @@ func (r *resultReader) waitRecord(t *testing.T, timeout time.Duration, want ...s
 	return got
 }
 
-func kcatProduce(t *testing.T, kcat, broker, topic, key string, files ...string) time.Time {
+func kcatProduceFiles(t *testing.T, kcat, broker, topic, key string, files ...string) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -134,8 +134,8 @@ func TestKcatCustomsResults(t *testing.T) {
 	}
 	order := write("ceb311-gb2312.xml", gbk)
 	const orderNo = "NB20261122000001"
-	kcatProduce(t, kcat, d.broker, "port.customs", orderNo, order, src+"ceb411.xml", src+"ceb511.xml")
-	sent := kcatProduce(t, kcat, d.broker, "port.customs", orderNo, src+"ceb621.xml")
+	kcatProduceFiles(t, kcat, d.broker, "port.customs", orderNo, order, src+"ceb411.xml", src+"ceb511.xml")
+	sent := kcatProduceFiles(t, kcat, d.broker, "port.customs", orderNo, src+"ceb621.xml")
 	got := results.waitRecord(t, 10*time.Second, `"kind":"three_doc_match"`, orderNo)
 	latency := got.at.Sub(sent)
 	t.Logf("three_doc_match read back by kcat %s after the inventory was produced: %s", latency.Round(time.Millisecond), got.text)
@@ -156,7 +156,7 @@ func TestKcatCustomsResults(t *testing.T) {
 		t.Errorf("result %+v, want matched at 2026-11-22T00:20:00Z (the inventory's appTime, UTC+8)", res)
 	}
 
-	sent = kcatProduce(t, kcat, d.broker, "port.customs", orderNo, src+"ceb622.xml")
+	sent = kcatProduceFiles(t, kcat, d.broker, "port.customs", orderNo, src+"ceb622.xml")
 	got = results.waitRecord(t, 10*time.Second, `"kind":"inventory_status"`, `"status":"released"`)
 	latency = got.at.Sub(sent)
 	t.Logf("inventory_status read back %s after the receipt: %s", latency.Round(time.Millisecond), got.text)
@@ -185,7 +185,7 @@ func TestKcatCustomsResults(t *testing.T) {
 	}
 
 	bad := write("bad.xml", []byte(strings.Replace(string(read("ceb311.xml")), "http://www.chinaport.gov.cn/ceb", "urn:other", 1)))
-	kcatProduce(t, kcat, d.broker, "port.customs", "bad", bad)
+	kcatProduceFiles(t, kcat, d.broker, "port.customs", "bad", bad)
 	waitFor(t, 10*time.Second, func() (bool, string) {
 		m, err := scrape(d.base + "/metrics")
 		if err != nil {
