@@ -193,7 +193,8 @@ func (s *Server) customsHolds(ctx *fasthttp.RequestCtx) {
 }
 
 // customsReleased answers GET /v1/customs/released?picked_up=&limit=&cursor=:
-// boxes customs released, with whether they left the terminal (gated out).
+// boxes customs released, with whether they left the terminal (their newest
+// event is a gate-out or a load).
 func (s *Server) customsReleased(ctx *fasthttp.RequestCtx) {
 	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor"))}
 	var ok bool
@@ -216,7 +217,9 @@ func (s *Server) customsReleased(ctx *fasthttp.RequestCtx) {
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			return false, err
 		}
-		picked := err == nil && c.Last.Code == state.CodeGTOT && c.Last.Time >= rb.Since
+		// Gone: gated out, or loaded onto a ship or train (an export box
+		// whose customs file closed after loading).
+		picked := err == nil && (c.Last.Code == state.CodeGTOT || c.Last.Code == state.CodeLOAD)
 		if filter >= 0 && btoi(picked) != filter {
 			return false, nil
 		}

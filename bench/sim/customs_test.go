@@ -79,3 +79,33 @@ func TestCustomsTrafficDecodesAndMatches(t *testing.T) {
 		t.Errorf("released %d (want %d), stats %+v", released, st.Orders, st)
 	}
 }
+
+// TestCustomsDayFlows: the day model with the customs source produces
+// container customs messages that all decode, for boxes of the day.
+func TestCustomsDayFlows(t *testing.T) {
+	g := NewDayGenerator(DayConfig{Scale: 0.02, Seed: 5, Start: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), Duration: 24 * time.Hour,
+		Customs: CustomsDayFlows(5)})
+	dec := customs.NewDecoder(customs.Config{})
+	events := map[string]int{}
+	var docs []state.CustomsDoc
+	for {
+		recs := g.Next(nil, 1000)
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			if r.Topic != "port.customs" {
+				continue
+			}
+			var err error
+			if docs, err = dec.Decode(docs[:0], r.Value); err != nil {
+				t.Fatalf("%s: %v", r.Value, err)
+			}
+			events[docs[0].Box.Event]++
+		}
+	}
+	t.Logf("customs events of the day: %v", events)
+	if events["manifest_arrival"] == 0 || events["released"] == 0 || events["declared"] < events["manifest_arrival"] {
+		t.Errorf("customs events %v", events)
+	}
+}

@@ -238,11 +238,12 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			}
 		}()
 	}
-	if f.simCustoms > 0 {
+	if f.simCustoms > 0 && f.simModel != "off" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := sim.RunCustoms(ctx, demoCustomsSim(cfg.Brokers, cfg.Topics.Customs, f.simCustoms, log))
+			// With the day model, container flows come from its boxes.
+			_, err := sim.RunCustoms(ctx, demoCustomsSim(cfg.Brokers, cfg.Topics.Customs, f.simCustoms, f.simModel != "day", log))
 			if err != nil && ctx.Err() == nil {
 				log.Error("customs simulator stopped", "err", err)
 			}
@@ -288,6 +289,10 @@ func demoDayConfig(f demoFlags, cfg Config, log *slog.Logger) sim.DayConfig {
 	}
 	if f.simRateSet {
 		dc.Rate = f.simRate
+	}
+	if f.simCustoms > 0 {
+		dc.Customs = sim.CustomsDayFlows(dc.Seed) // the day's boxes through customs
+		dc.CustomsTopic = cfg.Topics.Customs
 	}
 	return dc
 }

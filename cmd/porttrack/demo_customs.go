@@ -9,15 +9,20 @@ import (
 	"github.com/porttrack/porttrack/bench/sim"
 )
 
-// demoCustomsSim is the demo's customs traffic: most orders match, some
+// demoCustomsSim is the demo's e-commerce traffic: most orders match, some
 // carry a deliberate mismatch or miss a document, a few records are
-// GB2312-encoded or repeated.
-func demoCustomsSim(brokers []string, topic string, rate float64, log *slog.Logger) sim.CustomsConfig {
+// GB2312-encoded or repeated; with boxFlows, also container customs flows
+// of its own fleet.
+func demoCustomsSim(brokers []string, topic string, rate float64, boxFlows bool, log *slog.Logger) sim.CustomsConfig {
 	// About 6.8 records per order (documents, receipts, container flows):
 	// orders this far apart keep simulated time with the wall clock.
 	every := time.Duration(6.8 / rate * float64(time.Second))
-	return sim.CustomsConfig{Brokers: brokers, Topic: topic, Rate: rate, Seed: 1, OrderEvery: every,
+	c := sim.CustomsConfig{Brokers: brokers, Topic: topic, Rate: rate, Seed: 1, OrderEvery: every,
 		MismatchRate: 0.1, MissingRate: 0.05, GBKRate: 0.2, DupRate: 0.02, Logger: log}
+	if !boxFlows {
+		c.BoxEvery = 1 << 30
+	}
+	return c
 }
 
 // printCustomsHints tells how to try the customs side of the demo.
