@@ -150,7 +150,9 @@
 // Every BoxEvery orders a container customs flow (JSON) is queued: manifest
 // arrival, declaration (trade mode 1210), sometimes an inspection, a customs
 // hold lifted later or a quarantine hold that stays, then release. The same
-// CustomsConfig gives byte-identical records.
+// CustomsConfig gives byte-identical records. CustomsDayFlows is the day
+// model's CustomsSource: the container customs messages of the day's own
+// boxes, timed by their milestones.
 //
 // # Producing
 //
