@@ -238,6 +238,10 @@ func unversioned(v []byte, dst any) error {
 // batch holding any, checks incomplete-order deadlines, writing into pb and the outbox. Called by
 // Apply with s.mu held.
 func (s *Store) applyCustoms(pb *pebble.Batch, docs []CustomsDoc, now int64, res *ApplyResult) error {
+	if s.mu.scratch.custBoxes == nil {
+		s.mu.scratch.custBoxes = map[string][]CustomsBlock{}
+	}
+	clear(s.mu.scratch.custBoxes)
 	if len(docs) == 0 {
 		// Batches of other topics leave customs alone; the tick
 		// (ExpireCustoms) reports due orders while customs is quiet.

@@ -175,6 +175,9 @@ func (w *customsWork) box(d *CustomsDoc) error {
 	val = appendStr(val, bc.Status)
 	val = appendVarint(val, int64(bc.Since))
 	w.set(key, val)
+	if cb := w.s.mu.scratch.custBoxes; cb != nil {
+		cb[e.Container] = slices.Clone(bc.Blocks)
+	}
 	held := append([]byte{prefixCustomsList, 'h'}, e.Container...)
 	if len(bc.Blocks) > 0 {
 		w.set(held, appendBlocks(nil, bc.Blocks))

@@ -24,6 +24,7 @@ import (
 //	event BOX CODE TIME [loc=ID]       a container event (RFID / EPCIS)
 //	waybill ID key=value...            a truck waybill (plate, containers=BOX,BOX, from, to, gate, start, end, t)
 //	planevent rail|barge ID EVENT TIME [container=BOX] [wagon=W] [station=S]
+//	customs BOX EVENT TIME [hold_kind=customs|quarantine] [reason=...]   a container customs message
 //	restart                            close and reopen the store
 //	verdict rail|barge ID BOX VERDICT [REASON,REASON]   the guard's current judgement
 //	alerts                             the connection alerts written since the last "alerts", one per line:
@@ -143,6 +144,10 @@ func runGuardScenario(t *testing.T, file string) {
 			a := kv(t, f[5:])
 			apply(Batch{PlanEvents: []PlanEvent{{Mode: m, Plan: f[2], Event: f[3], Time: guardTime(t, f[4]),
 				Container: a["container"], Wagon: a["wagon"], Station: a["station"]}}})
+		case "customs":
+			a := kv(t, f[4:])
+			apply(Batch{Customs: []CustomsDoc{{Type: CustomsContainer, ID: fmt.Sprintf("c%d", n), Time: guardTime(t, f[3]),
+				Box: &ContainerCustomsEvent{Container: f[1], Event: f[2], HoldKind: a["hold_kind"], Reason: a["reason"]}}}})
 		case "restart":
 			if err := s.Close(); err != nil {
 				t.Fatal(err)

@@ -573,6 +573,11 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 			affected[c] = struct{}{}
 		}
 	}
+	for c := range s.mu.scratch.custBoxes { // customs state changed
+		if len(s.mmIdx.plans[c]) > 0 {
+			affected[c] = struct{}{}
+		}
+	}
 	for c := range affected {
 		for _, r := range s.mmIdx.plans[c] {
 			if _, err := touch(r.mode, r.id, c); err != nil {
@@ -914,8 +919,42 @@ func (s *Store) atPlace(location, station string) bool {
 }
 
 // customsBlockers returns the customs reasons that keep container c from
-// moving. Customs state feeds it when present.
-func (s *Store) customsBlockers(c string) ([]Reason, error) { return nil, nil }
+// moving: its customs blocks as this batch left them (holds, quarantine,
+// inspection).
+func (s *Store) customsBlockers(c string) ([]Reason, error) {
+	blocks, ok := s.mu.scratch.custBoxes[c]
+	if !ok {
+		var cc ContainerCustoms
+		err := s.ContainerCustoms(c, &cc)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range cc.Blocks() {
+			blocks = append(blocks, CustomsBlock{Kind: b.Kind})
+		}
+	}
+	var rs []Reason
+	for _, b := range blocks {
+		var r Reason
+		switch b.Kind {
+		case "customs_hold":
+			r = ReasonCustomsHold
+		case "quarantine":
+			r = ReasonQuarantine
+		case "inspection":
+			r = ReasonInspection
+		default:
+			continue
+		}
+		if !slices.Contains(rs, r) {
+			rs = append(rs, r)
+		}
+	}
+	return rs, nil
+}
 
 // evaluatePlan judges the containers of p at clock (only those in only,
 // when it is not nil), writes a connection alert for each changed verdict

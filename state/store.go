@@ -323,7 +323,10 @@ type applyScratch struct {
 	truckPts map[truckPointKey]TruckPoint
 	truckUps []truckUpdate
 	rides    []rideChange
-	mm       mmScratch
+	// custBoxes is the customs blocks of each box whose customs state
+	// this batch changed (for the connection guard).
+	custBoxes map[string][]CustomsBlock
+	mm        mmScratch
 }
 
 // Apply validates and stores the batch in one atomic Pebble batch: new
@@ -459,10 +462,10 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 			return res, err
 		}
 	}
-	if err := s.applyMultimodal(pb, b, now, &res); err != nil {
+	if err := s.applyCustoms(pb, b.Customs, now, &res); err != nil {
 		return res, err
 	}
-	if err := s.applyCustoms(pb, b.Customs, now, &res); err != nil {
+	if err := s.applyMultimodal(pb, b, now, &res); err != nil {
 		return res, err
 	}
 	for i := range b.Outbox {
