@@ -22,7 +22,7 @@ func TestConnectionGuardThroughKafka(t *testing.T) {
 	defer cancel()
 	alerts := consumeTopic(ctx, t, kcat, d.broker, "porttrack.alerts")
 
-	const train, box, station = "X8417", "MSKU9070323", "CNNGB-BLRS"
+	const train, box, station = "X8417", "MSKU9070323", "beilun-rail-station"
 	now := time.Now().UTC().Truncate(time.Second)
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339) }
 	plan := fmt.Sprintf(`{"type":"rail.plan","train":%q,"service":"YW-BL","from_station":%q,"to_station":"CNYIW-ICD","departure":%q,"cutoff":%q,"wagons":[{"wagon":"4567890","containers":[%q]}],"t":%q}`,
@@ -75,10 +75,12 @@ func TestConnectionGuardThroughKafka(t *testing.T) {
 	sent := kcatProduce(ctx, t, kcat, d.broker, "port.transport", train, plan+"\n")
 	expect(sent, "at_risk", "not_discharged", "no_truck_appointment", "late")
 
-	// Gated in at the rail station: only the loading (1h) is left.
+	// Gated in at the rail station (its facility in the reader table,
+	// which the port model places at the station): only the loading (1h)
+	// is left.
 	event := fmt.Sprintf(`{"type":"ObjectEvent","eventID":"urn:uuid:6f1d7c1e-0000-4000-8000-000000008417","eventTime":%q,"eventTimeZoneOffset":"+08:00",`+
-		`"epcList":["urn:epc:id:bic:%s"],"action":"OBSERVE","bizStep":"arriving","readPoint":{"id":"BLRS-GATE-1"},"bizLocation":{"id":%q}}`,
-		rfc(now.Add(time.Minute)), box, station)
+		`"epcList":["urn:epc:id:bic:%s"],"action":"OBSERVE","bizStep":"arriving","readPoint":{"id":"BLRS-GATE-1"},"bizLocation":{"id":"CNNGB-BEILUN-RAIL"}}`,
+		rfc(now.Add(time.Minute)), box)
 	sent = kcatProduce(ctx, t, kcat, d.broker, "port.rfid", box, event+"\n")
 	expect(sent, "on_track")
 	d.stop(t)
