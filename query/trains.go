@@ -225,30 +225,44 @@ func appendGuard(b []byte, g *state.GuardState) []byte {
 	return append(b, '}')
 }
 
+// departuresQuery is station=<id>&departing_within=<duration>[&from=]&limit=.
+type departuresQuery struct {
+	station  string
+	from, to int64
+	limit    int
+}
+
+// parseDepartures reads a departures query, answering 400 itself.
+func (s *Server) parseDepartures(ctx *fasthttp.RequestCtx) (departuresQuery, bool) {
+	var q departuresQuery
+	q.station = string(ctx.QueryArgs().Peek("station"))
+	if q.station == "" || len(q.station) > state.MaxPlanIDLen {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "station: required, a station id")
+		return q, false
+	}
+	var ok bool
+	if q.from, q.to, ok = s.parseWindow(ctx, "departing_within", 24*time.Hour); !ok {
+		return q, false
+	}
+	q.limit, ok = s.limit(ctx, 100)
+	return q, ok
+}
+
 // planList answers GET /v1/trains?station=<id>&departing_within=<duration>
 // (and /v1/barges): the departures from a station in the window, in
 // departure order, with their counts by verdict.
 func (s *Server) planList(ctx *fasthttp.RequestCtx, m state.Mode) {
-	station := string(ctx.QueryArgs().Peek("station"))
-	if station == "" || len(station) > state.MaxPlanIDLen {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "station: required, a station id")
-		return
-	}
-	from, to, ok := s.parseWindow(ctx, "departing_within", 24*time.Hour)
-	if !ok {
-		return
-	}
-	limit, ok := s.limit(ctx, 100)
+	q, ok := s.parseDepartures(ctx)
 	if !ok {
 		return
 	}
 	l := newList(ctx, `{"`+planNoun(m)+`s":[`)
 	n := 0
-	err := s.cfg.Store.PlansFrom(station, from, to, func(p *state.PlanState) error {
+	err := s.cfg.Store.PlansFrom(q.station, q.from, q.to, func(p *state.PlanState) error {
 		if p.Mode != m {
 			return nil
 		}
-		if n == limit {
+		if n == q.limit {
 			return errStop
 		}
 		n++
@@ -266,11 +280,6 @@ func (s *Server) planList(ctx *fasthttp.RequestCtx, m state.Mode) {
 // filtered by verdict.
 func (s *Server) connections(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
-	station := string(args.Peek("station"))
-	if station == "" || len(station) > state.MaxPlanIDLen {
-		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "station: required, a station id")
-		return
-	}
 	var verdict state.Verdict
 	if v := args.Peek("verdict"); len(v) > 0 {
 		var ok bool
@@ -287,17 +296,13 @@ func (s *Server) connections(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	from, to, ok := s.parseWindow(ctx, "departing_within", 24*time.Hour)
-	if !ok {
-		return
-	}
-	limit, ok := s.limit(ctx, 100)
+	q, ok := s.parseDepartures(ctx)
 	if !ok {
 		return
 	}
 	l := newList(ctx, `{"connections":[`)
 	n := 0
-	err := s.cfg.Store.PlansFrom(station, from, to, func(p *state.PlanState) error {
+	err := s.cfg.Store.PlansFrom(q.station, q.from, q.to, func(p *state.PlanState) error {
 		if mode != 0 && p.Mode != mode {
 			return nil
 		}
@@ -306,7 +311,7 @@ func (s *Server) connections(ctx *fasthttp.RequestCtx) {
 			if verdict != state.VerdictNone && g.Verdict != verdict {
 				continue
 			}
-			if n == limit {
+			if n == q.limit {
 				return errStop
 			}
 			n++
