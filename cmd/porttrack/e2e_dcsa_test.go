@@ -53,6 +53,7 @@ func main() {
 	}
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
+	posts := map[string]int{}
 	record := func(s string) { mu.Lock(); f.WriteString(s + "\n"); mu.Unlock() }
 	http.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
@@ -77,6 +78,12 @@ func main() {
 		}
 		mu.Lock()
 		x := rng.IntN(100)
+		posts[sub]++
+		// Every subscription's first two POSTs to this process fail (500,
+		// then 429), so failures are exercised whatever the dice say.
+		if n := posts[sub]; n <= 2 {
+			x = 20 - 10*(2-n) // 10: 500, then 20: 429
+		}
 		mu.Unlock()
 		switch {
 		case x < 15:
