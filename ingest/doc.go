@@ -1,6 +1,8 @@
 // Package ingest owns the path from Kafka to state: consumer-group
 // membership, one goroutine per assigned partition, decoding, dead-lettering
-// and the outbox publisher.
+// and the outbox publisher. Its subpackages are the pure decoders (rfid,
+// ais, transport, customs) and deliver, which sends the DCSA events state
+// logged to webhook subscribers.
 //
 // Offsets. The offset of each partition is stored by state in the same
 // Pebble batch as the events it produced (Store.Apply); a partition goroutine

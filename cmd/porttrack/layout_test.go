@@ -29,12 +29,11 @@ func TestImportDirection(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	forbidden := map[string][]string{
-		"state":   {"ingest", "query", "deliver", "bench", "cmd"},
-		"ingest":  {"query", "deliver", "bench", "cmd"},
-		"query":   {"ingest", "deliver", "bench", "cmd"},
-		"deliver": {"ingest", "query", "bench", "cmd"},
-		"geo":     {"state", "ingest", "query", "deliver", "bench", "cmd"},
-		"bench":   {"cmd"},
+		"state":  {"ingest", "query", "bench", "cmd"},
+		"ingest": {"query", "bench", "cmd"},
+		"query":  {"ingest", "bench", "cmd"},
+		"geo":    {"state", "ingest", "query", "bench", "cmd"},
+		"bench":  {"cmd"},
 	}
 	// Third-party packages only their owner may import (others reach them
 	// through the owner's API).

@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/porttrack/porttrack/deliver"
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/ingest/customs"
+	"github.com/porttrack/porttrack/ingest/deliver"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
 )
