@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -22,11 +23,12 @@ const truckIndexRes geo.Resolution = 9
 // Pebble read, and Apply reads a truck's state from it instead of a Get.
 //
 // The layout is dense because a port tracks a million moving objects: a row
-// of fixed fields (56 bytes), the plate in an append-only arena, an
-// open-addressing table from plate to row (uint32 slots), and a
+// of fixed fields of one cache line (64 bytes) holding the plate too when it
+// fits (a Chinese plate is 9 or 10 bytes), longer plates in an append-only
+// arena, an open-addressing table from plate to row (uint32 slots), and a
 // geo.PointIndex keyed by row number holding the position. About 100 bytes a
 // truck in all, against about 250 for a map of structs and a map-keyed
-// index.
+// index; a radius answer reads one cache line per truck it lists.
 //
 // Apply is the only writer: it upserts the trucks of a batch after the
 // batch commits (readers never see a state that is not durable), holding
@@ -34,22 +36,27 @@ const truckIndexRes geo.Resolution = 9
 type truckTable struct {
 	mu     sync.RWMutex
 	rows   []truckRow
-	plates []byte   // arena; a row's plate is plates[off:off+len], never rewritten
+	plates []byte   // arena of plates longer than rowPlateBytes, never rewritten
 	slots  []uint32 // row+1 at the plate's hash, linear probing; 0 empty
 	seed   maphash.Seed
 	idx    *geo.PointIndex
 }
 
-// truckRow is a truck's state but its plate and position.
+// truckRow is a truck's state but its position: 64 bytes.
 type truckRow struct {
 	time, containerSince, lastSeen int64
 	speed                          float64
 	reports                        uint32 // saturates at MaxUint32
-	plateOff                       uint32
 	heading                        int16
 	plateLen                       uint8
 	container                      [ContainerLen]byte // zero: none
+	// plate holds the plate when it fits, else its offset in the arena
+	// (little-endian uint32). Never rewritten once the row exists.
+	plate [rowPlateBytes]byte
 }
+
+// rowPlateBytes is the room for a plate inside its row.
+const rowPlateBytes = 14
 
 func newTruckTable() (*truckTable, error) {
 	idx, err := geo.NewPointIndex(truckIndexRes)
@@ -59,10 +66,14 @@ func newTruckTable() (*truckTable, error) {
 	return &truckTable{seed: maphash.MakeSeed(), idx: idx, slots: make([]uint32, 1024)}, nil
 }
 
-// plateOf returns a row's plate. The string shares the arena's bytes, which
-// are never rewritten, so it stays valid after the arena grows.
+// plateOf returns a row's plate. The string shares the row's (or the
+// arena's) bytes, which are never rewritten, so it stays valid after the
+// rows or the arena grow.
 func (tt *truckTable) plateOf(r *truckRow) string {
-	return unsafe.String(&tt.plates[r.plateOff], int(r.plateLen))
+	if r.plateLen <= rowPlateBytes {
+		return unsafe.String(&r.plate[0], int(r.plateLen))
+	}
+	return unsafe.String(&tt.plates[binary.LittleEndian.Uint32(r.plate[:4])], int(r.plateLen))
 }
 
 // find returns the row of plate; the caller holds mu.
@@ -89,8 +100,14 @@ func (tt *truckTable) insert(plate string) (uint32, error) {
 		tt.grow()
 	}
 	row := uint32(len(tt.rows))
-	tt.rows = append(tt.rows, truckRow{plateOff: uint32(len(tt.plates)), plateLen: uint8(len(plate))})
-	tt.plates = append(tt.plates, plate...)
+	r := truckRow{plateLen: uint8(len(plate))}
+	if len(plate) <= rowPlateBytes {
+		copy(r.plate[:], plate)
+	} else {
+		binary.LittleEndian.PutUint32(r.plate[:4], uint32(len(tt.plates)))
+		tt.plates = append(tt.plates, plate...)
+	}
+	tt.rows = append(tt.rows, r)
 	tt.place(plate, row)
 	return row, nil
 }

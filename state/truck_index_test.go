@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -147,5 +148,43 @@ func BenchmarkTrucksNear(b *testing.B) {
 		if err := s.TrucksNear(lat, lon, 2000, 50, func(*Truck, float64) bool { n++; return true }); err != nil || n != 50 {
 			b.Fatal(n, err)
 		}
+	}
+}
+
+func TestTruckRowSize(t *testing.T) {
+	if n := unsafe.Sizeof(truckRow{}); n != 64 {
+		t.Errorf("truckRow is %d bytes, want 64 (one cache line)", n)
+	}
+}
+
+// TestTruckTableLongPlates: plates longer than a row holds live in the
+// arena and are found and answered like short ones.
+func TestTruckTableLongPlates(t *testing.T) {
+	tt, err := newTruckTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plates := []string{"浙B12345", "ABCDEFGHIJKLMN", "ABCDEFGHIJKLMNO", "粤Z1234港澳", "沪AD12345", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"}
+	var us []truckUpdate
+	for i, p := range plates {
+		tr := &Truck{Plate: p, Lat: 29.9 + float64(i)/1000, Lon: 121.8, Time: int64(i + 1)}
+		c, err := geo.CellOf(geo.LatLng{Lat: tr.Lat, Lng: tr.Lon}, truckIndexRes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, truckUpdate{t: tr, cell: c})
+	}
+	if err := tt.upsert(us); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range plates {
+		var got Truck
+		if !tt.get(p, &got) || got.Plate != p || got.Time != int64(i+1) {
+			t.Errorf("get(%q) = %+v", p, got)
+		}
+	}
+	var missing Truck
+	if tt.get("ABCDEFGHIJKLMNP", &missing) {
+		t.Error("found a plate never stored")
 	}
 }
