@@ -175,20 +175,20 @@ func (x *Index[ID]) search(center LatLng, radiusM float64, limit int) *topK[ID] 
 }
 
 // cellSource is what the ring search needs of an index: the points of a
-// cell, the number of points, and a scan of all of them.
+// cell (handed to fn in one or more runs), the number of points, and a scan
+// of all of them.
 type cellSource[ID cmp.Ordered] interface {
-	cell(c Cell) (ids []ID, pts []LatLng)
+	eachIn(c Cell, fn func(ids []ID, pts []LatLng))
 	size() int
 	each(fn func(id ID, p LatLng))
 }
 
 type indexCells[ID cmp.Ordered] struct{ x *Index[ID] }
 
-func (s indexCells[ID]) cell(c Cell) ([]ID, []LatLng) {
+func (s indexCells[ID]) eachIn(c Cell, fn func([]ID, []LatLng)) {
 	if b := s.x.cells[c]; b != nil {
-		return b.ids, b.pts
+		fn(b.ids, b.pts)
 	}
-	return nil, nil
 }
 
 func (s indexCells[ID]) size() int { return len(s.x.items) }
@@ -216,29 +216,31 @@ func searchRings[ID cmp.Ordered](src cellSource[ID], res Resolution, center LatL
 	var ring []Cell
 	walked := 0
 	cut := newCutoff(center, radiusM)
+	visit := func(ids []ID, pts []LatLng) {
+		for i, p := range pts {
+			// Cheap rejections first: the coordinate differences, then the
+			// haversine term before its arcsine.
+			if cut.outside(center, p) {
+				continue
+			}
+			h := near.hav(p)
+			if h > cut.h {
+				continue
+			}
+			if d := distanceOfHav(h); d <= radiusM {
+				top.offer(ids[i], p, d)
+				if top.full() {
+					cut.tighten(top.worst())
+				}
+			}
+		}
+	}
 	for k := 0; ; k++ {
 		ring = gridRing(ring[:0], c0, k)
 		walked += len(ring)
 		top.rings++
 		for _, c := range ring {
-			ids, pts := src.cell(c)
-			for i, p := range pts {
-				// Cheap rejections first: the coordinate differences, then
-				// the haversine term before its arcsine.
-				if cut.outside(center, p) {
-					continue
-				}
-				h := near.hav(p)
-				if h > cut.h {
-					continue
-				}
-				if d := distanceOfHav(h); d <= radiusM {
-					top.offer(ids[i], p, d)
-					if top.full() {
-						cut.tighten(top.worst())
-					}
-				}
-			}
+			src.eachIn(c, visit)
 		}
 		g := ringBound(k, edge)
 		if g > radiusM || (top.full() && top.worst() < g) {

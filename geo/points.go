@@ -7,9 +7,13 @@ import (
 
 // PointIndex is Index specialised for dense uint32 IDs, the row numbers of a
 // table that owns the objects (state's truck table): where each ID is lives
-// in a slice indexed by the ID instead of a map, and cells are numbered, so
-// an indexed point costs about 30 bytes (its position and ID in its cell's
-// bucket, its bucket and slot) instead of the 100 or so of a map entry.
+// in a slice indexed by the ID instead of a map, cells are numbered, and a
+// cell's points sit in fixed-size chunks of one shared slab (a chain per
+// cell) instead of a slice per cell that grows by reallocation. An indexed
+// point costs about 30 bytes: its position and ID in a chunk, the chunks'
+// unused tail slots, and where it sits. Growth never leaves freed arrays
+// behind: emptied chunks go to a free list and are reused.
+//
 // Queries and their answers are Index's: the same ring walk, the same exact
 // distances, ties by ID.
 //
@@ -19,18 +23,45 @@ type PointIndex struct {
 	res     Resolution
 	n       int
 	where   []pointLoc
-	cellNo  map[Cell]uint32
+	dir     map[Cell]uint32 // cell -> bucket number
 	buckets []pointBucket
 	free    []uint32 // numbers of emptied buckets, reused before new ones
+	chunks  []pointChunk
+	freeCh  []uint32 // numbers of emptied chunks
 }
 
-// pointLoc is where an ID is: bucket number + 1 (0: not indexed) and slot.
-type pointLoc struct{ bucket, slot uint32 }
+// chunkLen is the points per chunk: a cell at port density holds about 27
+// trucks, so four chunks; an emptier cell wastes at most chunkLen-1 slots.
+const chunkLen = 8
+
+// pointChunk holds up to chunkLen points of one cell; a cell's chunks are a
+// doubly linked chain (numbers + 1, 0 ends it), all but the last full.
+type pointChunk struct {
+	ids        [chunkLen]uint32
+	pts        [chunkLen]LatLng
+	next, prev uint32
+}
+
+// pointLoc is where an ID is: chunk number + 1 (0: not indexed), the slot
+// in it, and the bucket (cell) number.
+type pointLoc struct {
+	chunk  uint32
+	bucket uint32
+}
 
 type pointBucket struct {
-	cell Cell
-	ids  []uint32
-	pts  []LatLng
+	cell        Cell
+	first, last uint32 // chunk numbers + 1
+	n           uint32 // points
+}
+
+// slotOf is where a point sits in its chunk: the IDs of a chunk are in
+// slots 0..k-1, and where[] keeps the slot in the chunk field's top bits.
+const slotBits = 3 // log2(chunkLen)
+
+func packChunk(chunk uint32, slot int) uint32 { return chunk<<slotBits | uint32(slot) }
+func unpackChunk(v uint32) (chunk uint32, slot int) {
+	return v >> slotBits, int(v & (1<<slotBits - 1))
 }
 
 // NewPointIndex returns an empty index bucketing points at res.
@@ -38,7 +69,7 @@ func NewPointIndex(res Resolution) (*PointIndex, error) {
 	if err := res.check(); err != nil {
 		return nil, err
 	}
-	return &PointIndex{res: res, cellNo: make(map[Cell]uint32)}, nil
+	return &PointIndex{res: res, dir: make(map[Cell]uint32)}, nil
 }
 
 // Resolution is the resolution the index buckets points at.
@@ -49,11 +80,11 @@ func (x *PointIndex) Len() int { return x.n }
 
 // Get returns the position stored for id.
 func (x *PointIndex) Get(id uint32) (LatLng, bool) {
-	if int(id) >= len(x.where) || x.where[id].bucket == 0 {
+	if int(id) >= len(x.where) || x.where[id].chunk == 0 {
 		return LatLng{}, false
 	}
-	l := x.where[id]
-	return x.buckets[l.bucket-1].pts[l.slot], true
+	c, slot := unpackChunk(x.where[id].chunk)
+	return x.chunks[c-1].pts[slot], true
 }
 
 // Set stores or moves id to p. It costs one cgo call (the cell of p); a
@@ -65,6 +96,10 @@ func (x *PointIndex) Set(id uint32, p LatLng) error {
 	}
 	return x.SetCell(id, p, cellOf(p, x.res))
 }
+
+// maxChunks bounds the chunk numbers so that a number + 1, shifted by
+// slotBits, fits a uint32.
+const maxChunks = 1<<(32-slotBits) - 2
 
 // SetCell is Set with the cell of p at the index's resolution given
 // (CellOf(p, x.Resolution())). A cell of another resolution is an error; a
@@ -82,38 +117,67 @@ func (x *PointIndex) SetCell(id uint32, p LatLng, c Cell) error {
 	for int(id) >= len(x.where) {
 		x.where = append(x.where, pointLoc{})
 	}
-	if l := x.where[id]; l.bucket != 0 {
-		b := &x.buckets[l.bucket-1]
-		if b.cell == c {
-			b.pts[l.slot] = p
+	if l := x.where[id]; l.chunk != 0 {
+		if x.buckets[l.bucket].cell == c {
+			ch, slot := unpackChunk(l.chunk)
+			x.chunks[ch-1].pts[slot] = p
 			return nil
 		}
 		x.unlink(id, l)
 		x.n--
 	}
-	bn, ok := x.cellNo[c]
+	bn, ok := x.dir[c]
 	if !ok {
 		if k := len(x.free); k > 0 {
 			bn = x.free[k-1]
 			x.free = x.free[:k-1]
-			x.buckets[bn].cell = c
+			x.buckets[bn] = pointBucket{cell: c}
 		} else {
 			bn = uint32(len(x.buckets))
 			x.buckets = append(x.buckets, pointBucket{cell: c})
 		}
-		x.cellNo[c] = bn
+		x.dir[c] = bn
 	}
 	b := &x.buckets[bn]
-	x.where[id] = pointLoc{bucket: bn + 1, slot: uint32(len(b.ids))}
-	b.ids = append(b.ids, id)
-	b.pts = append(b.pts, p)
+	slot := int(b.n % chunkLen)
+	if slot == 0 { // the last chunk is full (or there is none): chain a new one
+		ch, err := x.newChunk()
+		if err != nil {
+			return err
+		}
+		x.chunks[ch-1].prev = b.last
+		if b.last != 0 {
+			x.chunks[b.last-1].next = ch
+		} else {
+			b.first = ch
+		}
+		b.last = ch
+	}
+	ck := &x.chunks[b.last-1]
+	ck.ids[slot], ck.pts[slot] = id, p
+	b.n++
+	x.where[id] = pointLoc{chunk: packChunk(b.last, slot), bucket: bn}
 	x.n++
 	return nil
 }
 
+func (x *PointIndex) newChunk() (uint32, error) {
+	if k := len(x.freeCh); k > 0 {
+		ch := x.freeCh[k-1]
+		x.freeCh = x.freeCh[:k-1]
+		x.chunks[ch-1] = pointChunk{}
+		return ch, nil
+	}
+	if len(x.chunks) >= maxChunks {
+		return 0, fmt.Errorf("geo: point index full (%d chunks)", len(x.chunks))
+	}
+	x.chunks = append(x.chunks, pointChunk{})
+	return uint32(len(x.chunks)), nil
+}
+
 // Delete removes id and reports whether it was present.
 func (x *PointIndex) Delete(id uint32) bool {
-	if int(id) >= len(x.where) || x.where[id].bucket == 0 {
+	if int(id) >= len(x.where) || x.where[id].chunk == 0 {
 		return false
 	}
 	x.unlink(id, x.where[id])
@@ -121,23 +185,37 @@ func (x *PointIndex) Delete(id uint32) bool {
 	return true
 }
 
-// unlink swap-removes id from its bucket, fixing the slot of the ID moved
-// into the hole; an emptied bucket leaves the cell map and is reused.
+// unlink moves the bucket's last point into id's slot, fixing where the
+// moved ID is; an emptied last chunk goes to the free list, an emptied
+// bucket leaves the cell map and is reused.
 func (x *PointIndex) unlink(id uint32, l pointLoc) {
-	bn := l.bucket - 1
-	b := &x.buckets[bn]
-	last := uint32(len(b.ids) - 1)
-	if l.slot != last {
-		moved := b.ids[last]
-		b.ids[l.slot], b.pts[l.slot] = moved, b.pts[last]
-		x.where[moved].slot = l.slot
+	b := &x.buckets[l.bucket]
+	ch, slot := unpackChunk(l.chunk)
+	lastSlot := int((b.n - 1) % chunkLen)
+	lc := &x.chunks[b.last-1]
+	if ch != b.last || slot != lastSlot {
+		moved := lc.ids[lastSlot]
+		hole := &x.chunks[ch-1]
+		hole.ids[slot], hole.pts[slot] = moved, lc.pts[lastSlot]
+		x.where[moved].chunk = packChunk(ch, slot)
 	}
-	b.ids, b.pts = b.ids[:last], b.pts[:last]
+	lc.ids[lastSlot], lc.pts[lastSlot] = 0, LatLng{}
+	b.n--
 	x.where[id] = pointLoc{}
-	if last == 0 {
-		delete(x.cellNo, b.cell)
-		b.cell = 0
-		x.free = append(x.free, bn)
+	if lastSlot == 0 { // the last chunk emptied
+		empty := b.last
+		b.last = lc.prev
+		if b.last != 0 {
+			x.chunks[b.last-1].next = 0
+		} else {
+			b.first = 0
+		}
+		x.freeCh = append(x.freeCh, empty)
+	}
+	if b.n == 0 {
+		delete(x.dir, b.cell)
+		*b = pointBucket{}
+		x.free = append(x.free, l.bucket)
 	}
 }
 
@@ -170,21 +248,31 @@ func (x *PointIndex) KNearest(center LatLng, k int, fn func(id uint32, p LatLng,
 
 type pointCells struct{ x *PointIndex }
 
-func (s pointCells) cell(c Cell) ([]uint32, []LatLng) {
-	if bn, ok := s.x.cellNo[c]; ok {
-		b := &s.x.buckets[bn]
-		return b.ids, b.pts
-	}
-	return nil, nil
-}
-
 func (s pointCells) size() int { return s.x.n }
 
+// eachIn calls fn with the points of cell c, a chunk at a time.
+func (s pointCells) eachIn(c Cell, fn func(ids []uint32, pts []LatLng)) {
+	bn, ok := s.x.dir[c]
+	if !ok {
+		return
+	}
+	b := &s.x.buckets[bn]
+	left := int(b.n)
+	for ch := b.first; ch != 0 && left > 0; {
+		k := &s.x.chunks[ch-1]
+		m := min(left, chunkLen)
+		fn(k.ids[:m], k.pts[:m])
+		left -= m
+		ch = k.next
+	}
+}
+
 func (s pointCells) each(fn func(uint32, LatLng)) {
-	for i := range s.x.buckets {
-		b := &s.x.buckets[i]
-		for j, id := range b.ids {
-			fn(id, b.pts[j])
-		}
+	for c := range s.x.dir {
+		s.eachIn(c, func(ids []uint32, pts []LatLng) {
+			for i, id := range ids {
+				fn(id, pts[i])
+			}
+		})
 	}
 }
