@@ -53,6 +53,40 @@ func rejectAtOnArea(ctx *fasthttp.RequestCtx, kind, lookup string) bool {
 }
 
 // appendCount closes a near list with its count when asked.
+// nearList is a near list query: near (a point, gate:<id> or a fence id),
+// radius, limit and count.
+type nearList struct {
+	nearQuery
+	limit int
+	count bool
+}
+
+// parseNearList reads a near list query, answering 400 itself; example is
+// a point shown when near is missing.
+func (s *Server) parseNearList(ctx *fasthttp.RequestCtx, example string) (nearList, bool) {
+	var q nearList
+	var ok bool
+	if q.nearQuery, ok = s.parseNearRef(ctx, example); !ok {
+		return q, false
+	}
+	if q.limit, ok = s.limit(ctx, 100); !ok {
+		return q, false
+	}
+	q.count, ok = parseCount(ctx)
+	return q, ok
+}
+
+// finishNearList closes a near list: the array, the total within the
+// radius when count was asked (within counts it), the object.
+func (s *Server) finishNearList(ctx *fasthttp.RequestCtx, l *jsonList, q nearList, err error, what string, within func(lat, lon, radius float64) (int, error)) {
+	n := 0
+	if err == nil && q.count {
+		n, err = within(q.lat, q.lon, q.radius)
+	}
+	l.b = appendCount(append(l.b, ']'), q.count, n)
+	s.finishList(ctx, l, "}", err, what)
+}
+
 func appendCount(b []byte, count bool, n int) []byte {
 	if !count {
 		return b
@@ -118,26 +152,7 @@ func (s *Server) vesselAt(ctx *fasthttp.RequestCtx, v *state.Vessel, at int64) {
 	}
 	b = appendKey(b, false, "at")
 	b = appendTime(b, at)
-	b = appendKey(b, false, "lat")
-	b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
-	b = appendKey(b, false, "lon")
-	b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
-	if p.Speed != state.UnknownFloat {
-		b = appendKey(b, false, "speed")
-		b = strconv.AppendFloat(b, p.Speed, 'f', 1, 64)
-	}
-	if p.Course != state.UnknownFloat {
-		b = appendKey(b, false, "course")
-		b = strconv.AppendFloat(b, p.Course, 'f', 1, 64)
-	}
-	if p.Heading != state.UnknownInt {
-		b = appendKey(b, false, "heading")
-		b = strconv.AppendInt(b, int64(p.Heading), 10)
-	}
-	if p.Status != state.UnknownInt {
-		b = appendKey(b, false, "status")
-		b = strconv.AppendInt(b, int64(p.Status), 10)
-	}
+	b = appendTrackFields(b, &p)
 	b = appendKey(b, false, "position_time")
 	b = appendTime(b, p.Time)
 	if p.Station != "" {

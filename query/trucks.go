@@ -128,29 +128,16 @@ func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
 	if rejectAtOnArea(ctx, "truck", "/v1/trucks/{plate}") {
 		return
 	}
-	nq, ok := s.parseNearRef(ctx, "29.93,121.86")
-	if !ok {
-		return
-	}
-	limit, ok := s.limit(ctx, 100)
-	if !ok {
-		return
-	}
-	count, ok := parseCount(ctx)
+	q, ok := s.parseNearList(ctx, "29.93,121.86")
 	if !ok {
 		return
 	}
 	l := newList(ctx, `{"trucks":[`)
-	err := s.cfg.Store.TrucksNear(nq.lat, nq.lon, nq.radius, limit, func(t *state.Truck, d float64) bool {
+	err := s.cfg.Store.TrucksNear(q.lat, q.lon, q.radius, q.limit, func(t *state.Truck, d float64) bool {
 		l.b = appendTruck(l.next(), t, d)
 		return true
 	})
-	n := 0
-	if err == nil && count {
-		n, err = s.cfg.Store.TrucksWithin(nq.lat, nq.lon, nq.radius)
-	}
-	l.b = appendCount(append(l.b, ']'), count, n)
-	s.finishList(ctx, &l, "}", err, "truck search")
+	s.finishNearList(ctx, &l, q, err, "truck search", s.cfg.Store.TrucksWithin)
 }
 
 // containerPosition is where a box is while it rides on a truck.

@@ -187,26 +187,7 @@ func (s *Server) vesselTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 		b := append(l.next(), '{')
 		b = appendKey(b, true, "time")
 		b = appendTime(b, p.Time)
-		b = appendKey(b, false, "lat")
-		b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
-		b = appendKey(b, false, "lon")
-		b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
-		if p.Speed != state.UnknownFloat {
-			b = appendKey(b, false, "speed")
-			b = strconv.AppendFloat(b, p.Speed, 'f', 1, 64)
-		}
-		if p.Course != state.UnknownFloat {
-			b = appendKey(b, false, "course")
-			b = strconv.AppendFloat(b, p.Course, 'f', 1, 64)
-		}
-		if p.Heading != state.UnknownInt {
-			b = appendKey(b, false, "heading")
-			b = strconv.AppendInt(b, int64(p.Heading), 10)
-		}
-		if p.Status != state.UnknownInt {
-			b = appendKey(b, false, "status")
-			b = strconv.AppendInt(b, int64(p.Status), 10)
-		}
+		b = appendTrackFields(b, p)
 		if p.Station != "" {
 			b = appendKey(b, false, "station")
 			b = appendString(b, p.Station)
@@ -246,29 +227,16 @@ func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near or fence: one is required, as near=<lat>,<lon> (for example near=29.965,121.921), near=gate:<id>, near=<fence id> or fence=<id>")
 		return
 	}
-	nq, ok := s.parseNearRef(ctx, "29.965,121.921")
-	if !ok {
-		return
-	}
-	limit, ok := s.limit(ctx, 100)
-	if !ok {
-		return
-	}
-	count, ok := parseCount(ctx)
+	q, ok := s.parseNearList(ctx, "29.965,121.921")
 	if !ok {
 		return
 	}
 	l := newList(ctx, `{"vessels":[`)
-	err := s.cfg.Store.VesselsNear(nq.lat, nq.lon, nq.radius, limit, func(v *state.Vessel, d float64) bool {
+	err := s.cfg.Store.VesselsNear(q.lat, q.lon, q.radius, q.limit, func(v *state.Vessel, d float64) bool {
 		l.b = appendVessel(l.next(), v, d)
 		return true
 	})
-	n := 0
-	if err == nil && count {
-		n, err = s.cfg.Store.VesselsWithin(nq.lat, nq.lon, nq.radius)
-	}
-	l.b = appendCount(append(l.b, ']'), count, n)
-	s.finishList(ctx, &l, "}", err, "vessel search")
+	s.finishNearList(ctx, &l, q, err, "vessel search", s.cfg.Store.VesselsWithin)
 }
 
 // vesselsInFence answers GET /v1/vessels?fence=<id>[&limit=n]: the vessels
@@ -298,4 +266,30 @@ func (s *Server) vesselsInFence(ctx *fasthttp.RequestCtx, id string) {
 	}
 	l.b = appendCount(append(l.b, ']'), count, n)
 	s.finishList(ctx, &l, "}", err, "fence search")
+}
+
+// appendTrackFields writes a vessel track point's position and kinematics
+// (unknown values left out) after a key already written.
+func appendTrackFields(b []byte, p *state.TrackPoint) []byte {
+	b = appendKey(b, false, "lat")
+	b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+	b = appendKey(b, false, "lon")
+	b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+	if p.Speed != state.UnknownFloat {
+		b = appendKey(b, false, "speed")
+		b = strconv.AppendFloat(b, p.Speed, 'f', 1, 64)
+	}
+	if p.Course != state.UnknownFloat {
+		b = appendKey(b, false, "course")
+		b = strconv.AppendFloat(b, p.Course, 'f', 1, 64)
+	}
+	if p.Heading != state.UnknownInt {
+		b = appendKey(b, false, "heading")
+		b = strconv.AppendInt(b, int64(p.Heading), 10)
+	}
+	if p.Status != state.UnknownInt {
+		b = appendKey(b, false, "status")
+		b = strconv.AppendInt(b, int64(p.Status), 10)
+	}
+	return b
 }
