@@ -821,10 +821,9 @@ func (w *customsWork) flush(pb *pebble.Batch) (int, error) {
 		}
 	}
 	for i := range w.msgs {
-		if err := pb.Set(outboxKey(nil, w.s.mu.outboxSeq), appendMessage(nil, &w.msgs[i]), nil); err != nil {
+		if err := w.s.putOutbox(pb, &w.msgs[i]); err != nil {
 			return 0, err
 		}
-		w.s.mu.outboxSeq++
 	}
 	return len(w.msgs), nil
 }

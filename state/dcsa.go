@@ -206,10 +206,9 @@ func (s *Store) writeDCSA(pb *pebble.Batch, e *DCSAEvent, now int64, key string,
 	if topic := s.opts.PortCalls.EventTopic; topic != "" {
 		m := Message{Topic: topic, Key: []byte(key), Value: e.Body,
 			Headers: []Header{{Key: "porttrack-id", Value: []byte(e.ID)}, {Key: "event-type", Value: []byte(e.Type)}}}
-		if err := pb.Set(outboxKey(nil, s.mu.outboxSeq), appendMessage(nil, &m), nil); err != nil {
+		if err := s.putOutbox(pb, &m); err != nil {
 			return err
 		}
-		s.mu.outboxSeq++
 		res.Events++
 	}
 	return nil

@@ -400,11 +400,8 @@ func (s *Store) fenceAlert(pb *pebble.Batch, fk string, typ byte, id, ev string,
 	}
 	m := Message{Topic: topic, Key: []byte(id), Value: body,
 		Headers: []Header{{Key: "porttrack-id", Value: []byte(a.ID)}, {Key: "event-type", Value: []byte("geofence")}}}
-	sc := &s.mu.scratch
-	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
-	s.mu.outboxSeq++
 	res.Events++
-	return pb.Set(sc.key, appendMessage(nil, &m), nil)
+	return s.putOutbox(pb, &m)
 }
 
 // FenceMember is an object inside a fence.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -1001,7 +1000,9 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, only
 				return err
 			}
 		}
-		s.writeConnectionAlert(pb, p, g, prev, next, clock)
+		if err := s.writeConnectionAlert(pb, p, g, prev, next, clock); err != nil {
+			return err
+		}
 		res.Alerts++
 		res.Events++ // wakes the outbox publisher
 	}
@@ -1061,79 +1062,71 @@ func (s *Store) nextDeparture(p *PlanState) (*PlanState, error) {
 	return nil, it.Error()
 }
 
-func (s *Store) writeConnectionAlert(pb *pebble.Batch, p *PlanState, g *GuardState, prev Verdict, next *PlanState, clock int64) {
+// writeConnectionAlert adds the alert of a changed verdict to the outbox.
+// Its id hashes the box, the departure, the guard clock and the judgement,
+// so a replay writes the same record.
+func (s *Store) writeConnectionAlert(pb *pebble.Batch, p *PlanState, g *GuardState, prev Verdict, next *PlanState, clock int64) error {
 	h := sha256.New()
 	fmt.Fprintf(h, "connection\x00%s\x00%c\x00%s\x00%d\x00%d\x00%v", g.Container, p.Mode, p.ID, clock, g.Verdict, g.Reasons)
 	id := hex.EncodeToString(h.Sum(nil)[:16])
+	departure := func(b []byte, d *PlanState, station bool) []byte {
+		b = append(b, `{"mode":`...)
+		b = jsonStr(b, d.Mode.String())
+		b = append(b, `,"id":`...)
+		b = jsonStr(b, d.ID)
+		if station {
+			b = append(b, `,"station":`...)
+			b = jsonStr(b, d.From)
+		}
+		b = append(b, `,"time":`...)
+		b = jsonTime(b, d.Departure)
+		b = append(b, `,"cutoff":`...)
+		b = jsonTime(b, d.Cutoff)
+		return append(b, '}')
+	}
 	b := make([]byte, 0, 512)
-	b = append(b, `{"id":"`...)
-	b = append(b, id...)
-	b = append(b, `","kind":"connection","container":"`...)
-	b = append(b, g.Container...)
-	b = append(b, `","departure":{"mode":"`...)
-	b = append(b, p.Mode.String()...)
-	b = append(b, `","id":`...)
-	b = strconv.AppendQuote(b, p.ID)
-	b = append(b, `,"station":`...)
-	b = strconv.AppendQuote(b, p.From)
-	b = append(b, `,"time":"`...)
-	b = appendRFC3339(b, p.Departure)
-	b = append(b, `","cutoff":"`...)
-	b = appendRFC3339(b, p.Cutoff)
-	b = append(b, `"},"verdict":"`...)
-	b = append(b, g.Verdict.String()...)
-	b = append(b, `","previous_verdict":`...)
+	b = append(b, `{"id":`...)
+	b = jsonStr(b, id)
+	b = append(b, `,"kind":"connection","container":`...)
+	b = jsonStr(b, g.Container)
+	b = append(b, `,"departure":`...)
+	b = departure(b, p, true)
+	b = append(b, `,"verdict":`...)
+	b = jsonStr(b, g.Verdict.String())
+	b = append(b, `,"previous_verdict":`...)
 	if prev == VerdictNone {
 		b = append(b, "null"...)
 	} else {
-		b = strconv.AppendQuote(b, prev.String())
+		b = jsonStr(b, prev.String())
 	}
 	b = append(b, `,"reasons":[`...)
 	for i, r := range g.Reasons {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"code":"`...)
-		b = append(b, r.String()...)
-		b = append(b, `","message":"`...)
-		b = append(b, r.Message()...)
-		b = append(b, `"}`...)
+		b = append(b, `{"code":`...)
+		b = jsonStr(b, r.String())
+		b = append(b, `,"message":`...)
+		b = jsonStr(b, r.Message())
+		b = append(b, '}')
 	}
 	b = append(b, `],"expected_ready":`...)
 	if g.Expected == 0 {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '"')
-		b = appendRFC3339(b, g.Expected)
-		b = append(b, '"')
+		b = jsonTime(b, g.Expected)
 	}
 	b = append(b, `,"next_departure":`...)
 	if next == nil || g.Verdict == VerdictOnTrack {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, `{"mode":"`...)
-		b = append(b, next.Mode.String()...)
-		b = append(b, `","id":`...)
-		b = strconv.AppendQuote(b, next.ID)
-		b = append(b, `,"time":"`...)
-		b = appendRFC3339(b, next.Departure)
-		b = append(b, `","cutoff":"`...)
-		b = appendRFC3339(b, next.Cutoff)
-		b = append(b, `"}`...)
+		b = departure(b, next, false)
 	}
-	b = append(b, `,"time":"`...)
-	b = appendRFC3339(b, clock)
-	b = append(b, `"}`...)
-	m := Message{Topic: s.opts.Guard.AlertTopic, Key: []byte(g.Container), Value: b,
-		Headers: []Header{{Key: "porttrack-id", Value: []byte(id)}, {Key: "kind", Value: []byte("connection")}}}
-	sc := &s.mu.scratch
-	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
-	s.mu.outboxSeq++
-	_ = pb.Set(sc.key, appendMessage(nil, &m), nil)
-}
-
-func appendRFC3339(b []byte, ns int64) []byte {
-	return time.Unix(0, ns).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `,"time":`...)
+	b = jsonTime(b, clock)
+	b = append(b, '}')
+	return s.putOutbox(pb, &Message{Topic: s.opts.Guard.AlertTopic, Key: []byte(g.Container), Value: b,
+		Headers: []Header{{Key: "porttrack-id", Value: []byte(id)}, {Key: "event-type", Value: []byte("connection")}}})
 }
 
 // Plan returns a plan with its actual times and the guard's verdicts, or

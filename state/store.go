@@ -469,12 +469,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		return res, err
 	}
 	for i := range b.Outbox {
-		sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
-		sc.val = appendMessage(sc.val[:0], &b.Outbox[i])
-		if err := pb.Set(sc.key, sc.val, nil); err != nil {
+		if err := s.putOutbox(pb, &b.Outbox[i]); err != nil {
 			return res, err
 		}
-		s.mu.outboxSeq++
 	}
 	sc.key = offsetKey(sc.key[:0], b.Topic, b.Partition)
 	if err := pb.Set(sc.key, binary.BigEndian.AppendUint64(sc.val[:0], uint64(b.Next)), nil); err != nil {
@@ -509,6 +506,20 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	s.m.outbox.Add(uint64(len(b.Outbox)))
 	s.m.applyNanos.Add(uint64(time.Since(start)))
 	return res, nil
+}
+
+// putOutbox adds m to the outbox in pb at the next sequence number. Called
+// under s.mu by Apply and its hooks: every message derived from a batch
+// (dead letters, DCSA events, alerts, customs results) goes through here.
+func (s *Store) putOutbox(pb *pebble.Batch, m *Message) error {
+	sc := &s.mu.scratch
+	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
+	sc.val = appendMessage(sc.val[:0], m)
+	if err := pb.Set(sc.key, sc.val, nil); err != nil { // Set copies key and value
+		return err
+	}
+	s.mu.outboxSeq++
+	return nil
 }
 
 // newer reports whether e sorts after the stored newest event last.
