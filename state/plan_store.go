@@ -223,6 +223,8 @@ func decodeWaybill(id string, b []byte, w *Waybill) error {
 type mmScratch struct {
 	plans    map[planRef]*planWork
 	waybills map[string]*waybillWork
+	// batchWaybills is, per container, the waybills this batch made list it.
+	batchWaybills map[string][]string
 	// Changes to the in-memory indexes and the guard clock, made after the
 	// commit.
 	memberAdds, memberDels []memberChange
@@ -404,9 +406,11 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 	if mm.plans == nil {
 		mm.plans = make(map[planRef]*planWork)
 		mm.waybills = make(map[string]*waybillWork)
+		mm.batchWaybills = make(map[string][]string)
 	}
 	clear(mm.plans)
 	clear(mm.waybills)
+	clear(mm.batchWaybills)
 	mm.memberAdds, mm.memberDels = mm.memberAdds[:0], mm.memberDels[:0]
 
 	clock := s.mu.guardClock
@@ -457,6 +461,7 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 				return err
 			}
 			mm.memberAdds = append(mm.memberAdds, memberChange{container: c, waybill: nw.ID})
+			mm.batchWaybills[c] = append(mm.batchWaybills[c], nw.ID)
 		}
 		if nw.Gate != "" && nw.ApptStart != 0 {
 			if err := pb.Set(planTimeKey(nil, prefixGateAppt, nw.Gate, nw.ApptStart, 0, nw.ID), nil, nil); err != nil {
@@ -724,28 +729,39 @@ func (s *Store) containerForGuard(id string) (Container, bool, error) {
 // truckAppointment returns the appointment window of a waybill that trucks
 // container c to station, as this batch left the waybills.
 func (s *Store) truckAppointment(mm *mmScratch, c, station string) (start, end int64, err error) {
-	check := func(w *waybillWork) {
-		if !w.found || w.w.To != station || w.w.ApptStart == 0 || !slices.Contains(w.w.Containers, c) {
-			return
+	err = s.waybillsListing(mm, c, func(w *Waybill) bool {
+		if w.To == station && w.ApptStart != 0 && (start == 0 || w.ApptEnd < end) {
+			start, end = w.ApptStart, w.ApptEnd
 		}
-		if start == 0 || w.w.ApptEnd < end {
-			start, end = w.w.ApptStart, w.w.ApptEnd
-		}
+		return true
+	})
+	return start, end, err
+}
+
+// waybillsListing calls fn, until it returns false, with each waybill that
+// lists container c as this batch left them: those listing it as stored
+// and those this batch made list it.
+func (s *Store) waybillsListing(mm *mmScratch, c string, fn func(w *Waybill) bool) error {
+	ids := s.mmIdx.waybills[c]
+	if added := mm.batchWaybills[c]; len(added) > 0 {
+		ids = append(slices.Clone(ids), added...)
 	}
-	for _, w := range mm.waybills { // this batch's, stored or not
-		check(w)
-	}
-	for _, id := range s.mmIdx.waybills[c] {
-		if _, ok := mm.waybills[id]; ok {
+	for i, id := range ids {
+		if slices.Contains(ids[:i], id) {
 			continue
 		}
 		w, err := s.waybillForApply(mm, id)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
-		check(w)
+		if !w.found || !slices.Contains(w.w.Containers, c) {
+			continue // the box left this waybill in this batch
+		}
+		if !fn(&w.w) {
+			return nil
+		}
 	}
-	return start, end, nil
+	return nil
 }
 
 // judge is the connection guard's rule for one container: pure, given what
@@ -848,23 +864,13 @@ func (s *Store) dcsaPlanEvent(pb *pebble.Batch, e *PlanEvent, now int64, res *Ap
 // the yard) are not legs.
 func (s *Store) dcsaTruckLeg(pb *pebble.Batch, mm *mmScratch, rc *rideChange, now int64, res *ApplyResult) error {
 	var wb *Waybill
-	for _, id := range s.mmIdx.waybills[rc.container] {
-		w, err := s.waybillForApply(mm, id)
-		if err != nil {
-			return err
+	if err := s.waybillsListing(mm, rc.container, func(w *Waybill) bool {
+		if w.Plate == rc.plate {
+			wb = w
 		}
-		if w.found && w.w.Plate == rc.plate {
-			wb = &w.w
-			break
-		}
-	}
-	if wb == nil {
-		for _, w := range mm.waybills { // a waybill of this very batch
-			if w.found && w.w.Plate == rc.plate && slices.Contains(w.w.Containers, rc.container) {
-				wb = &w.w
-				break
-			}
-		}
+		return wb == nil
+	}); err != nil {
+		return err
 	}
 	if wb == nil {
 		return nil
