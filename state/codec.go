@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Key prefixes (FORMAT.md).
@@ -247,4 +249,19 @@ func decodeMessage(v []byte, m *Message) error {
 		m.Headers = append(m.Headers, Header{Key: r.str(), Value: r.bytes()})
 	}
 	return r.err
+}
+
+// getValue reads key from r and hands its value to decode (valid only
+// during the call); found is false, and decode not called, when the key is
+// absent.
+func getValue(r pebble.Reader, key []byte, decode func(v []byte) error) (found bool, err error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	return true, decode(v)
 }

@@ -201,15 +201,11 @@ func (s *Store) Subscription(id string) (Subscription, error) {
 	if err != nil {
 		return sub, err
 	}
-	v, closer, err := s.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return sub, ErrNotFound
+	found, err := getValue(s.db, k, func(v []byte) error { return decodeSub(k, v, &sub) })
+	if err == nil && !found {
+		err = ErrNotFound
 	}
-	if err != nil {
-		return sub, err
-	}
-	defer closer.Close()
-	return sub, decodeSub(k, v, &sub)
+	return sub, err
 }
 
 // Subscriptions calls fn for every subscription in id order, starting
@@ -295,20 +291,18 @@ func (s *Store) DeliveryStateOf(id string) (DeliveryState, error) {
 	if err != nil {
 		return st, err
 	}
-	v, closer, err := s.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return st, ErrNotFound
+	found, err := getValue(s.db, k, func(v []byte) error {
+		r := reader{b: v}
+		if r.byte() != valueV1 {
+			return errCorrupt
+		}
+		st.Next, st.Failures, st.RetryAt, st.Attempts = r.uvarint(), int(r.uvarint()), r.varint(), r.uvarint()
+		return r.err
+	})
+	if err == nil && !found {
+		err = ErrNotFound
 	}
-	if err != nil {
-		return st, err
-	}
-	defer closer.Close()
-	r := reader{b: v}
-	if r.byte() != valueV1 {
-		return st, errCorrupt
-	}
-	st.Next, st.Failures, st.RetryAt, st.Attempts = r.uvarint(), int(r.uvarint()), r.varint(), r.uvarint()
-	return st, r.err
+	return st, err
 }
 
 // DeliveryRecord is one delivery attempt in a subscription's log.

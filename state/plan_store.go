@@ -334,18 +334,9 @@ func (s *Store) planForApply(mm *mmScratch, m Mode, id string) (*planWork, error
 		return w, nil
 	}
 	w := &planWork{p: PlanState{Plan: Plan{Mode: m, ID: id}}}
-	v, closer, err := s.db.Get(planKey(nil, m, id))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
+	var err error
+	if w.found, err = s.storedPlan(m, id, &w.p); err != nil {
 		return nil, err
-	default:
-		err = decodePlanState(m, id, v, &w.p)
-		closer.Close()
-		if err != nil {
-			return nil, fmt.Errorf("state: plan %s %s: %w", m, id, err)
-		}
-		w.found = true
 	}
 	mm.plans[ref] = w
 	return w, nil
@@ -356,18 +347,9 @@ func (s *Store) waybillForApply(mm *mmScratch, id string) (*waybillWork, error) 
 		return w, nil
 	}
 	w := &waybillWork{}
-	v, closer, err := s.db.Get(waybillKey(nil, id))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
+	var err error
+	if w.found, err = s.storedWaybill(id, &w.w); err != nil {
 		return nil, err
-	default:
-		err = decodeWaybill(id, v, &w.w)
-		closer.Close()
-		if err != nil {
-			return nil, fmt.Errorf("state: waybill %s: %w", id, err)
-		}
-		w.found = true
 	}
 	mm.waybills[id] = w
 	return w, nil
@@ -1139,21 +1121,34 @@ func (s *Store) writeConnectionAlert(pb *pebble.Batch, p *PlanState, g *GuardSta
 // ErrNotFound.
 func (s *Store) Plan(m Mode, id string) (PlanState, error) {
 	var p PlanState
-	v, closer, err := s.db.Get(planKey(nil, m, id))
-	if errors.Is(err, pebble.ErrNotFound) {
+	found, err := s.storedPlan(m, id, &p)
+	switch {
+	case err != nil:
+		return p, err
+	case !found || p.Time == 0: // Time 0: events only, no plan yet
 		return p, ErrNotFound
 	}
-	if err != nil {
-		return p, err
-	}
-	defer closer.Close()
-	if err := decodePlanState(m, id, v, &p); err != nil {
-		return p, fmt.Errorf("state: plan %s %s: %w", m, id, err)
-	}
-	if p.Time == 0 {
-		return p, ErrNotFound // events only: no plan yet
-	}
 	return p, nil
+}
+
+// storedPlan reads a plan state as stored into p; found is false when
+// there is none.
+func (s *Store) storedPlan(m Mode, id string, p *PlanState) (found bool, err error) {
+	found, err = getValue(s.db, planKey(nil, m, id), func(v []byte) error { return decodePlanState(m, id, v, p) })
+	if err != nil {
+		return false, fmt.Errorf("state: plan %s %s: %w", m, id, err)
+	}
+	return found, nil
+}
+
+// storedWaybill reads a waybill as stored into w; found is false when there
+// is none.
+func (s *Store) storedWaybill(id string, w *Waybill) (found bool, err error) {
+	found, err = getValue(s.db, waybillKey(nil, id), func(v []byte) error { return decodeWaybill(id, v, w) })
+	if err != nil {
+		return false, fmt.Errorf("state: waybill %s: %w", id, err)
+	}
+	return found, nil
 }
 
 // PlansFrom calls fn for the plans departing from station with departure
@@ -1196,15 +1191,10 @@ func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p
 // Waybill returns a waybill, or ErrNotFound.
 func (s *Store) Waybill(id string) (Waybill, error) {
 	var w Waybill
-	v, closer, err := s.db.Get(waybillKey(nil, id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return w, ErrNotFound
+	found, err := s.storedWaybill(id, &w)
+	if err == nil && !found {
+		err = ErrNotFound
 	}
-	if err != nil {
-		return w, err
-	}
-	defer closer.Close()
-	err = decodeWaybill(id, v, &w)
 	return w, err
 }
 
