@@ -3,6 +3,7 @@ package state
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -68,26 +69,8 @@ func (s *Store) ContainerLegs(id string) (Legs, error) {
 		return out, err
 	}
 	if known {
-		_, err := s.History(id, HistoryQuery{Limit: 10_000}, func(e *StoredEvent) error {
-			switch e.Code {
-			case CodeDISC:
-				out.Legs = append(out.Legs, Leg{Mode: "vessel", To: e.Location, Arrived: e.Time, Status: "done"})
-			case CodeLOAD:
-				if !slices.Contains(planStations, e.Location) {
-					out.Legs = append(out.Legs, Leg{Mode: "vessel", From: e.Location, Departed: e.Time, Status: "active"})
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.vesselLegs(id, &c, planStations, &out); err != nil {
 			return out, err
-		}
-		// Only the newest load can still be under way: a later discharge
-		// or gate-in ends it.
-		for i := range out.Legs {
-			if l := &out.Legs[i]; l.Status == "active" && (c.Last.Time > l.Departed || i < len(out.Legs)-1) {
-				l.Status = "done"
-			}
 		}
 	}
 	for i := range plans {
@@ -167,6 +150,54 @@ func (s *Store) ContainerLegs(id string) (Legs, error) {
 		out.Mode = "terminal"
 	}
 	return out, nil
+}
+
+// vesselLegs adds the vessel legs of the box's current visit: its history
+// read newest first, back to the discharge that began the visit (older
+// visits are not this journey's), so the cost is the visit's events, not
+// the box's whole life. A load not at a plan's station is a vessel leg,
+// under way while it is the box's newest event.
+func (s *Store) vesselLegs(id string, c *Container, planStations []string, out *Legs) error {
+	prefix := append([]byte{prefixHistory}, id...)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var legs []Leg // newest first
+	var e StoredEvent
+visit:
+	for ok := it.Last(); ok; ok = it.Prev() {
+		// Only loads and discharges matter: the code is the value's second
+		// byte (FORMAT.md), so other events are skipped undecoded.
+		if v := it.Value(); len(v) >= 2 && v[0] == valueV1 && Code(v[1]) != CodeLOAD && Code(v[1]) != CodeDISC {
+			continue
+		}
+		if err := decodeHistory(it.Key(), it.Value(), &e); err != nil {
+			return fmt.Errorf("state: history of %s: %w", id, err)
+		}
+		switch e.Code {
+		case CodeLOAD:
+			if !slices.Contains(planStations, e.Location) {
+				status := "done" // a later event ended it
+				if len(legs) == 0 && e.Time >= c.Last.Time {
+					status = "active"
+				}
+				legs = append(legs, Leg{Mode: "vessel", From: e.Location, Departed: e.Time, Status: status})
+			}
+		case CodeDISC:
+			if !slices.Contains(planStations, e.Location) { // not a train's unload
+				legs = append(legs, Leg{Mode: "vessel", To: e.Location, Arrived: e.Time, Status: "done"})
+				break visit // the visit began here
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	slices.Reverse(legs)
+	out.Legs = append(out.Legs, legs...)
+	return nil
 }
 
 // waybillsOf returns the waybills listing container c, as stored.

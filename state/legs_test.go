@@ -46,6 +46,11 @@ func TestContainerLegs(t *testing.T) {
 	if _, err := s.ContainerLegs(box); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown box: %v", err)
 	}
+	// An earlier visit (discharged, then loaded onto another ship) is not
+	// this journey: only the visit from the newest discharge is listed.
+	apply(Batch{Events: []Event{{ID: "e0", Container: box, Code: CodeDISC, Time: h("01:00"), Location: "CNNGB-BLCT", Source: "t"},
+		{ID: "e00", Container: box, Code: CodeLOAD, Time: h("02:00"), Location: "CNNGB-BLCT", Source: "t"}}})
+	check("loaded on a ship", "vessel", 1, -1, "vessel::done vessel::active ")
 	apply(Batch{Events: []Event{{ID: "e1", Container: box, Code: CodeDISC, Time: h("07:00"), Location: "CNNGB-BLCT", Source: "t"}}})
 	check("discharged", "terminal", -1, -1, "vessel::done ")
 	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "X1", Service: "YW", From: st, Departure: h("20:00"), Cutoff: h("18:00"), Time: h("07:10"),
