@@ -112,7 +112,7 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 		s.storeError(ctx, "container "+id, err)
 		return
 	}
-	b := ctx.Response.Body()[:0]
+	b := body(ctx)
 	b = appendContainer(b, &c, place, pos, 0)
 	b = appendTransport(b[:len(b)-1], &legs)
 	// The customs state and pickup readiness.
@@ -122,7 +122,7 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 		return
 	}
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(append(b, '}'))
+	setBody(ctx, append(b, '}'))
 }
 
 // appendTransport writes a container's legs as the "transport" member:
@@ -213,9 +213,9 @@ func (s *Server) containerAt(ctx *fasthttp.RequestCtx, id string, at int64) {
 	if p, ok := s.cfg.Store.PlaceOf(last.ReadPoint, last.Location); ok {
 		place = &p
 	}
-	b := appendContainer(ctx.Response.Body()[:0], &c, place, nil, at)
+	b := appendContainer(body(ctx), &c, place, nil, at)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 func formatTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }

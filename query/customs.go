@@ -62,13 +62,13 @@ func (s *Server) order(ctx *fasthttp.RequestCtx, rawEBP, rawNo []byte) {
 	if !ok {
 		return
 	}
-	b, err := s.cfg.Store.Order(ctx.Response.Body()[:0], ebp, no)
+	b, err := s.cfg.Store.Order(body(ctx), ebp, no)
 	if err != nil {
 		s.storeError(ctx, "order "+ebp+"/"+no, err)
 		return
 	}
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 var (
@@ -368,7 +368,7 @@ func (s *Server) appendCustomsReadiness(b []byte, id string, c *state.Container)
 // customsOnlyContainer answers GET /v1/containers/{id} for a box with no
 // RFID/EPCIS event: its customs state and readiness, or 404.
 func (s *Server) customsOnlyContainer(ctx *fasthttp.RequestCtx, id string) {
-	b := appendString(append(ctx.Response.Body()[:0], `{"id":`...), id)
+	b := appendString(append(body(ctx), `{"id":`...), id)
 	b, found, err := s.appendCustomsReadiness(b, id, nil)
 	if err == nil && !found {
 		err = state.ErrNotFound
@@ -378,5 +378,5 @@ func (s *Server) customsOnlyContainer(ctx *fasthttp.RequestCtx, id string) {
 		return
 	}
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(append(b, '}'))
+	setBody(ctx, append(b, '}'))
 }

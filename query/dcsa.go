@@ -36,7 +36,7 @@ func dcsaError(ctx *fasthttp.RequestCtx, status int, reason, msg string) {
 	ctx.Response.Header.Set("API-Version", dcsaAPIVersion)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	b := append(ctx.Response.Body()[:0], `{"httpMethod":`...)
+	b := append(body(ctx), `{"httpMethod":`...)
 	b = appendString(b, string(ctx.Method()))
 	b = append(b, `,"requestUri":`...)
 	b = appendString(b, string(ctx.RequestURI()))
@@ -51,7 +51,7 @@ func dcsaError(ctx *fasthttp.RequestCtx, status int, reason, msg string) {
 	b = append(b, `,"message":`...)
 	b = appendString(b, msg)
 	b = append(b, `}]}`...)
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 // checkAPIVersion answers 400 when the request's API-Version is not 2.
@@ -262,7 +262,7 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	for _, it := range page {
 		size += it.end - it.off
 	}
-	b := append(slices.Grow(ctx.Response.Body()[:0], size), '[')
+	b := append(slices.Grow(body(ctx), size), '[')
 	for i, it := range page {
 		if i > 0 {
 			b = append(b, ',')
@@ -271,7 +271,7 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	b = append(b, ']')
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 // dcsaEvent answers GET /v2/events/{eventID}.

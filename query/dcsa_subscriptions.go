@@ -146,7 +146,7 @@ func appendSubscription(b []byte, sub *state.Subscription) []byte {
 func (s *Server) subJSON(ctx *fasthttp.RequestCtx, status int, sub *state.Subscription) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(appendSubscription(ctx.Response.Body()[:0], sub))
+	setBody(ctx, appendSubscription(body(ctx), sub))
 }
 
 func (s *Server) subStoreError(ctx *fasthttp.RequestCtx, err error) {
@@ -324,7 +324,7 @@ func (s *Server) subList(ctx *fasthttp.RequestCtx, r *request) {
 	if more {
 		h.Set("Next-Page", cursor(page[len(page)-1].ID))
 	}
-	b := append(ctx.Response.Body()[:0], '[')
+	b := append(body(ctx), '[')
 	for i := range page {
 		if i > 0 {
 			b = append(b, ',')
@@ -332,7 +332,7 @@ func (s *Server) subList(ctx *fasthttp.RequestCtx, r *request) {
 		b = appendSubscription(b, &page[i])
 	}
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(append(b, ']'))
+	setBody(ctx, append(b, ']'))
 }
 
 // subDeliveries answers GET .../{id}/deliveries: the delivery log, newest
@@ -382,7 +382,7 @@ func (s *Server) subDeliveries(ctx *fasthttp.RequestCtx, r *request) {
 			b = appendString(b, d.Error)
 		}
 		b = append(b, `,"duration_ms":`...)
-		b = strconv.AppendFloat(b, float64(d.Nanos)/1e6, 'f', 3, 64)
+		b = appendFixed(b, float64(d.Nanos)/1e6, 3)
 		if d.Dead {
 			b = append(b, `,"dead_lettered":true`...)
 		}
@@ -439,9 +439,9 @@ func (s *Server) subRedeliver(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
 	ctx.SetContentType("application/json")
-	b := append(ctx.Response.Body()[:0], `{"subscriptionID":`...)
+	b := append(body(ctx), `{"subscriptionID":`...)
 	b = appendString(b, sub.ID)
 	b = append(b, `,"from_sequence":`...)
 	b = appendUint(b, seq)
-	ctx.Response.SetBodyRaw(append(b, '}'))
+	setBody(ctx, append(b, '}'))
 }

@@ -106,15 +106,15 @@ func (s *Server) truckAt(ctx *fasthttp.RequestCtx, t *state.Truck, at int64) {
 		s.storeError(ctx, "truck "+t.Plate, err)
 		return
 	}
-	b := append(ctx.Response.Body()[:0], '{')
+	b := append(body(ctx), '{')
 	b = appendKey(b, true, "plate")
 	b = appendString(b, t.Plate)
 	b = appendKey(b, false, "at")
 	b = appendTime(b, at)
 	b = appendKey(b, false, "lat")
-	b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+	b = appendDegrees(b, p.Lat)
 	b = appendKey(b, false, "lon")
-	b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+	b = appendDegrees(b, p.Lon)
 	b = appendTruckMotion(b, p.SpeedKmh, p.Heading)
 	b = appendKey(b, false, "position_time")
 	b = appendTime(b, p.Time)
@@ -124,7 +124,7 @@ func (s *Server) truckAt(ctx *fasthttp.RequestCtx, t *state.Truck, at int64) {
 	}
 	b = append(b, '}')
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 // vesselAt answers GET /v1/vessels/{id}?at=T: the vessel's newest track
@@ -139,7 +139,7 @@ func (s *Server) vesselAt(ctx *fasthttp.RequestCtx, v *state.Vessel, at int64) {
 		s.storeError(ctx, fmt.Sprintf("vessel %d", v.MMSI), err)
 		return
 	}
-	b := append(ctx.Response.Body()[:0], '{')
+	b := append(body(ctx), '{')
 	b = appendKey(b, true, "mmsi")
 	b = appendUint(b, uint64(v.MMSI))
 	if v.IMO != 0 {
@@ -161,5 +161,5 @@ func (s *Server) vesselAt(ctx *fasthttp.RequestCtx, v *state.Vessel, at int64) {
 	}
 	b = append(b, '}')
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -129,3 +130,59 @@ func appendKey(dst []byte, first bool, key string) []byte {
 }
 
 func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
+
+// appendDegrees writes a coordinate exactly as strconv.AppendFloat(dst, v,
+// 'f', -1, 64) does (the shortest decimal that reads back as v), by integer
+// arithmetic when v has at most 7 decimals: truck positions are kept to
+// 1e-7° and most other positions come in with fewer. Then the decimal
+// v·1e7/1e7 reads back as v, and no shorter decimal does (any other of as
+// few digits is at least 1e-7 away, thousands of float64 steps at these
+// magnitudes), so it is the shortest. Other values go to strconv.
+func appendDegrees(dst []byte, v float64) []byte {
+	if r := math.Round(v * 1e7); v != 0 && math.Abs(r) < 1e15 && r/1e7 == v {
+		return appendDecimal(dst, int64(r), 7, true)
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+}
+
+// appendFixed writes v with prec (1 to 3) decimals exactly as
+// strconv.AppendFloat(dst, v, 'f', prec, 64) does, by integer arithmetic
+// unless v·10^prec lies so close to a half that the product's rounding
+// could decide it (or v is negative and rounds to zero, or is out of
+// range): those go to strconv.
+func appendFixed(dst []byte, v float64, prec int) []byte {
+	scale := [...]float64{1, 10, 100, 1000}[prec]
+	s := v * scale
+	r := math.Round(s)
+	if math.Abs(s) < 1e15 && math.Abs(math.Abs(s-math.Trunc(s))-0.5) > 1e-6 && !(r == 0 && math.Signbit(v)) {
+		return appendDecimal(dst, int64(r), prec, false)
+	}
+	return strconv.AppendFloat(dst, v, 'f', prec, 64)
+}
+
+// appendDecimal writes n·10^-prec; trim drops trailing zeros of the
+// fraction (and the point when none is left).
+func appendDecimal(dst []byte, n int64, prec int, trim bool) []byte {
+	if n < 0 {
+		dst = append(dst, '-')
+		n = -n
+	}
+	var buf [24]byte
+	i := len(buf)
+	for k := 0; k < prec; k++ {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	frac := buf[i:]
+	if trim {
+		for len(frac) > 0 && frac[len(frac)-1] == '0' {
+			frac = frac[:len(frac)-1]
+		}
+	}
+	dst = strconv.AppendInt(dst, n, 10)
+	if len(frac) > 0 {
+		dst = append(append(dst, '.'), frac...)
+	}
+	return dst
+}

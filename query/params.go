@@ -83,7 +83,7 @@ type jsonList struct {
 }
 
 func newList(ctx *fasthttp.RequestCtx, head string) jsonList {
-	return jsonList{b: append(ctx.Response.Body()[:0], head...)}
+	return jsonList{b: append(body(ctx), head...)}
 }
 
 // next returns the buffer ready for one more item.
@@ -105,5 +105,5 @@ func (s *Server) finishList(ctx *fasthttp.RequestCtx, l *jsonList, tail string, 
 	}
 	l.b = append(l.b, tail...)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(l.b)
+	setBody(ctx, l.b)
 }

@@ -88,9 +88,9 @@ func (s *Server) plan(ctx *fasthttp.RequestCtx, m state.Mode, raw []byte) {
 			return errStop
 		})
 	}
-	b := appendPlan(ctx.Response.Body()[:0], &p, next, true)
+	b := appendPlan(body(ctx), &p, next, true)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 var errStop = errors.New("stop")
@@ -397,16 +397,16 @@ func (s *Server) gateArrivals(ctx *fasthttp.RequestCtx, raw []byte) {
 			b = appendKey(b, false, "position")
 			b = append(b, '{')
 			b = appendKey(b, true, "lat")
-			b = strconv.AppendFloat(b, t.Lat, 'f', -1, 64)
+			b = appendDegrees(b, t.Lat)
 			b = appendKey(b, false, "lon")
-			b = strconv.AppendFloat(b, t.Lon, 'f', -1, 64)
+			b = appendDegrees(b, t.Lon)
 			b = appendKey(b, false, "time")
 			b = appendTime(b, t.Time)
 			b = append(b, '}')
 			if at != nil {
 				d := geo.DistanceMeters(*at, geo.LatLng{Lat: t.Lat, Lng: t.Lon})
 				b = appendKey(b, false, "distance_m")
-				b = strconv.AppendFloat(b, d, 'f', 1, 64)
+				b = appendFixed(b, d, 1)
 				speed := 20.0
 				if t.SpeedKmh != state.UnknownFloat && t.SpeedKmh > speed {
 					speed = t.SpeedKmh

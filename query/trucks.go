@@ -39,9 +39,9 @@ func (s *Server) truck(ctx *fasthttp.RequestCtx, raw []byte) {
 		s.truckAt(ctx, &t, at)
 		return
 	}
-	b := appendTruck(ctx.Response.Body()[:0], &t, -1)
+	b := appendTruck(body(ctx), &t, -1)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 // appendTruck writes a truck as JSON; distance < 0 omits distance_m.
@@ -50,12 +50,12 @@ func appendTruck(b []byte, t *state.Truck, distance float64) []byte {
 	b = appendKey(b, true, "plate")
 	b = appendString(b, t.Plate)
 	b = appendKey(b, false, "lat")
-	b = strconv.AppendFloat(b, t.Lat, 'f', -1, 64)
+	b = appendDegrees(b, t.Lat)
 	b = appendKey(b, false, "lon")
-	b = strconv.AppendFloat(b, t.Lon, 'f', -1, 64)
+	b = appendDegrees(b, t.Lon)
 	if distance >= 0 {
 		b = appendKey(b, false, "distance_m")
-		b = strconv.AppendFloat(b, distance, 'f', 1, 64)
+		b = appendFixed(b, distance, 1)
 	}
 	b = appendTruckMotion(b, t.SpeedKmh, t.Heading)
 	b = appendKey(b, false, "position_time")
@@ -76,7 +76,7 @@ func appendTruck(b []byte, t *state.Truck, distance float64) []byte {
 func appendTruckMotion(b []byte, speedKmh float64, heading int) []byte {
 	if speedKmh != state.UnknownFloat {
 		b = appendKey(b, false, "speed_kmh")
-		b = strconv.AppendFloat(b, speedKmh, 'f', 1, 64)
+		b = appendFixed(b, speedKmh, 1)
 	}
 	if heading != state.UnknownInt {
 		b = appendKey(b, false, "heading")
@@ -106,9 +106,9 @@ func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 		b = appendKey(b, true, "time")
 		b = appendTime(b, p.Time)
 		b = appendKey(b, false, "lat")
-		b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+		b = appendDegrees(b, p.Lat)
 		b = appendKey(b, false, "lon")
-		b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+		b = appendDegrees(b, p.Lon)
 		b = appendTruckMotion(b, p.SpeedKmh, p.Heading)
 		if p.Container != "" {
 			b = appendKey(b, false, "container")
@@ -158,9 +158,9 @@ func appendPosition(b []byte, p *containerPosition) []byte {
 	b = appendKey(b, false, "position")
 	b = append(b, '{')
 	b = appendKey(b, true, "lat")
-	b = strconv.AppendFloat(b, p.lat, 'f', -1, 64)
+	b = appendDegrees(b, p.lat)
 	b = appendKey(b, false, "lon")
-	b = strconv.AppendFloat(b, p.lon, 'f', -1, 64)
+	b = appendDegrees(b, p.lon)
 	b = appendKey(b, false, "source")
 	b = appendString(b, p.source)
 	b = appendKey(b, false, "time")

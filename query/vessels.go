@@ -68,9 +68,9 @@ func (s *Server) vessel(ctx *fasthttp.RequestCtx, raw []byte) {
 		s.vesselAt(ctx, &v, at)
 		return
 	}
-	b := appendVessel(ctx.Response.Body()[:0], &v, -1)
+	b := appendVessel(body(ctx), &v, -1)
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBodyRaw(b)
+	setBody(ctx, b)
 }
 
 // appendVessel writes a vessel as JSON; distance < 0 omits distance_m.
@@ -105,12 +105,12 @@ func appendVessel(b []byte, v *state.Vessel, distance float64) []byte {
 	num("shiptype", v.ShipType)
 	if v.HasPosition {
 		b = appendKey(b, false, "lat")
-		b = strconv.AppendFloat(b, v.Lat, 'f', -1, 64)
+		b = appendDegrees(b, v.Lat)
 		b = appendKey(b, false, "lon")
-		b = strconv.AppendFloat(b, v.Lon, 'f', -1, 64)
+		b = appendDegrees(b, v.Lon)
 		if distance >= 0 {
 			b = appendKey(b, false, "distance_m")
-			b = strconv.AppendFloat(b, distance, 'f', 1, 64)
+			b = appendFixed(b, distance, 1)
 		}
 		flt("speed", v.Speed, 1)
 		flt("course", v.Course, 1)
@@ -272,16 +272,16 @@ func (s *Server) vesselsInFence(ctx *fasthttp.RequestCtx, id string) {
 // (unknown values left out) after a key already written.
 func appendTrackFields(b []byte, p *state.TrackPoint) []byte {
 	b = appendKey(b, false, "lat")
-	b = strconv.AppendFloat(b, p.Lat, 'f', -1, 64)
+	b = appendDegrees(b, p.Lat)
 	b = appendKey(b, false, "lon")
-	b = strconv.AppendFloat(b, p.Lon, 'f', -1, 64)
+	b = appendDegrees(b, p.Lon)
 	if p.Speed != state.UnknownFloat {
 		b = appendKey(b, false, "speed")
-		b = strconv.AppendFloat(b, p.Speed, 'f', 1, 64)
+		b = appendFixed(b, p.Speed, 1)
 	}
 	if p.Course != state.UnknownFloat {
 		b = appendKey(b, false, "course")
-		b = strconv.AppendFloat(b, p.Course, 'f', 1, 64)
+		b = appendFixed(b, p.Course, 1)
 	}
 	if p.Heading != state.UnknownInt {
 		b = appendKey(b, false, "heading")
