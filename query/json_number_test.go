@@ -20,7 +20,7 @@ func numberCases() []float64 {
 			(rng.Float64()-0.5)*360,
 			float64(rng.Int64N(3_600_000_000)-1_800_000_000)/1e7,
 			float64(rng.Int64N(2_000_000_000)-1_000_000_000)/math.Pow(10, float64(rng.IntN(10))),
-			float64(rng.Int64N(200_000))/20,   // ties at one decimal
+			float64(rng.Int64N(200_000))/20,    // ties at one decimal
 			float64(rng.Int64N(2_000_000))/2e3, // ties at two and three decimals
 			rng.Float64()*5000,
 			math.Float64frombits(rng.Uint64()),
