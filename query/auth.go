@@ -19,17 +19,21 @@ import (
 //
 // A logistics caller sees only containers linked to its scope. Container
 // routes (every pattern under /v1/containers/{id}) answer 404 for a box
-// outside it, exactly as for a box that does not exist; the /v2 handlers
-// filter events themselves. Other /v1 routes are open to logistics callers
-// only when listed in logisticsRoutes: a route added later stays closed to
-// them (403) until it filters by tenant.
+// outside it, exactly as for a box that does not exist; the container lists
+// and /v1/geofences/{id}/inside leave out what it may not see; the /v2
+// handlers filter events themselves. Other /v1 routes are open to logistics
+// callers only when listed in logisticsRoutes: a route added later stays
+// closed to them (403) until it filters by tenant.
 
 // logisticsRoutes are the /v1 patterns (besides /v1/containers/{id}...) a
 // logistics caller may use: vessels (public AIS data, every pattern under
-// /v1/vessels) and geofences (the port model's and the tenant's own). Not
-// /v1/geofences/{id}/inside: it lists every container and truck inside a
-// fence, whoever they belong to.
-var logisticsRoutes = []string{"/v1/vessels", "/v1/vessels/", "/v1/geofences", "/v1/geofences/{id}"}
+// /v1/vessels); geofences (the port model's and the tenant's own) and the
+// objects inside the tenant's fences, filtered by Principal.scope (its
+// containers, trucks carrying one, every vessel); the container lists (at a
+// place, by dwell, held or released by customs), filtered by the same
+// scope in the store so that pages, cursors and counts hold only its boxes.
+var logisticsRoutes = []string{"/v1/vessels", "/v1/vessels/", "/v1/geofences", "/v1/geofences/{id}",
+	"/v1/geofences/{id}/inside", "/v1/containers", "/v1/customs/holds", "/v1/customs/released"}
 
 // auth returns the caller, or answers 401 and returns false.
 func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {

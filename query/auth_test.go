@@ -133,7 +133,8 @@ func TestTenantsDoNotCross(t *testing.T) {
 					t.Errorf("logistics %s %s: %d %s", tn.key, uri, code, body)
 				}
 			}
-			if code, _, body := f.do(t, "GET", "/v1/geofences/nbct-berth-1/inside", tn.key, nil); code != 403 {
+			// Memberships are kept for tenants' fences only.
+			if code, _, body := f.do(t, "GET", "/v1/geofences/nbct-berth-1/inside", tn.key, nil); code != 409 {
 				t.Errorf("logistics %s inside: %d %s", tn.key, code, body)
 			}
 		}
@@ -175,17 +176,69 @@ func TestOpenServerWithoutKey(t *testing.T) {
 	}
 }
 
+// logisticsSamples are requests to every route open to logistics callers
+// (logisticsRoutes), for TestLogisticsEveryRoute; leaks marks the answers
+// that list containers or trucks, where the port's answer names another
+// tenant's and the logistics caller's must not.
+var logisticsSamples = map[string][]struct {
+	uri   string
+	leaks bool
+}{
+	"/v1/vessels":               {{"/v1/vessels?near=29.93,121.86&radius=50000", false}, {"/v1/vessels?fence=beilun-anchorage", false}},
+	"/v1/vessels/{id}":          {{"/v1/vessels/413000001", false}},
+	"/v1/vessels/{id}/track":    {{"/v1/vessels/413000001/track", false}},
+	"/v1/geofences":             {{"/v1/geofences", false}},
+	"/v1/geofences/{id}":        {{"/v1/geofences/square", false}},
+	"/v1/geofences/{id}/inside": {{"/v1/geofences/square/inside", true}},
+	"/v1/containers": {
+		{"/v1/containers?facility=nbct-yard-c&count=true", true},
+		{"/v1/containers?facility=nbct-yard-c&at=2026-11-20T01:00:00Z", true},
+		{"/v1/containers?dwell_gt=1h&count=true", true},
+	},
+	"/v1/customs/holds":    {{"/v1/customs/holds", true}},
+	"/v1/customs/released": {{"/v1/customs/released", true}},
+}
+
 // TestLogisticsEveryRoute walks every registered route as tenant A: routes
-// under /v1/containers/{id} answer 404 for tenant B's box, the routes open
-// to logistics callers are checked above, /v2 is checked by the DCSA
-// tests, and every other non-public route answers 403, so a route added
-// later stays closed to logistics callers until it filters by tenant.
+// under /v1/containers/{id} answer 404 for tenant B's box; the GET of every
+// route open to logistics callers (logisticsRoutes) answers 200 to each of
+// its logisticsSamples without naming B's boxes or the truck carrying one
+// (when the port's answer names them: the check is not empty); /v2 is
+// checked by the DCSA tests; every other non-public route answers 403, so a
+// route added later stays closed to logistics callers until it filters by
+// tenant and has samples here.
 func TestLogisticsEveryRoute(t *testing.T) {
 	f := newDCSAFixture(t, false)
+	f.addTenantYard(t)
+	foreign := append(append(slices.Clone(boxesB), yardB...), plateB, plateEmpty)
 	n := 0
 	for _, r := range f.srv.router.routes {
-		if r.public || strings.HasPrefix(r.pattern, "/v2/") || slices.Contains(logisticsRoutes, r.pattern) ||
-			strings.HasPrefix(r.pattern, "/v1/vessels/") {
+		if r.public || strings.HasPrefix(r.pattern, "/v2/") {
+			continue
+		}
+		if !strings.HasPrefix(r.pattern, "/v1/containers/{id}") && logisticsRoute(r.pattern) {
+			samples := logisticsSamples[r.pattern]
+			if len(samples) == 0 {
+				t.Errorf("%s is open to logistics callers and has no logisticsSamples", r.pattern)
+			}
+			for _, sm := range samples {
+				code, _, body := f.do(t, "GET", sm.uri, keyA, nil)
+				if code != 200 {
+					t.Errorf("GET %s as a logistics tenant: %d, want 200: %s", sm.uri, code, body)
+				}
+				for _, id := range foreign {
+					if strings.Contains(string(body), id) {
+						t.Errorf("GET %s as tenant A names %s of tenant B: %s", sm.uri, id, body)
+					}
+				}
+				if sm.leaks {
+					_, _, all := f.do(t, "GET", sm.uri, keyPort, nil)
+					if !slices.ContainsFunc(foreign, func(id string) bool { return strings.Contains(string(all), id) }) {
+						t.Errorf("GET %s as the port names none of tenant B's boxes or trucks: the check is empty: %s", sm.uri, all)
+					}
+				}
+				n++
+			}
 			continue
 		}
 		path := r.pattern
@@ -205,8 +258,19 @@ func TestLogisticsEveryRoute(t *testing.T) {
 			n++
 		}
 	}
-	if n < 5 {
-		t.Fatalf("only %d routes checked", n)
+	if n < 20 {
+		t.Fatalf("only %d requests checked", n)
 	}
-	t.Logf("%d route methods checked", n)
+	t.Logf("%d requests checked", n)
+}
+
+// logisticsRoute reports whether authorize lets a logistics caller use the
+// pattern (besides /v1/containers/{id}...).
+func logisticsRoute(pattern string) bool {
+	for _, p := range logisticsRoutes {
+		if pattern == p || strings.HasSuffix(p, "/") && strings.HasPrefix(pattern, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -17,7 +17,7 @@ import (
 func (s *Server) containerRoutes() []route {
 	get := func(h handler) map[string]handler { return map[string]handler{"GET": h} }
 	return []route{
-		{pattern: "/v1/containers", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.containerList(ctx) })},
+		{pattern: "/v1/containers", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.containerList(ctx, r) })},
 		{pattern: "/v1/containers/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.container(ctx, r.param(0)) })},
 		{pattern: "/v1/containers/{id}/events", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.containerEvents(ctx, r.param(0)) })},
 	}
@@ -345,25 +345,26 @@ func appendEvent(b []byte, e *state.StoredEvent) []byte {
 
 // containerList answers GET /v1/containers?facility=<place>[&at=T] and
 // GET /v1/containers?dwell_gt=<duration>, both with limit, cursor and
-// count.
-func (s *Server) containerList(ctx *fasthttp.RequestCtx) {
+// count; a logistics caller's list holds only its boxes.
+func (s *Server) containerList(ctx *fasthttp.RequestCtx, r *request) {
 	args := ctx.QueryArgs()
 	facility, dwell := args.Peek("facility"), args.Peek("dwell_gt")
 	switch {
 	case len(facility) > 0 && len(dwell) > 0:
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "facility and dwell_gt: give one of them, not both")
 	case len(facility) > 0:
-		s.containersAtPlace(ctx, string(facility))
+		s.containersAtPlace(ctx, r, string(facility))
 	case len(dwell) > 0:
-		s.containersDwelling(ctx, dwell)
+		s.containersDwelling(ctx, r, dwell)
 	default:
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "facility or dwell_gt: one is required, as facility=<place id> (for example facility=nbct-yard-c) or dwell_gt=<duration> (for example dwell_gt=72h or dwell_gt=5d)")
 	}
 }
 
-// listParams reads limit, cursor and count of a container list.
-func (s *Server) listParams(ctx *fasthttp.RequestCtx) (state.ListQuery, bool) {
-	var q state.ListQuery
+// listParams reads limit, cursor and count of a container list, filtered
+// by the caller's scope.
+func (s *Server) listParams(ctx *fasthttp.RequestCtx, r *request) (state.ListQuery, bool) {
+	q := state.ListQuery{Scope: r.who.scope()}
 	var ok bool
 	if q.Limit, ok = s.limit(ctx, 100); !ok {
 		return q, false
@@ -375,7 +376,7 @@ func (s *Server) listParams(ctx *fasthttp.RequestCtx) (state.ListQuery, bool) {
 	return q, true
 }
 
-func (s *Server) containersAtPlace(ctx *fasthttp.RequestCtx, id string) {
+func (s *Server) containersAtPlace(ctx *fasthttp.RequestCtx, r *request, id string) {
 	place, ok := s.cfg.Store.Place(id)
 	if !ok {
 		if f, isFence := s.cfg.Store.FenceCentre(id); isFence {
@@ -389,7 +390,7 @@ func (s *Server) containersAtPlace(ctx *fasthttp.RequestCtx, id string) {
 	if !ok {
 		return
 	}
-	q, ok := s.listParams(ctx)
+	q, ok := s.listParams(ctx, r)
 	if !ok {
 		return
 	}
@@ -445,7 +446,7 @@ func parseDwell(v string) (time.Duration, bool) {
 	return d, err == nil && d >= 0
 }
 
-func (s *Server) containersDwelling(ctx *fasthttp.RequestCtx, raw []byte) {
+func (s *Server) containersDwelling(ctx *fasthttp.RequestCtx, r *request, raw []byte) {
 	d, ok := parseDwell(string(raw))
 	if !ok {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("dwell_gt: want a duration such as 72h, 90m or 5d, got %q", raw))
@@ -455,7 +456,7 @@ func (s *Server) containersDwelling(ctx *fasthttp.RequestCtx, raw []byte) {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "at: not supported with dwell_gt (dwell is measured now); ask a past state with facility and at")
 		return
 	}
-	q, ok := s.listParams(ctx)
+	q, ok := s.listParams(ctx, r)
 	if !ok {
 		return
 	}

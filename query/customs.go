@@ -16,7 +16,9 @@ import (
 )
 
 // customsRoutes are the e-commerce order and container customs endpoints.
-// Customs data is for the port and customs roles only.
+// Orders are for the port and customs roles only; the lists of held and
+// released boxes answer a logistics caller with its own boxes (as
+// /v1/containers/{id} shows it their customs state).
 func (s *Server) customsRoutes() []route {
 	get := func(h handler) map[string]handler {
 		return map[string]handler{"GET": func(ctx *fasthttp.RequestCtx, r *request) {
@@ -30,8 +32,8 @@ func (s *Server) customsRoutes() []route {
 	return []route{
 		{pattern: "/v1/orders", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.orderList(ctx) })},
 		{pattern: "/v1/orders/{ebpCode}/{orderNo}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.order(ctx, r.param(0), r.param(1)) })},
-		{pattern: "/v1/customs/holds", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.customsHolds(ctx) })},
-		{pattern: "/v1/customs/released", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.customsReleased(ctx) })},
+		{pattern: "/v1/customs/holds", methods: map[string]handler{"GET": s.customsHolds}},
+		{pattern: "/v1/customs/released", methods: map[string]handler{"GET": s.customsReleased}},
 	}
 }
 
@@ -152,9 +154,9 @@ func appendSeconds(b []byte, d int64) []byte {
 
 // customsHolds answers GET /v1/customs/holds?limit=&cursor=: boxes held by
 // customs, under inspection or in quarantine, with reason, since and
-// duration.
-func (s *Server) customsHolds(ctx *fasthttp.RequestCtx) {
-	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor"))}
+// duration. A logistics caller's list holds only its boxes.
+func (s *Server) customsHolds(ctx *fasthttp.RequestCtx, r *request) {
+	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor")), Scope: r.who.scope()}
 	var ok bool
 	if q.Limit, ok = s.limit(ctx, 100); !ok {
 		return
@@ -194,9 +196,10 @@ func (s *Server) customsHolds(ctx *fasthttp.RequestCtx) {
 
 // customsReleased answers GET /v1/customs/released?picked_up=&limit=&cursor=:
 // boxes customs released, with whether they left the terminal (their newest
-// event is a gate-out or a load).
-func (s *Server) customsReleased(ctx *fasthttp.RequestCtx) {
-	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor"))}
+// event is a gate-out or a load). A logistics caller's list holds only its
+// boxes.
+func (s *Server) customsReleased(ctx *fasthttp.RequestCtx, r *request) {
+	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor")), Scope: r.who.scope()}
 	var ok bool
 	if q.Limit, ok = s.limit(ctx, 100); !ok {
 		return

@@ -17,9 +17,12 @@
 // the Principal (tenant, role, scope); no or an unknown key is 401 unless
 // Config.Open. Authorisation is in one place, Server.authorize: a logistics
 // caller gets 404 for a container outside its scope on every
-// /v1/containers/{id} route, 403 on /v1 routes not listed as safe for it,
-// and the /v2 handlers filter events and subscriptions by tenant
-// themselves. /v2 errors use DCSA's error body, the rest porttrack's.
+// /v1/containers/{id} route, 403 on /v1 routes not listed as safe for it
+// (logisticsRoutes); the listed container lists and fence memberships pass
+// the caller's scope (Principal.scope) to the store, which leaves out what
+// it may not see while paging and counting, and the /v2 handlers filter
+// events and subscriptions by tenant themselves. /v2 errors use DCSA's
+// error body, the rest porttrack's.
 //
 // It never writes derived state (what Kafka input produced): that is
 // ingest's, partition by partition. It writes only control-plane records —

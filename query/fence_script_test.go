@@ -7,8 +7,10 @@ import "github.com/valyala/fasthttp"
 const scriptTenantHeader = "X-Script-Tenant"
 
 // scriptHandler answers like Server.handle, except that a request with
-// scriptTenantHeader acts for that tenant (as a logistics firm), which is
-// how scripts test what one tenant sees of another's data.
+// scriptTenantHeader acts for that tenant (with the port role, which sees
+// every object: what a logistics scope sees is tested against the DCSA
+// fixture's tenants), which is how scripts test one tenant's fences against
+// another's.
 func scriptHandler(s *Server) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		tenant := ctx.Request.Header.Peek(scriptTenantHeader)
@@ -27,7 +29,7 @@ func scriptHandler(s *Server) fasthttp.RequestHandler {
 			s.handle(ctx)
 			return
 		}
-		req.who = Principal{Tenant: string(tenant), Role: RoleLogistics}
+		req.who = Principal{Tenant: string(tenant), Role: RolePort}
 		h(ctx, &req)
 	}
 }

@@ -19,6 +19,9 @@ import (
 //
 // A caller sees the port model's fences and its tenant's fences; another
 // tenant's fence answers 404. PUT and DELETE of a port-model id answer 409.
+// A PUT stores the caller's role and scope as the fence's owner, which
+// filters the fence's alerts (state.FenceOwner); /inside is filtered by the
+// caller's own scope.
 
 func (s *Server) geofenceRoutes() []route {
 	return []route{
@@ -187,7 +190,7 @@ func (s *Server) geofencePut(ctx *fasthttp.RequestCtx, r *request) {
 	idJSON, _ := json.Marshal(id)
 	obj["id"] = idJSON
 	body, _ := json.Marshal(obj)
-	created, err := s.cfg.Store.PutFence(r.who.Tenant, id, body)
+	created, err := s.cfg.Store.PutFence(r.who.Tenant, id, r.who.fenceOwner(), body)
 	if err != nil {
 		s.fenceError(ctx, id, err)
 		return
@@ -219,7 +222,8 @@ func (s *Server) geofenceDelete(ctx *fasthttp.RequestCtx, r *request) {
 
 // geofenceInside answers GET /v1/geofences/{id}/inside?limit=: the objects
 // inside one of the caller's fences, by type and id, with the time of their
-// enter.
+// enter. A logistics caller is shown only what its scope may see: its
+// containers, trucks while they carry one, and every vessel.
 func (s *Server) geofenceInside(ctx *fasthttp.RequestCtx, r *request) {
 	id, ok := fenceID(ctx, r.param(0))
 	if !ok {
@@ -237,7 +241,7 @@ func (s *Server) geofenceInside(ctx *fasthttp.RequestCtx, r *request) {
 	l := newList(ctx, `{"fence":`)
 	l.b = append(appendString(l.b, id), `,"objects":[`...)
 	more := false
-	err := s.cfg.Store.FenceInside(r.who.Tenant, id, func(m *state.FenceMember) bool {
+	err := s.cfg.Store.FenceInside(r.who.Tenant, id, r.who.scope(), func(m *state.FenceMember) bool {
 		if l.n == limit {
 			more = true
 			return false
@@ -286,5 +290,6 @@ func FenceMetrics(st *state.Store) func(io.Writer) {
 		fmt.Fprintf(w, "# HELP porttrack_geofence_evaluations_total Positions evaluated against the tenants' geofences.\n# TYPE porttrack_geofence_evaluations_total counter\nporttrack_geofence_evaluations_total %d\n", m.Evaluations)
 		fmt.Fprintf(w, "# HELP porttrack_geofence_transitions_total Confirmed geofence transitions by event.\n# TYPE porttrack_geofence_transitions_total counter\n")
 		fmt.Fprintf(w, "porttrack_geofence_transitions_total{event=\"enter\"} %d\nporttrack_geofence_transitions_total{event=\"exit\"} %d\n", m.Enters, m.Exits)
+		fmt.Fprintf(w, "# HELP porttrack_geofence_hidden_transitions_total Transitions not published: the fence's logistics owner may not see the object.\n# TYPE porttrack_geofence_hidden_transitions_total counter\nporttrack_geofence_hidden_transitions_total %d\n", m.Hidden)
 	}
 }

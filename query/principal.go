@@ -25,6 +25,28 @@ type Principal struct {
 // SeesAll reports whether p may see every container, event and fence.
 func (p Principal) SeesAll() bool { return p.Role == RolePort || p.Role == RoleCustoms }
 
+// scope is what the caller's lists and fence answers are filtered by: nil
+// for a caller that sees everything, else the logistics caller's scope (an
+// empty one when it has none: it sees no container).
+func (p Principal) scope() *state.Scope {
+	if p.SeesAll() {
+		return nil
+	}
+	if p.Scope == nil {
+		return &state.Scope{}
+	}
+	return p.Scope
+}
+
+// fenceOwner is the owner a fence PUT by p is stored with.
+func (p Principal) fenceOwner() state.FenceOwner {
+	o := state.FenceOwner{Role: string(p.Role)}
+	if p.Scope != nil && !p.SeesAll() {
+		o.Scope = *p.Scope
+	}
+	return o
+}
+
 // openPrincipal is the caller when authentication is off (the demo on
 // loopback): the port operator.
 var openPrincipal = Principal{Tenant: "", Role: RolePort}

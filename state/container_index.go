@@ -464,6 +464,18 @@ type ListQuery struct {
 	Cursor string // from a previous page; "" starts at the beginning
 	Limit  int    // items per page, > 0
 	Count  bool   // also count every match (all pages)
+	// Scope, when not nil, is a logistics caller's: only the containers
+	// linked to it are listed, paged and counted (one read of the box's
+	// links per candidate).
+	Scope *Scope
+}
+
+// keep reports whether the list may show the container.
+func (q *ListQuery) keep(rd pebble.Reader, id string) (bool, error) {
+	if q.Scope == nil {
+		return true, nil
+	}
+	return visibleIn(rd, id, q.Scope)
 }
 
 // ContainersAt calls fn with the containers at a place, in container
@@ -506,6 +518,13 @@ func (s *Store) ContainersAt(place string, at int64, q ListQuery, fn func(*Place
 				it.Close()
 				return fmt.Errorf("state: place key %x: %w", k, errCorrupt)
 			}
+			if keep, err := q.keep(snap, string(k[len(nowPrefix):])); err != nil || !keep {
+				if err != nil {
+					it.Close()
+					return err
+				}
+				continue
+			}
 			rd := reader{b: it.Value()}
 			if rd.byte() != valueV1 {
 				rd.err = errCorrupt
@@ -540,8 +559,16 @@ func (s *Store) ContainersAt(place string, at int64, q ListQuery, fn func(*Place
 		if err := scanNow(nowPrefix, 0, func(p PlaceStay) { hits = append(hits, p) }); err != nil {
 			return "", 0, err
 		}
-		if err := s.endedStaysAt(snap, place, at, func(p PlaceStay) { hits = append(hits, p) }); err != nil {
-			return "", 0, err
+		var kerr error
+		if err := s.endedStaysAt(snap, place, at, func(p PlaceStay) {
+			keep, err := q.keep(snap, p.Container)
+			if err != nil {
+				kerr = err
+			} else if keep {
+				hits = append(hits, p)
+			}
+		}); err != nil || kerr != nil {
+			return "", 0, errors.Join(err, kerr)
 		}
 		slices.SortFunc(hits, func(a, b PlaceStay) int { return cmp.Compare(a.Container, b.Container) })
 		total = len(hits)
@@ -620,7 +647,17 @@ func (s *Store) ContainersDwelling(before int64, q ListQuery, fn func(id string,
 			return "", 0, err
 		}
 		for ok := it.First(); ok; ok = it.Next() {
-			total++
+			k := it.Key()
+			if len(k) != 1+8+ContainerLen {
+				it.Close()
+				return "", 0, fmt.Errorf("state: dwell key %x: %w", k, errCorrupt)
+			}
+			if keep, err := q.keep(snap, string(k[9:])); err != nil {
+				it.Close()
+				return "", 0, err
+			} else if keep {
+				total++
+			}
 		}
 		if err := it.Close(); err != nil {
 			return "", 0, err
@@ -640,6 +677,11 @@ func (s *Store) ContainersDwelling(before int64, q ListQuery, fn func(id string,
 		k := it.Key()
 		if len(k) != 1+8+ContainerLen {
 			return "", 0, fmt.Errorf("state: dwell key %x: %w", k, errCorrupt)
+		}
+		if keep, err := q.keep(snap, string(k[9:])); err != nil {
+			return "", 0, err
+		} else if !keep {
+			continue
 		}
 		if n == q.Limit {
 			return base64.RawURLEncoding.EncodeToString(last[1:]), total, nil

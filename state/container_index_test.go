@@ -112,11 +112,11 @@ func bruteTerminalSince(evs []bruteEvent) int64 {
 }
 
 // collectAt pages through ContainersAt with a small limit and checks the
-// count.
-func collectAt(t *testing.T, s *Store, place string, at int64) []PlaceStay {
+// count; scope, when not nil, is a logistics caller's.
+func collectAt(t *testing.T, s *Store, place string, at int64, scope *Scope) []PlaceStay {
 	t.Helper()
 	var got []PlaceStay
-	q := ListQuery{Limit: 3, Count: true}
+	q := ListQuery{Limit: 3, Count: true, Scope: scope}
 	total := -1
 	for page := 0; ; page++ {
 		next, n, err := s.ContainersAt(place, at, q, func(p *PlaceStay) error {
@@ -182,12 +182,22 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).UnixNano()
 	span := int64(5 * 24 * time.Hour)
 	var all []Event
+	linked := map[string]bool{}
+	scope := &Scope{Bookings: []string{"BKG-S"}}
 	for i := range 600 {
 		w := where[rng.IntN(len(where))]
 		// Coarse times so that several events share a time.
 		tm := t0 + rng.Int64N(span/int64(time.Hour))*int64(time.Hour)
-		all = append(all, Event{ID: fmt.Sprintf("e%d", i), Container: boxes[rng.IntN(len(boxes))],
-			Code: codes[rng.IntN(len(codes))], Time: tm, ReadPoint: w.readPoint, Location: w.location, Source: "test"})
+		bi := rng.IntN(len(boxes))
+		e := Event{ID: fmt.Sprintf("e%d", i), Container: boxes[bi],
+			Code: codes[rng.IntN(len(codes))], Time: tm, ReadPoint: w.readPoint, Location: w.location, Source: "test"}
+		if bi%3 == 0 && i%5 == 0 {
+			// A third of the boxes are linked to a logistics scope, by
+			// some of their events only.
+			e.Refs = []Ref{{Kind: LinkBooking, Value: "BKG-S"}}
+			linked[e.Container] = true
+		}
+		all = append(all, e)
 	}
 	// Apply in random order, in batches of 1-40, re-sending some events.
 	order := rng.Perm(len(all))
@@ -208,6 +218,7 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 	}
 	hist := bruteHistory(all)
 
+	scopedHits := 0
 	places := []string{"nbct-gate", "nbct-yard-a", "nbct-yard-c", "nbct-yard-d", "nbct-berth-1", "nbct-berth-4", "beilun-rail-station", "nbct-yard-b"}
 	check := func(place string, at int64) {
 		t.Helper()
@@ -219,7 +230,7 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 			}
 			want = append(want, PlaceStay{Container: id, Since: since, Until: until})
 		}
-		got := collectAt(t, s, place, at)
+		got := collectAt(t, s, place, at, nil)
 		if at == 0 {
 			// Now: the stays still running, without an end.
 			for i := range got {
@@ -231,6 +242,11 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s at %s:\n got %v\nwant %v", place, time.Unix(0, at).UTC(), got, want)
 		}
+		want = slices.DeleteFunc(want, func(p PlaceStay) bool { return !linked[p.Container] })
+		scopedHits += len(want)
+		if got := collectAt(t, s, place, at, scope); !slices.Equal(got, want) {
+			t.Fatalf("%s at %s, scoped:\n got %v\nwant %v", place, time.Unix(0, at).UTC(), got, want)
+		}
 	}
 	const forever = int64(1) << 62
 	for _, place := range places {
@@ -241,8 +257,12 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 				want = append(want, PlaceStay{Container: id, Since: since})
 			}
 		}
-		if got := collectAt(t, s, place, 0); !slices.Equal(got, want) {
+		if got := collectAt(t, s, place, 0, nil); !slices.Equal(got, want) {
 			t.Fatalf("%s now:\n got %v\nwant %v", place, got, want)
+		}
+		want = slices.DeleteFunc(want, func(p PlaceStay) bool { return !linked[p.Container] })
+		if got := collectAt(t, s, place, 0, scope); !slices.Equal(got, want) {
+			t.Fatalf("%s now, scoped:\n got %v\nwant %v", place, got, want)
 		}
 		for range 40 {
 			check(place, t0-int64(time.Hour)+rng.Int64N(span+2*int64(time.Hour)))
@@ -253,6 +273,10 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 			check(place, e.Time)
 			check(place, e.Time-1)
 		}
+	}
+
+	if scopedHits == 0 || len(linked) == 0 || len(linked) == len(boxes) {
+		t.Fatalf("scoped place lists held %d boxes, %d of %d boxes linked: the scope is not tested", scopedHits, len(linked), len(boxes))
 	}
 
 	// Dwell: boxes in the terminal whose stay began before a time, longest
@@ -270,26 +294,31 @@ func testLocationsBrute(t *testing.T, seed uint64) {
 			}
 			return cmp.Compare(a.Container, b.Container)
 		})
-		var got []PlaceStay
-		q := ListQuery{Limit: 2, Count: true}
-		for {
-			next, total, err := s.ContainersDwelling(before, q, func(id string, since int64) error {
-				got = append(got, PlaceStay{Container: id, Since: since})
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
+		for _, sc := range []*Scope{nil, scope} {
+			if sc != nil {
+				want = slices.DeleteFunc(want, func(p PlaceStay) bool { return !linked[p.Container] })
 			}
-			if total != len(want) {
-				t.Fatalf("dwell before %d: count %d, want %d", before, total, len(want))
+			var got []PlaceStay
+			q := ListQuery{Limit: 2, Count: true, Scope: sc}
+			for {
+				next, total, err := s.ContainersDwelling(before, q, func(id string, since int64) error {
+					got = append(got, PlaceStay{Container: id, Since: since})
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if total != len(want) {
+					t.Fatalf("dwell before %d (scope %v): count %d, want %d", before, sc, total, len(want))
+				}
+				if next == "" {
+					break
+				}
+				q.Cursor = next
 			}
-			if next == "" {
-				break
+			if !slices.Equal(got, want) {
+				t.Fatalf("dwell before %s (scope %v):\n got %v\nwant %v", time.Unix(0, before).UTC(), sc, got, want)
 			}
-			q.Cursor = next
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("dwell before %s:\n got %v\nwant %v", time.Unix(0, before).UTC(), got, want)
 		}
 	}
 
@@ -389,8 +418,8 @@ func TestLocationBackfill(t *testing.T) {
 	}
 	read := func(s *Store) answer {
 		var a answer
-		a.now = collectAt(t, s, "nbct-yard-c", 0)
-		a.past = collectAt(t, s, "nbct-yard-c", t0+40*h)
+		a.now = collectAt(t, s, "nbct-yard-c", 0, nil)
+		a.past = collectAt(t, s, "nbct-yard-c", t0+40*h, nil)
 		if _, _, err := s.ContainersDwelling(t0+100*h, ListQuery{Limit: 10}, func(id string, since int64) error {
 			a.dwell = append(a.dwell, fmt.Sprint(id, since))
 			return nil

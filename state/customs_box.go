@@ -304,6 +304,9 @@ func readBlocks(r *reader, dst []Block) []Block {
 type CustomsListQuery struct {
 	Cursor string // container to start after; "" from the first
 	Limit  int
+	// Scope, when not nil, is a logistics caller's: only the boxes linked
+	// to it are listed (as ListQuery.Scope).
+	Scope *Scope
 }
 
 // HeldBox is a box held by customs (or under inspection / quarantine).
@@ -372,6 +375,15 @@ func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(i
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		id := string(k[2:])
+		if q.Scope != nil {
+			vis, err := s.Visible(id, q.Scope)
+			if err != nil {
+				return "", err
+			}
+			if !vis {
+				continue
+			}
+		}
 		if n == q.Limit {
 			return last, nil
 		}

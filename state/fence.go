@@ -76,8 +76,26 @@ func (c FenceConfig) validate() error {
 // immutable; its Feature.ID is the index key, use ID for the fence's id.
 type UserFence struct {
 	Tenant, ID string
+	Owner      FenceOwner
 	Fence      *geo.Fence
 	Updated    int64 // wall time of the last PUT, Unix ns
+}
+
+// FenceOwner is what a fence's enter and exit events may tell: the role
+// and, for a logistics tenant, the scope of the API key that last PUT the
+// fence (as a subscription keeps its owner's scope). A logistics owner
+// gets events only for objects it may see (see objectVisible).
+type FenceOwner struct {
+	Role  string
+	Scope Scope
+}
+
+// scope returns the owner's scope, or nil when the owner sees everything.
+func (o *FenceOwner) scope() *Scope {
+	if o.Role == RoleLogistics {
+		return &o.Scope
+	}
+	return nil
 }
 
 // fenceRegistry holds the user fences in memory: the index ingest
@@ -141,9 +159,10 @@ func (s *Store) loadFences() error {
 	if err != nil {
 		return err
 	}
+	legacy := s.legacyFenceOwners()
 	for ok := it.First(); ok; ok = it.Next() {
 		fk := string(it.Key()[1:])
-		uf, err := decodeUserFence(fk, it.Value())
+		uf, err := decodeUserFence(fk, it.Value(), legacy)
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("state: user fence %q: %w", fk, err)
@@ -177,25 +196,51 @@ func (reg *fenceRegistry) remove(fk string) {
 	reg.idx.Remove(fk)
 }
 
-// User fence value: version | updated varint | str GeoJSON Feature.
-func appendUserFence(dst []byte, updated int64, raw []byte) []byte {
-	dst = append(dst, valueV1)
+// User fence value (FORMAT.md): version 2 | updated varint | str GeoJSON
+// Feature | str owner role | the owner's scope. Version 1 has no owner.
+const userFenceV2 byte = 0x02
+
+func appendUserFence(dst []byte, updated int64, raw []byte, owner *FenceOwner) []byte {
+	dst = append(dst, userFenceV2)
 	dst = binary.AppendVarint(dst, updated)
-	return appendBytes(dst, raw)
+	dst = appendBytes(dst, raw)
+	dst = appendStr(dst, owner.Role)
+	dst = appendStrs(dst, owner.Scope.Bookings)
+	dst = appendStrs(dst, owner.Scope.TransportDocs)
+	return appendStrs(dst, owner.Scope.Parties)
 }
 
-func decodeUserFence(fk string, b []byte) (*UserFence, error) {
+// decodeUserFence decodes a stored fence; legacy is the owner of a
+// version 1 fence (see legacyFenceOwners).
+func decodeUserFence(fk string, b []byte, legacy func(tenant string) (FenceOwner, error)) (*UserFence, error) {
 	r := reader{b: b}
-	if r.byte() != valueV1 {
+	ver := r.byte()
+	if ver != valueV1 && ver != userFenceV2 {
 		return nil, errCorrupt
 	}
 	updated := r.varint()
 	raw := r.bytes()
+	var owner FenceOwner
+	if ver == userFenceV2 {
+		owner.Role = r.str()
+		owner.Scope.Bookings, owner.Scope.TransportDocs, owner.Scope.Parties = r.strs(), r.strs(), r.strs()
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	tenant, id := splitFenceKey(fk)
-	return buildUserFence(tenant, id, raw, updated)
+	if ver == valueV1 {
+		var err error
+		if owner, err = legacy(tenant); err != nil {
+			return nil, err
+		}
+	}
+	uf, err := buildUserFence(tenant, id, raw, updated)
+	if err != nil {
+		return nil, err
+	}
+	uf.Owner = owner
+	return uf, nil
 }
 
 // buildUserFence parses and covers a fence's GeoJSON Feature.
@@ -216,18 +261,22 @@ func buildUserFence(tenant, id string, raw []byte, updated int64) (*UserFence, e
 }
 
 // PutFence creates or replaces the tenant's fence id from a GeoJSON
-// Feature (whose "id" must be id). It is a control-plane write: its own
-// atomic batch. Memberships of a replaced fence are kept and follow the new
+// Feature (whose "id" must be id), owned by owner: the role and scope of the
+// caller, which decide what the fence's events may tell (FenceOwner). It is
+// a control-plane write: its own atomic batch. Memberships of a replaced fence are kept and follow the new
 // shape from each object's next position. It returns whether the fence was
 // created, ErrFenceReadOnly for a port-model id, ErrFenceLimit when the
 // tenant has MaxPerTenant fences, ErrFenceID or an error wrapping
 // geo.ErrInvalidFence for bad input.
-func (s *Store) PutFence(tenant, id string, feature []byte) (created bool, err error) {
+func (s *Store) PutFence(tenant, id string, owner FenceOwner, feature []byte) (created bool, err error) {
 	if err := CheckFenceID(id); err != nil {
 		return false, err
 	}
 	if err := checkTenant(tenant); err != nil {
 		return false, err
+	}
+	if !validRole(owner.Role) {
+		return false, fmt.Errorf("state: fence owner role %q is not port, customs or logistics", owner.Role)
 	}
 	if _, ok := s.opts.PortModel.Fence(id); ok {
 		return false, fmt.Errorf("%w: %s", ErrFenceReadOnly, id)
@@ -238,6 +287,7 @@ func (s *Store) PutFence(tenant, id string, feature []byte) (created bool, err e
 	if err != nil {
 		return false, err
 	}
+	uf.Owner = owner
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -248,7 +298,7 @@ func (s *Store) PutFence(tenant, id string, feature []byte) (created bool, err e
 	if !exists && s.fence.reg.byTenant[tenant] >= s.opts.Fences.MaxPerTenant {
 		return false, fmt.Errorf("%w: %d fences already, at most %d", ErrFenceLimit, s.fence.reg.byTenant[tenant], s.opts.Fences.MaxPerTenant)
 	}
-	if err := s.db.Set(userFenceKey(nil, fk), appendUserFence(nil, now, feature), s.writeO); err != nil {
+	if err := s.db.Set(userFenceKey(nil, fk), appendUserFence(nil, now, feature, &owner), s.writeO); err != nil {
 		return false, fmt.Errorf("state: store fence: %w", err)
 	}
 	s.fence.reg.Lock()
@@ -346,4 +396,42 @@ func (s *Store) EachUserFence(tenant string, fn func(*UserFence) bool) {
 // reader (the reader id). Other features are ignored.
 func ReaderPositions(geojson []byte) (map[string]geo.LatLng, error) {
 	return readerPositions(geojson)
+}
+
+// legacyFenceOwners returns the owner of fences stored before owners were
+// (value version 1), by tenant, from the tenant's API keys read once: a
+// tenant with a port or customs key sees everything; otherwise it is a
+// logistics tenant with the union of its keys' scopes (none: it sees no
+// container or truck). A PUT of the fence stores its owner.
+func (s *Store) legacyFenceOwners() func(tenant string) (FenceOwner, error) {
+	var owners map[string]*FenceOwner
+	return func(tenant string) (FenceOwner, error) {
+		if owners == nil {
+			owners = map[string]*FenceOwner{}
+			err := s.APIKeys(func(k *APIKey) error {
+				o := owners[k.Tenant]
+				if o == nil {
+					o = &FenceOwner{Role: RoleLogistics}
+					owners[k.Tenant] = o
+				}
+				if k.Role != RoleLogistics {
+					o.Role = k.Role
+				}
+				o.Scope.Bookings = append(o.Scope.Bookings, k.Scope.Bookings...)
+				o.Scope.TransportDocs = append(o.Scope.TransportDocs, k.Scope.TransportDocs...)
+				o.Scope.Parties = append(o.Scope.Parties, k.Scope.Parties...)
+				return nil
+			})
+			if err != nil {
+				return FenceOwner{}, fmt.Errorf("state: owners of legacy fences: %w", err)
+			}
+		}
+		if o := owners[tenant]; o != nil {
+			if o.Role != RoleLogistics {
+				return FenceOwner{Role: o.Role}, nil
+			}
+			return *o, nil
+		}
+		return FenceOwner{Role: RoleLogistics}, nil
+	}
 }

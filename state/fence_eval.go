@@ -49,11 +49,16 @@ type fenceState struct {
 	members map[string]map[string]*membership // object key → fence key → state
 	work    map[string]map[string]*membership
 	cobs    map[string]int64 // container → newest observation time, this batch
-	hits    []string
-	keys    []string
-	objBuf  []byte
+	// refs are the links this batch's events carry, by container: a fence
+	// event of a box seen in the batch that first links it must find them,
+	// and they are not readable from the db before the commit.
+	refs   map[string][]Ref
+	hits   []string
+	keys   []string
+	objBuf []byte
 
 	evals, enters, exits atomic.Uint64
+	hidden               atomic.Uint64 // transitions not published: the owner may not see the object
 }
 
 // membership is one object's state for one fence.
@@ -139,6 +144,7 @@ func (s *Store) loadMemberships() error {
 	fs.members = map[string]map[string]*membership{}
 	fs.work = map[string]map[string]*membership{}
 	fs.cobs = map[string]int64{}
+	fs.refs = map[string][]Ref{}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixFenceMember}, UpperBound: []byte{prefixFenceMember + 1}})
 	if err != nil {
 		return err
@@ -173,11 +179,21 @@ func (s *Store) loadMemberships() error {
 	return it.Error()
 }
 
-// fenceBegin starts a batch: forget what a failed batch left in work.
-// Called by Apply under s.mu.
-func (s *Store) fenceBegin() {
-	clear(s.fence.work)
-	clear(s.fence.cobs)
+// fenceBegin starts a batch: forget what a failed batch left in work, and
+// note the links the batch's events carry. Called by Apply under s.mu.
+func (s *Store) fenceBegin(b *Batch) {
+	fs := &s.fence
+	clear(fs.work)
+	clear(fs.cobs)
+	clear(fs.refs)
+	if fs.reg.idx.Len() == 0 {
+		return
+	}
+	for i := range b.Events {
+		if e := &b.Events[i]; len(e.Refs) > 0 {
+			fs.refs[e.Container] = append(fs.refs[e.Container], e.Refs...)
+		}
+	}
 }
 
 // fenceCommitted publishes the committed batch's memberships. Called by
@@ -243,15 +259,16 @@ func (s *Store) observeContainer(pb *pebble.Batch, box string, lat, lon float64,
 	if err := pb.Set(containerObsKey(kb[:0], box), binary.BigEndian.AppendUint64(nil, sortableTime(t)), nil); err != nil {
 		return err
 	}
-	return s.observeFences(pb, ObjContainer, box, lat, lon, t, res)
+	return s.observeFences(pb, ObjContainer, box, "", lat, lon, t, res)
 }
 
 // observeFences evaluates every user fence for one newer position of an
 // object: the fences containing the point (one FenceIndex lookup) and the
-// fences the object has a membership in. Called by Apply under s.mu; the
-// callers pass positions in event-time order per object (newer than the
-// object's current position).
-func (s *Store) observeFences(pb *pebble.Batch, typ byte, id string, lat, lon float64, t int64, res *ApplyResult) error {
+// fences the object has a membership in. box is the container a truck
+// carries at this position ("" none, or not a truck). Called by Apply under
+// s.mu; the callers pass positions in event-time order per object (newer
+// than the object's current position).
+func (s *Store) observeFences(pb *pebble.Batch, typ byte, id, box string, lat, lon float64, t int64, res *ApplyResult) error {
 	fs := &s.fence
 	if fs.reg.idx.Len() == 0 {
 		return nil
@@ -321,7 +338,7 @@ func (s *Store) observeFences(pb *pebble.Batch, typ byte, id string, lat, lon fl
 		} else {
 			fs.exits.Add(1)
 		}
-		if err := s.fenceAlert(pb, fk, typ, id, ev, at, alat, alon, dwell, res); err != nil {
+		if err := s.fenceAlert(pb, fk, typ, id, box, ev, at, alat, alon, dwell, res); err != nil {
 			return err
 		}
 	}
@@ -385,10 +402,25 @@ func fenceAlertID(fk string, typ byte, id, ev string, at int64) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-func (s *Store) fenceAlert(pb *pebble.Batch, fk string, typ byte, id, ev string, at int64, lat, lon float64, dwell time.Duration, res *ApplyResult) error {
+// fenceAlert publishes one transition, when the fence's owner may see the
+// object (FenceOwner): its membership is kept either way, so /inside and
+// later transitions follow links that appear later.
+func (s *Store) fenceAlert(pb *pebble.Batch, fk string, typ byte, id, box, ev string, at int64, lat, lon float64, dwell time.Duration, res *ApplyResult) error {
 	topic := s.opts.Fences.AlertTopic
 	if topic == "" {
 		return nil
+	}
+	if uf := s.fence.reg.byKey[fk]; uf != nil {
+		if scope := uf.Owner.scope(); scope != nil {
+			vis, err := objectVisible(s.db, typ, id, box, scope, s.fence.refs)
+			if err != nil {
+				return fmt.Errorf("state: visibility of %s %s: %w", ObjectTypeName(typ), id, err)
+			}
+			if !vis {
+				s.fence.hidden.Add(1)
+				return nil
+			}
+		}
 	}
 	tenant, fid := splitFenceKey(fk)
 	a := FenceAlert{ID: fenceAlertID(fk, typ, id, ev, at), Kind: "geofence", Event: ev, Fence: fid, Tenant: tenant,
@@ -413,17 +445,34 @@ type FenceMember struct {
 
 // FenceInside calls fn with the objects inside the tenant's fence id, by
 // type and id, until fn returns false; ErrNotFound for an unknown fence.
-// The member is valid only during the call.
-func (s *Store) FenceInside(tenant, id string, fn func(*FenceMember) bool) error {
+// scope, when not nil, is a logistics caller's: only the objects it may
+// see are listed (objectVisible; a truck by the box it carries now). The
+// member is valid only during the call.
+func (s *Store) FenceInside(tenant, id string, scope *Scope, fn func(*FenceMember) bool) error {
 	if _, err := s.UserFence(tenant, id); err != nil {
 		return err
 	}
 	lo, hi := memberRange(fenceKey(tenant, id))
 	var fm FenceMember
 	errStop := errors.New("stop")
-	err := s.scanMembers(s.db, lo, hi, func(obj string, m *membership) error {
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	err := s.scanMembers(snap, lo, hi, func(obj string, m *membership) error {
 		if !m.inside {
 			return nil
+		}
+		if scope != nil {
+			box := ""
+			if obj[0] == ObjTruck {
+				var t Truck
+				if s.trucks.get(obj[1:], &t) {
+					box = t.Container
+				}
+			}
+			vis, err := objectVisible(snap, obj[0], obj[1:], box, scope, nil)
+			if err != nil || !vis {
+				return err
+			}
 		}
 		fm = FenceMember{Type: obj[0], ID: obj[1:], Since: m.since}
 		if !fn(&fm) {
@@ -443,6 +492,9 @@ type FenceMetrics struct {
 	Evaluations uint64 // positions evaluated against the user fences
 	Enters      uint64 // enter transitions
 	Exits       uint64 // exit transitions
+	// Hidden counts transitions not published because the fence's
+	// logistics owner may not see the object.
+	Hidden uint64
 }
 
 // FenceMetrics returns the geofence counters.
@@ -450,7 +502,8 @@ func (s *Store) FenceMetrics() FenceMetrics {
 	s.fence.reg.RLock()
 	n := len(s.fence.reg.byKey)
 	s.fence.reg.RUnlock()
-	return FenceMetrics{Fences: n, Evaluations: s.fence.evals.Load(), Enters: s.fence.enters.Load(), Exits: s.fence.exits.Load()}
+	return FenceMetrics{Fences: n, Evaluations: s.fence.evals.Load(), Enters: s.fence.enters.Load(), Exits: s.fence.exits.Load(),
+		Hidden: s.fence.hidden.Load()}
 }
 
 func readerPositions(data []byte) (map[string]geo.LatLng, error) {
@@ -492,7 +545,7 @@ func (s *Store) observeTruckFences(pb *pebble.Batch, r *TruckReport, res *ApplyR
 	if s.fence.reg.idx.Len() == 0 {
 		return nil
 	}
-	if err := s.observeFences(pb, ObjTruck, r.Plate, r.Lat, r.Lon, r.Time, res); err != nil {
+	if err := s.observeFences(pb, ObjTruck, r.Plate, r.Container, r.Lat, r.Lon, r.Time, res); err != nil {
 		return err
 	}
 	if r.Container != "" {
@@ -506,5 +559,34 @@ func (s *Store) observeVesselFences(pb *pebble.Batch, r *VesselReport, res *Appl
 	if s.fence.reg.idx.Len() == 0 {
 		return nil
 	}
-	return s.observeFences(pb, ObjVessel, strconv.FormatUint(uint64(r.MMSI), 10), r.Lat, r.Lon, r.Time, res)
+	return s.observeFences(pb, ObjVessel, strconv.FormatUint(uint64(r.MMSI), 10), "", r.Lat, r.Lon, r.Time, res)
+}
+
+// objectVisible reports whether a logistics tenant with this scope may see
+// an object of a fence (ObjVessel, ObjTruck, ObjContainer), read from rd: a
+// container when it is linked to the scope (Visible); a truck while it
+// carries such a container (box: the container it carries, "" none); a
+// vessel always (AIS positions are public: every role may read
+// /v1/vessels). Port and customs see every object and need no check.
+// pending, when not nil, holds links of the current Apply batch, not yet
+// readable from rd.
+func objectVisible(rd pebble.Reader, typ byte, id, box string, scope *Scope, pending map[string][]Ref) (bool, error) {
+	switch typ {
+	case ObjVessel:
+		return true, nil
+	case ObjTruck:
+		if box == "" {
+			return false, nil
+		}
+		id = box
+	case ObjContainer:
+	default:
+		return false, nil
+	}
+	for _, r := range pending[id] {
+		if scope.Has(r) {
+			return true, nil
+		}
+	}
+	return visibleIn(rd, id, scope)
 }

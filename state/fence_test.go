@@ -45,7 +45,7 @@ func openFenceStore(t *testing.T, fs vfs.FS, dwell time.Duration) *Store {
 
 func putYard(t *testing.T, s *Store, tenant string) {
 	t.Helper()
-	if _, err := s.PutFence(tenant, "yard", []byte(yardFence)); err != nil {
+	if _, err := s.PutFence(tenant, "yard", portOwner, []byte(yardFence)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -89,15 +89,7 @@ func alerts(t *testing.T, s *Store) []string {
 
 func inside(t *testing.T, s *Store, tenant, id string) []string {
 	t.Helper()
-	var got []string
-	err := s.FenceInside(tenant, id, func(m *FenceMember) bool {
-		got = append(got, fmt.Sprintf("%s:%s@%ds", ObjectTypeName(m.Type), m.ID, (m.Since-fenceT0)/int64(time.Second)))
-		return true
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return insideScoped(t, s, tenant, id, nil)
 }
 
 type obs struct {
@@ -238,7 +230,7 @@ func TestFenceDeletedWhileInside(t *testing.T) {
 	if err := s.DeleteFence("acme", "yard"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FenceInside("acme", "yard", func(*FenceMember) bool { return true }); !errors.Is(err, ErrNotFound) {
+	if err := s.FenceInside("acme", "yard", nil, func(*FenceMember) bool { return true }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("inside of a deleted fence: %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteFence("acme", "yard"); !errors.Is(err, ErrNotFound) {
@@ -265,7 +257,7 @@ func TestFenceRestart(t *testing.T) {
 	fs := vfs.NewMem()
 	s := openFenceStore(t, fs, 30*time.Second)
 	putYard(t, s, "acme")
-	if _, err := s.PutFence("acme", "gate", []byte(strings.ReplaceAll(yardFence, `"yard"`, `"gate"`))); err != nil {
+	if _, err := s.PutFence("acme", "gate", portOwner, []byte(strings.ReplaceAll(yardFence, `"yard"`, `"gate"`))); err != nil {
 		t.Fatal(err)
 	}
 	applyTruckBatch(t, s, truck(plateA, sec(0), in[0], in[1], ""), truck(plateA, sec(30), in[0], in[1], ""))
@@ -312,7 +304,7 @@ func TestFenceControlPlane(t *testing.T) {
 	}
 	defer s.Close()
 	putYard(t, s, "acme")
-	if created, err := s.PutFence("acme", "yard", []byte(yardFence)); err != nil || created {
+	if created, err := s.PutFence("acme", "yard", portOwner, []byte(yardFence)); err != nil || created {
 		t.Fatalf("replace: created %v, %v", created, err)
 	}
 	if _, err := s.UserFence("other", "yard"); !errors.Is(err, ErrNotFound) {
@@ -321,29 +313,29 @@ func TestFenceControlPlane(t *testing.T) {
 	if err := s.DeleteFence("other", "yard"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("delete of another tenant's fence: %v", err)
 	}
-	if _, err := s.PutFence("acme", "model-yard", []byte(strings.ReplaceAll(yardFence, `"yard"`, `"model-yard"`))); !errors.Is(err, ErrFenceReadOnly) {
+	if _, err := s.PutFence("acme", "model-yard", portOwner, []byte(strings.ReplaceAll(yardFence, `"yard"`, `"model-yard"`))); !errors.Is(err, ErrFenceReadOnly) {
 		t.Fatalf("put of a port-model id: %v", err)
 	}
 	if err := s.DeleteFence("acme", "model-yard"); !errors.Is(err, ErrFenceReadOnly) {
 		t.Fatalf("delete of a port-model id: %v", err)
 	}
-	if _, err := s.PutFence("acme", "b", []byte(strings.ReplaceAll(yardFence, `"yard"`, `"b"`))); err != nil {
+	if _, err := s.PutFence("acme", "b", portOwner, []byte(strings.ReplaceAll(yardFence, `"yard"`, `"b"`))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutFence("acme", "c", []byte(strings.ReplaceAll(yardFence, `"yard"`, `"c"`))); !errors.Is(err, ErrFenceLimit) {
+	if _, err := s.PutFence("acme", "c", portOwner, []byte(strings.ReplaceAll(yardFence, `"yard"`, `"c"`))); !errors.Is(err, ErrFenceLimit) {
 		t.Fatalf("third fence: %v, want ErrFenceLimit", err)
 	}
-	if _, err := s.PutFence("other", "c", []byte(strings.ReplaceAll(yardFence, `"yard"`, `"c"`))); err != nil {
+	if _, err := s.PutFence("other", "c", portOwner, []byte(strings.ReplaceAll(yardFence, `"yard"`, `"c"`))); err != nil {
 		t.Fatalf("another tenant's first fence: %v", err)
 	}
 	bow := `{"type":"Feature","id":"bow","properties":{},"geometry":{"type":"Polygon","coordinates":[[[121.85,29.92],[121.86,29.93],[121.86,29.92],[121.85,29.93],[121.85,29.92]]]}}`
-	if _, err := s.PutFence("other", "bow", []byte(bow)); !errors.Is(err, geo.ErrInvalidFence) || !strings.Contains(err.Error(), "self-intersects") {
+	if _, err := s.PutFence("other", "bow", portOwner, []byte(bow)); !errors.Is(err, geo.ErrInvalidFence) || !strings.Contains(err.Error(), "self-intersects") {
 		t.Fatalf("bow tie: %v", err)
 	}
-	if _, err := s.PutFence("other", "a/b", []byte(yardFence)); !errors.Is(err, ErrFenceID) {
+	if _, err := s.PutFence("other", "a/b", portOwner, []byte(yardFence)); !errors.Is(err, ErrFenceID) {
 		t.Fatalf("id with a slash: %v", err)
 	}
-	if _, err := s.PutFence("other", "x", []byte(yardFence)); !errors.Is(err, geo.ErrInvalidFence) {
+	if _, err := s.PutFence("other", "x", portOwner, []byte(yardFence)); !errors.Is(err, geo.ErrInvalidFence) {
 		t.Fatalf("feature id differing from the fence id: %v", err)
 	}
 }
@@ -382,7 +374,7 @@ func TestFenceConcurrentReaders(t *testing.T) {
 				}
 				s.EachUserFence("acme", func(uf *UserFence) bool { return uf.Fence.Contains(geo.LatLng{Lat: in[0], Lng: in[1]}) })
 				_, _ = s.UserFence("acme", "yard")
-				_ = s.FenceInside("acme", "yard", func(*FenceMember) bool { return true })
+				_ = s.FenceInside("acme", "yard", nil, func(*FenceMember) bool { return true })
 				_ = s.FenceMetrics()
 			}
 		}()

@@ -25,7 +25,7 @@ func benchFenceStore(b *testing.B, n int) *Store {
 		const d = 0.0025
 		f := fmt.Sprintf(`{"type":"Feature","id":"f%d","properties":{},"geometry":{"type":"Polygon","coordinates":[[[%g,%g],[%g,%g],[%g,%g],[%g,%g],[%g,%g]]]}}`,
 			i, lon-d, lat-d, lon+d, lat-d, lon+d, lat+d, lon-d, lat+d, lon-d, lat-d)
-		if _, err := s.PutFence(fmt.Sprintf("t%d", i%10), fmt.Sprintf("f%d", i), []byte(f)); err != nil {
+		if _, err := s.PutFence(fmt.Sprintf("t%d", i%10), fmt.Sprintf("f%d", i), portOwner, []byte(f)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,11 +61,11 @@ func BenchmarkObserveFences(b *testing.B) {
 					b.StopTimer()
 					pb.Close()
 					pb = s.db.NewBatch()
-					s.fenceBegin()
+					s.fenceBegin(&Batch{})
 					b.StartTimer()
 				}
 				p := pts[i%len(pts)]
-				if err := s.observeFences(pb, ObjTruck, plates[i%objects], p[0], p[1], int64(i+1)*int64(time.Second), &res); err != nil {
+				if err := s.observeFences(pb, ObjTruck, plates[i%objects], "", p[0], p[1], int64(i+1)*int64(time.Second), &res); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -387,7 +387,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	}
 	clear(sc.changed)
 	clear(sc.seen)
-	s.fenceBegin()
+	s.fenceBegin(b)
 
 	pb := s.db.NewBatch()
 	defer pb.Close()

@@ -243,9 +243,13 @@ func writeLinks(pb *pebble.Batch, e *Event) error {
 // Links calls fn with every booking, transport document and party linked
 // to the container (in key order). The Ref's Value is a copy.
 func (s *Store) Links(container string, fn func(Ref) bool) error {
+	return linksIn(s.db, container, fn)
+}
+
+func linksIn(rd pebble.Reader, container string, fn func(Ref) bool) error {
 	lower := append([]byte{prefixLink}, container...)
 	upper := append(bytes.Clone(lower), 0xff)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
@@ -264,11 +268,17 @@ func (s *Store) Links(container string, fn func(Ref) bool) error {
 
 // Visible reports whether a container is linked to anything in scope.
 func (s *Store) Visible(container string, scope *Scope) (bool, error) {
+	return visibleIn(s.db, container, scope)
+}
+
+// visibleIn is Visible read from rd (a snapshot, for lists answered from
+// one).
+func visibleIn(rd pebble.Reader, container string, scope *Scope) (bool, error) {
 	if scope == nil {
 		return false, nil
 	}
 	vis := false
-	err := s.Links(container, func(r Ref) bool {
+	err := linksIn(rd, container, func(r Ref) bool {
 		vis = scope.Has(r)
 		return !vis
 	})
