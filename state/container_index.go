@@ -429,7 +429,12 @@ type ContainerLocation struct {
 }
 
 // ContainerLocation reads the container's location record (one point
-// read). A container without events has the zero location.
+// read). A container without events has the zero location. When the
+// record names no ship for a load at a berth (the ship's positions around
+// the load were not applied yet when the load was: AIS and RFID are
+// consumed apart, and a replay may run one topic ahead of the other), the
+// ship is looked for again from the tracks as they are now; the answer is
+// not written back (the box's next event rewrites the record).
 func (s *Store) ContainerLocation(id string) (ContainerLocation, error) {
 	var l ContainerLocation
 	if len(id) != ContainerLen {
@@ -448,6 +453,11 @@ func (s *Store) ContainerLocation(id string) (ContainerLocation, error) {
 	}
 	if rec.loaded != 0 {
 		l.Vessel, l.Loaded = rec.vessel, rec.loaded
+		if l.Vessel == 0 {
+			if l.Vessel, err = s.vesselAtBerth(rec.lastPlace, rec.loaded); err != nil {
+				return l, err
+			}
+		}
 	}
 	return l, nil
 }
