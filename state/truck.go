@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -224,6 +225,9 @@ func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyR
 	sc.rides = sc.rides[:0]
 	clear(sc.truckPts)
 	for i := range reports {
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched()
+		}
 		r := &reports[i]
 		w, err := s.truckForApply(sc, r.Plate)
 		if err != nil {
