@@ -57,7 +57,7 @@ func (r GeoResult) WriteTable(w io.Writer) {
 	if len(lags) > 0 {
 		fmt.Fprintf(w, "open loop: latency counted from each request's due time; p99 of how late the generator sent: %s\n", strings.Join(lags, ", "))
 	}
-	fmt.Fprintf(w, "server CPU: the bench process's getrusage per request (the load generator is a child process: its CPU µs/request %s); Redis: /proc/<pid>/stat; — with updates (the process also runs the broker, producer and ingest)\n",
+	fmt.Fprintf(w, "server CPU: the bench process's getrusage per request (the load generator is a child process: its CPU µs/request %s); Redis: /proc/<pid>/stat; — with updates (the process also runs ingest; see the updates line)\n",
 		strings.Join(lg, ", "))
 	if radius, redis := r.find("radius"), r.find("redis"); radius != nil && redis != nil && radius.ServerCPUUs > 0 {
 		fmt.Fprintf(w, "radius query CPU: porttrack %.1f µs, Redis %.1f µs: Redis/porttrack %.2f×\n",
@@ -83,10 +83,14 @@ func (r GeoResult) WriteTable(w io.Writer) {
 			if c != nil {
 				name, _, _ = strings.Cut(c.Label, " ")
 			}
-			ws = append(ws, fmt.Sprintf("%s produced %.0f/s, consumed %.0f/s, process CPU %.2f cores", name, uw.Produced, uw.Consumed, uw.ProcessCPUCores))
+			ws = append(ws, fmt.Sprintf("%s produced %.0f/s, consumed %.0f/s, CPU: porttrack %.2f cores, feed %.2f cores", name, uw.Produced, uw.Consumed, uw.ProcessCPUCores, uw.FeedCPUCores))
 		}
-		fmt.Fprintf(w, "updates: target %.0f/s into %d partitions of port.transport: %s; backlog at the end %d records\n",
-			u.TargetRate, r.Partitions, strings.Join(ws, "; "), u.Backlog)
+		prio := "the bench's priority"
+		if u.FeedNice > 0 {
+			prio = fmt.Sprintf("nice %d", u.FeedNice)
+		}
+		fmt.Fprintf(w, "updates: target %.0f/s into %d partitions of port.transport, broker and producer in a child process at %s: %s; backlog at the end %d records\n",
+			u.TargetRate, r.Partitions, prio, strings.Join(ws, "; "), u.Backlog)
 	}
 }
 

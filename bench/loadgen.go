@@ -46,6 +46,9 @@ const (
 	kindRadius  = "radius"  // GET /v1/trucks?near=&radius=&limit=
 	kindCeiling = "ceiling" // GET of the trivial handler
 	kindRedis   = "redis"   // GEOSEARCH over RESP
+	// kindFeed is not a load: the child runs the broker and the producer
+	// of the update cases (geo_feed.go) until its stdin closes.
+	kindFeed = "feed"
 )
 
 // loadPool is the number of distinct requests a job cycles through: plates
@@ -66,6 +69,11 @@ type loadJob struct {
 	RadiusM  float64 `json:"radius_m"`
 	Limit    int     `json:"limit"`
 	RedisKey string  `json:"redis_key"`
+	// Feed jobs: the broker's log directory, the partitions of the input
+	// topic and the records per second to produce into it.
+	DataDir    string  `json:"data_dir,omitempty"`
+	Partitions int     `json:"partitions,omitempty"`
+	UpdateRate float64 `json:"update_rate,omitempty"`
 }
 
 type loadResult struct {
@@ -93,10 +101,15 @@ type loadMsg struct {
 	Event  string      `json:"event"`
 	Error  string      `json:"error,omitempty"`
 	Result *loadResult `json:"result,omitempty"`
+	// Feed children: the broker's addresses (ready) and the records the
+	// broker acknowledged so far (stats).
+	Brokers  []string `json:"brokers,omitempty"`
+	Produced int64    `json:"produced,omitempty"`
 }
 
 type goMsg struct {
-	Go bool `json:"go"`
+	Go    bool `json:"go"`
+	Stats bool `json:"stats,omitempty"` // feed children: report the records produced
 }
 
 // RunGeoLoadGen is the load generator child of the geo scenario: it reads
@@ -110,6 +123,9 @@ func RunGeoLoadGen(ctx context.Context, in io.Reader, out io.Writer) error {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("bench: load generator: read job: %w", err)
+		}
+		if job.Kind == kindFeed {
+			return runFeed(ctx, &job, dec, enc)
 		}
 		res, err := runLoadJob(ctx, &job, func() error {
 			if err := enc.Encode(loadMsg{Event: "ready"}); err != nil {
@@ -324,19 +340,28 @@ func (w *loadWorker) openLoop(ctx context.Context, start, end time.Time, phase, 
 }
 
 // sleepUntil returns at t (or at once when t has passed), a few tens of
-// microseconds late at most on an idle core. It sleeps in nanosleep(2) on
-// the goroutine's own thread instead of on a runtime timer: the Go runtime
-// waits for timers in epoll_wait, whose timeout is in whole milliseconds,
-// so a timer is up to 1 ms late — as much as the latency being measured.
-// Each step sleeps at most 50 ms so that a cancelled run ends promptly.
+// microseconds late at most on an idle core. The Go runtime waits for its
+// timers in epoll_wait, whose timeout is in whole milliseconds, so a
+// runtime timer is up to 1 ms late: as much as the latency being measured.
+// So it sleeps on a runtime timer until 1.5 ms before t, then in
+// nanosleep(2) on the goroutine's own thread. The nanosleep stays short on
+// purpose: the runtime's monitor takes back the processor of a thread in a
+// system call longer than 10 ms and, once it does, polls every 20 µs
+// instead of backing off to 10 ms; a core woken that often never looks
+// idle long enough for Linux to move waiting threads to it (its newly-idle
+// balancing skips a core idle on average less than 0.5 ms), which left
+// threads waiting milliseconds behind a busy core beside an idle one.
 func sleepUntil(t time.Time) {
+	const fine = 1500 * time.Microsecond
+	if d := time.Until(t) - fine; d > 0 {
+		time.Sleep(d)
+	}
 	for {
 		d := time.Until(t)
 		if d <= 0 {
 			return
 		}
-		d = min(d, 50*time.Millisecond)
-		ts := syscall.NsecToTimespec(int64(d))
+		ts := syscall.NsecToTimespec(int64(min(d, fine)))
 		_ = syscall.Nanosleep(&ts, nil) // EINTR: loop and sleep the rest
 	}
 }
