@@ -36,7 +36,8 @@ type GeoConfig struct {
 	Duration time.Duration // measured time of each case, default 5 s
 	Conns    int           // concurrent connections of the load generator, default 16
 	// Rate is the request rate of the open-loop radius cases; 0 means half
-	// the closed-loop radius throughput measured in the same run.
+	// the closed-loop radius throughput measured in the same run: of (b)
+	// for (e), of (f), with the updates, for (g).
 	Rate float64
 	// UpdateRate is the truck.position records produced per second during
 	// the update cases, default 20000; negative skips them.
@@ -187,8 +188,9 @@ func (c GeoConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("cases: unknown case %q (cases: %s)", name, strings.Join(GeoCaseNames, ", ")))
 		}
 	}
-	if c.Rate == 0 && !c.runs("radius") && (c.runs("radius_open") || c.runs("radius_updates_open")) {
-		errs = append(errs, errors.New("cases: the open-loop cases need a rate when the closed-loop radius case does not run"))
+	if c.Rate == 0 && ((c.runs("radius_open") && !c.runs("radius")) ||
+		(c.runs("radius_updates_open") && !c.runs("radius") && !c.runs("radius_updates"))) {
+		errs = append(errs, errors.New("cases: an open-loop case needs a rate when its closed-loop case does not run"))
 	}
 	return errors.Join(errs...)
 }
@@ -305,8 +307,11 @@ type GeoCase struct {
 	ServerCPUUs  float64 `json:"server_cpu_us_per_query"`
 	ServerCPU    string  `json:"server_cpu"`
 	LoadGenCPUUs float64 `json:"loadgen_cpu_us_per_query"`
-	BytesPerReq  float64 `json:"bytes_per_query,omitempty"` // HTTP body
-	ItemsPerReq  float64 `json:"items_per_query,omitempty"` // Redis members
+	// LoadGenShortSlices is how many of the load generator's threads ran
+	// with a short scheduler time slice (loadgen.go).
+	LoadGenShortSlices int     `json:"loadgen_short_slice_threads"`
+	BytesPerReq        float64 `json:"bytes_per_query,omitempty"` // HTTP body
+	ItemsPerReq        float64 `json:"items_per_query,omitempty"` // Redis members
 	// Ratios of closed-loop throughput (0: not applicable).
 	RatioCeiling float64 `json:"ratio_to_ceiling,omitempty"`
 	RatioRedis   float64 `json:"ratio_to_redis,omitempty"`
@@ -777,9 +782,10 @@ func (r *geoRun) measure(name, label string, job loadJob, cpu *cpuSource, starte
 		Requests: res.Requests, Seconds: res.Seconds, Rate: float64(res.Requests) / res.Seconds,
 		P50Us: us(res.Latency.P50), P99Us: us(res.Latency.P99), P999Us: us(res.Latency.P999),
 		MaxUs: us(res.Latency.Max), MeanUs: us(res.Latency.Mean),
-		LoadGenCPUUs: res.CPUSeconds * 1e6 / float64(res.Requests),
-		BytesPerReq:  float64(res.Bytes) / float64(res.Requests),
-		ItemsPerReq:  float64(res.Items) / float64(res.Requests),
+		LoadGenCPUUs:       res.CPUSeconds * 1e6 / float64(res.Requests),
+		LoadGenShortSlices: res.ShortSliceThreads,
+		BytesPerReq:        float64(res.Bytes) / float64(res.Requests),
+		ItemsPerReq:        float64(res.Items) / float64(res.Requests),
 	}
 	if job.Rate > 0 {
 		gc.Mode = "open"

@@ -55,7 +55,16 @@ func (r GeoResult) WriteTable(w io.Writer) {
 		lg = append(lg, fmt.Sprintf("%s %.1f", name, c.LoadGenCPUUs))
 	}
 	if len(lags) > 0 {
-		fmt.Fprintf(w, "open loop: latency counted from each request's due time; p99 of how late the generator sent: %s\n", strings.Join(lags, ", "))
+		slices := "the generator's threads run with the default time slice (short slices not available)"
+		if n := 0; len(r.Cases) > 0 {
+			for _, c := range r.Cases {
+				n = max(n, c.LoadGenShortSlices)
+			}
+			if n > 0 {
+				slices = fmt.Sprintf("the generator's %d threads run with %s time slices", n, loadGenSlice)
+			}
+		}
+		fmt.Fprintf(w, "open loop: latency counted from each request's due time; p99 of how late the generator sent: %s; %s\n", strings.Join(lags, ", "), slices)
 	}
 	fmt.Fprintf(w, "server CPU: the bench process's getrusage per request (the load generator is a child process: its CPU µs/request %s); Redis: /proc/<pid>/stat; — with updates (the process also runs ingest; see the updates line)\n",
 		strings.Join(lg, ", "))

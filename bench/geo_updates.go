@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -92,6 +93,10 @@ func (r *geoRun) updateCases(ctx context.Context, dir string, quiet *slog.Logger
 	}
 	if r.cfg.runs("radius_updates_open") {
 		rate := r.openRate()
+		if f := r.res.find("radius_updates"); f != nil && r.cfg.Rate == 0 {
+			// Below saturation with updates: half of what (f) reached.
+			rate = math.Round(f.Rate / 2)
+		}
 		label := fmt.Sprintf("(g) radius + updates, open loop at %.0f/s", rate)
 		c, err := r.measure("radius_updates_open", label, r.job(kindRadius, r.queryAddr, rate), nil, started, stopped)
 		if err != nil {
