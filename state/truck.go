@@ -187,9 +187,11 @@ func samePoint(r *TruckReport, p *TruckPoint) bool {
 }
 
 type truckWork struct {
-	t     Truck
-	found bool // stored before this batch or applied in it
-	dirty bool // changed in this batch (write the current state)
+	t      Truck
+	found  bool  // stored before this batch or applied in it
+	dirty  bool  // changed in this batch (write the current state)
+	stored bool  // stored before this batch
+	prev   int64 // the position time stored before this batch
 }
 
 // rideChange is a truck picking up (start) or dropping a box, for the
@@ -271,7 +273,7 @@ func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyR
 		if !w.dirty {
 			continue // duplicates only
 		}
-		if ret := s.opts.TrackRetention; ret > 0 {
+		if ret := s.opts.TrackRetention; ret > 0 && trimDue(w.stored, w.prev, w.t.Time, ret) {
 			// Range tombstone over the points older than the retention.
 			if err := pb.DeleteRange(truckTrackKey(nil, plate, math.MinInt64), truckTrackKey(nil, plate, w.t.Time-int64(ret)), nil); err != nil {
 				return err
@@ -373,7 +375,7 @@ func (s *Store) truckForApply(sc *applyScratch, plate string) (*truckWork, error
 	}
 	w := &truckWork{}
 	if s.trucks.get(plate, &w.t) {
-		w.found = true
+		w.found, w.stored, w.prev = true, true, w.t.Time
 	} else {
 		w.t = Truck{Plate: plate, SpeedKmh: UnknownFloat, Heading: UnknownInt}
 	}
