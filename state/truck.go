@@ -186,6 +186,10 @@ func samePoint(r *TruckReport, p *TruckPoint) bool {
 	return r.Lat == p.Lat && r.Lon == p.Lon && r.SpeedKmh == p.SpeedKmh && r.Heading == p.Heading && r.Container == p.Container
 }
 
+// scratchMapMax is the size beyond which Apply's per-batch maps are made
+// anew rather than cleared.
+const scratchMapMax = 1024
+
 type truckWork struct {
 	t      Truck
 	found  bool  // stored before this batch or applied in it
@@ -217,7 +221,10 @@ type truckPointKey struct {
 // under s.mu.
 func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyResult) error {
 	sc := &s.mu.scratch
-	if sc.trucks == nil {
+	// clear costs a map's capacity, not its length: after a large batch
+	// (loading, catching up) the maps are made anew, or every small batch
+	// after it would clear thousands of empty slots.
+	if len(sc.truckPts) > scratchMapMax || sc.trucks == nil {
 		sc.trucks = make(map[string]*truckWork)
 		sc.links = make(map[string]*linkWork)
 		sc.truckPts = make(map[truckPointKey]TruckPoint)
