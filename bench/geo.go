@@ -39,6 +39,10 @@ type GeoConfig struct {
 	// the closed-loop radius throughput measured in the same run: of (b)
 	// for (e), of (f), with the updates, for (g).
 	Rate float64
+	// SweepRates are further request rates of the open-loop radius case
+	// without updates, each measured as a row (e') after (e): where the p99
+	// stays under a target as the load grows.
+	SweepRates []float64
 	// UpdateRate is the truck.position records produced per second during
 	// the update cases, default 20000; negative skips them.
 	UpdateRate float64
@@ -177,6 +181,11 @@ func (c GeoConfig) Validate() error {
 	if c.Checks < 1 || c.Checks > 1000 {
 		errs = append(errs, fmt.Errorf("checks: %d out of range [1, 1000]", c.Checks))
 	}
+	for _, r := range c.SweepRates {
+		if !(r > 0) || r > 10_000_000 {
+			errs = append(errs, fmt.Errorf("sweep rates: %v out of range (0, 10000000]", r))
+		}
+	}
 	if c.FeedNice > 19 {
 		errs = append(errs, fmt.Errorf("feed nice: %d out of range (at most 19; negative: the bench's priority)", c.FeedNice))
 	}
@@ -196,7 +205,7 @@ func (c GeoConfig) Validate() error {
 }
 
 // GeoCaseNames are the cases of the geo scenario, in the order they run.
-var GeoCaseNames = []string{"point", "radius", "ceiling", "redis", "radius_open", "radius_updates", "radius_updates_open"}
+var GeoCaseNames = []string{"point", "radius", "ceiling", "redis", "radius_open", "radius_open_sweep", "radius_updates", "radius_updates_open"}
 
 // runs reports whether the case named runs.
 func (c GeoConfig) runs(name string) bool { return len(c.Cases) == 0 || slices.Contains(c.Cases, name) }
@@ -835,12 +844,22 @@ func (r *geoRun) queryCases(ctx context.Context) error {
 		}
 		r.redisRate = r.res.Cases[len(r.res.Cases)-1].Rate
 	}
-	if !r.cfg.runs("radius_open") {
-		return nil
+	if r.cfg.runs("radius_open") {
+		rate := r.openRate()
+		label := fmt.Sprintf("(e) radius, open loop at %.0f/s", rate)
+		if err := add(r.measure("radius_open", label, r.job(kindRadius, r.queryAddr, rate), self, nil, nil)); err != nil {
+			return err
+		}
 	}
-	rate := r.openRate()
-	label := fmt.Sprintf("(e) radius, open loop at %.0f/s", rate)
-	return add(r.measure("radius_open", label, r.job(kindRadius, r.queryAddr, rate), self, nil, nil))
+	if r.cfg.runs("radius_open_sweep") {
+		for _, rate := range r.cfg.SweepRates {
+			label := fmt.Sprintf("(e') radius, open loop at %.0f/s", rate)
+			if err := add(r.measure("radius_open_sweep", label, r.job(kindRadius, r.queryAddr, rate), self, nil, nil)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (r *geoRun) openRate() float64 {

@@ -24,7 +24,8 @@ type schedAttr struct {
 // process (sched_setattr with SCHED_OTHER and sched_runtime: EEVDF, Linux
 // 6.12 or later): a waking thread whose slice is shorter than the running
 // thread's preempts it instead of waiting for the running one's slice to
-// end. It returns how many threads took it: 0 on kernels without it.
+// end. d = 0 restores the default slice. It returns how many threads took
+// it: 0 on kernels without it.
 func shortSlices(d time.Duration) int {
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +47,7 @@ type benchFlags struct {
 	redisServer string
 	geoCases    string
 	feedNice    int
+	sweepRates  string
 
 	// freshness
 	loadRate   float64
@@ -79,6 +82,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.IntVar(&f.conns, "conns", 16, "geo: concurrent connections of the load generator")
 	fs.Float64Var(&f.rate, "rate", 0, "geo: requests/s of the open-loop radius cases (0: half the closed-loop radius throughput)")
 	fs.Float64Var(&f.updateRate, "update-rate", 20_000, "geo: truck.position updates/s during the update cases (negative: skip them)")
+	fs.StringVar(&f.sweepRates, "sweep-rates", "", "geo: comma-separated further request rates of the open-loop radius case without updates, one row (e') each")
 	fs.IntVar(&f.feedNice, "feed-nice", 10, "geo: niceness of the update cases' broker and producer child (negative: the bench's own)")
 	fs.StringVar(&f.geoCases, "cases", "", "geo: comma-separated cases to run, of "+strings.Join(bench.GeoCaseNames, ", ")+" (default: all)")
 	fs.StringVar(&f.redisServer, "redis-server", "redis-server", `geo: the redis-server binary of the reference ("-": skip Redis)`)
@@ -168,6 +172,17 @@ func (f benchFlags) geoConfig(log *slog.Logger, loadGen []string) bench.GeoConfi
 	if f.geoCases != "" {
 		cases = strings.Split(f.geoCases, ",")
 	}
+	var sweep []float64
+	for _, v := range strings.Split(f.sweepRates, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			r = math.NaN() // rejected by bench.GeoConfig.Validate, naming the setting
+		}
+		sweep = append(sweep, r)
+	}
 	return bench.GeoConfig{
 		Objects:     f.objects,
 		Duration:    f.duration,
@@ -179,6 +194,7 @@ func (f benchFlags) geoConfig(log *slog.Logger, loadGen []string) bench.GeoConfi
 		Cases:       cases,
 		TraceFile:   f.traceFile,
 		FeedNice:    f.feedNice,
+		SweepRates:  sweep,
 		LoadGen:     loadGen,
 		DataDir:     f.dataDir,
 		Logger:      log,
