@@ -20,8 +20,8 @@ func TestPages(t *testing.T) {
 		}
 	}
 	p.Grow(n + PageLen)
-	if p.Len() != n+PageLen || *p.At(n) != 0 || *p.At(n+PageLen-1) != 0 {
-		t.Fatalf("Grow: len %d, new elements %d %d", p.Len(), *p.At(n), *p.At(n+PageLen-1))
+	if p.Len() != n+PageLen || *p.At(n) != 0 || *p.At(n + PageLen - 1) != 0 {
+		t.Fatalf("Grow: len %d, new elements %d %d", p.Len(), *p.At(n), *p.At(n + PageLen - 1))
 	}
 	if p.At(0) != first {
 		t.Fatal("growing moved element 0")
