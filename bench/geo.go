@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,8 +36,13 @@ type GeoConfig struct {
 	Duration time.Duration // measured time of each case, default 5 s
 	Conns    int           // concurrent connections of the load generator, default 16
 	// Rate is the request rate of the open-loop radius cases; 0 means half
-	// the closed-loop radius throughput measured in the same run.
+	// the closed-loop radius throughput measured in the same run: of (b)
+	// for (e), of (f), with the updates, for (g).
 	Rate float64
+	// SweepRates are further request rates of the open-loop radius case
+	// without updates, each measured as a row (e') after (e): where the p99
+	// stays under a target as the load grows.
+	SweepRates []float64
 	// UpdateRate is the truck.position records produced per second during
 	// the update cases, default 20000; negative skips them.
 	UpdateRate float64
@@ -48,6 +54,16 @@ type GeoConfig struct {
 	// compared with a brute-force scan (and the point lookups checked),
 	// default 5.
 	Checks int
+	// Cases names the cases to run (GeoCaseNames); empty runs all of them.
+	// The open-loop cases need Rate when the closed-loop radius case does
+	// not run.
+	Cases []string
+	// FeedNice is the niceness the feed child (the update cases' broker
+	// and producer) runs at, default 10; negative: the bench's own.
+	FeedNice int
+	// TraceFile, when set, receives a Go execution trace of each case's
+	// measured window (each case overwrites the last).
+	TraceFile string
 	// RedisServer is the redis-server binary (default "redis-server", looked
 	// up in PATH); "-" skips the Redis reference.
 	RedisServer string
@@ -119,6 +135,9 @@ func (c GeoConfig) withDefaults() GeoConfig {
 	if c.Checks == 0 {
 		c.Checks = 5
 	}
+	if c.FeedNice == 0 {
+		c.FeedNice = 10
+	}
 	if c.RedisServer == "" {
 		c.RedisServer = "redis-server"
 	}
@@ -162,11 +181,34 @@ func (c GeoConfig) Validate() error {
 	if c.Checks < 1 || c.Checks > 1000 {
 		errs = append(errs, fmt.Errorf("checks: %d out of range [1, 1000]", c.Checks))
 	}
+	for _, r := range c.SweepRates {
+		if !(r > 0) || r > 10_000_000 {
+			errs = append(errs, fmt.Errorf("sweep rates: %v out of range (0, 10000000]", r))
+		}
+	}
+	if c.FeedNice > 19 {
+		errs = append(errs, fmt.Errorf("feed nice: %d out of range (at most 19; negative: the bench's priority)", c.FeedNice))
+	}
 	if len(c.LoadGen) == 0 {
 		errs = append(errs, errors.New("load gen: the load generator command is required"))
 	}
+	for _, name := range c.Cases {
+		if !slices.Contains(GeoCaseNames, name) {
+			errs = append(errs, fmt.Errorf("cases: unknown case %q (cases: %s)", name, strings.Join(GeoCaseNames, ", ")))
+		}
+	}
+	if c.Rate == 0 && ((c.runs("radius_open") && !c.runs("radius")) ||
+		(c.runs("radius_updates_open") && !c.runs("radius") && !c.runs("radius_updates"))) {
+		errs = append(errs, errors.New("cases: an open-loop case needs a rate when its closed-loop case does not run"))
+	}
 	return errors.Join(errs...)
 }
+
+// GeoCaseNames are the cases of the geo scenario, in the order they run.
+var GeoCaseNames = []string{"point", "radius", "ceiling", "redis", "radius_open", "radius_open_sweep", "radius_updates", "radius_updates_open"}
+
+// runs reports whether the case named runs.
+func (c GeoConfig) runs(name string) bool { return len(c.Cases) == 0 || slices.Contains(c.Cases, name) }
 
 // GeoResult is the outcome of RunGeo.
 type GeoResult struct {
@@ -274,8 +316,11 @@ type GeoCase struct {
 	ServerCPUUs  float64 `json:"server_cpu_us_per_query"`
 	ServerCPU    string  `json:"server_cpu"`
 	LoadGenCPUUs float64 `json:"loadgen_cpu_us_per_query"`
-	BytesPerReq  float64 `json:"bytes_per_query,omitempty"` // HTTP body
-	ItemsPerReq  float64 `json:"items_per_query,omitempty"` // Redis members
+	// LoadGenShortSlices is how many of the load generator's threads ran
+	// with a short scheduler time slice (loadgen.go).
+	LoadGenShortSlices int     `json:"loadgen_short_slice_threads"`
+	BytesPerReq        float64 `json:"bytes_per_query,omitempty"` // HTTP body
+	ItemsPerReq        float64 `json:"items_per_query,omitempty"` // Redis members
 	// Ratios of closed-loop throughput (0: not applicable).
 	RatioCeiling float64 `json:"ratio_to_ceiling,omitempty"`
 	RatioRedis   float64 `json:"ratio_to_redis,omitempty"`
@@ -284,6 +329,7 @@ type GeoCase struct {
 // GeoUpdates describes the update traffic of the update cases.
 type GeoUpdates struct {
 	TargetRate float64           `json:"target_rate"`
+	FeedNice   int               `json:"feed_nice"` // niceness of the feed child
 	Windows    []GeoUpdateWindow `json:"windows"`
 	// Backlog is what was produced but not yet consumed at the end of the
 	// last window.
@@ -297,9 +343,11 @@ type GeoUpdateWindow struct {
 	Seconds  float64 `json:"seconds"`
 	Produced float64 `json:"produced_per_sec"` // acknowledged by the broker
 	Consumed float64 `json:"consumed_per_sec"` // engine Stats().Consumed delta / seconds
-	// ProcessCPUCores is the bench process's CPU (server, ingest, broker,
-	// producer) over the window, in cores.
+	// ProcessCPUCores is the bench process's CPU (the query API, ingest
+	// and the store) over the window, in cores; FeedCPUCores the feed
+	// child's (broker and producer).
 	ProcessCPUCores float64 `json:"process_cpu_cores"`
+	FeedCPUCores    float64 `json:"feed_cpu_cores"`
 }
 
 // geoRun holds a run's moving parts.
@@ -419,7 +467,7 @@ func RunGeo(ctx context.Context, cfg GeoConfig) (res GeoResult, err error) {
 	mem.RSSAfterQueriesPerObject = (float64(m.rss) - float64(mem.RSSBefore)) / float64(cfg.Objects)
 	mem.RSSAfterQueriesMinusCachePerObject = (float64(m.rss) - float64(mem.RSSBefore) - float64(geoCacheBytes)) / float64(cfg.Objects)
 
-	if cfg.UpdateRate > 0 {
+	if cfg.UpdateRate > 0 && (cfg.runs("radius_updates") || cfg.runs("radius_updates_open")) {
 		if err := r.updateCases(ctx, dir, quiet); err != nil {
 			return res, wrap(err)
 		}
@@ -696,7 +744,17 @@ func (r *geoRun) measure(name, label string, job loadJob, cpu *cpuSource, starte
 	runtime.GC() // start each case with the same heap debt
 	var c0, c1 time.Duration
 	var cerr error
+	var tf *os.File
 	res, err := r.lg.run(job, func() {
+		if r.cfg.TraceFile != "" {
+			var err error
+			if tf, err = os.Create(r.cfg.TraceFile); err == nil {
+				err = trace.Start(tf)
+			}
+			if err != nil {
+				r.log.Warn("bench geo: no trace", "err", err)
+			}
+		}
 		if cpu != nil {
 			c0, cerr = cpu.read()
 		}
@@ -709,6 +767,10 @@ func (r *geoRun) measure(name, label string, job loadJob, cpu *cpuSource, starte
 		}
 		if cpu != nil && cerr == nil {
 			c1, cerr = cpu.read()
+		}
+		if tf != nil {
+			trace.Stop()
+			tf.Close()
 		}
 	})
 	if err != nil {
@@ -729,9 +791,10 @@ func (r *geoRun) measure(name, label string, job loadJob, cpu *cpuSource, starte
 		Requests: res.Requests, Seconds: res.Seconds, Rate: float64(res.Requests) / res.Seconds,
 		P50Us: us(res.Latency.P50), P99Us: us(res.Latency.P99), P999Us: us(res.Latency.P999),
 		MaxUs: us(res.Latency.Max), MeanUs: us(res.Latency.Mean),
-		LoadGenCPUUs: res.CPUSeconds * 1e6 / float64(res.Requests),
-		BytesPerReq:  float64(res.Bytes) / float64(res.Requests),
-		ItemsPerReq:  float64(res.Items) / float64(res.Requests),
+		LoadGenCPUUs:       res.CPUSeconds * 1e6 / float64(res.Requests),
+		LoadGenShortSlices: res.ShortSliceThreads,
+		BytesPerReq:        float64(res.Bytes) / float64(res.Requests),
+		ItemsPerReq:        float64(res.Items) / float64(res.Requests),
 	}
 	if job.Rate > 0 {
 		gc.Mode = "open"
@@ -756,28 +819,47 @@ func (r *geoRun) queryCases(ctx context.Context) error {
 		r.res.Cases = append(r.res.Cases, c)
 		return ctx.Err()
 	}
-	if err := add(r.measure("point", "(a) point: GET /v1/trucks/{plate}", r.job(kindPoint, r.queryAddr, 0), self, nil, nil)); err != nil {
-		return err
+	if r.cfg.runs("point") {
+		if err := add(r.measure("point", "(a) point: GET /v1/trucks/{plate}", r.job(kindPoint, r.queryAddr, 0), self, nil, nil)); err != nil {
+			return err
+		}
 	}
-	if err := add(r.measure("radius", "(b) radius: GET /v1/trucks?near=", r.job(kindRadius, r.queryAddr, 0), self, nil, nil)); err != nil {
-		return err
+	if r.cfg.runs("radius") {
+		if err := add(r.measure("radius", "(b) radius: GET /v1/trucks?near=", r.job(kindRadius, r.queryAddr, 0), self, nil, nil)); err != nil {
+			return err
+		}
+		r.radiusRate = r.res.Cases[len(r.res.Cases)-1].Rate
+		r.closedRadius = append(r.closedRadius, len(r.res.Cases)-1)
 	}
-	r.radiusRate = r.res.Cases[len(r.res.Cases)-1].Rate
-	r.closedRadius = append(r.closedRadius, len(r.res.Cases)-1)
-	if err := add(r.measure("ceiling", "(c) ceiling: trivial handler", r.job(kindCeiling, r.ceilingAddr, 0), self, nil, nil)); err != nil {
-		return err
+	if r.cfg.runs("ceiling") {
+		if err := add(r.measure("ceiling", "(c) ceiling: trivial handler", r.job(kindCeiling, r.ceilingAddr, 0), self, nil, nil)); err != nil {
+			return err
+		}
+		r.ceilingRate = r.res.Cases[len(r.res.Cases)-1].Rate
 	}
-	r.ceilingRate = r.res.Cases[len(r.res.Cases)-1].Rate
-	if r.redis != nil {
+	if r.redis != nil && r.cfg.runs("redis") {
 		rs := &cpuSource{"redis", r.redis.cpu}
 		if err := add(r.measure("redis", "(d) Redis GEOSEARCH, same centres", r.job(kindRedis, r.redis.addr, 0), rs, nil, nil)); err != nil {
 			return err
 		}
 		r.redisRate = r.res.Cases[len(r.res.Cases)-1].Rate
 	}
-	rate := r.openRate()
-	label := fmt.Sprintf("(e) radius, open loop at %.0f/s", rate)
-	return add(r.measure("radius_open", label, r.job(kindRadius, r.queryAddr, rate), self, nil, nil))
+	if r.cfg.runs("radius_open") {
+		rate := r.openRate()
+		label := fmt.Sprintf("(e) radius, open loop at %.0f/s", rate)
+		if err := add(r.measure("radius_open", label, r.job(kindRadius, r.queryAddr, rate), self, nil, nil)); err != nil {
+			return err
+		}
+	}
+	if r.cfg.runs("radius_open_sweep") {
+		for _, rate := range r.cfg.SweepRates {
+			label := fmt.Sprintf("(e') radius, open loop at %.0f/s", rate)
+			if err := add(r.measure("radius_open_sweep", label, r.job(kindRadius, r.queryAddr, rate), self, nil, nil)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (r *geoRun) openRate() float64 {

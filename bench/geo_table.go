@@ -55,9 +55,18 @@ func (r GeoResult) WriteTable(w io.Writer) {
 		lg = append(lg, fmt.Sprintf("%s %.1f", name, c.LoadGenCPUUs))
 	}
 	if len(lags) > 0 {
-		fmt.Fprintf(w, "open loop: latency counted from each request's due time; p99 of how late the generator sent: %s\n", strings.Join(lags, ", "))
+		slices := "the generator's threads run with the default time slice (short slices not available)"
+		if n := 0; len(r.Cases) > 0 {
+			for _, c := range r.Cases {
+				n = max(n, c.LoadGenShortSlices)
+			}
+			if n > 0 {
+				slices = fmt.Sprintf("the generator's %d threads run with %s time slices", n, loadGenSlice)
+			}
+		}
+		fmt.Fprintf(w, "open loop: latency counted from each request's due time; p99 of how late the generator sent: %s; %s\n", strings.Join(lags, ", "), slices)
 	}
-	fmt.Fprintf(w, "server CPU: the bench process's getrusage per request (the load generator is a child process: its CPU µs/request %s); Redis: /proc/<pid>/stat; — with updates (the process also runs the broker, producer and ingest)\n",
+	fmt.Fprintf(w, "server CPU: the bench process's getrusage per request (the load generator is a child process: its CPU µs/request %s); Redis: /proc/<pid>/stat; — with updates (the process also runs ingest; see the updates line)\n",
 		strings.Join(lg, ", "))
 	if radius, redis := r.find("radius"), r.find("redis"); radius != nil && redis != nil && radius.ServerCPUUs > 0 {
 		fmt.Fprintf(w, "radius query CPU: porttrack %.1f µs, Redis %.1f µs: Redis/porttrack %.2f×\n",
@@ -83,10 +92,14 @@ func (r GeoResult) WriteTable(w io.Writer) {
 			if c != nil {
 				name, _, _ = strings.Cut(c.Label, " ")
 			}
-			ws = append(ws, fmt.Sprintf("%s produced %.0f/s, consumed %.0f/s, process CPU %.2f cores", name, uw.Produced, uw.Consumed, uw.ProcessCPUCores))
+			ws = append(ws, fmt.Sprintf("%s produced %.0f/s, consumed %.0f/s, CPU: porttrack %.2f cores, feed %.2f cores", name, uw.Produced, uw.Consumed, uw.ProcessCPUCores, uw.FeedCPUCores))
 		}
-		fmt.Fprintf(w, "updates: target %.0f/s into %d partitions of port.transport: %s; backlog at the end %d records\n",
-			u.TargetRate, r.Partitions, strings.Join(ws, "; "), u.Backlog)
+		prio := "the bench's priority"
+		if u.FeedNice > 0 {
+			prio = fmt.Sprintf("nice %d", u.FeedNice)
+		}
+		fmt.Fprintf(w, "updates: target %.0f/s into %d partitions of port.transport, broker and producer in a child process at %s: %s; backlog at the end %d records\n",
+			u.TargetRate, r.Partitions, prio, strings.Join(ws, "; "), u.Backlog)
 	}
 }
 

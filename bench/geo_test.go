@@ -47,7 +47,7 @@ func TestRunGeo(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	cfg := GeoConfig{
-		Objects: 2000, Duration: 200 * time.Millisecond, Conns: 4, UpdateRate: 2000, Partitions: 2,
+		Objects: 2000, Duration: 200 * time.Millisecond, Conns: 4, UpdateRate: 2000, Partitions: 2, SweepRates: []float64{300},
 		RedisServer: redis, LoadGen: []string{os.Args[0], "-test.run=^$"}, DataDir: dir,
 	}
 	res, err := RunGeo(ctx, cfg)
@@ -65,9 +65,9 @@ func TestRunGeo(t *testing.T) {
 		t.Errorf("Redis not checked: %+v, version %q", ck, res.RedisVersion)
 	}
 
-	want := []string{"point", "radius", "ceiling", "redis", "radius_open", "radius_updates", "radius_updates_open"}
+	want := []string{"point", "radius", "ceiling", "redis", "radius_open", "radius_open_sweep", "radius_updates", "radius_updates_open"}
 	if !withRedis {
-		want = []string{"point", "radius", "ceiling", "radius_open", "radius_updates", "radius_updates_open"}
+		want = []string{"point", "radius", "ceiling", "radius_open", "radius_open_sweep", "radius_updates", "radius_updates_open"}
 	}
 	var names []string
 	for _, c := range res.Cases {
@@ -89,7 +89,7 @@ func TestRunGeo(t *testing.T) {
 			t.Errorf("%s: load generator CPU %v µs/request", c.Name, c.LoadGenCPUUs)
 		}
 		switch c.Name {
-		case "point", "radius", "ceiling", "radius_open":
+		case "point", "radius", "ceiling", "radius_open", "radius_open_sweep":
 			if c.ServerCPU != "porttrack" || !(c.ServerCPUUs > 0) {
 				t.Errorf("%s: server CPU %q %v µs", c.Name, c.ServerCPU, c.ServerCPUUs)
 			}
@@ -111,8 +111,18 @@ func TestRunGeo(t *testing.T) {
 				t.Errorf("%s: ratio to ceiling %v, want %v", c.Name, got, want)
 			}
 		} else {
-			if c.Mode != "open" || c.TargetRate != math.Round(radius.Rate/2) || c.RatioCeiling != 0 || c.RatioRedis != 0 {
-				t.Errorf("%s: mode %s, target %v (radius %v/s), ratios %v %v", c.Name, c.Mode, c.TargetRate, radius.Rate, c.RatioCeiling, c.RatioRedis)
+			// Below saturation: half of the closed-loop case's rate, with
+			// the updates for (g).
+			closed := radius
+			if c.Name == "radius_updates_open" {
+				closed = res.find("radius_updates")
+			}
+			want := math.Round(closed.Rate / 2)
+			if c.Name == "radius_open_sweep" {
+				want = 300
+			}
+			if c.Mode != "open" || c.TargetRate != want || c.RatioCeiling != 0 || c.RatioRedis != 0 {
+				t.Errorf("%s: mode %s, target %v (closed loop %v/s), ratios %v %v", c.Name, c.Mode, c.TargetRate, closed.Rate, c.RatioCeiling, c.RatioRedis)
 			}
 		}
 	}
@@ -180,8 +190,15 @@ func TestRunGeo(t *testing.T) {
 }
 
 func TestGeoConfigValidate(t *testing.T) {
-	if err := (GeoConfig{LoadGen: []string{"x"}}).Validate(); err != nil {
-		t.Errorf("defaults: %v", err)
+	for _, c := range []GeoConfig{
+		{LoadGen: []string{"x"}},
+		{LoadGen: []string{"x"}, Cases: []string{"point", "ceiling"}},
+		{LoadGen: []string{"x"}, Cases: []string{"radius_updates", "radius_updates_open"}},
+		{LoadGen: []string{"x"}, Cases: []string{"radius_open"}, Rate: 1000},
+	} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
 	}
 	for _, c := range []GeoConfig{
 		{}, // no load generator
@@ -193,6 +210,10 @@ func TestGeoConfigValidate(t *testing.T) {
 		{LoadGen: []string{"x"}, UpdateRate: math.NaN()},
 		{LoadGen: []string{"x"}, RadiusM: -5},
 		{LoadGen: []string{"x"}, Limit: 1001},
+		{LoadGen: []string{"x"}, FeedNice: 20},
+		{LoadGen: []string{"x"}, Cases: []string{"radius", "nearest"}},
+		{LoadGen: []string{"x"}, Cases: []string{"radius_open"}},         // no rate, no (b)
+		{LoadGen: []string{"x"}, Cases: []string{"radius_updates_open"}}, // no rate, no (b) or (f)
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)

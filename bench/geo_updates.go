@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -13,14 +14,13 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/porttrack/porttrack/ingest"
 )
 
 // updateCases runs the radius case again, closed and open loop, while
-// truck.position records flow at cfg.UpdateRate through an in-process
-// broker and an ingest.Engine into the same store.
+// truck.position records flow at cfg.UpdateRate from the feed child's
+// broker through an ingest.Engine into the same store.
 func (r *geoRun) updateCases(ctx context.Context, dir string, quiet *slog.Logger) (err error) {
 	up, err := startUpdates(ctx, r, dir, quiet)
 	if err != nil {
@@ -31,7 +31,7 @@ func (r *geoRun) updateCases(ctx context.Context, dir string, quiet *slog.Logger
 			err = serr
 		}
 	}()
-	u := &GeoUpdates{TargetRate: r.cfg.UpdateRate}
+	u := &GeoUpdates{TargetRate: r.cfg.UpdateRate, FeedNice: r.cfg.FeedNice}
 	r.res.Updates = u
 	// Warm-up: the engine is caught up and in its steady state before the
 	// window opens.
@@ -43,41 +43,72 @@ func (r *geoRun) updateCases(ctx context.Context, dir string, quiet *slog.Logger
 	case <-time.After(max(r.warmup, min(r.cfg.Duration, time.Second))):
 	}
 	var w GeoUpdateWindow
-	var c0, p0 uint64
-	var cpu0 time.Duration
+	var c0 uint64
+	var p0 int64
+	var cpu0, feed0 time.Duration
 	var t0 time.Time
+	var werr error
 	started := func() {
+		var err error
+		if p0, err = up.feed.produced(); err != nil {
+			werr = err
+		}
+		if feed0, err = up.feed.cpu(); err != nil {
+			werr = err
+		}
 		t0, cpu0 = time.Now(), processCPU()
-		c0, p0 = up.engine.Stats().Consumed, uint64(up.produced.Load())
+		c0 = up.engine.Stats().Consumed
 	}
 	stopped := func() {
 		d := time.Since(t0).Seconds()
-		c1, p1 := up.engine.Stats().Consumed, uint64(up.produced.Load())
+		c1, cpu1 := up.engine.Stats().Consumed, processCPU()
+		p1, err := up.feed.produced()
+		if err != nil {
+			werr = err
+		}
+		feed1, err := up.feed.cpu()
+		if err != nil {
+			werr = err
+		}
 		w.Seconds = d
 		w.Consumed = float64(c1-c0) / d
 		w.Produced = float64(p1-p0) / d
-		w.ProcessCPUCores = (processCPU() - cpu0).Seconds() / d
-		u.Backlog = int64(p1) - int64(c1)
+		w.ProcessCPUCores = (cpu1 - cpu0).Seconds() / d
+		w.FeedCPUCores = (feed1 - feed0).Seconds() / d
+		u.Backlog = p1 - int64(c1)
 	}
-	label := fmt.Sprintf("(f) radius + %.0f updates/s", r.cfg.UpdateRate)
-	c, err := r.measure("radius_updates", label, r.job(kindRadius, r.queryAddr, 0), nil, started, stopped)
-	if err != nil {
-		return err
+	if r.cfg.runs("radius_updates") {
+		label := fmt.Sprintf("(f) radius + %.0f updates/s", r.cfg.UpdateRate)
+		c, err := r.measure("radius_updates", label, r.job(kindRadius, r.queryAddr, 0), nil, started, stopped)
+		if err != nil {
+			return err
+		}
+		if werr != nil {
+			return werr
+		}
+		r.res.Cases = append(r.res.Cases, c)
+		r.closedRadius = append(r.closedRadius, len(r.res.Cases)-1)
+		w.Case = c.Name
+		u.Windows = append(u.Windows, w)
 	}
-	r.res.Cases = append(r.res.Cases, c)
-	r.closedRadius = append(r.closedRadius, len(r.res.Cases)-1)
-	w.Case = c.Name
-	u.Windows = append(u.Windows, w)
-
-	rate := r.openRate()
-	label = fmt.Sprintf("(g) radius + updates, open loop at %.0f/s", rate)
-	c, err = r.measure("radius_updates_open", label, r.job(kindRadius, r.queryAddr, rate), nil, started, stopped)
-	if err != nil {
-		return err
+	if r.cfg.runs("radius_updates_open") {
+		rate := r.openRate()
+		if f := r.res.find("radius_updates"); f != nil && r.cfg.Rate == 0 {
+			// Below saturation with updates: half of what (f) reached.
+			rate = math.Round(f.Rate / 2)
+		}
+		label := fmt.Sprintf("(g) radius + updates, open loop at %.0f/s", rate)
+		c, err := r.measure("radius_updates_open", label, r.job(kindRadius, r.queryAddr, rate), nil, started, stopped)
+		if err != nil {
+			return err
+		}
+		if werr != nil {
+			return werr
+		}
+		r.res.Cases = append(r.res.Cases, c)
+		w.Case = c.Name
+		u.Windows = append(u.Windows, w)
 	}
-	r.res.Cases = append(r.res.Cases, c)
-	w.Case = c.Name
-	u.Windows = append(u.Windows, w)
 	for _, n := range up.engine.DeadLettered() {
 		u.DeadLettered += n
 	}
@@ -86,56 +117,48 @@ func (r *geoRun) updateCases(ctx context.Context, dir string, quiet *slog.Logger
 	}
 	for _, w := range u.Windows {
 		r.log.Info("bench geo: updates", "case", w.Case, "produced_per_sec", w.Produced, "consumed_per_sec", w.Consumed,
-			"process_cpu_cores", w.ProcessCPUCores)
+			"process_cpu_cores", w.ProcessCPUCores, "feed_cpu_cores", w.FeedCPUCores)
 	}
 	return ctx.Err()
 }
 
-// updatePhase is the broker, the engine and the producer of the update
-// cases.
+// updatePhase is the feed child (broker and producer) and the engine of
+// the update cases.
 type updatePhase struct {
-	cluster  *kfake.Cluster
-	engine   *ingest.Engine
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	produced atomic.Int64
-	failed   chan error // the engine or the producer stopped early
-	errs     []error
-	mu       sync.Mutex
+	feed   *feedProc
+	engine *ingest.Engine
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	failed chan error // the engine stopped early
+	errs   []error
+	mu     sync.Mutex
 }
 
 func startUpdates(ctx context.Context, r *geoRun, dir string, quiet *slog.Logger) (*updatePhase, error) {
-	topics := ingest.Topics{RFID: ingest.DefaultRFIDTopic, AIS: "-", Transport: ingest.DefaultTransportTopic, DLQ: ingest.DefaultDLQTopic}
-	cluster, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.DataDir(filepath.Join(dir, "kafka")), // in-memory mode balloons (KAFKA.md)
-		kfake.SeedTopics(int32(r.cfg.Partitions), topics.Transport),
-		kfake.SeedTopics(1, topics.RFID, topics.DLQ),
-	)
+	feed, err := startFeed(r, filepath.Join(dir, "kafka"))
 	if err != nil {
-		return nil, fmt.Errorf("start broker: %w", err)
+		return nil, fmt.Errorf("start the feed: %w", err)
 	}
-	brokers := cluster.ListenAddrs()
-	e, err := ingest.New(ingest.Config{Brokers: brokers, GroupID: "", Topics: topics, Logger: quiet}, r.store)
+	e, err := ingest.New(ingest.Config{Brokers: feed.brokers, GroupID: "", Topics: feedTopics, Logger: quiet}, r.store)
 	if err != nil {
-		cluster.Close()
+		feed.close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	up := &updatePhase{cluster: cluster, engine: e, cancel: cancel, failed: make(chan error, 2)}
-	fail := func(err error) {
-		up.mu.Lock()
-		up.errs = append(up.errs, err)
-		up.mu.Unlock()
-		up.failed <- err
-	}
+	up := &updatePhase{feed: feed, engine: e, cancel: cancel, failed: make(chan error, 1)}
 	up.wg.Add(1)
 	go func() {
 		defer up.wg.Done()
-		if err := e.Run(ctx); err != nil {
-			fail(fmt.Errorf("engine: %w", err))
-		} else if ctx.Err() == nil {
-			fail(errors.New("engine stopped early"))
+		var err error
+		if err = e.Run(ctx); err == nil && ctx.Err() == nil {
+			err = errors.New("stopped early")
+		}
+		if err != nil {
+			err = fmt.Errorf("engine: %w", err)
+			up.mu.Lock()
+			up.errs = append(up.errs, err)
+			up.mu.Unlock()
+			up.failed <- err
 		}
 	}()
 	// The producer starts once the engine has its partitions and is caught
@@ -148,30 +171,27 @@ func startUpdates(ctx context.Context, r *geoRun, dir string, quiet *slog.Logger
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	up.wg.Add(1)
-	go func() {
-		defer up.wg.Done()
-		if err := produceUpdates(ctx, r, brokers, topics.Transport, &up.produced); err != nil && ctx.Err() == nil {
-			fail(fmt.Errorf("producer: %w", err))
-		}
-	}()
+	if err := feed.produce(); err != nil {
+		up.stop()
+		return nil, err
+	}
 	return up, nil
 }
 
 func (up *updatePhase) stop() error {
 	up.cancel()
 	up.wg.Wait()
-	up.cluster.Close()
+	ferr := up.feed.close()
 	up.mu.Lock()
 	defer up.mu.Unlock()
-	return errors.Join(up.errs...)
+	return errors.Join(append(up.errs, ferr)...)
 }
 
 // produceUpdates writes truck.position records at r.cfg.UpdateRate until
 // ctx ends: random trucks, each moved up to ±50 m around its loaded
 // position, with a newer time than any before, keyed by plate (a truck's
 // records stay in order in one partition). Batches are due every 10 ms.
-func produceUpdates(ctx context.Context, r *geoRun, brokers []string, topic string, produced *atomic.Int64) error {
+func produceUpdates(ctx context.Context, rate float64, seed uint64, lats, lons []float64, brokers []string, topic string, produced *atomic.Int64) error {
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(brokers...),
 		Topic:                  topic,
@@ -184,9 +204,8 @@ func produceUpdates(ctx context.Context, r *geoRun, brokers []string, topic stri
 	}
 	defer w.Close()
 	const pacing = 10 * time.Millisecond
-	rate := r.cfg.UpdateRate
 	batch := int(max(rate*pacing.Seconds(), 1))
-	rng := rand.New(rand.NewPCG(r.cfg.Seed, streamUpdates))
+	rng := rand.New(rand.NewPCG(seed, streamUpdates))
 	tms := geoStart.UnixMilli()
 	msgs := make([]kafka.Message, batch)
 	start := time.Now()
@@ -207,9 +226,9 @@ func produceUpdates(ctx context.Context, r *geoRun, brokers []string, topic stri
 			return nil
 		}
 		for k := range msgs {
-			i := rng.IntN(r.cfg.Objects)
-			lat := min(max(r.lats[i]+(rng.Float64()-0.5)*0.0009, geoLatMin), geoLatMax)
-			lon := min(max(r.lons[i]+(rng.Float64()-0.5)*0.001, geoLonMin), geoLonMax)
+			i := rng.IntN(len(lats))
+			lat := min(max(lats[i]+(rng.Float64()-0.5)*0.0009, geoLatMin), geoLatMax)
+			lon := min(max(lons[i]+(rng.Float64()-0.5)*0.001, geoLonMin), geoLonMax)
 			tms++
 			key := appendBenchPlate(msgs[k].Key[:0], i)
 			v := append(msgs[k].Value[:0], `{"type":"truck.position","plate":"`...)

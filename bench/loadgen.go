@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -46,6 +47,9 @@ const (
 	kindRadius  = "radius"  // GET /v1/trucks?near=&radius=&limit=
 	kindCeiling = "ceiling" // GET of the trivial handler
 	kindRedis   = "redis"   // GEOSEARCH over RESP
+	// kindFeed is not a load: the child runs the broker and the producer
+	// of the update cases (geo_feed.go) until its stdin closes.
+	kindFeed = "feed"
 )
 
 // loadPool is the number of distinct requests a job cycles through: plates
@@ -66,6 +70,11 @@ type loadJob struct {
 	RadiusM  float64 `json:"radius_m"`
 	Limit    int     `json:"limit"`
 	RedisKey string  `json:"redis_key"`
+	// Feed jobs: the broker's log directory, the partitions of the input
+	// topic and the records per second to produce into it.
+	DataDir    string  `json:"data_dir,omitempty"`
+	Partitions int     `json:"partitions,omitempty"`
+	UpdateRate float64 `json:"update_rate,omitempty"`
 }
 
 type loadResult struct {
@@ -83,7 +92,13 @@ type loadResult struct {
 	SendLag latencySummary `json:"send_lag"`
 	// CPUSeconds is the load generator's own CPU time in the window.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// ShortSliceThreads is how many of the generator's threads run with a
+	// short scheduler time slice (0 where Linux does not offer it).
+	ShortSliceThreads int `json:"short_slice_threads"`
 }
+
+// loadGenSlice is the time slice the generator's threads ask for.
+const loadGenSlice = 100 * time.Microsecond
 
 type latencySummary struct {
 	P50, P99, P999, Max, Mean time.Duration
@@ -93,10 +108,15 @@ type loadMsg struct {
 	Event  string      `json:"event"`
 	Error  string      `json:"error,omitempty"`
 	Result *loadResult `json:"result,omitempty"`
+	// Feed children: the broker's addresses (ready) and the records the
+	// broker acknowledged so far (stats).
+	Brokers  []string `json:"brokers,omitempty"`
+	Produced int64    `json:"produced,omitempty"`
 }
 
 type goMsg struct {
-	Go bool `json:"go"`
+	Go    bool `json:"go"`
+	Stats bool `json:"stats,omitempty"` // feed children: report the records produced
 }
 
 // RunGeoLoadGen is the load generator child of the geo scenario: it reads
@@ -110,6 +130,9 @@ func RunGeoLoadGen(ctx context.Context, in io.Reader, out io.Writer) error {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("bench: load generator: read job: %w", err)
+		}
+		if job.Kind == kindFeed {
+			return runFeed(ctx, &job, dec, enc)
 		}
 		res, err := runLoadJob(ctx, &job, func() error {
 			if err := enc.Encode(loadMsg{Event: "ready"}); err != nil {
@@ -145,6 +168,17 @@ func runLoadJob(ctx context.Context, job *loadJob, ready func() error) (res load
 	if err != nil {
 		return res, err
 	}
+	// A connection waiting for its next request's due time sleeps in
+	// nanosleep(2) and holds its processor meanwhile; with fewer processors
+	// than connections, answers that arrived would wait until some sleep
+	// ended to be read (about 1 ms at 2,000 requests/s). One processor per
+	// connection, and two to spare, keeps one free to poll the network.
+	// (Open loop only: in closed loop no connection sleeps, and the extra
+	// processors only make the generator's threads contend with the
+	// server's.)
+	if job.Rate > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(runtime.NumCPU(), job.Conns+2)))
+	}
 	conns := make([]loadConn, job.Conns)
 	defer func() {
 		for _, c := range conns {
@@ -170,6 +204,17 @@ func runLoadJob(ctx context.Context, job *loadJob, ready func() error) (res load
 			}
 			w.reset()
 		}
+	}
+	// The generator stands for clients on other machines: its threads ask
+	// for short time slices so that, when one wakes to send a request or
+	// read an answer, it preempts whatever runs instead of queueing behind
+	// it for a slice (about 1.5 ms on 2 cores). Without this, its own send
+	// lag was 1.1-1.6 ms at the p99 while updates ran.
+	// Open loop only, too: in closed loop the generator's preempting the
+	// server at every wake-up halves the throughput both reach.
+	if job.Rate > 0 {
+		res.ShortSliceThreads = shortSlices(loadGenSlice)
+		defer shortSlices(0) // back to the default slice for the next job
 	}
 	if err := ready(); err != nil {
 		return res, err
@@ -324,19 +369,28 @@ func (w *loadWorker) openLoop(ctx context.Context, start, end time.Time, phase, 
 }
 
 // sleepUntil returns at t (or at once when t has passed), a few tens of
-// microseconds late at most on an idle core. It sleeps in nanosleep(2) on
-// the goroutine's own thread instead of on a runtime timer: the Go runtime
-// waits for timers in epoll_wait, whose timeout is in whole milliseconds,
-// so a timer is up to 1 ms late — as much as the latency being measured.
-// Each step sleeps at most 50 ms so that a cancelled run ends promptly.
+// microseconds late at most on an idle core. The Go runtime waits for its
+// timers in epoll_wait, whose timeout is in whole milliseconds, so a
+// runtime timer is up to 1 ms late: as much as the latency being measured.
+// So it sleeps on a runtime timer until 1.5 ms before t, then in
+// nanosleep(2) on the goroutine's own thread. The nanosleep stays short on
+// purpose: the runtime's monitor takes back the processor of a thread in a
+// system call longer than 10 ms and, once it does, polls every 20 µs
+// instead of backing off to 10 ms; a core woken that often never looks
+// idle long enough for Linux to move waiting threads to it (its newly-idle
+// balancing skips a core idle on average less than 0.5 ms), which left
+// threads waiting milliseconds behind a busy core beside an idle one.
 func sleepUntil(t time.Time) {
+	const fine = 1500 * time.Microsecond
+	if d := time.Until(t) - fine; d > 0 {
+		time.Sleep(d)
+	}
 	for {
 		d := time.Until(t)
 		if d <= 0 {
 			return
 		}
-		d = min(d, 50*time.Millisecond)
-		ts := syscall.NsecToTimespec(int64(d))
+		ts := syscall.NsecToTimespec(int64(min(d, fine)))
 		_ = syscall.Nanosleep(&ts, nil) // EINTR: loop and sleep the rest
 	}
 }

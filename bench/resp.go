@@ -87,10 +87,13 @@ func (r *redisServer) stop() {
 
 func (r *redisServer) pid() int { return r.cmd.Process.Pid }
 
-// cpu returns the server's user+system CPU time from /proc/<pid>/stat
+// cpu returns the server's user+system CPU time.
+func (r *redisServer) cpu() (time.Duration, error) { return procCPU(r.pid()) }
+
+// procCPU returns a process's user+system CPU time from /proc/<pid>/stat
 // (clock ticks of 10 ms: USER_HZ is 100 on Linux).
-func (r *redisServer) cpu() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(r.pid()) + "/stat")
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package geo
 import (
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // PointIndex is Index specialised for dense uint32 IDs, the row numbers of a
@@ -22,11 +23,11 @@ import (
 type PointIndex struct {
 	res     Resolution
 	n       int
-	where   []pointLoc
+	where   Pages[pointLoc]
 	dir     map[Cell]uint32 // cell -> bucket number
 	buckets []pointBucket
 	free    []uint32 // numbers of emptied buckets, reused before new ones
-	chunks  []pointChunk
+	chunks  Pages[pointChunk]
 	freeCh  []uint32 // numbers of emptied chunks
 }
 
@@ -80,11 +81,11 @@ func (x *PointIndex) Len() int { return x.n }
 
 // Get returns the position stored for id.
 func (x *PointIndex) Get(id uint32) (LatLng, bool) {
-	if int(id) >= len(x.where) || x.where[id].chunk == 0 {
+	if int(id) >= x.where.Len() || x.where.At(id).chunk == 0 {
 		return LatLng{}, false
 	}
-	c, slot := unpackChunk(x.where[id].chunk)
-	return x.chunks[c-1].pts[slot], true
+	c, slot := unpackChunk(x.where.At(id).chunk)
+	return x.chunks.At(c - 1).pts[slot], true
 }
 
 // Set stores or moves id to p. It costs one cgo call (the cell of p); a
@@ -114,13 +115,11 @@ func (x *PointIndex) SetCell(id uint32, p LatLng, c Cell) error {
 	if id == math.MaxUint32 {
 		return fmt.Errorf("geo: point ID %d out of range", id)
 	}
-	for int(id) >= len(x.where) {
-		x.where = append(x.where, pointLoc{})
-	}
-	if l := x.where[id]; l.chunk != 0 {
+	x.where.Grow(int(id) + 1)
+	if l := *x.where.At(id); l.chunk != 0 {
 		if x.buckets[l.bucket].cell == c {
 			ch, slot := unpackChunk(l.chunk)
-			x.chunks[ch-1].pts[slot] = p
+			x.chunks.At(ch - 1).pts[slot] = p
 			return nil
 		}
 		x.unlink(id, l)
@@ -145,18 +144,18 @@ func (x *PointIndex) SetCell(id uint32, p LatLng, c Cell) error {
 		if err != nil {
 			return err
 		}
-		x.chunks[ch-1].prev = b.last
+		x.chunks.At(ch - 1).prev = b.last
 		if b.last != 0 {
-			x.chunks[b.last-1].next = ch
+			x.chunks.At(b.last - 1).next = ch
 		} else {
 			b.first = ch
 		}
 		b.last = ch
 	}
-	ck := &x.chunks[b.last-1]
+	ck := x.chunks.At(b.last - 1)
 	ck.ids[slot], ck.pts[slot] = id, p
 	b.n++
-	x.where[id] = pointLoc{chunk: packChunk(b.last, slot), bucket: bn}
+	*x.where.At(id) = pointLoc{chunk: packChunk(b.last, slot), bucket: bn}
 	x.n++
 	return nil
 }
@@ -165,22 +164,21 @@ func (x *PointIndex) newChunk() (uint32, error) {
 	if k := len(x.freeCh); k > 0 {
 		ch := x.freeCh[k-1]
 		x.freeCh = x.freeCh[:k-1]
-		x.chunks[ch-1] = pointChunk{}
+		*x.chunks.At(ch - 1) = pointChunk{}
 		return ch, nil
 	}
-	if len(x.chunks) >= maxChunks {
-		return 0, fmt.Errorf("geo: point index full (%d chunks)", len(x.chunks))
+	if x.chunks.Len() >= maxChunks {
+		return 0, fmt.Errorf("geo: point index full (%d chunks)", x.chunks.Len())
 	}
-	x.chunks = append(x.chunks, pointChunk{})
-	return uint32(len(x.chunks)), nil
+	return x.chunks.Append(pointChunk{}) + 1, nil
 }
 
 // Delete removes id and reports whether it was present.
 func (x *PointIndex) Delete(id uint32) bool {
-	if int(id) >= len(x.where) || x.where[id].chunk == 0 {
+	if int(id) >= x.where.Len() || x.where.At(id).chunk == 0 {
 		return false
 	}
-	x.unlink(id, x.where[id])
+	x.unlink(id, *x.where.At(id))
 	x.n--
 	return true
 }
@@ -192,21 +190,21 @@ func (x *PointIndex) unlink(id uint32, l pointLoc) {
 	b := &x.buckets[l.bucket]
 	ch, slot := unpackChunk(l.chunk)
 	lastSlot := int((b.n - 1) % chunkLen)
-	lc := &x.chunks[b.last-1]
+	lc := x.chunks.At(b.last - 1)
 	if ch != b.last || slot != lastSlot {
 		moved := lc.ids[lastSlot]
-		hole := &x.chunks[ch-1]
+		hole := x.chunks.At(ch - 1)
 		hole.ids[slot], hole.pts[slot] = moved, lc.pts[lastSlot]
-		x.where[moved].chunk = packChunk(ch, slot)
+		x.where.At(moved).chunk = packChunk(ch, slot)
 	}
 	lc.ids[lastSlot], lc.pts[lastSlot] = 0, LatLng{}
 	b.n--
-	x.where[id] = pointLoc{}
+	*x.where.At(id) = pointLoc{}
 	if lastSlot == 0 { // the last chunk emptied
 		empty := b.last
 		b.last = lc.prev
 		if b.last != 0 {
-			x.chunks[b.last-1].next = 0
+			x.chunks.At(b.last - 1).next = 0
 		} else {
 			b.first = 0
 		}
@@ -259,7 +257,7 @@ func (s pointCells) eachIn(c Cell, fn func(ids []uint32, pts []LatLng)) {
 	b := &s.x.buckets[bn]
 	left := int(b.n)
 	for ch := b.first; ch != 0 && left > 0; {
-		k := &s.x.chunks[ch-1]
+		k := s.x.chunks.At(ch - 1)
 		m := min(left, chunkLen)
 		fn(k.ids[:m], k.pts[:m])
 		left -= m
@@ -275,4 +273,14 @@ func (s pointCells) each(fn func(uint32, LatLng)) {
 			}
 		})
 	}
+}
+
+// MemoryBytes is the memory the index holds (the capacity of its arrays
+// and an estimate of its cell map), for metrics and the memory bench.
+func (x *PointIndex) MemoryBytes() int {
+	const mapEntry = 8 + 4 + 4 // key, value, and about a control byte and slack per entry
+	return x.where.Bytes() + x.chunks.Bytes() +
+		cap(x.buckets)*int(unsafe.Sizeof(pointBucket{})) +
+		(cap(x.free)+cap(x.freeCh))*4 +
+		len(x.dir)*mapEntry
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -185,10 +186,16 @@ func samePoint(r *TruckReport, p *TruckPoint) bool {
 	return r.Lat == p.Lat && r.Lon == p.Lon && r.SpeedKmh == p.SpeedKmh && r.Heading == p.Heading && r.Container == p.Container
 }
 
+// scratchMapMax is the size beyond which Apply's per-batch maps are made
+// anew rather than cleared.
+const scratchMapMax = 1024
+
 type truckWork struct {
-	t     Truck
-	found bool // stored before this batch or applied in it
-	dirty bool // changed in this batch (write the current state)
+	t      Truck
+	found  bool  // stored before this batch or applied in it
+	dirty  bool  // changed in this batch (write the current state)
+	stored bool  // stored before this batch
+	prev   int64 // the position time stored before this batch
 }
 
 // rideChange is a truck picking up (start) or dropping a box, for the
@@ -214,7 +221,10 @@ type truckPointKey struct {
 // under s.mu.
 func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyResult) error {
 	sc := &s.mu.scratch
-	if sc.trucks == nil {
+	// clear costs a map's capacity, not its length: after a large batch
+	// (loading, catching up) the maps are made anew, or every small batch
+	// after it would clear thousands of empty slots.
+	if len(sc.truckPts) > scratchMapMax || sc.trucks == nil {
 		sc.trucks = make(map[string]*truckWork)
 		sc.links = make(map[string]*linkWork)
 		sc.truckPts = make(map[truckPointKey]TruckPoint)
@@ -224,6 +234,9 @@ func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyR
 	sc.rides = sc.rides[:0]
 	clear(sc.truckPts)
 	for i := range reports {
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched()
+		}
 		r := &reports[i]
 		w, err := s.truckForApply(sc, r.Plate)
 		if err != nil {
@@ -267,7 +280,7 @@ func (s *Store) applyTrucks(pb *pebble.Batch, reports []TruckReport, res *ApplyR
 		if !w.dirty {
 			continue // duplicates only
 		}
-		if ret := s.opts.TrackRetention; ret > 0 {
+		if ret := s.opts.TrackRetention; ret > 0 && trimDue(w.stored, w.prev, w.t.Time, ret) {
 			// Range tombstone over the points older than the retention.
 			if err := pb.DeleteRange(truckTrackKey(nil, plate, math.MinInt64), truckTrackKey(nil, plate, w.t.Time-int64(ret)), nil); err != nil {
 				return err
@@ -369,7 +382,7 @@ func (s *Store) truckForApply(sc *applyScratch, plate string) (*truckWork, error
 	}
 	w := &truckWork{}
 	if s.trucks.get(plate, &w.t) {
-		w.found = true
+		w.found, w.stored, w.prev = true, true, w.t.Time
 	} else {
 		w.t = Truck{Plate: plate, SpeedKmh: UnknownFloat, Heading: UnknownInt}
 	}

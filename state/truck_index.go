@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -35,7 +36,7 @@ const truckIndexRes geo.Resolution = 9
 // the write lock only for the in-memory updates; cells are computed before.
 type truckTable struct {
 	mu     sync.RWMutex
-	rows   []truckRow
+	rows   geo.Pages[truckRow]
 	plates []byte   // arena of plates longer than rowPlateBytes, never rewritten
 	slots  []uint32 // row+1 at the plate's hash, linear probing; 0 empty
 	seed   maphash.Seed
@@ -84,7 +85,7 @@ func (tt *truckTable) find(plate string) (uint32, bool) {
 		if s == 0 {
 			return 0, false
 		}
-		if r := &tt.rows[s-1]; int(r.plateLen) == len(plate) && tt.plateOf(r) == plate {
+		if r := tt.rows.At(s - 1); int(r.plateLen) == len(plate) && tt.plateOf(r) == plate {
 			return s - 1, true
 		}
 	}
@@ -93,13 +94,12 @@ func (tt *truckTable) find(plate string) (uint32, bool) {
 // insert adds a row for plate; the caller holds mu for writing and knows
 // the plate is absent.
 func (tt *truckTable) insert(plate string) (uint32, error) {
-	if len(tt.rows) >= math.MaxUint32-1 || len(tt.plates)+len(plate) > math.MaxUint32 || len(plate) > math.MaxUint8 {
+	if tt.rows.Len() >= math.MaxUint32-1 || len(tt.plates)+len(plate) > math.MaxUint32 || len(plate) > math.MaxUint8 {
 		return 0, fmt.Errorf("state: truck table full or plate %q too long", plate)
 	}
-	if 4*(len(tt.rows)+1) > 3*len(tt.slots) {
+	if 4*(tt.rows.Len()+1) > 3*len(tt.slots) {
 		tt.grow()
 	}
-	row := uint32(len(tt.rows))
 	r := truckRow{plateLen: uint8(len(plate))}
 	if len(plate) <= rowPlateBytes {
 		copy(r.plate[:], plate)
@@ -107,7 +107,7 @@ func (tt *truckTable) insert(plate string) (uint32, error) {
 		binary.LittleEndian.PutUint32(r.plate[:4], uint32(len(tt.plates)))
 		tt.plates = append(tt.plates, plate...)
 	}
-	tt.rows = append(tt.rows, r)
+	row := tt.rows.Append(r)
 	tt.place(plate, row)
 	return row, nil
 }
@@ -123,14 +123,14 @@ func (tt *truckTable) place(plate string, row uint32) {
 
 func (tt *truckTable) grow() {
 	tt.slots = make([]uint32, 2*len(tt.slots))
-	for row := range tt.rows {
-		tt.place(tt.plateOf(&tt.rows[row]), uint32(row))
+	for row := range uint32(tt.rows.Len()) {
+		tt.place(tt.plateOf(tt.rows.At(row)), row)
 	}
 }
 
 // fill sets t from row and its position p.
 func (tt *truckTable) fill(row uint32, p geo.LatLng, t *Truck) {
-	r := &tt.rows[row]
+	r := tt.rows.At(row)
 	*t = Truck{
 		Plate: tt.plateOf(r), Lat: p.Lat, Lon: p.Lng, SpeedKmh: r.speed, Heading: int(r.heading), Time: r.time,
 		ContainerSince: r.containerSince, LastSeen: r.lastSeen, Reports: uint64(r.reports),
@@ -173,6 +173,9 @@ func (tt *truckTable) upsert(us []truckUpdate) error {
 			return err
 		}
 		us = us[n:]
+		if len(us) > 0 {
+			runtime.Gosched()
+		}
 	}
 	return nil
 }
@@ -189,7 +192,7 @@ func (tt *truckTable) upsertLocked(us []truckUpdate) error {
 				return err
 			}
 		}
-		r := &tt.rows[row]
+		r := tt.rows.At(row)
 		r.time, r.containerSince, r.lastSeen, r.speed = t.Time, t.ContainerSince, t.LastSeen, t.SpeedKmh
 		r.reports = uint32(min(t.Reports, math.MaxUint32))
 		r.heading = int16(t.Heading)
@@ -297,3 +300,11 @@ func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truc
 	}
 	return nil
 }
+
+// yieldEvery is how many records Apply handles between yields of its
+// processor (runtime.Gosched): Apply is the longest-running CPU work of the
+// engine, and a query goroutine woken by the network waits for a processor
+// while every one is busy (Go preempts a goroutine only after 10 ms). At
+// about 10 µs a record, a yield every 32 bounds that wait to a few hundred
+// microseconds.
+const yieldEvery = 32

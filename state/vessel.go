@@ -322,7 +322,7 @@ func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, now int64
 		res.VesselReports++
 	}
 	for mmsi, w := range sc.vessels {
-		if ret := s.opts.TrackRetention; ret > 0 && w.moved {
+		if ret := s.opts.TrackRetention; ret > 0 && w.moved && trimDue(w.stored, w.prevPos, w.v.PosTime, ret) {
 			// Range tombstone over the points older than the retention.
 			if err := pb.DeleteRange(trackKey(nil, mmsi, math.MinInt64), trackKey(nil, mmsi, w.v.PosTime-int64(ret)), nil); err != nil {
 				return err
@@ -349,9 +349,11 @@ func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, now int64
 }
 
 type vesselWork struct {
-	v      Vessel
-	oldIMO uint32
-	moved  bool
+	v       Vessel
+	oldIMO  uint32
+	moved   bool
+	stored  bool  // stored before this batch
+	prevPos int64 // the position time stored before this batch
 }
 
 func (s *Store) vesselForApply(sc *applyScratch, mmsi uint32) (*vesselWork, error) {
@@ -368,6 +370,7 @@ func (s *Store) vesselForApply(sc *applyScratch, mmsi uint32) (*vesselWork, erro
 	default:
 		w.v = v
 		w.oldIMO = v.IMO
+		w.stored, w.prevPos = true, v.PosTime
 	}
 	sc.vessels[mmsi] = w
 	return w, nil
@@ -491,4 +494,27 @@ func (s *Store) observePortCall(pb *pebble.Batch, v *Vessel, pm *PortModel, now 
 	}
 	d := transportDCSA(v, code, tr.at, at, pm.Locode)
 	return s.writeDCSA(pb, &d, now, strconv.FormatUint(uint64(v.MMSI), 10), res)
+}
+
+// trimDue reports whether a track's retention cut-off moved far enough,
+// from the newest position time stored before a batch (prev, when stored)
+// to the one after it (now), to trim the track again: when it crossed a
+// step of a sixteenth of the retention, at most an hour. A range tombstone
+// per position would cost every update a second memtable entry and every
+// later read and compaction a tombstone to step over; this way a track
+// holds at most one step more than the retention.
+func trimDue(stored bool, prev, now int64, ret time.Duration) bool {
+	if !stored {
+		return true
+	}
+	step := max(min(int64(ret)/16, int64(time.Hour)), 1)
+	return floorDiv(now-int64(ret), step) > floorDiv(prev-int64(ret), step)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -113,5 +114,30 @@ func TestTrackRetention(t *testing.T) {
 	s.Track(m, 0, 0, 100, func(p *TrackPoint) error { times = append(times, p.Time); return nil })
 	if len(times) != 2 || times[0] != 120 || times[1] != 200 {
 		t.Fatalf("track after retention %v, want [120 200]", times)
+	}
+}
+
+func TestTrimDue(t *testing.T) {
+	const week = 7 * 24 * time.Hour
+	h := int64(time.Hour)
+	base := int64(1_795_000_000) * 1e9 / h * h // on a whole hour
+	for _, c := range []struct {
+		stored    bool
+		prev, now int64
+		ret       time.Duration
+		want      bool
+	}{
+		{false, 0, base, week, true},                          // nothing stored: trim
+		{true, base, base + 5e9, week, false},                 // seconds later, same hour
+		{true, base + h - 1, base + h, week, true},            // the cut-off crossed an hour
+		{true, base, base + 2*h, week, true},                  // two hours later
+		{true, base + h, base, week, false},                   // an older position
+		{true, 10, 12, 100, false},                            // steps of 6 ns: -90 and -88 in one
+		{true, 50, 120, 100, true},                            // -50 to 20
+		{true, -h, -h + 1, time.Duration(16 * h / 16), false}, // negative times round down
+	} {
+		if got := trimDue(c.stored, c.prev, c.now, c.ret); got != c.want {
+			t.Errorf("trimDue(%v, %d, %d, %v) = %v, want %v", c.stored, c.prev, c.now, c.ret, got, c.want)
+		}
 	}
 }

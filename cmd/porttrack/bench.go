@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +34,7 @@ type benchFlags struct {
 	dataDir    string
 	jsonFile   string
 	cpuProfile string
+	traceFile  string
 	quick      bool
 	aisFile    string
 
@@ -42,6 +45,9 @@ type benchFlags struct {
 	rate        float64
 	updateRate  float64
 	redisServer string
+	geoCases    string
+	feedNice    int
+	sweepRates  string
 
 	// freshness
 	loadRate   float64
@@ -68,6 +74,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.IntVar(&f.rounds, "rounds", 3, "measurements of each path; medians are reported")
 	fs.StringVar(&f.dataDir, "data-dir", "", "parent of the working directory (removed after); default: the system temp dir")
 	fs.StringVar(&f.jsonFile, "json", "", "also write the results as a JSON array to this file")
+	fs.StringVar(&f.traceFile, "trace", "", "geo: write a Go execution trace of the measured window of each case to this file (the last case run is kept)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup included) to this file")
 	fs.StringVar(&f.aisFile, "ais-file", "../shared/corpora/ais/aishub-3min-sample.nmea", "NMEA corpus of the ais scenario")
 	fs.IntVar(&f.objects, "objects", 1_000_000, "geo: trucks loaded into the store and Redis")
@@ -75,6 +82,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.IntVar(&f.conns, "conns", 16, "geo: concurrent connections of the load generator")
 	fs.Float64Var(&f.rate, "rate", 0, "geo: requests/s of the open-loop radius cases (0: half the closed-loop radius throughput)")
 	fs.Float64Var(&f.updateRate, "update-rate", 20_000, "geo: truck.position updates/s during the update cases (negative: skip them)")
+	fs.StringVar(&f.sweepRates, "sweep-rates", "", "geo: comma-separated further request rates of the open-loop radius case without updates, one row (e') each")
+	fs.IntVar(&f.feedNice, "feed-nice", 10, "geo: niceness of the update cases' broker and producer child (negative: the bench's own)")
+	fs.StringVar(&f.geoCases, "cases", "", "geo: comma-separated cases to run, of "+strings.Join(bench.GeoCaseNames, ", ")+" (default: all)")
 	fs.StringVar(&f.redisServer, "redis-server", "redis-server", `geo: the redis-server binary of the reference ("-": skip Redis)`)
 	fs.Float64Var(&f.loadRate, "load-rate", 5000, "freshness: background load in records/s (negative: none)")
 	fs.IntVar(&f.probes, "probes", 300, "freshness: probe events")
@@ -158,6 +168,21 @@ func (f benchFlags) geoConfig(log *slog.Logger, loadGen []string) bench.GeoConfi
 	if updateRate == 0 {
 		updateRate = -1 // --update-rate 0 means none, not the default
 	}
+	var cases []string
+	if f.geoCases != "" {
+		cases = strings.Split(f.geoCases, ",")
+	}
+	var sweep []float64
+	for _, v := range strings.Split(f.sweepRates, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			r = math.NaN() // rejected by bench.GeoConfig.Validate, naming the setting
+		}
+		sweep = append(sweep, r)
+	}
 	return bench.GeoConfig{
 		Objects:     f.objects,
 		Duration:    f.duration,
@@ -166,6 +191,10 @@ func (f benchFlags) geoConfig(log *slog.Logger, loadGen []string) bench.GeoConfi
 		UpdateRate:  updateRate,
 		Partitions:  f.partitions,
 		RedisServer: f.redisServer,
+		Cases:       cases,
+		TraceFile:   f.traceFile,
+		FeedNice:    f.feedNice,
+		SweepRates:  sweep,
 		LoadGen:     loadGen,
 		DataDir:     f.dataDir,
 		Logger:      log,

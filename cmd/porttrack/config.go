@@ -256,7 +256,7 @@ var serveSettings = []setting{
 		return nil
 	}},
 	{"port_model", "GeoJSON file of the port model (fences); empty: the built-in Ningbo-Zhoushan model", str(func(c *Config) *string { return &c.PortModel })},
-	{"track_retention", "how long vessel track points are kept behind the newest position (0: forever)", dur(func(c *Config) *time.Duration { return &c.TrackRetention })},
+	{"track_retention", "how long vessel and truck track points are kept behind the newest position (0: forever; trimmed in steps of 1/16 of it, at most an hour)", dur(func(c *Config) *time.Duration { return &c.TrackRetention })},
 	{"port_call_min_dwell", "time a vessel must hold a new port-call phase before it changes", dur(func(c *Config) *time.Duration { return &c.PortCallMinDwell })},
 	{"max_record_bytes", "largest record value accepted; larger ones are dead-lettered", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
