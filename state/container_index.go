@@ -55,6 +55,16 @@ type locationRecord struct {
 	last locEvent
 }
 
+// ship is the ship the box is on board: the record's vessel while its
+// newest event is a load (records written before apply cleared vessel with
+// loaded may keep a stale one).
+func (r *locationRecord) ship() uint32 {
+	if r.loaded == 0 {
+		return 0
+	}
+	return r.vessel
+}
+
 // locEvent is a history event reduced to what location needs.
 type locEvent struct {
 	time  int64
@@ -108,7 +118,7 @@ func (r *locationRecord) apply(evs []locEvent) {
 			r.terminalSince = 0
 		}
 		r.lastPlace = e.place
-		r.loaded = 0
+		r.loaded, r.vessel = 0, 0
 		if e.code == CodeLOAD {
 			r.loaded = e.time
 		}
@@ -218,14 +228,15 @@ func dayOf(t int64) int64 {
 	return d * dayNanos
 }
 
-// applyLocations keeps the location index of the containers that got new
-// events in this batch and writes the difference to pb: a box whose new
+// applyLocations keeps the location index (and the on-board index) of the
+// containers that got new events in this batch and writes the difference
+// to pb: a box whose new
 // events all follow its record's newest event continues the record; any
 // other is re-derived from its whole history (the committed events plus the
 // batch's new ones), so late events land where they belong. Called by Apply
 // under s.mu after the batch's events; stored is the set of ids stored
 // before the batch (storedIDs).
-func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]byte, stored map[[32]byte]struct{}) error {
+func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]byte, stored map[[32]byte]struct{}, res *ApplyResult) error {
 	fresh := map[string][]locEvent{}
 	seen := make(map[[32]byte]struct{}, len(events))
 	for i := range events {
@@ -296,6 +307,12 @@ func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]by
 		}
 		if err := s.writeStayDiff(pb, id, old.stays, nr.stays); err != nil {
 			return err
+		}
+		if err := s.writeOnBoard(pb, id, &old, &nr, res); err != nil {
+			return err
+		}
+		if nr.ship() != 0 {
+			s.fence.onShip[id] = true
 		}
 		if !found || old.terminalSince != nr.terminalSince {
 			if found && old.terminalSince != 0 {

@@ -52,13 +52,19 @@ type fenceState struct {
 	// refs are the links this batch's events carry, by container: a fence
 	// event of a box seen in the batch that first links it must find them,
 	// and they are not readable from the db before the commit.
-	refs   map[string][]Ref
+	refs map[string][]Ref
+	// board is this batch's changes of the on-board index (ship → box →
+	// entry, Container "" removed); onShip the boxes whose location record
+	// names a ship after this batch, among those the batch gave events.
+	board  map[uint32]map[string]OnBoard
+	onShip map[string]bool
 	hits   []string
 	keys   []string
 	objBuf []byte
 
 	evals, enters, exits atomic.Uint64
 	hidden               atomic.Uint64 // transitions not published: the owner may not see the object
+	fanned               atomic.Uint64 // container transitions fanned out from their ship's
 }
 
 // membership is one object's state for one fence.
@@ -145,6 +151,8 @@ func (s *Store) loadMemberships() error {
 	fs.work = map[string]map[string]*membership{}
 	fs.cobs = map[string]int64{}
 	fs.refs = map[string][]Ref{}
+	fs.board = map[uint32]map[string]OnBoard{}
+	fs.onShip = map[string]bool{}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixFenceMember}, UpperBound: []byte{prefixFenceMember + 1}})
 	if err != nil {
 		return err
@@ -186,6 +194,8 @@ func (s *Store) fenceBegin(b *Batch) {
 	clear(fs.work)
 	clear(fs.cobs)
 	clear(fs.refs)
+	clear(fs.board)
+	clear(fs.onShip)
 	if fs.reg.idx.Len() == 0 {
 		return
 	}
@@ -341,6 +351,15 @@ func (s *Store) observeFences(pb *pebble.Batch, typ byte, id, box string, lat, l
 		if err := s.fenceAlert(pb, fk, typ, id, box, ev, at, alat, alon, dwell, res); err != nil {
 			return err
 		}
+		if typ == ObjVessel {
+			mmsi, err := strconv.ParseUint(id, 10, 32)
+			if err != nil {
+				return fmt.Errorf("state: vessel fence object %q: %w", id, err)
+			}
+			if err := s.fanOutToBoard(pb, fk, uint32(mmsi), ev, at, alat, alon, int64(dwell), before.since, res); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -441,10 +460,14 @@ type FenceMember struct {
 	Type  byte   // ObjVessel, ObjTruck, ObjContainer
 	ID    string // MMSI, plate or container number
 	Since int64  // event time of its enter (the first observation inside)
+	// Vessel is, for a container on board, the ship it is inside with (0
+	// otherwise); Since is then the later of the ship's enter and the load.
+	Vessel uint32
 }
 
 // FenceInside calls fn with the objects inside the tenant's fence id, by
-// type and id, until fn returns false; ErrNotFound for an unknown fence.
+// type and id, each vessel followed by the boxes on board (the on-board
+// index), until fn returns false; ErrNotFound for an unknown fence.
 // scope, when not nil, is a logistics caller's: only the objects it may
 // see are listed (objectVisible; a truck by the box it carries now). The
 // member is valid only during the call.
@@ -478,6 +501,35 @@ func (s *Store) FenceInside(tenant, id string, scope *Scope, fn func(*FenceMembe
 		if !fn(&fm) {
 			return errStop
 		}
+		if obj[0] != ObjVessel {
+			return nil
+		}
+		// The boxes on board are inside with their ship: one range scan
+		// of its on-board entries.
+		mmsi, err := strconv.ParseUint(obj[1:], 10, 32)
+		if err != nil {
+			return fmt.Errorf("state: vessel fence object %q: %w", obj[1:], err)
+		}
+		stop := false
+		var verr error
+		err = scanOnBoard(snap, uint32(mmsi), func(b OnBoard) bool {
+			if scope != nil {
+				vis, err := objectVisible(snap, ObjContainer, b.Container, "", scope, nil)
+				if err != nil || !vis {
+					verr = err
+					return err == nil
+				}
+			}
+			fm = FenceMember{Type: ObjContainer, ID: b.Container, Since: boardSince(m.since, b.Loaded), Vessel: uint32(mmsi)}
+			stop = !fn(&fm)
+			return !stop
+		})
+		if err = errors.Join(err, verr); err != nil {
+			return err
+		}
+		if stop {
+			return errStop
+		}
 		return nil
 	})
 	if errors.Is(err, errStop) {
@@ -495,6 +547,9 @@ type FenceMetrics struct {
 	// Hidden counts transitions not published because the fence's
 	// logistics owner may not see the object.
 	Hidden uint64
+	// OnBoard counts container transitions fanned out from their ship's
+	// (also counted in Enters and Exits).
+	OnBoard uint64
 }
 
 // FenceMetrics returns the geofence counters.
@@ -503,7 +558,7 @@ func (s *Store) FenceMetrics() FenceMetrics {
 	n := len(s.fence.reg.byKey)
 	s.fence.reg.RUnlock()
 	return FenceMetrics{Fences: n, Evaluations: s.fence.evals.Load(), Enters: s.fence.enters.Load(), Exits: s.fence.exits.Load(),
-		Hidden: s.fence.hidden.Load()}
+		Hidden: s.fence.hidden.Load(), OnBoard: s.fence.fanned.Load()}
 }
 
 func readerPositions(data []byte) (map[string]geo.LatLng, error) {

@@ -219,6 +219,10 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("state: building the container location index: %w", err)
 	}
+	if err := s.backfillOnBoard(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: building the on-board index: %w", err)
+	}
 	return s, nil
 }
 
@@ -314,6 +318,7 @@ type applyScratch struct {
 	seen     map[[32]byte]struct{}
 	hashes   [][32]byte            // id hash of each event of the batch
 	order    []int                 // event indexes sorted by id-index key
+	observe  []int                 // events that were their box's newest when applied, in batch order
 	ids      []string              // containers of the batch, sorted
 	changed  map[string]struct{}   // containers whose state this batch changed
 	stored   map[[32]byte]struct{} // ids of the batch already stored
@@ -387,6 +392,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	}
 	clear(sc.changed)
 	clear(sc.seen)
+	sc.observe = sc.observe[:0]
 	s.fenceBegin(b)
 
 	pb := s.db.NewBatch()
@@ -423,9 +429,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		c := sc.current[e.Container] // loaded by loadCurrent; Count == 0: new
 		if c.Count == 0 || newer(e, &c.Last) {
 			c.Last = Event{ID: e.ID, Container: e.Container, Code: e.Code, Time: e.Time, Location: e.Location}
-			if err := s.observeContainerEvent(pb, e, &res); err != nil {
-				return res, err
-			}
+			// Observed after applyLocations: a box that leaves its ship
+			// first takes the ship's fence membership back.
+			sc.observe = append(sc.observe, i)
 		} else {
 			res.Late++
 		}
@@ -448,8 +454,17 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		}
 	}
 	if res.Stored > 0 {
-		if err := s.applyLocations(pb, b.Events, sc.hashes, stored); err != nil {
+		if err := s.applyLocations(pb, b.Events, sc.hashes, stored, &res); err != nil {
 			return res, err
+		}
+	}
+	for _, i := range sc.observe {
+		// A box on board is where its ship is: its own readings (the load's
+		// crane reader) are not fence observations.
+		if e := &b.Events[i]; !s.fence.onShip[e.Container] {
+			if err := s.observeContainerEvent(pb, e, &res); err != nil {
+				return res, err
+			}
 		}
 	}
 	if len(b.Vessels) > 0 {
