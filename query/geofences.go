@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -253,6 +254,10 @@ func (s *Server) geofenceInside(ctx *fasthttp.RequestCtx, r *request) {
 		b = appendString(b, m.ID)
 		b = appendKey(b, false, "since")
 		b = appendTime(b, m.Since)
+		if m.Vessel != 0 {
+			b = appendKey(b, false, "on_board")
+			b = strconv.AppendUint(b, uint64(m.Vessel), 10)
+		}
 		l.b = append(b, '}')
 		return true
 	})
@@ -291,5 +296,6 @@ func FenceMetrics(st *state.Store) func(io.Writer) {
 		fmt.Fprintf(w, "# HELP porttrack_geofence_transitions_total Confirmed geofence transitions by event.\n# TYPE porttrack_geofence_transitions_total counter\n")
 		fmt.Fprintf(w, "porttrack_geofence_transitions_total{event=\"enter\"} %d\nporttrack_geofence_transitions_total{event=\"exit\"} %d\n", m.Enters, m.Exits)
 		fmt.Fprintf(w, "# HELP porttrack_geofence_hidden_transitions_total Transitions not published: the fence's logistics owner may not see the object.\n# TYPE porttrack_geofence_hidden_transitions_total counter\nporttrack_geofence_hidden_transitions_total %d\n", m.Hidden)
+		fmt.Fprintf(w, "# HELP porttrack_geofence_onboard_transitions_total Container transitions fanned out from the transitions of the ship they are on board.\n# TYPE porttrack_geofence_onboard_transitions_total counter\nporttrack_geofence_onboard_transitions_total %d\n", m.OnBoard)
 	}
 }

@@ -32,7 +32,10 @@
 //     reads the fence index without further locking.
 //   - A container's location index entries are derived from its whole
 //     history and written in the batch of the events that changed it; a
-//     late event re-derives them.
+//     late event re-derives them. The boxes-on-board index (onboard.go)
+//     holds exactly the location records that name a ship; a box on board
+//     has no fence membership of its own and takes its ship's, its
+//     transitions fanned out from the ship's in the same batch.
 //   - Every DCSA event is logged (and put in the outbox for the events
 //     topic) in the Apply batch of the input that derived it; the log's
 //     sequence numbers have no gaps and eventCreatedDateTime never
