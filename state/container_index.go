@@ -795,8 +795,8 @@ func (s *Store) backfillLocations() error {
 		return err
 	}
 	defer it.Close()
-	pb := s.db.NewBatch()
-	defer func() { pb.Close() }()
+	bb := s.newBackfill()
+	defer bb.close()
 	var ev StoredEvent
 	var evs []locEvent
 	cur := ""
@@ -805,25 +805,18 @@ func (s *Store) backfillLocations() error {
 			return nil
 		}
 		r := deriveLocation(evs)
-		if err := s.writeStayDiff(pb, cur, nil, r.stays); err != nil {
+		if err := s.writeStayDiff(bb.pb, cur, nil, r.stays); err != nil {
 			return err
 		}
 		if r.terminalSince != 0 {
-			if err := pb.Set(dwellKey(nil, r.terminalSince, cur), []byte{valueV1}, nil); err != nil {
+			if err := bb.pb.Set(dwellKey(nil, r.terminalSince, cur), []byte{valueV1}, nil); err != nil {
 				return err
 			}
 		}
-		if err := pb.Set(locationKey(nil, cur), appendLocationRecord(nil, &r), nil); err != nil {
+		if err := bb.pb.Set(locationKey(nil, cur), appendLocationRecord(nil, &r), nil); err != nil {
 			return err
 		}
-		if pb.Len() > 4<<20 {
-			if err := pb.Commit(s.writeO); err != nil {
-				return err
-			}
-			pb.Close()
-			pb = s.db.NewBatch()
-		}
-		return nil
+		return bb.spill()
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := decodeHistory(it.Key(), it.Value(), &ev); err != nil {
@@ -848,5 +841,32 @@ func (s *Store) backfillLocations() error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return pb.Commit(s.writeO)
+	return bb.commit()
 }
+
+// backfill writes what Open derives for a database written before a key
+// family existed, in commits of about 4 MiB.
+type backfill struct {
+	s  *Store
+	pb *pebble.Batch
+}
+
+func (s *Store) newBackfill() *backfill { return &backfill{s: s, pb: s.db.NewBatch()} }
+
+// spill commits what the batch holds once it passes 4 MiB and starts a new
+// one.
+func (b *backfill) spill() error {
+	if b.pb.Len() <= 4<<20 {
+		return nil
+	}
+	if err := b.pb.Commit(b.s.writeO); err != nil {
+		return err
+	}
+	b.pb.Close()
+	b.pb = b.s.db.NewBatch()
+	return nil
+}
+
+func (b *backfill) commit() error { return b.pb.Commit(b.s.writeO) }
+
+func (b *backfill) close() { b.pb.Close() }

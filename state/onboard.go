@@ -314,8 +314,8 @@ func (s *Store) backfillOnBoard() error {
 		return err
 	}
 	defer it.Close()
-	pb := s.db.NewBatch()
-	defer func() { pb.Close() }()
+	bb := s.newBackfill()
+	defer bb.close()
 	var rec locationRecord
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
@@ -328,22 +328,18 @@ func (s *Store) backfillOnBoard() error {
 		if rec.ship() == 0 {
 			continue
 		}
-		if err := pb.Set(onBoardKey(nil, rec.ship(), string(k[1:])), binary.AppendVarint([]byte{valueV1}, rec.loaded), nil); err != nil {
+		if err := bb.pb.Set(onBoardKey(nil, rec.ship(), string(k[1:])), binary.AppendVarint([]byte{valueV1}, rec.loaded), nil); err != nil {
 			return err
 		}
-		if pb.Len() > 4<<20 {
-			if err := pb.Commit(s.writeO); err != nil {
-				return err
-			}
-			pb.Close()
-			pb = s.db.NewBatch()
+		if err := bb.spill(); err != nil {
+			return err
 		}
 	}
 	if err := it.Error(); err != nil {
 		return err
 	}
-	if err := pb.Set(marker, []byte{valueV1}, nil); err != nil {
+	if err := bb.pb.Set(marker, []byte{valueV1}, nil); err != nil {
 		return err
 	}
-	return pb.Commit(s.writeO)
+	return bb.commit()
 }
