@@ -3,7 +3,6 @@ package geo
 import (
 	"fmt"
 	"math"
-	"unsafe"
 )
 
 // PointIndex is Index specialised for dense uint32 IDs, the row numbers of a
@@ -273,14 +272,4 @@ func (s pointCells) each(fn func(uint32, LatLng)) {
 			}
 		})
 	}
-}
-
-// MemoryBytes is the memory the index holds (the capacity of its arrays
-// and an estimate of its cell map), for metrics and the memory bench.
-func (x *PointIndex) MemoryBytes() int {
-	const mapEntry = 8 + 4 + 4 // key, value, and about a control byte and slack per entry
-	return x.where.Bytes() + x.chunks.Bytes() +
-		cap(x.buckets)*int(unsafe.Sizeof(pointBucket{})) +
-		(cap(x.free)+cap(x.freeCh))*4 +
-		len(x.dir)*mapEntry
 }

@@ -313,24 +313,21 @@ type ApplyResult struct {
 }
 
 type applyScratch struct {
-	// bytesPerItem estimates the Pebble batch bytes per input of a state
-	// batch (newApplyBatch).
-	bytesPerItem float64
-	key, val     []byte
-	current      map[string]*Container
-	seen         map[[32]byte]struct{}
-	hashes       [][32]byte            // id hash of each event of the batch
-	order        []int                 // event indexes sorted by id-index key
-	observe      []int                 // events that were their box's newest when applied, in batch order
-	ids          []string              // containers of the batch, sorted
-	changed      map[string]struct{}   // containers whose state this batch changed
-	stored       map[[32]byte]struct{} // ids of the batch already stored
-	vessels      map[uint32]*vesselWork
-	trucks       map[string]*truckWork
-	links        map[string]*linkWork // by container
-	truckPts     map[truckPointKey]TruckPoint
-	truckUps     []truckUpdate
-	rides        []rideChange
+	key, val []byte
+	current  map[string]*Container
+	seen     map[[32]byte]struct{}
+	hashes   [][32]byte            // id hash of each event of the batch
+	order    []int                 // event indexes sorted by id-index key
+	observe  []int                 // events that were their box's newest when applied, in batch order
+	ids      []string              // containers of the batch, sorted
+	changed  map[string]struct{}   // containers whose state this batch changed
+	stored   map[[32]byte]struct{} // ids of the batch already stored
+	vessels  map[uint32]*vesselWork
+	trucks   map[string]*truckWork
+	links    map[string]*linkWork // by container
+	truckPts map[truckPointKey]TruckPoint
+	truckUps []truckUpdate
+	rides    []rideChange
 	// custBoxes is the customs blocks of each box whose customs state
 	// this batch changed (for the connection guard).
 	custBoxes map[string][]CustomsBlock
@@ -399,11 +396,8 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	sc.observe = sc.observe[:0]
 	s.fenceBegin(b)
 
-	pb := s.newApplyBatch(b)
-	defer func() {
-		s.noteBatchSize(b, pb.Len())
-		pb.Close()
-	}()
+	pb := s.db.NewBatch()
+	defer pb.Close()
 	stored, err := s.storedIDs(sc, b.Events)
 	if err != nil {
 		return res, err
@@ -818,37 +812,3 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 }
 
 var _ io.Closer = (*Store)(nil)
-
-// batchItems is the number of inputs of a state batch.
-func batchItems(b *Batch) int {
-	return len(b.Events) + len(b.Vessels) + len(b.Trucks) + len(b.Plans) + len(b.PlanEvents) +
-		len(b.Waybills) + len(b.Customs) + len(b.Outbox)
-}
-
-// newApplyBatch returns the Pebble batch of an Apply, its buffer sized from
-// the bytes per input of the previous batches: a batch of thousands of
-// events (several MiB) otherwise grows by doubling, copying what it holds
-// each time. Small batches take a pooled one.
-func (s *Store) newApplyBatch(b *Batch) *pebble.Batch {
-	const pooled = 1 << 20
-	est := batchItems(b) * int(s.mu.scratch.bytesPerItem)
-	if est <= pooled {
-		return s.db.NewBatch()
-	}
-	return s.db.NewBatchWithSize(est + est/8)
-}
-
-// noteBatchSize keeps a moving estimate of the batch bytes per input.
-func (s *Store) noteBatchSize(b *Batch, n int) {
-	items := batchItems(b)
-	if items == 0 || n == 0 {
-		return
-	}
-	bpi := float64(n) / float64(items)
-	sc := &s.mu.scratch
-	if sc.bytesPerItem == 0 {
-		sc.bytesPerItem = bpi
-	} else {
-		sc.bytesPerItem = 0.75*sc.bytesPerItem + 0.25*bpi
-	}
-}
