@@ -34,13 +34,18 @@ func (r *geoRun) updateCases(ctx context.Context, dir string, quiet *slog.Logger
 	u := &GeoUpdates{TargetRate: r.cfg.UpdateRate, FeedNice: r.cfg.FeedNice}
 	r.res.Updates = u
 	// Warm-up: the engine is caught up and in its steady state before the
-	// window opens.
+	// window opens,
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case err := <-up.failed:
 		return err
 	case <-time.After(max(r.warmup, min(r.cfg.Duration, time.Second))):
+	}
+	// and has applied what the feed produced: a loaded machine may hold
+	// the feed (at a lower priority) back longer than the warm-up.
+	if err := up.steady(ctx, 30*time.Second); err != nil {
+		return err
 	}
 	var w GeoUpdateWindow
 	var c0 uint64
@@ -176,6 +181,31 @@ func startUpdates(ctx context.Context, r *geoRun, dir string, quiet *slog.Logger
 		return nil, err
 	}
 	return up, nil
+}
+
+// steady waits until the broker has acknowledged records and the engine
+// has consumed some of them, or fails after max.
+func (up *updatePhase) steady(ctx context.Context, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for {
+		p, err := up.feed.produced()
+		if err != nil {
+			return err
+		}
+		if p > 0 && up.engine.Stats().Consumed > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("update feed not flowing after %s: %d records produced, %d consumed", max, p, up.engine.Stats().Consumed)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-up.failed:
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func (up *updatePhase) stop() error {
