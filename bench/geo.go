@@ -308,6 +308,12 @@ type GeoCase struct {
 	// generator sent requests: when it is large next to P99Us, the
 	// generator, not the server, was late.
 	SendLagP99Us float64 `json:"send_lag_p99_us,omitempty"`
+	// The server's side of open-loop HTTP cases (geo_split.go): from the
+	// generator's send to the handler's start, and in the handler.
+	BeforeHandlerP50Us float64 `json:"before_handler_p50_us,omitempty"`
+	BeforeHandlerP99Us float64 `json:"before_handler_p99_us,omitempty"`
+	HandlerP50Us       float64 `json:"handler_p50_us,omitempty"`
+	HandlerP99Us       float64 `json:"handler_p99_us,omitempty"`
 	// ServerCPUUs is the server's CPU time per request: the bench process
 	// (getrusage RUSAGE_SELF; the load generator is a child process) or the
 	// Redis process (/proc/<pid>/stat). ServerCPU says which; "" when not
@@ -367,6 +373,7 @@ type geoRun struct {
 	redisRate    float64
 	ceilingRate  float64
 	closedRadius []int // indexes of closed-loop radius cases in res.Cases
+	split        serverSplit
 }
 
 // RunGeo measures truck queries through the query API. It loads
@@ -478,7 +485,7 @@ func RunGeo(ctx context.Context, cfg GeoConfig) (res GeoResult, err error) {
 
 // serve starts the query API and the ceiling handler on loopback ports.
 func (r *geoRun) serve(log *slog.Logger) (stop func(), err error) {
-	qs, err := query.New(query.Config{Store: r.store, Logger: log, Open: true})
+	qs, err := query.New(query.Config{Store: r.store, Logger: log, Open: true, Wrap: r.split.wrap})
 	if err != nil {
 		return nil, err
 	}
@@ -729,6 +736,7 @@ func (r *geoRun) job(kind, addr string, rate float64) loadJob {
 	return loadJob{
 		Kind: kind, Addr: addr, Conns: r.cfg.Conns, Duration: r.cfg.Duration, Warmup: r.warmup, Rate: rate,
 		Seed: r.cfg.Seed, Objects: r.cfg.Objects, RadiusM: r.cfg.RadiusM, Limit: r.cfg.Limit, RedisKey: geoRedisKey,
+		StampSent: rate > 0 && kind != kindRedis,
 	}
 }
 
@@ -745,6 +753,8 @@ func (r *geoRun) measure(name, label string, job loadJob, cpu *cpuSource, starte
 	var c0, c1 time.Duration
 	var cerr error
 	var tf *os.File
+	var before, in latencySummary
+	var splitN uint64
 	res, err := r.lg.run(job, func() {
 		if r.cfg.TraceFile != "" {
 			var err error
@@ -758,10 +768,16 @@ func (r *geoRun) measure(name, label string, job loadJob, cpu *cpuSource, starte
 		if cpu != nil {
 			c0, cerr = cpu.read()
 		}
+		if job.StampSent {
+			r.split.start()
+		}
 		if started != nil {
 			started()
 		}
 	}, func() {
+		if job.StampSent {
+			before, in, splitN = r.split.stop()
+		}
 		if stopped != nil {
 			stopped()
 		}
@@ -799,6 +815,13 @@ func (r *geoRun) measure(name, label string, job loadJob, cpu *cpuSource, starte
 	if job.Rate > 0 {
 		gc.Mode = "open"
 		gc.SendLagP99Us = us(res.SendLag.P99)
+	}
+	if job.StampSent {
+		if splitN == 0 {
+			return GeoCase{}, fmt.Errorf("case %s: the server saw no stamped request", name)
+		}
+		gc.BeforeHandlerP50Us, gc.BeforeHandlerP99Us = us(before.P50), us(before.P99)
+		gc.HandlerP50Us, gc.HandlerP99Us = us(in.P50), us(in.P99)
 	}
 	if cpu != nil {
 		gc.ServerCPU = cpu.name

@@ -46,11 +46,15 @@ func (r GeoResult) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 
-	var lags, lg []string
+	var lags, lg, split []string
 	for _, c := range r.Cases {
 		name, _, _ := strings.Cut(c.Label, " ")
 		if c.Mode == "open" {
 			lags = append(lags, fmt.Sprintf("%s %s µs", name, lat(c.SendLagP99Us)))
+		}
+		if c.HandlerP99Us > 0 {
+			split = append(split, fmt.Sprintf("%s %s/%s µs before, %s/%s µs in", name,
+				lat(c.BeforeHandlerP50Us), lat(c.BeforeHandlerP99Us), lat(c.HandlerP50Us), lat(c.HandlerP99Us)))
 		}
 		lg = append(lg, fmt.Sprintf("%s %.1f", name, c.LoadGenCPUUs))
 	}
@@ -65,6 +69,9 @@ func (r GeoResult) WriteTable(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "open loop: latency counted from each request's due time; p99 of how late the generator sent: %s; %s\n", strings.Join(lags, ", "), slices)
+	}
+	if len(split) > 0 {
+		fmt.Fprintf(w, "server side (open loop, p50/p99): from the generator's send to the handler's start, and in the handler: %s\n", strings.Join(split, "; "))
 	}
 	fmt.Fprintf(w, "server CPU: the bench process's getrusage per request (the load generator is a child process: its CPU µs/request %s); Redis: /proc/<pid>/stat; — with updates (the process also runs ingest; see the updates line)\n",
 		strings.Join(lg, ", "))

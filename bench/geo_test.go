@@ -111,6 +111,9 @@ func TestRunGeo(t *testing.T) {
 			}
 		}
 		if c.Mode == "closed" {
+			if c.HandlerP99Us != 0 || c.BeforeHandlerP99Us != 0 {
+				t.Errorf("%s: closed loop with a server-side split", c.Name)
+			}
 			if got, want := c.RatioCeiling, c.Rate/ceiling.Rate; got != want {
 				t.Errorf("%s: ratio to ceiling %v, want %v", c.Name, got, want)
 			}
@@ -127,6 +130,14 @@ func TestRunGeo(t *testing.T) {
 			}
 			if c.Mode != "open" || c.TargetRate != want || c.RatioCeiling != 0 || c.RatioRedis != 0 {
 				t.Errorf("%s: mode %s, target %v (closed loop %v/s), ratios %v %v", c.Name, c.Mode, c.TargetRate, closed.Rate, c.RatioCeiling, c.RatioRedis)
+			}
+			// The server's split: both parts measured, each within the
+			// end-to-end latency (the handler's part is inside it; the
+			// part before it starts at the send, after the due time).
+			if !(c.BeforeHandlerP50Us > 0 && c.BeforeHandlerP50Us <= c.BeforeHandlerP99Us && c.BeforeHandlerP99Us <= c.MaxUs &&
+				c.HandlerP50Us > 0 && c.HandlerP50Us <= c.HandlerP99Us && c.HandlerP99Us <= c.MaxUs) {
+				t.Errorf("%s: before the handler p50 %v p99 %v, in it p50 %v p99 %v, max latency %v µs", c.Name,
+					c.BeforeHandlerP50Us, c.BeforeHandlerP99Us, c.HandlerP50Us, c.HandlerP99Us, c.MaxUs)
 			}
 		}
 	}

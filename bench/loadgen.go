@@ -70,6 +70,9 @@ type loadJob struct {
 	RadiusM  float64 `json:"radius_m"`
 	Limit    int     `json:"limit"`
 	RedisKey string  `json:"redis_key"`
+	// StampSent (HTTP) sends each request's send time in SentHeader, for
+	// the server side's split of latency (geo_split.go).
+	StampSent bool `json:"stamp_sent,omitempty"`
 	// Feed jobs: the broker's log directory, the partitions of the input
 	// topic and the records per second to produce into it.
 	DataDir    string  `json:"data_dir,omitempty"`
@@ -452,17 +455,23 @@ func dialLoad(job *loadJob) (loadConn, error) {
 		WriteTimeout:        10 * time.Second,
 		MaxIdleConnDuration: time.Minute,
 	}
-	return &httpLoadConn{hc: hc, req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse()}, nil
+	return &httpLoadConn{hc: hc, req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse(), stamp: job.StampSent}, nil
 }
 
 type httpLoadConn struct {
-	hc   *fasthttp.HostClient
-	req  *fasthttp.Request
-	resp *fasthttp.Response
+	hc    *fasthttp.HostClient
+	req   *fasthttp.Request
+	resp  *fasthttp.Response
+	stamp bool
+	buf   []byte
 }
 
 func (c *httpLoadConn) do(u []byte) (int, int, error) {
 	c.req.SetRequestURIBytes(u)
+	if c.stamp {
+		c.buf = strconv.AppendInt(c.buf[:0], time.Now().UnixNano(), 10)
+		c.req.Header.SetBytesV(SentHeader, c.buf)
+	}
 	if err := c.hc.Do(c.req, c.resp); err != nil {
 		return 0, 0, err
 	}
