@@ -297,5 +297,7 @@ func FenceMetrics(st *state.Store) func(io.Writer) {
 		fmt.Fprintf(w, "porttrack_geofence_transitions_total{event=\"enter\"} %d\nporttrack_geofence_transitions_total{event=\"exit\"} %d\n", m.Enters, m.Exits)
 		fmt.Fprintf(w, "# HELP porttrack_geofence_hidden_transitions_total Transitions not published: the fence's logistics owner may not see the object.\n# TYPE porttrack_geofence_hidden_transitions_total counter\nporttrack_geofence_hidden_transitions_total %d\n", m.Hidden)
 		fmt.Fprintf(w, "# HELP porttrack_geofence_onboard_transitions_total Container transitions fanned out from the transitions of the ship they are on board.\n# TYPE porttrack_geofence_onboard_transitions_total counter\nporttrack_geofence_onboard_transitions_total %d\n", m.OnBoard)
+		fmt.Fprintf(w, "# HELP porttrack_onboard_pending_loads Loads that found no ship at their berth when applied, waiting for its AIS positions.\n# TYPE porttrack_onboard_pending_loads gauge\nporttrack_onboard_pending_loads %d\n", m.PendingLoads)
+		fmt.Fprintf(w, "# HELP porttrack_onboard_loads_resolved_total Loads that found their ship after they were applied, when its AIS positions came in.\n# TYPE porttrack_onboard_loads_resolved_total counter\nporttrack_onboard_loads_resolved_total %d\n", m.LoadsResolved)
 	}
 }

@@ -311,6 +311,9 @@ func (s *Store) applyLocations(pb *pebble.Batch, events []Event, hashes [][32]by
 		if err := s.writeOnBoard(pb, id, &old, &nr, res); err != nil {
 			return err
 		}
+		if err := s.writePendingLoad(pb, id, &old, &nr); err != nil {
+			return err
+		}
 		if nr.ship() != 0 {
 			s.fence.onShip[id] = true
 		}

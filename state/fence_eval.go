@@ -550,6 +550,10 @@ type FenceMetrics struct {
 	// OnBoard counts container transitions fanned out from their ship's
 	// (also counted in Enters and Exits).
 	OnBoard uint64
+	// PendingLoads is how many loads wait for their ship (found no ship
+	// at the berth when applied); LoadsResolved how many found it later.
+	PendingLoads  int64
+	LoadsResolved uint64
 }
 
 // FenceMetrics returns the geofence counters.
@@ -558,7 +562,8 @@ func (s *Store) FenceMetrics() FenceMetrics {
 	n := len(s.fence.reg.byKey)
 	s.fence.reg.RUnlock()
 	return FenceMetrics{Fences: n, Evaluations: s.fence.evals.Load(), Enters: s.fence.enters.Load(), Exits: s.fence.exits.Load(),
-		Hidden: s.fence.hidden.Load(), OnBoard: s.fence.fanned.Load()}
+		Hidden: s.fence.hidden.Load(), OnBoard: s.fence.fanned.Load(),
+		PendingLoads: s.loads.pending.Load(), LoadsResolved: s.loads.resolved.Load()}
 }
 
 func readerPositions(data []byte) (map[string]geo.LatLng, error) {

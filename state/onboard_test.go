@@ -323,6 +323,28 @@ func testOnBoardExact(t *testing.T, seed uint64) {
 				t.Fatalf("%s: index %v, records %v", when, got, want)
 			}
 		}
+		// The loads waiting for a ship are exactly the boxes whose newest
+		// event is a load at a berth where no ship lies (berth 3).
+		var wantPending, gotPending []string
+		for id, evs := range bruteHistory(applied) {
+			if e := evs[len(evs)-1]; e.Code == CodeLOAD {
+				if p, ok := s.PlaceOf(e.ReadPoint, e.Location); ok && p.Kind == KindBerth && berthShips[p.ID] == 0 {
+					wantPending = append(wantPending, string(pendingLoadKey(nil, p.ID, e.Time, id)))
+				}
+			}
+		}
+		it, _ = s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixPendingLoad, 0}, UpperBound: []byte{prefixPendingLoad + 1}})
+		for ok := it.First(); ok; ok = it.Next() {
+			gotPending = append(gotPending, string(it.Key()))
+		}
+		it.Close()
+		slices.Sort(wantPending)
+		if !slices.Equal(gotPending, wantPending) {
+			t.Fatalf("%s: pending loads\n got %q\nwant %q", when, gotPending, wantPending)
+		}
+		if m := s.FenceMetrics(); m.PendingLoads != int64(len(wantPending)) {
+			t.Fatalf("%s: %d pending loads counted, %d in the family", when, m.PendingLoads, len(wantPending))
+		}
 		// A box on board has no membership of its own: /inside lists it
 		// once, with its ship.
 		seen := map[string]bool{}
@@ -353,8 +375,8 @@ func testOnBoardExact(t *testing.T, seed uint64) {
 		t.Fatalf("%d boxes on board of %d whose newest event is a load: the test does not cover both", len(want), loads)
 	}
 
-	// Rebuilt at Open from the records when the family is missing.
-	if err := s.db.DeleteRange([]byte{prefixOnBoard}, []byte{prefixOnBoard + 1}, pebble.Sync); err != nil {
+	// Rebuilt at Open from the records when the families are missing.
+	if err := s.db.DeleteRange([]byte{prefixOnBoard}, []byte{prefixPendingLoad + 1}, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -364,4 +386,5 @@ func testOnBoardExact(t *testing.T, seed uint64) {
 	if got := all2(); !slices.Equal(got, want) {
 		t.Fatalf("rebuilt at Open:\n got %v\nwant %v", got, want)
 	}
+	check("rebuilt at Open")
 }

@@ -143,6 +143,8 @@ type Store struct {
 	trucks *truckTable
 	// fence holds the user geofences and object memberships (fence*.go).
 	fence fenceState
+	// loads are the loads waiting for their ship (pending_load.go).
+	loads pendingLoads
 }
 
 type storeMetrics struct {
@@ -222,6 +224,10 @@ func Open(opts Options) (*Store, error) {
 	if err := s.backfillOnBoard(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state: building the on-board index: %w", err)
+	}
+	if err := s.loadPendingLoads(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: loading the loads waiting for their ship: %w", err)
 	}
 	return s, nil
 }
@@ -395,6 +401,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	clear(sc.seen)
 	sc.observe = sc.observe[:0]
 	s.fenceBegin(b)
+	s.loadsBegin()
 
 	pb := s.db.NewBatch()
 	defer pb.Close()
@@ -473,6 +480,9 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 			return res, err
 		}
 	}
+	if err := s.resolveLoads(pb, b, &res); err != nil {
+		return res, err
+	}
 	if len(b.Trucks) > 0 {
 		if err := s.applyTrucks(pb, b.Trucks, &res); err != nil {
 			return res, err
@@ -507,6 +517,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		s.indexMovedVessels()
 	}
 	s.fenceCommitted()
+	s.loadsCommitted()
 	s.commitMultimodal()
 	if len(truckUps) > 0 {
 		if err := s.trucks.upsert(truckUps); err != nil {

@@ -307,6 +307,7 @@ func (s *Store) applyVessels(pb *pebble.Batch, reports []VesselReport, now int64
 			if err := pb.Set(sc.key, sc.val, nil); err != nil {
 				return err
 			}
+			s.observePendingBerths(r)
 		}
 		if w.v.merge(r) {
 			w.moved = true

@@ -1,0 +1,391 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/porttrack/porttrack/geo"
+)
+
+// prefixPendingLoad: berth | 0x00 | loaded | container → a load that found
+// no ship (FORMAT.md, "Loads waiting for their ship").
+const prefixPendingLoad byte = 0x18
+
+// pendingLoadMaxAge is how long after a load its ship may still be found:
+// a load whose ship's AIS positions have not placed it at the berth by then
+// (a ship without AIS, a feed down for days) stops being looked for.
+const pendingLoadMaxAge = int64(48 * time.Hour)
+
+func pendingLoadKey(dst []byte, berth string, loaded int64, box string) []byte {
+	dst = binary.BigEndian.AppendUint64(placePrefix(dst, prefixPendingLoad, berth), sortableTime(loaded))
+	return append(dst, box...)
+}
+
+// pendingLoads is the store's view of the loads waiting for their ship,
+// kept by Apply under Store.mu.
+type pendingLoads struct {
+	// count is the committed number of pending loads per berth; delta this
+	// batch's changes to it.
+	count, delta map[string]int
+	// fences are the port model's outlines of the berths in count.
+	fences map[string]*geo.Fence
+	// due are berths where committed AIS positions placed ships (their
+	// MMSI → newest position time): their pending loads are looked at by
+	// the next Apply, which reads those positions. next collects this
+	// batch's. all (after Open) looks at every berth's pending loads with
+	// any ship near it.
+	due, next map[string]map[uint32]int64
+	all       bool
+	resolved  atomic.Uint64
+	pending   atomic.Int64
+}
+
+// pendingBerth is the berth of a load that found no ship, "" for any
+// other record.
+func (s *Store) pendingBerth(r *locationRecord) string {
+	if r.loaded == 0 || r.vessel != 0 {
+		return ""
+	}
+	if p := s.loc.byID[r.lastPlace]; p != nil && p.Kind == KindBerth {
+		return p.ID
+	}
+	return ""
+}
+
+// writePendingLoad keeps the pending-load entry of one box from the
+// difference between its old and new location records. Called by
+// applyLocations under s.mu.
+func (s *Store) writePendingLoad(pb *pebble.Batch, box string, old, nr *locationRecord) error {
+	ob, nb := s.pendingBerth(old), s.pendingBerth(nr)
+	if ob == nb && (ob == "" || old.loaded == nr.loaded) {
+		return nil
+	}
+	ld := &s.loads
+	if ob != "" {
+		if err := pb.Delete(pendingLoadKey(nil, ob, old.loaded, box), nil); err != nil {
+			return err
+		}
+		ld.delta[ob]--
+	}
+	if nb != "" {
+		if err := pb.Set(pendingLoadKey(nil, nb, nr.loaded, box), []byte{valueV1}, nil); err != nil {
+			return err
+		}
+		ld.delta[nb]++
+	}
+	return nil
+}
+
+// berthFence returns the port model's outline of a berth, cached.
+func (s *Store) berthFence(berth string) *geo.Fence {
+	ld := &s.loads
+	if f, ok := ld.fences[berth]; ok {
+		return f
+	}
+	var f *geo.Fence
+	if pm := s.opts.PortModel; pm != nil {
+		if fe, ok := pm.Fence(berth); ok {
+			f = fe
+		}
+	}
+	ld.fences[berth] = f
+	return f
+}
+
+// observePendingBerths notes a ship's position inside a berth with loads
+// waiting for their ship. Cost: nothing while no load waits; otherwise one
+// point-in-polygon test per berth with waiting loads. Called by
+// applyVessels under s.mu.
+func (s *Store) observePendingBerths(r *VesselReport) {
+	ld := &s.loads
+	if len(ld.count) == 0 && len(ld.delta) == 0 {
+		return
+	}
+	p := geo.LatLng{Lat: r.Lat, Lng: r.Lon}
+	check := func(berth string, n int) {
+		if n <= 0 {
+			return
+		}
+		f := s.berthFence(berth)
+		if f == nil || !f.Contains(p) {
+			return
+		}
+		m := ld.next[berth]
+		if m == nil {
+			m = map[uint32]int64{}
+			ld.next[berth] = m
+		}
+		m[r.MMSI] = max(m[r.MMSI], r.Time)
+	}
+	for berth, n := range ld.count {
+		check(berth, n+ld.delta[berth])
+	}
+	for berth, n := range ld.delta {
+		if _, ok := ld.count[berth]; !ok {
+			check(berth, n)
+		}
+	}
+}
+
+// resolveLoads looks again for the ship of the loads waiting at the berths
+// where earlier batches placed ships, reading those ships' committed
+// tracks as the load does (vesselAtBerth: the ship whose newest position
+// at or before the load lies inside the berth). A load that finds its ship
+// now gets it in its location record, enters the on-board index and takes
+// the ship's fence memberships (boardShip: an enter, at the load time, for
+// each fence the ship is inside). Loads older than pendingLoadMaxAge
+// before the newest of those positions are dropped. Boxes with events in
+// this batch are left to the next one: their records are rewritten by
+// this batch. Called by Apply under s.mu, after the batch's events and
+// positions.
+func (s *Store) resolveLoads(pb *pebble.Batch, b *Batch, res *ApplyResult) error {
+	ld := &s.loads
+	if len(ld.due) == 0 && !ld.all {
+		return nil
+	}
+	if len(ld.count) == 0 {
+		clear(ld.due)
+		ld.all = false
+		return nil
+	}
+	touched := make(map[string]bool, len(b.Events))
+	for i := range b.Events {
+		touched[b.Events[i].Container] = true
+	}
+	berths := slices.Sorted(maps.Keys(ld.due))
+	if ld.all {
+		berths = slices.Sorted(maps.Keys(ld.count))
+	}
+	var rec locationRecord
+	for _, berth := range berths {
+		f := s.berthFence(berth)
+		if f == nil {
+			continue
+		}
+		ships := slices.Sorted(maps.Keys(ld.due[berth]))
+		var newest int64
+		for _, t := range ld.due[berth] {
+			newest = max(newest, t)
+		}
+		lo := placePrefix(nil, prefixPendingLoad, berth)
+		hi := append(bytes.Clone(lo[:len(lo)-1]), placeEnd+1)
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()
+			if len(k) != len(lo)+8+ContainerLen {
+				it.Close()
+				return fmt.Errorf("state: pending load key %x: %w", k, errCorrupt)
+			}
+			loaded := unsortTime(binary.BigEndian.Uint64(k[len(lo):]))
+			box := string(k[len(lo)+8:])
+			if touched[box] {
+				continue
+			}
+			if ld.all && len(ships) == 0 {
+				// After Open: any ship near the berth, as the load did.
+				mmsi, err := s.vesselAtBerth(berth, loaded)
+				if err != nil {
+					it.Close()
+					return err
+				}
+				if mmsi == 0 {
+					continue // no ship near: wait for one
+				}
+				if err := s.resolveLoad(pb, berth, loaded, box, mmsi, &rec, res); err != nil {
+					it.Close()
+					return err
+				}
+				continue
+			}
+			if newest-loaded > pendingLoadMaxAge {
+				if err := s.resolveLoad(pb, berth, loaded, box, 0, &rec, res); err != nil {
+					it.Close()
+					return err
+				}
+				continue
+			}
+			for _, mmsi := range ships {
+				tp, err := s.VesselAt(mmsi, loaded)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					it.Close()
+					return err
+				}
+				if f.Contains(geo.LatLng{Lat: tp.Lat, Lng: tp.Lon}) {
+					if err := s.resolveLoad(pb, berth, loaded, box, mmsi, &rec, res); err != nil {
+						it.Close()
+						return err
+					}
+					break
+				}
+			}
+		}
+		err = it.Error()
+		it.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveLoad gives the pending load (berth, loaded, box) its ship mmsi, or
+// drops it when mmsi is 0 (too old): the entry goes, and the record, the
+// on-board index and the memberships change when the box's record still
+// holds that load.
+func (s *Store) resolveLoad(pb *pebble.Batch, berth string, loaded int64, box string, mmsi uint32, rec *locationRecord, res *ApplyResult) error {
+	ld := &s.loads
+	drop := func() error {
+		ld.delta[berth]--
+		return pb.Delete(pendingLoadKey(nil, berth, loaded, box), nil)
+	}
+	key := locationKey(nil, box)
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return drop()
+	}
+	if err != nil {
+		return err
+	}
+	err = s.loc.decodeLocationRecord(v, rec)
+	closer.Close()
+	if err != nil {
+		return fmt.Errorf("state: location of %s: %w", box, err)
+	}
+	if s.pendingBerth(rec) != berth || rec.loaded != loaded {
+		return drop() // stale: the record moved on
+	}
+	if mmsi == 0 {
+		return drop() // its ship was not found in time
+	}
+	old := *rec
+	nr := old
+	nr.stays = slices.Clone(old.stays)
+	nr.vessel = mmsi
+	if err := pb.Set(key, appendLocationRecord(nil, &nr), nil); err != nil {
+		return err
+	}
+	if err := drop(); err != nil {
+		return err
+	}
+	ld.resolved.Add(1)
+	return s.writeOnBoard(pb, box, &old, &nr, res)
+}
+
+// loadsCommitted publishes the committed batch's changes. Called by Apply
+// under s.mu after the commit.
+func (s *Store) loadsCommitted() {
+	ld := &s.loads
+	for berth, d := range ld.delta {
+		if n := ld.count[berth] + d; n > 0 {
+			ld.count[berth] = n
+		} else {
+			delete(ld.count, berth)
+		}
+		ld.pending.Add(int64(d))
+	}
+	clear(ld.delta)
+	clear(ld.due)
+	ld.all = false
+	for berth, m := range ld.next {
+		ld.due[berth] = m
+	}
+	clear(ld.next)
+}
+
+// loadsBegin forgets what a failed batch left. Called by Apply under s.mu.
+func (s *Store) loadsBegin() {
+	clear(s.loads.delta)
+	clear(s.loads.next)
+}
+
+// loadPendingLoads counts the pending loads per berth at Open, writing the
+// entries first for a database written before the family existed (every
+// location record that is a load with no ship at a berth), and has the
+// first Apply look for the ships of all of them.
+func (s *Store) loadPendingLoads() error {
+	ld := &s.loads
+	ld.count, ld.delta = map[string]int{}, map[string]int{}
+	ld.fences = map[string]*geo.Fence{}
+	ld.due, ld.next = map[string]map[uint32]int64{}, map[string]map[uint32]int64{}
+	marker := []byte{prefixPendingLoad}
+	_, closer, err := s.db.Get(marker)
+	switch {
+	case err == nil:
+		closer.Close()
+	case errors.Is(err, pebble.ErrNotFound):
+		if err := s.backfillPendingLoads(marker); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixPendingLoad, 0}, UpperBound: []byte{prefixPendingLoad + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var n int64
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()[1:]
+		i := bytes.IndexByte(k, placeEnd)
+		if i < 0 {
+			return fmt.Errorf("state: pending load key %x: %w", it.Key(), errCorrupt)
+		}
+		ld.count[string(k[:i])]++
+		n++
+	}
+	ld.pending.Store(n)
+	ld.all = n > 0
+	return it.Error()
+}
+
+func (s *Store) backfillPendingLoads(marker []byte) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixLocation}, UpperBound: []byte{prefixLocation + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	bb := s.newBackfill()
+	defer bb.close()
+	var rec locationRecord
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 1+ContainerLen {
+			return fmt.Errorf("state: location key %x: %w", k, errCorrupt)
+		}
+		if err := s.loc.decodeLocationRecord(it.Value(), &rec); err != nil {
+			return fmt.Errorf("state: location %x: %w", k, err)
+		}
+		berth := s.pendingBerth(&rec)
+		if berth == "" {
+			continue
+		}
+		if err := bb.pb.Set(pendingLoadKey(nil, berth, rec.loaded, string(k[1:])), []byte{valueV1}, nil); err != nil {
+			return err
+		}
+		if err := bb.spill(); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := bb.pb.Set(marker, []byte{valueV1}, nil); err != nil {
+		return err
+	}
+	return bb.commit()
+}

@@ -1,0 +1,132 @@
+package state
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// TestLoadBeforeShip: a box loaded at a berth before any AIS position of
+// its ship is applied waits for the ship; when the ship's positions come
+// in (late, covering the load), the next batch finds it: the box goes on
+// board, enters the fences the ship is inside at the load, and follows the
+// ship from then on. The wait survives a restart.
+func TestLoadBeforeShip(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		name := "live"
+		if restart {
+			name = "restart"
+		}
+		t.Run(name, func(t *testing.T) { testLoadBeforeShip(t, restart) })
+	}
+}
+
+func testLoadBeforeShip(t *testing.T, restart bool) {
+	const ship = 412000003
+	const box = "MSKU9070323"
+	fs := vfs.NewMem()
+	s := openOnBoardStore(t, fs, 30*time.Second)
+	if _, err := s.PutFence("acme", "quay", portOwner, []byte(quayFence)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutFence("acme", "approach", portOwner, []byte(approachFence)); err != nil {
+		t.Fatal(err)
+	}
+	ships := func(ps ...VesselReport) { t.Helper(); applyOn(t, s, "port.ais", Batch{Vessels: ps}) }
+	pending := func(want int64, wantResolved uint64) {
+		t.Helper()
+		if m := s.FenceMetrics(); m.PendingLoads != want || m.LoadsResolved != wantResolved {
+			t.Errorf("pending loads %d, resolved %d; want %d, %d", m.PendingLoads, m.LoadsResolved, want, wantResolved)
+		}
+	}
+	expect := func(step string, want []string) {
+		t.Helper()
+		if got := alerts(t, s); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: alerts:\n%s\nwant:\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+
+	applyOn(t, s, "port.rfid", Batch{Events: []Event{{ID: "load", Container: box, Code: CodeLOAD, Time: sec(120),
+		ReadPoint: "BLCT-QC01-LOAD", Location: "CNNGB-BLCT-QUAY", Source: "test"}}})
+	if got := onBoard(t, s, ship); len(got) != 0 {
+		t.Fatalf("on board before any AIS: %v", got)
+	}
+	pending(1, 0)
+	expect("loaded, no ship", nil)
+
+	// The ship's positions from before the load arrive late. This batch
+	// places the ship at the berth; the next one looks for the load's ship.
+	ships(shipAt(ship, sec(0), berth1), shipAt(ship, sec(60), berth1))
+	expect("ship at the berth", []string{"enter acme/quay vessel:412000003 0s 60s 29.940,121.865"})
+	if got := onBoard(t, s, ship); len(got) != 0 {
+		t.Fatalf("on board in the batch that placed the ship: %v", got)
+	}
+	if restart {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openOnBoardStore(t, fs, 30*time.Second)
+		pending(1, 0)
+	}
+	ships(shipAt(ship, sec(180), berth1))
+	if got := onBoard(t, s, ship); !slices.Equal(got, []string{box + "@120s"}) {
+		t.Fatalf("on board after the ship's positions: %v", got)
+	}
+	pending(0, 1)
+	expect("found its ship", []string{"enter acme/quay container:MSKU9070323 120s 0s 29.940,121.865"})
+	if got := inside(t, s, "acme", "quay"); strings.Join(got, " ") != "vessel:412000003@0s container:MSKU9070323@120s" {
+		t.Errorf("inside quay: %v", got)
+	}
+
+	// From now on the box follows the ship.
+	ships(shipAt(ship, sec(3600), approach), shipAt(ship, sec(3660), approach))
+	expect("sailed", []string{
+		"enter acme/approach vessel:412000003 3600s 60s 29.970,121.920",
+		"enter acme/approach container:MSKU9070323 3600s 60s 29.970,121.920",
+		"exit acme/quay vessel:412000003 3600s 3600s 29.970,121.920",
+		"exit acme/quay container:MSKU9070323 3600s 3480s 29.970,121.920",
+	})
+}
+
+// TestLoadBeforeShipMovedOn: a waiting load whose box has a newer event
+// before its ship is found stops waiting, and nothing is published for it;
+// a load whose ship is not found within pendingLoadMaxAge of the ships'
+// positions at the berth stops waiting too.
+func TestLoadBeforeShipMovedOn(t *testing.T) {
+	const ship = 412000004
+	const box, old = "MSKU9070323", "CSQU3054383"
+	s := openOnBoardStore(t, vfs.NewMem(), 30*time.Second)
+	if _, err := s.PutFence("acme", "quay", portOwner, []byte(quayFence)); err != nil {
+		t.Fatal(err)
+	}
+	ev := func(id, c string, code Code, ts int64, reader string) Event {
+		return Event{ID: id, Container: c, Code: code, Time: ts, ReadPoint: reader, Location: "CNNGB-BLCT-QUAY", Source: "test"}
+	}
+	applyOn(t, s, "port.rfid", Batch{Events: []Event{
+		ev("load", box, CodeLOAD, sec(120), "BLCT-QC01-LOAD"),
+		ev("old-load", old, CodeLOAD, sec(0)-3*pendingLoadMaxAge, "BLCT-QC01-LOAD"),
+	}})
+	if m := s.FenceMetrics(); m.PendingLoads != 2 {
+		t.Fatalf("pending loads %d, want 2", m.PendingLoads)
+	}
+	// Discharged again before its ship's AIS shows up.
+	applyOn(t, s, "port.rfid", Batch{Events: []Event{ev("disc", box, CodeDISC, sec(240), "BLCT-QC01-DISC")}})
+	if m := s.FenceMetrics(); m.PendingLoads != 1 {
+		t.Fatalf("pending loads after the discharge %d, want 1", m.PendingLoads)
+	}
+	applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(0), berth1), shipAt(ship, sec(60), berth1)}})
+	alerts(t, s) // the ship's own enter
+	applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(180), berth1)}})
+	if got := onBoard(t, s, ship); len(got) != 0 {
+		t.Errorf("on board: %v", got)
+	}
+	if got := alerts(t, s); len(got) != 0 {
+		t.Errorf("alerts: %v", got)
+	}
+	if m := s.FenceMetrics(); m.PendingLoads != 0 || m.LoadsResolved != 0 {
+		t.Errorf("pending loads %d, resolved %d; want 0, 0", m.PendingLoads, m.LoadsResolved)
+	}
+}
