@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,8 +45,14 @@ type pendingLoads struct {
 	// any ship near it.
 	due, next map[string]map[uint32]int64
 	all       bool
-	resolved  atomic.Uint64
-	pending   atomic.Int64
+	// touched are the boxes whose location records this batch rewrote
+	// (applyLocations): their entries wait for the next batch.
+	touched map[string]bool
+	// found counts this batch's resolutions; resolved and pending are
+	// published after the commit.
+	found    int
+	resolved atomic.Uint64
+	pending  atomic.Int64
 }
 
 // pendingBerth is the berth of a load that found no ship, "" for any
@@ -64,6 +71,7 @@ func (s *Store) pendingBerth(r *locationRecord) string {
 // difference between its old and new location records. Called by
 // applyLocations under s.mu.
 func (s *Store) writePendingLoad(pb *pebble.Batch, box string, old, nr *locationRecord) error {
+	s.loads.touched[box] = true
 	ob, nb := s.pendingBerth(old), s.pendingBerth(nr)
 	if ob == nb && (ob == "" || old.loaded == nr.loaded) {
 		return nil
@@ -141,24 +149,20 @@ func (s *Store) observePendingBerths(r *VesselReport) {
 // at or before the load lies inside the berth). A load that finds its ship
 // now gets it in its location record, enters the on-board index and takes
 // the ship's fence memberships (boardShip: an enter, at the load time, for
-// each fence the ship is inside). Loads older than pendingLoadMaxAge
-// before the newest of those positions are dropped. Boxes with events in
-// this batch are left to the next one: their records are rewritten by
-// this batch. Called by Apply under s.mu, after the batch's events and
-// positions.
-func (s *Store) resolveLoads(pb *pebble.Batch, b *Batch, res *ApplyResult) error {
+// each fence the ship is inside, as the ship's memberships stand before
+// this batch's positions, which applyVessels then hands on to the box). A
+// load none of the ships places is dropped when it is older than
+// pendingLoadMaxAge before the newest of their positions (after Open:
+// before the store's clock). Boxes whose records this batch rewrote are
+// left to the next batch. Called by Apply under s.mu, after the batch's
+// events (applyLocations) and before its positions (applyVessels).
+func (s *Store) resolveLoads(pb *pebble.Batch, res *ApplyResult) error {
 	ld := &s.loads
 	if len(ld.due) == 0 && !ld.all {
 		return nil
 	}
 	if len(ld.count) == 0 {
-		clear(ld.due)
-		ld.all = false
 		return nil
-	}
-	touched := make(map[string]bool, len(b.Events))
-	for i := range b.Events {
-		touched[b.Events[i].Container] = true
 	}
 	berths := slices.Sorted(maps.Keys(ld.due))
 	if ld.all {
@@ -189,48 +193,28 @@ func (s *Store) resolveLoads(pb *pebble.Batch, b *Batch, res *ApplyResult) error
 			}
 			loaded := unsortTime(binary.BigEndian.Uint64(k[len(lo):]))
 			box := string(k[len(lo)+8:])
-			if touched[box] {
+			if ld.touched[box] {
+				// Its record is this batch's: look again in the next.
+				ld.requeue(berth, ld.due[berth])
 				continue
 			}
-			if ld.all && len(ships) == 0 {
-				// After Open: any ship near the berth, as the load did.
-				mmsi, err := s.vesselAtBerth(berth, loaded)
-				if err != nil {
-					it.Close()
-					return err
-				}
-				if mmsi == 0 {
-					continue // no ship near: wait for one
-				}
-				if err := s.resolveLoad(pb, berth, loaded, box, mmsi, &rec, res); err != nil {
-					it.Close()
-					return err
-				}
-				continue
+			mmsi, err := s.shipForLoad(berth, f, loaded, ships)
+			if err != nil {
+				it.Close()
+				return err
 			}
-			if newest-loaded > pendingLoadMaxAge {
-				if err := s.resolveLoad(pb, berth, loaded, box, 0, &rec, res); err != nil {
-					it.Close()
-					return err
+			if mmsi == 0 {
+				horizon := newest
+				if len(ships) == 0 {
+					horizon = s.opts.Now().UnixNano()
 				}
-				continue
+				if horizon-loaded <= pendingLoadMaxAge {
+					continue // wait for a ship
+				}
 			}
-			for _, mmsi := range ships {
-				tp, err := s.VesselAt(mmsi, loaded)
-				if errors.Is(err, ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					it.Close()
-					return err
-				}
-				if f.Contains(geo.LatLng{Lat: tp.Lat, Lng: tp.Lon}) {
-					if err := s.resolveLoad(pb, berth, loaded, box, mmsi, &rec, res); err != nil {
-						it.Close()
-						return err
-					}
-					break
-				}
+			if err := s.resolveLoad(pb, berth, loaded, box, mmsi, &rec, res); err != nil {
+				it.Close()
+				return err
 			}
 		}
 		err = it.Error()
@@ -240,6 +224,40 @@ func (s *Store) resolveLoads(pb *pebble.Batch, b *Batch, res *ApplyResult) error
 		}
 	}
 	return nil
+}
+
+// shipForLoad returns the ship among ships whose newest position at or
+// before loaded lies inside the berth, 0 when none does. With no ships
+// (after Open), any ship near the berth, as the load looks (vesselAtBerth).
+func (s *Store) shipForLoad(berth string, f *geo.Fence, loaded int64, ships []uint32) (uint32, error) {
+	if len(ships) == 0 {
+		return s.vesselAtBerth(berth, loaded)
+	}
+	for _, mmsi := range ships {
+		tp, err := s.VesselAt(mmsi, loaded)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if f.Contains(geo.LatLng{Lat: tp.Lat, Lng: tp.Lon}) {
+			return mmsi, nil
+		}
+	}
+	return 0, nil
+}
+
+// requeue has the next batch look at berth again with ships.
+func (ld *pendingLoads) requeue(berth string, ships map[uint32]int64) {
+	m := ld.next[berth]
+	if m == nil {
+		m = map[uint32]int64{}
+		ld.next[berth] = m
+	}
+	for mmsi, t := range ships {
+		m[mmsi] = max(m[mmsi], t)
+	}
 }
 
 // resolveLoad gives the pending load (berth, loaded, box) its ship mmsi, or
@@ -281,7 +299,7 @@ func (s *Store) resolveLoad(pb *pebble.Batch, berth string, loaded int64, box st
 	if err := drop(); err != nil {
 		return err
 	}
-	ld.resolved.Add(1)
+	ld.found++
 	return s.writeOnBoard(pb, box, &old, &nr, res)
 }
 
@@ -298,18 +316,24 @@ func (s *Store) loadsCommitted() {
 		ld.pending.Add(int64(d))
 	}
 	clear(ld.delta)
+	ld.resolved.Add(uint64(ld.found))
+	ld.found = 0
 	clear(ld.due)
 	ld.all = false
 	for berth, m := range ld.next {
 		ld.due[berth] = m
 	}
 	clear(ld.next)
+	clear(ld.touched)
 }
 
 // loadsBegin forgets what a failed batch left. Called by Apply under s.mu.
 func (s *Store) loadsBegin() {
-	clear(s.loads.delta)
-	clear(s.loads.next)
+	ld := &s.loads
+	clear(ld.delta)
+	clear(ld.next)
+	clear(ld.touched)
+	ld.found = 0
 }
 
 // loadPendingLoads counts the pending loads per berth at Open, writing the
@@ -321,13 +345,26 @@ func (s *Store) loadPendingLoads() error {
 	ld.count, ld.delta = map[string]int{}, map[string]int{}
 	ld.fences = map[string]*geo.Fence{}
 	ld.due, ld.next = map[string]map[uint32]int64{}, map[string]map[uint32]int64{}
+	ld.touched = map[string]bool{}
+	// The marker holds a digest of the port model's berths: the family is
+	// built anew when they changed (a record's pendingness depends on them).
 	marker := []byte{prefixPendingLoad}
-	_, closer, err := s.db.Get(marker)
+	want := s.berthDigest()
+	v, closer, err := s.db.Get(marker)
 	switch {
 	case err == nil:
+		same := bytes.Equal(v, want)
 		closer.Close()
+		if !same {
+			if err := s.db.DeleteRange(marker, []byte{prefixPendingLoad + 1}, s.writeO); err != nil {
+				return err
+			}
+			if err := s.backfillPendingLoads(marker, want); err != nil {
+				return err
+			}
+		}
 	case errors.Is(err, pebble.ErrNotFound):
-		if err := s.backfillPendingLoads(marker); err != nil {
+		if err := s.backfillPendingLoads(marker, want); err != nil {
 			return err
 		}
 	default:
@@ -353,7 +390,25 @@ func (s *Store) loadPendingLoads() error {
 	return it.Error()
 }
 
-func (s *Store) backfillPendingLoads(marker []byte) error {
+// berthDigest is the marker value of the family: the version byte and a
+// hash of the port model's berth ids.
+func (s *Store) berthDigest() []byte {
+	var ids []string
+	for id, p := range s.loc.byID {
+		if p.Kind == KindBerth && p.ID == id {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return h.Sum([]byte{valueV1})
+}
+
+func (s *Store) backfillPendingLoads(marker, digest []byte) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixLocation}, UpperBound: []byte{prefixLocation + 1}})
 	if err != nil {
 		return err
@@ -384,7 +439,7 @@ func (s *Store) backfillPendingLoads(marker []byte) error {
 	if err := it.Error(); err != nil {
 		return err
 	}
-	if err := bb.pb.Set(marker, []byte{valueV1}, nil); err != nil {
+	if err := bb.pb.Set(marker, digest, nil); err != nil {
 		return err
 	}
 	return bb.commit()

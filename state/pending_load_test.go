@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -128,5 +129,111 @@ func TestLoadBeforeShipMovedOn(t *testing.T) {
 	}
 	if m := s.FenceMetrics(); m.PendingLoads != 0 || m.LoadsResolved != 0 {
 		t.Errorf("pending loads %d, resolved %d; want 0, 0", m.PendingLoads, m.LoadsResolved)
+	}
+}
+
+// TestLoadBeforeShipReview covers the orders of arrival around a waiting
+// load: positions older and newer than pendingLoadMaxAge in one backlog,
+// a redelivered and a late event of the box in the batch that looks, and
+// the ship sailing in that same batch.
+func TestLoadBeforeShipReview(t *testing.T) {
+	const box = "MSKU9070323"
+	load := Event{ID: "load", Container: box, Code: CodeLOAD, Time: sec(120), ReadPoint: "BLCT-QC01-LOAD", Location: "CNNGB-BLCT-QUAY", Source: "test"}
+	setup := func(t *testing.T) *Store {
+		s := openOnBoardStore(t, vfs.NewMem(), 30*time.Second)
+		for id, f := range map[string]string{"quay": quayFence, "approach": approachFence} {
+			if _, err := s.PutFence("acme", id, portOwner, []byte(f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		applyOn(t, s, "port.rfid", Batch{Events: []Event{load}})
+		return s
+	}
+	resolved := func(t *testing.T, s *Store, ship uint32, want uint64) {
+		t.Helper()
+		if m := s.FenceMetrics(); m.LoadsResolved != want || m.PendingLoads != int64(1-want) {
+			t.Fatalf("resolved %d, pending %d; want %d, %d", m.LoadsResolved, m.PendingLoads, want, 1-want)
+		}
+		got := onBoard(t, s, ship)
+		if want == 1 && !slices.Equal(got, []string{box + "@120s"}) || want == 0 && len(got) != 0 {
+			t.Fatalf("on board %v", got)
+		}
+	}
+
+	t.Run("backlog spanning the age limit", func(t *testing.T) {
+		const ship = 412000005
+		s := setup(t)
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(0), berth1), shipAt(ship, sec(60), berth1),
+			shipAt(ship, sec(120)+pendingLoadMaxAge+int64(time.Hour), berth1)}})
+		applyOn(t, s, "port.ais", Batch{})
+		resolved(t, s, ship, 1)
+	})
+
+	t.Run("redelivered and late events", func(t *testing.T) {
+		const ship = 412000006
+		s := setup(t)
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(0), berth1), shipAt(ship, sec(60), berth1)}})
+		// A late gate-in rewrites the record (still a load with no ship):
+		// the look waits for the next batch.
+		late := Event{ID: "gate-in", Container: box, Code: CodeGTIN, Time: sec(30), ReadPoint: "BLCT-GATE-L1", Source: "test"}
+		applyOn(t, s, "port.rfid", Batch{Events: []Event{load, late}})
+		resolved(t, s, ship, 0)
+		// A redelivery alone rewrites nothing: this batch finds the ship.
+		applyOn(t, s, "port.rfid", Batch{Events: []Event{load}})
+		resolved(t, s, ship, 1)
+	})
+
+	t.Run("ship sails in the batch that finds it", func(t *testing.T) {
+		const ship = 412000007
+		s := setup(t)
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(0), berth1), shipAt(ship, sec(60), berth1)}})
+		alerts(t, s)
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(3600), approach), shipAt(ship, sec(3660), approach)}})
+		resolved(t, s, ship, 1)
+		want := []string{
+			"enter acme/quay container:MSKU9070323 120s 0s 29.940,121.865",
+			"enter acme/approach vessel:412000007 3600s 60s 29.970,121.920",
+			"enter acme/approach container:MSKU9070323 3600s 60s 29.970,121.920",
+			"exit acme/quay vessel:412000007 3600s 3600s 29.970,121.920",
+			"exit acme/quay container:MSKU9070323 3600s 3480s 29.970,121.920",
+		}
+		if got := alerts(t, s); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if got := inside(t, s, "acme", "approach"); strings.Join(got, " ") != "vessel:412000007@3600s container:MSKU9070323@3600s" {
+			t.Errorf("inside approach: %v", got)
+		}
+	})
+}
+
+// TestPendingLoadsRebuilt: the family is built anew at Open when its
+// marker names other berths than the port model's (the port model
+// changed), so the entries match the records again.
+func TestPendingLoadsRebuilt(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openOnBoardStore(t, fs, 30*time.Second)
+	applyOn(t, s, "port.rfid", Batch{Events: []Event{{ID: "load", Container: "MSKU9070323", Code: CodeLOAD, Time: sec(120),
+		ReadPoint: "BLCT-QC01-LOAD", Location: "CNNGB-BLCT-QUAY", Source: "test"}}})
+	// An entry the records do not back, under a marker of other berths.
+	if err := s.db.Set(pendingLoadKey(nil, "nbct-berth-2", sec(5), "CSQU3054383"), []byte{valueV1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Set([]byte{prefixPendingLoad}, []byte{valueV1, 1, 2, 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openOnBoardStore(t, fs, 30*time.Second)
+	if m := s.FenceMetrics(); m.PendingLoads != 1 {
+		t.Errorf("pending loads %d after the rebuild, want 1", m.PendingLoads)
+	}
+	v, closer, err := s.db.Get([]byte{prefixPendingLoad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if !bytes.Equal(v, s.berthDigest()) {
+		t.Errorf("marker %x, want the berths' digest", v)
 	}
 }

@@ -475,13 +475,15 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 			}
 		}
 	}
+	// Before the positions: a box that finds its ship now follows the
+	// ship's transitions of this batch.
+	if err := s.resolveLoads(pb, &res); err != nil {
+		return res, err
+	}
 	if len(b.Vessels) > 0 {
 		if err := s.applyVessels(pb, b.Vessels, now, &res); err != nil {
 			return res, err
 		}
-	}
-	if err := s.resolveLoads(pb, b, &res); err != nil {
-		return res, err
 	}
 	if len(b.Trucks) > 0 {
 		if err := s.applyTrucks(pb, b.Trucks, &res); err != nil {
