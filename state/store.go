@@ -40,7 +40,9 @@ type Options struct {
 	// only a power loss can then drop the last batches, which are consumed
 	// again because their offsets are dropped with them.
 	NoSync bool
-	// CacheBytes is the block cache size; 0 means 64 MiB.
+	// CacheBytes is the block cache size; 0 means 64 MiB. Pebble's
+	// memtables (up to 2 × 32 MiB) are charged to the same cache on top of
+	// it.
 	CacheBytes int64
 	// Logger receives Pebble's and the store's logs; nil discards them.
 	Logger *slog.Logger
@@ -163,20 +165,34 @@ type Metrics struct {
 	DiskBytes  uint64 // Pebble's on-disk size
 }
 
+// memTableSize and memTableStop are Pebble's memtable size and how many
+// memtables may wait for their flush before writes stop.
+const (
+	memTableSize = 32 << 20
+	memTableStop = 2
+)
+
 // Open opens (creating if needed) the store.
 func Open(opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	cache := pebble.NewCache(opts.CacheBytes)
+	// Pebble charges its memtables (and batches too large for one, queued
+	// as memtables) to the block cache's capacity: with the cache at
+	// CacheBytes alone, two full memtables left no room for a single block
+	// and every read decompressed its blocks anew. The cache is sized so
+	// that CacheBytes stays for blocks while writes stop for flushes
+	// (MemTableStopWritesThreshold memtables).
+	cache := pebble.NewCache(opts.CacheBytes + memTableStop*memTableSize)
 	defer cache.Unref()
 	po := &pebble.Options{
-		FS:                 opts.FS,
-		Cache:              cache,
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{opts.Logger},
-		MemTableSize:       32 << 20,
+		FS:                          opts.FS,
+		Cache:                       cache,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      pebbleLogger{opts.Logger},
+		MemTableSize:                memTableSize,
+		MemTableStopWritesThreshold: memTableStop,
 	}
 	// Every new event costs one point lookup that misses (the id index):
 	// bloom filters let those misses skip the data blocks.
