@@ -498,14 +498,17 @@ type ListQuery struct {
 	// linked to it are listed, paged and counted (one read of the box's
 	// links per candidate).
 	Scope *Scope
+
+	filter scopeFilter
 }
 
-// keep reports whether the list may show the container.
+// keep reports whether the list may show the container. rd must be the
+// same reader for one list; the caller closes q.filter.
 func (q *ListQuery) keep(rd pebble.Reader, id string) (bool, error) {
 	if q.Scope == nil {
 		return true, nil
 	}
-	return visibleIn(rd, id, q.Scope)
+	return q.filter.visible(rd, id, q.Scope)
 }
 
 // ContainersAt calls fn with the containers at a place, in container
@@ -531,6 +534,7 @@ func (s *Store) ContainersAt(place string, at int64, q ListQuery, fn func(*Place
 	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
+	defer q.filter.close()
 	var hits []PlaceStay
 	nowPrefix := placePrefix(nil, prefixPlaceNow, place)
 	nowUpper := append(bytes.Clone(nowPrefix[:len(nowPrefix)-1]), placeEnd+1)
@@ -671,6 +675,7 @@ func (s *Store) ContainersDwelling(before int64, q ListQuery, fn func(id string,
 	upper := dwellKey(nil, before, "")
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
+	defer q.filter.close()
 	if q.Count {
 		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixDwell}, UpperBound: upper})
 		if err != nil {

@@ -78,7 +78,8 @@ func BenchmarkContainersAt(b *testing.B) {
 		yard := in + int64(time.Hour)
 		out := yard + int64(1+i%9)*day
 		batch = append(batch,
-			Event{ID: id + "-in", Container: id, Code: CodeGTIN, Time: in, ReadPoint: "BLCT-GATE-L1", Source: "bench"},
+			Event{ID: id + "-in", Container: id, Code: CodeGTIN, Time: in, ReadPoint: "BLCT-GATE-L1", Source: "bench",
+				Refs: []Ref{{LinkBooking, fmt.Sprintf("BK%03d", i%100)}}},
 			Event{ID: id + "-yard", Container: id, Code: CodeHOLD, Time: yard, Location: "CNNGB-BLCT-YARD-" + blocks[i%len(blocks)], Source: "bench"})
 		if out < t0+30*day {
 			batch = append(batch, Event{ID: id + "-load", Container: id, Code: CodeLOAD, Time: out, ReadPoint: "BLCT-QC02-LOAD", Source: "bench"})
@@ -100,15 +101,20 @@ func BenchmarkContainersAt(b *testing.B) {
 	}
 	n := 0
 	fn := func(*PlaceStay) error { n++; return nil }
+	// A logistics caller whose booking 1 box in 100 carries.
+	scope := &Scope{Bookings: []string{"BK007"}}
 	for _, tc := range []struct {
 		name  string
 		at    int64
 		count bool
+		scope *Scope
 	}{
-		{"when=now", 0, false},
-		{"when=now/count=true", 0, true},
-		{"when=past", t0 + 15*day + 7*int64(time.Hour), false},
-		{"when=past/count=true", t0 + 15*day + 7*int64(time.Hour), true},
+		{"when=now", 0, false, nil},
+		{"when=now/count=true", 0, true, nil},
+		{"when=past", t0 + 15*day + 7*int64(time.Hour), false, nil},
+		{"when=past/count=true", t0 + 15*day + 7*int64(time.Hour), true, nil},
+		{"when=now/logistics", 0, false, scope},
+		{"when=now/logistics/count=true", 0, true, scope},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -116,7 +122,7 @@ func BenchmarkContainersAt(b *testing.B) {
 			for b.Loop() {
 				n = 0
 				var err error
-				_, total, err = s.ContainersAt("nbct-yard-c", tc.at, ListQuery{Limit: 100, Count: tc.count}, fn)
+				_, total, err = s.ContainersAt("nbct-yard-c", tc.at, ListQuery{Limit: 100, Count: tc.count, Scope: tc.scope}, fn)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -370,13 +370,15 @@ func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(i
 		return "", err
 	}
 	defer it.Close()
+	var filter scopeFilter
+	defer filter.close()
 	n := 0
 	last := ""
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		id := string(k[2:])
 		if q.Scope != nil {
-			vis, err := s.Visible(id, q.Scope)
+			vis, err := filter.visible(s.db, id, q.Scope)
 			if err != nil {
 				return "", err
 			}
