@@ -331,6 +331,16 @@ func (s *Store) backfillOnBoard() error {
 		if err := bb.pb.Set(onBoardKey(nil, rec.ship(), string(k[1:])), binary.AppendVarint([]byte{valueV1}, rec.loaded), nil); err != nil {
 			return err
 		}
+		// A box on board has no membership of its own (it is inside what
+		// its ship is inside): one kept from before the family existed
+		// would list it twice under /inside. Dropped without alerts.
+		obj := string(ObjContainer) + string(k[1:])
+		for fk := range s.fence.members[obj] {
+			if err := bb.pb.Delete(memberKey(nil, fk, obj), nil); err != nil {
+				return err
+			}
+		}
+		delete(s.fence.members, obj)
 		if err := bb.spill(); err != nil {
 			return err
 		}

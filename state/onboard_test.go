@@ -388,3 +388,52 @@ func testOnBoardExact(t *testing.T, seed uint64) {
 	}
 	check("rebuilt at Open")
 }
+
+// TestOnBoardBackfillDropsOwnMemberships: in a database written before the
+// on-board index, a box on board may keep a membership of its own; the
+// index built at Open drops it, so /inside lists the box once, with its
+// ship.
+func TestOnBoardBackfillDropsOwnMemberships(t *testing.T) {
+	const ship = 412000009
+	const box = "MSKU9070323"
+	fs := vfs.NewMem()
+	s := openOnBoardStore(t, fs, 30*time.Second)
+	if _, err := s.PutFence("acme", "quay", portOwner, []byte(quayFence)); err != nil {
+		t.Fatal(err)
+	}
+	applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(0), berth1), shipAt(ship, sec(60), berth1)}})
+	applyOn(t, s, "port.rfid", Batch{Events: []Event{{ID: "load", Container: box, Code: CodeLOAD, Time: sec(120),
+		ReadPoint: "BLCT-QC01-LOAD", Location: "CNNGB-BLCT-QUAY", Source: "test"}}})
+	want := "vessel:412000009@0s container:MSKU9070323@120s"
+	if got := strings.Join(inside(t, s, "acme", "quay"), " "); got != want {
+		t.Fatalf("inside %q, want %q", got, want)
+	}
+	// As written before the index: the box's own membership, no index.
+	var fk string
+	for k := range s.fence.members[vesselObj(ship)] {
+		fk = k
+	}
+	v, closer, err := s.db.Get(memberKey(nil, fk, vesselObj(ship)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := memberKey(nil, fk, string(ObjContainer)+box)
+	if err := s.db.Set(own, bytes.Clone(v), nil); err != nil {
+		t.Fatal(err)
+	}
+	closer.Close()
+	if err := s.db.DeleteRange([]byte{prefixOnBoard}, []byte{prefixOnBoard + 1}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openOnBoardStore(t, fs, 30*time.Second)
+	if got := strings.Join(inside(t, s, "acme", "quay"), " "); got != want {
+		t.Errorf("inside after the rebuild %q, want %q", got, want)
+	}
+	if _, closer, err := s.db.Get(own); err == nil {
+		closer.Close()
+		t.Errorf("the box's own membership is still stored")
+	}
+}
