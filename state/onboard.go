@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -202,7 +203,7 @@ func (s *Store) boardShip(pb *pebble.Batch, box string, mmsi uint32, loaded int6
 	}
 	slices.Sort(keys)
 	var lat, lon float64
-	havePos := false
+	posAt := int64(math.MinInt64)
 	for _, fk := range keys {
 		shipIn := ship[fk] != nil && ship[fk].inside
 		m := own[fk]
@@ -216,9 +217,15 @@ func (s *Store) boardShip(pb *pebble.Batch, box string, mmsi uint32, loaded int6
 		if shipIn == boxIn {
 			continue
 		}
-		if !havePos {
-			havePos = true
-			if tp, err := s.VesselAt(mmsi, loaded); err == nil {
+		// At the load; an enter of a fence the ship entered after the
+		// load (a load whose ship was found late) at the ship's enter.
+		at := loaded
+		if shipIn {
+			at = boardSince(ship[fk].since, loaded)
+		}
+		if at != posAt {
+			posAt, lat, lon = at, 0, 0
+			if tp, err := s.VesselAt(mmsi, at); err == nil {
 				lat, lon = tp.Lat, tp.Lon
 			} else if !errors.Is(err, ErrNotFound) {
 				return err
@@ -231,7 +238,7 @@ func (s *Store) boardShip(pb *pebble.Batch, box string, mmsi uint32, loaded int6
 		} else {
 			fs.enters.Add(1)
 		}
-		if err := s.fenceAlert(pb, fk, ObjContainer, box, "", ev, loaded, lat, lon, time.Duration(dwell), res); err != nil {
+		if err := s.fenceAlert(pb, fk, ObjContainer, box, "", ev, at, lat, lon, time.Duration(dwell), res); err != nil {
 			return err
 		}
 	}

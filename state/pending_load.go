@@ -78,10 +78,21 @@ func (s *Store) writePendingLoad(pb *pebble.Batch, box string, old, nr *location
 	}
 	ld := &s.loads
 	if ob != "" {
-		if err := pb.Delete(pendingLoadKey(nil, ob, old.loaded, box), nil); err != nil {
+		// The entry may be gone while the record still looks like it
+		// waits: resolveLoad drops a load too old to wait, and leaves the
+		// record as it is.
+		key := pendingLoadKey(nil, ob, old.loaded, box)
+		_, closer, err := s.db.Get(key)
+		switch {
+		case err == nil:
+			closer.Close()
+			if err := pb.Delete(key, nil); err != nil {
+				return err
+			}
+			ld.delta[ob]--
+		case !errors.Is(err, pebble.ErrNotFound):
 			return err
 		}
-		ld.delta[ob]--
 	}
 	if nb != "" {
 		if err := pb.Set(pendingLoadKey(nil, nb, nr.loaded, box), []byte{valueV1}, nil); err != nil {

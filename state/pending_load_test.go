@@ -183,6 +183,54 @@ func TestLoadBeforeShipReview(t *testing.T) {
 		resolved(t, s, ship, 1)
 	})
 
+	t.Run("dropped as too old, then moves on", func(t *testing.T) {
+		const ship = 412000008
+		s := setup(t)
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(120)+pendingLoadMaxAge+int64(time.Hour), berth1)}})
+		applyOn(t, s, "port.ais", Batch{})
+		if m := s.FenceMetrics(); m.PendingLoads != 0 || m.LoadsResolved != 0 {
+			t.Fatalf("pending loads %d, resolved %d after the drop, want 0, 0", m.PendingLoads, m.LoadsResolved)
+		}
+		// Its record still ends with the load: its next event must not
+		// count a wait that is no longer there.
+		applyOn(t, s, "port.rfid", Batch{Events: []Event{{ID: "gate-in", Container: box, Code: CodeGTIN,
+			Time: sec(120) + 2*pendingLoadMaxAge, ReadPoint: "BLCT-GATE-L1", Source: "test"}}})
+		if m := s.FenceMetrics(); m.PendingLoads != 0 {
+			t.Fatalf("pending loads %d after the box moved on, want 0", m.PendingLoads)
+		}
+		// A later load at the same berth, after that ship left, still
+		// finds its own ship.
+		const other = "CSQU3054383"
+		second := sec(120) + 3*pendingLoadMaxAge
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, second-int64(time.Hour), approach)}})
+		applyOn(t, s, "port.rfid", Batch{Events: []Event{{ID: "load-2", Container: other, Code: CodeLOAD, Time: second,
+			ReadPoint: "BLCT-QC01-LOAD", Location: "CNNGB-BLCT-QUAY", Source: "test"}}})
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship+1, second-int64(time.Minute), berth1)}})
+		applyOn(t, s, "port.ais", Batch{})
+		if got := onBoard(t, s, ship+1); len(got) != 1 || !strings.HasPrefix(got[0], other) {
+			t.Fatalf("on board the second ship: %v", got)
+		}
+	})
+
+	t.Run("found late, after the ship's enter", func(t *testing.T) {
+		// The ship's positions arrive late and all at once: at the berth
+		// at the load, then out to the approach. The box, found on board
+		// afterwards, enters the approach when the ship did, not at the
+		// load.
+		const ship = 412000010
+		s := setup(t)
+		alerts(t, s)
+		applyOn(t, s, "port.ais", Batch{Vessels: []VesselReport{shipAt(ship, sec(0), berth1), shipAt(ship, sec(60), berth1),
+			shipAt(ship, sec(3600), approach), shipAt(ship, sec(3660), approach)}})
+		alerts(t, s) // the ship's own
+		applyOn(t, s, "port.ais", Batch{})
+		resolved(t, s, ship, 1)
+		want := []string{"enter acme/approach container:MSKU9070323 3600s 0s 29.970,121.920"}
+		if got := alerts(t, s); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+
 	t.Run("ship sails in the batch that finds it", func(t *testing.T) {
 		const ship = 412000007
 		s := setup(t)
