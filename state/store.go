@@ -594,7 +594,10 @@ func (s *Store) storedIDs(sc *applyScratch, events []Event) (map[[32]byte]struct
 		return sc.stored, nil
 	}
 	slices.SortFunc(sc.order, func(a, b int) int { return bytes.Compare(sc.hashes[a][:16], sc.hashes[b][:16]) })
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEventIdx}, UpperBound: []byte{prefixEventIdx + 1}})
+	// Most lookups miss (a new event): the bottom level's filters too,
+	// which Pebble skips by default, spare the data blocks that hold most
+	// of the index.
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEventIdx}, UpperBound: []byte{prefixEventIdx + 1}, UseL6Filters: true})
 	if err != nil {
 		return nil, err
 	}
