@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -67,15 +68,9 @@ func (s *serverSplit) stop() (before, in latencySummary, n uint64) {
 
 // parseSent reads a decimal SentHeader value.
 func parseSent(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 19 {
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || v < 0 || b[0] == '+' {
 		return 0, false
-	}
-	var v int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int64(c-'0')
 	}
 	return v, true
 }

@@ -316,6 +316,32 @@ func (s *Store) backfillOnBoard() error {
 	if !errors.Is(err, pebble.ErrNotFound) {
 		return err
 	}
+	return s.backfillFromLocations(marker, []byte{valueV1}, func(bb *backfill, box string, rec *locationRecord) error {
+		if rec.ship() == 0 {
+			return nil
+		}
+		if err := bb.pb.Set(onBoardKey(nil, rec.ship(), box), binary.AppendVarint([]byte{valueV1}, rec.loaded), nil); err != nil {
+			return err
+		}
+		// A box on board has no membership of its own (it is inside what
+		// its ship is inside): one kept from before the family existed
+		// would list it twice under /inside. Dropped without alerts.
+		obj := string(ObjContainer) + box
+		for fk := range s.fence.members[obj] {
+			if err := bb.pb.Delete(memberKey(nil, fk, obj), nil); err != nil {
+				return err
+			}
+		}
+		delete(s.fence.members, obj)
+		return nil
+	})
+}
+
+// backfillFromLocations writes a family derived from the location records:
+// fn adds each record's entries to bb; the marker, written last, says the
+// family is built (a crash before it runs the whole build again at the
+// next Open, so fn must only write what it would write again).
+func (s *Store) backfillFromLocations(marker, markerValue []byte, fn func(bb *backfill, box string, rec *locationRecord) error) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixLocation}, UpperBound: []byte{prefixLocation + 1}})
 	if err != nil {
 		return err
@@ -332,22 +358,9 @@ func (s *Store) backfillOnBoard() error {
 		if err := s.loc.decodeLocationRecord(it.Value(), &rec); err != nil {
 			return fmt.Errorf("state: location %x: %w", k, err)
 		}
-		if rec.ship() == 0 {
-			continue
-		}
-		if err := bb.pb.Set(onBoardKey(nil, rec.ship(), string(k[1:])), binary.AppendVarint([]byte{valueV1}, rec.loaded), nil); err != nil {
+		if err := fn(bb, string(k[1:]), &rec); err != nil {
 			return err
 		}
-		// A box on board has no membership of its own (it is inside what
-		// its ship is inside): one kept from before the family existed
-		// would list it twice under /inside. Dropped without alerts.
-		obj := string(ObjContainer) + string(k[1:])
-		for fk := range s.fence.members[obj] {
-			if err := bb.pb.Delete(memberKey(nil, fk, obj), nil); err != nil {
-				return err
-			}
-		}
-		delete(s.fence.members, obj)
 		if err := bb.spill(); err != nil {
 			return err
 		}
@@ -355,7 +368,7 @@ func (s *Store) backfillOnBoard() error {
 	if err := it.Error(); err != nil {
 		return err
 	}
-	if err := bb.pb.Set(marker, []byte{valueV1}, nil); err != nil {
+	if err := bb.pb.Set(marker, markerValue, nil); err != nil {
 		return err
 	}
 	return bb.commit()

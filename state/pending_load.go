@@ -420,38 +420,11 @@ func (s *Store) berthDigest() []byte {
 }
 
 func (s *Store) backfillPendingLoads(marker, digest []byte) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixLocation}, UpperBound: []byte{prefixLocation + 1}})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	bb := s.newBackfill()
-	defer bb.close()
-	var rec locationRecord
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != 1+ContainerLen {
-			return fmt.Errorf("state: location key %x: %w", k, errCorrupt)
-		}
-		if err := s.loc.decodeLocationRecord(it.Value(), &rec); err != nil {
-			return fmt.Errorf("state: location %x: %w", k, err)
-		}
-		berth := s.pendingBerth(&rec)
+	return s.backfillFromLocations(marker, digest, func(bb *backfill, box string, rec *locationRecord) error {
+		berth := s.pendingBerth(rec)
 		if berth == "" {
-			continue
+			return nil
 		}
-		if err := bb.pb.Set(pendingLoadKey(nil, berth, rec.loaded, string(k[1:])), []byte{valueV1}, nil); err != nil {
-			return err
-		}
-		if err := bb.spill(); err != nil {
-			return err
-		}
-	}
-	if err := it.Error(); err != nil {
-		return err
-	}
-	if err := bb.pb.Set(marker, digest, nil); err != nil {
-		return err
-	}
-	return bb.commit()
+		return bb.pb.Set(pendingLoadKey(nil, berth, rec.loaded, box), []byte{valueV1}, nil)
+	})
 }
