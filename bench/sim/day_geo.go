@@ -17,13 +17,16 @@ type dayTerminal struct {
 	gate   latLon // centre of the gate polygon
 	// inland is the bearing (degrees true) of the road from the gate into
 	// the hinterland, where the trucks come from and go to.
-	inland  float64
-	blocks  []latLon // centres of the yard blocks (inspection area excluded)
-	insp    latLon   // centre of the inspection area
-	quay    map[string]latLon
-	berths  []int // indexes into berths (the AIS generator's berth spots)
-	station *dayStation
-	site    *site // readers of the terminal
+	inland float64
+	blocks []latLon // centres of the yard blocks (inspection area excluded)
+	insp   latLon   // centre of the inspection area
+	quay   map[string]latLon
+	// craneBerth is the berth (feature id) of each crane reader: the
+	// cranes that work a ship are those at its berth.
+	craneBerth map[string]string
+	berths     []int // indexes into berths (the AIS generator's berth spots)
+	station    *dayStation
+	site       *site // readers of the terminal
 }
 
 // dayStation is a port rail station of the day model.
@@ -90,6 +93,7 @@ func loadPortGeo() (portGeo, error) {
 	terms := map[string]*dayTerminal{}
 	stations := map[string]*dayStation{}
 	readers := map[string]latLon{}
+	readerBerth := map[string]string{}
 	for _, f := range fc.Features {
 		p := f.Properties
 		kind, id := prop(p, "kind"), prop(p, "id")
@@ -127,12 +131,15 @@ func loadPortGeo() (portGeo, error) {
 			g.stations = append(g.stations, s)
 		case "reader":
 			readers[prop(p, "reader")] = c
+			readerBerth[prop(p, "reader")] = prop(p, "fence")
 		}
 	}
 	for _, t := range terms {
+		t.craneBerth = map[string]string{}
 		for r, c := range readers {
 			if strings.HasPrefix(r, t.code+"-QC") {
 				t.quay[r] = c
+				t.craneBerth[r] = readerBerth[r]
 			}
 		}
 	}

@@ -32,6 +32,28 @@ type vesselCall struct {
 	anchorWait int64
 	vessel     *aisVessel
 	ref        VesselRef
+	// loaders and dischargers are the crane readers at the call's berth
+	// (craneReaders).
+	loaders, dischargers []readPoint
+}
+
+// craneReaders returns the readers of all that sit at the call's berth:
+// the cranes working the ship read its boxes, so a box loaded or
+// discharged is placed at the berth where the ship's AIS positions are.
+// All of them when the port model places none there.
+func (c *vesselCall) craneReaders(all []readPoint, cache *[]readPoint) []readPoint {
+	if *cache != nil {
+		return *cache
+	}
+	for _, r := range all {
+		if c.term.craneBerth[r.id] == berths[c.berth].id {
+			*cache = append(*cache, r)
+		}
+	}
+	if len(*cache) == 0 {
+		*cache = all
+	}
+	return *cache
 }
 
 // railBox is a box that leaves or arrives by train.
@@ -250,10 +272,12 @@ func (p *planner) discharge(c *vesselCall, n string, td int64, crane int, block 
 	g.plan.QuayMoves++
 	g.plan.YardMoves++
 	tractor := tractorID(c.term, crane, int(td/int64(4*time.Minute)))
+	ds := c.craneReaders(c.term.site.disc, &c.dischargers)
+	reader := ds[crane%len(ds)]
 	g.at(td, func() {
-		g.rfidEvent(n, step{c.term.site.disc[crane%len(c.term.site.disc)], "DISC"}, td)
+		g.rfidEvent(n, step{reader, "DISC"}, td)
 		g.milestone(Milestone{Kind: Discharged, Time: time.Unix(0, td).UTC(), Container: n, Vessel: c.ref, Facility: c.term.id})
-		quay := c.term.quay[c.term.site.disc[crane%len(c.term.site.disc)].id]
+		quay := c.term.quay[reader.id]
 		g.tractorMove(tractor, n, newPath(quay, block), td+int64(20*time.Second), true)
 	})
 }
@@ -267,7 +291,8 @@ func (p *planner) loadBox(c *vesselCall, n string, tl int64, crane int, block la
 	}
 	g.plan.QuayMoves++
 	g.plan.YardMoves++
-	reader := c.term.site.load[crane%len(c.term.site.load)]
+	ls := c.craneReaders(c.term.site.load, &c.loaders)
+	reader := ls[crane%len(ls)]
 	quay := c.term.quay[reader.id]
 	tractor := tractorID(c.term, crane, int(tl/int64(4*time.Minute)))
 	pth := newPath(block, quay)

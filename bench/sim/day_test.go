@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/porttrack/porttrack/geo/portmodel"
 )
 
 // TestDayKeys: records about one container are keyed by its number, truck
@@ -116,5 +118,74 @@ func TestDayCustomsSource(t *testing.T) {
 		if recs[i].Topic != again[i].Topic || !bytes.Equal(recs[i].Value, again[i].Value) {
 			t.Fatalf("record %d differs between runs", i)
 		}
+	}
+}
+
+// TestDayCranesAtBerth: every box a quay crane loads or discharges is read
+// by a crane of the berth its ship lies at, so the engine places the box
+// where the ship's AIS positions are and finds the ship.
+func TestDayCranesAtBerth(t *testing.T) {
+	var fc struct {
+		Features []struct {
+			Properties map[string]any `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(portmodel.GeoJSON(), &fc); err != nil {
+		t.Fatal(err)
+	}
+	berthOf := map[string]string{}
+	for _, f := range fc.Features {
+		if f.Properties["kind"] == "reader" {
+			r, _ := f.Properties["reader"].(string)
+			b, _ := f.Properties["fence"].(string)
+			berthOf[r] = b
+		}
+	}
+	type move struct {
+		box, code string
+		at        int64
+	}
+	want := map[move]string{}
+	cfg := DayConfig{Scale: 0.05, Seed: 11, Start: fixedStart, BadRate: -1, Customs: func(dst []Record, m Milestone) []Record {
+		switch m.Kind {
+		case Loaded:
+			want[move{m.Container, "LOAD", m.Time.UnixMilli()}] = m.Vessel.Berth
+		case Discharged:
+			want[move{m.Container, "DISC", m.Time.UnixMilli()}] = m.Vessel.Berth
+		}
+		return dst
+	}}
+	checked := map[string]int{}
+	for _, r := range NewDayGenerator(cfg).Next(nil, 1<<30) {
+		if r.Topic != "port.rfid" {
+			continue
+		}
+		var v struct {
+			Reader, Epc string
+			T           time.Time
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatalf("%s: %v", r.Value, err)
+		}
+		code := v.Reader[strings.LastIndexByte(v.Reader, '-')+1:]
+		if !strings.Contains(v.Reader, "-QC") || (code != "LOAD" && code != "DISC") {
+			continue
+		}
+		berth, ok := want[move{strings.TrimPrefix(v.Epc, "urn:epc:id:bic:"), code, v.T.UnixMilli()}]
+		if !ok {
+			t.Fatalf("%s: no %s milestone of its ship", r.Value, code)
+		}
+		if berthOf[v.Reader] != berth {
+			t.Fatalf("%s: crane of %s, the ship lies at %s", r.Value, berthOf[v.Reader], berth)
+		}
+		checked[berth]++
+	}
+	t.Logf("crane moves checked by berth: %v", checked)
+	total := 0
+	for _, n := range checked {
+		total += n
+	}
+	if len(checked) < 2 || total < 100 {
+		t.Errorf("%d crane moves at %d berths: the test covers too little", total, len(checked))
 	}
 }
