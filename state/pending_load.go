@@ -36,8 +36,6 @@ type pendingLoads struct {
 	// count is the committed number of pending loads per berth; delta this
 	// batch's changes to it.
 	count, delta map[string]int
-	// fences are the port model's outlines of the berths in count.
-	fences map[string]*geo.Fence
 	// due are berths where committed AIS positions placed ships (their
 	// MMSI → newest position time): their pending loads are looked at by
 	// the next Apply, which reads those positions. next collects this
@@ -71,7 +69,9 @@ func (s *Store) pendingBerth(r *locationRecord) string {
 // difference between its old and new location records. Called by
 // applyLocations under s.mu.
 func (s *Store) writePendingLoad(pb *pebble.Batch, box string, old, nr *locationRecord) error {
-	s.loads.touched[box] = true
+	if ld := &s.loads; len(ld.due) > 0 || ld.all {
+		ld.touched[box] = true // resolveLoads runs in this batch
+	}
 	ob, nb := s.pendingBerth(old), s.pendingBerth(nr)
 	if ob == nb && (ob == "" || old.loaded == nr.loaded) {
 		return nil
@@ -103,19 +103,10 @@ func (s *Store) writePendingLoad(pb *pebble.Batch, box string, old, nr *location
 	return nil
 }
 
-// berthFence returns the port model's outline of a berth, cached.
+// berthFence returns the port model's outline of a berth, nil when the
+// model has none.
 func (s *Store) berthFence(berth string) *geo.Fence {
-	ld := &s.loads
-	if f, ok := ld.fences[berth]; ok {
-		return f
-	}
-	var f *geo.Fence
-	if pm := s.opts.PortModel; pm != nil {
-		if fe, ok := pm.Fence(berth); ok {
-			f = fe
-		}
-	}
-	ld.fences[berth] = f
+	f, _ := s.opts.PortModel.Fence(berth)
 	return f
 }
 
@@ -301,8 +292,7 @@ func (s *Store) resolveLoad(pb *pebble.Batch, berth string, loaded int64, box st
 		return drop() // its ship was not found in time
 	}
 	old := *rec
-	nr := old
-	nr.stays = slices.Clone(old.stays)
+	nr := old // only vessel changes: the stays are shared, not written
 	nr.vessel = mmsi
 	if err := pb.Set(key, appendLocationRecord(nil, &nr), nil); err != nil {
 		return err
@@ -354,7 +344,6 @@ func (s *Store) loadsBegin() {
 func (s *Store) loadPendingLoads() error {
 	ld := &s.loads
 	ld.count, ld.delta = map[string]int{}, map[string]int{}
-	ld.fences = map[string]*geo.Fence{}
 	ld.due, ld.next = map[string]map[uint32]int64{}, map[string]map[uint32]int64{}
 	ld.touched = map[string]bool{}
 	// The marker holds a digest of the port model's berths: the family is
