@@ -52,6 +52,15 @@ func putYard(t *testing.T, s *Store, tenant string) {
 
 // alerts returns the fence alerts waiting in the outbox as
 // "event fence type:id time dwell", and clears the outbox.
+// wantAlerts checks that the alerts published since the last look are
+// want, in order.
+func wantAlerts(t *testing.T, s *Store, step string, want ...string) {
+	t.Helper()
+	if got := alerts(t, s); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s: alerts:\n%s\nwant:\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func alerts(t *testing.T, s *Store) []string {
 	t.Helper()
 	var got []string

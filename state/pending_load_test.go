@@ -45,9 +45,7 @@ func testLoadBeforeShip(t *testing.T, restart bool) {
 	}
 	expect := func(step string, want []string) {
 		t.Helper()
-		if got := alerts(t, s); strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s: alerts:\n%s\nwant:\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
+		wantAlerts(t, s, step, want...)
 	}
 
 	applyOn(t, s, "port.rfid", Batch{Events: []Event{{ID: "load", Container: box, Code: CodeLOAD, Time: sec(120),
@@ -225,10 +223,7 @@ func TestLoadBeforeShipReview(t *testing.T) {
 		alerts(t, s) // the ship's own
 		applyOn(t, s, "port.ais", Batch{})
 		resolved(t, s, ship, 1)
-		want := []string{"enter acme/approach container:MSKU9070323 3600s 0s 29.970,121.920"}
-		if got := alerts(t, s); strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
+		wantAlerts(t, s, "found late", "enter acme/approach container:MSKU9070323 3600s 0s 29.970,121.920")
 	})
 
 	t.Run("ship sails in the batch that finds it", func(t *testing.T) {
@@ -245,9 +240,7 @@ func TestLoadBeforeShipReview(t *testing.T) {
 			"exit acme/quay vessel:412000007 3600s 3600s 29.970,121.920",
 			"exit acme/quay container:MSKU9070323 3600s 3480s 29.970,121.920",
 		}
-		if got := alerts(t, s); strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
+		wantAlerts(t, s, "sailed", want...)
 		if got := inside(t, s, "acme", "approach"); strings.Join(got, " ") != "vessel:412000007@3600s container:MSKU9070323@3600s" {
 			t.Errorf("inside approach: %v", got)
 		}
