@@ -5,10 +5,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/porttrack/porttrack/ingest/ais"
 	"github.com/porttrack/porttrack/ingest/decode"
+	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -33,7 +32,7 @@ func newAISDecoder(cfg ais.Config, m *aisMetrics) (*aisDecoder, error) {
 	return &aisDecoder{dec: d, m: m}, nil
 }
 
-func (d *aisDecoder) decode(b *state.Batch, msg *kafka.Message) error {
+func (d *aisDecoder) decode(b *state.Batch, msg *fetch.Record) error {
 	n := len(b.Vessels)
 	recv := msg.Time
 	if recv.IsZero() {

@@ -34,6 +34,17 @@ type Config struct {
 	// MaxRecordBytes bounds a record value; larger ones are dead-lettered
 	// (reason "oversize"). Default 256 KiB.
 	MaxRecordBytes int
+	// DeadLetterMaxBytes bounds the original value (and key) a dead letter
+	// carries: a longer one is cut to this prefix, with the headers
+	// value-truncated, value-size and value-sha256. Default 64 KiB.
+	DeadLetterMaxBytes int
+	// MaxBatchBytes bounds the decompressed size of one record batch: the
+	// rest of a batch past it is dead-lettered as one range (reason
+	// "oversize") without being decoded. Default 1 GiB.
+	MaxBatchBytes int64
+	// OutboxDegradedAfter is the age of the oldest unpublished outbox
+	// entry past which Degraded reports the outbox. Default 1m.
+	OutboxDegradedAfter time.Duration
 	// Readers is the RFID reader table; nil means rfid.DefaultReaders().
 	Readers map[string]rfid.Reader
 	// AIS configures the AIS decoder (checksum policy, fragment expiry).
@@ -60,12 +71,15 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxRecordBytes = 256 << 10
-	DefaultRFIDTopic      = "port.rfid"
-	DefaultDLQTopic       = "porttrack.dlq"
-	DefaultAISTopic       = "port.ais"
-	DefaultTransportTopic = "port.transport"
-	DefaultCustomsTopic   = "port.customs"
+	DefaultMaxRecordBytes      = 256 << 10
+	DefaultDeadLetterMaxBytes  = 64 << 10
+	DefaultMaxBatchBytes       = 1 << 30
+	DefaultOutboxDegradedAfter = time.Minute
+	DefaultRFIDTopic           = "port.rfid"
+	DefaultDLQTopic            = "porttrack.dlq"
+	DefaultAISTopic            = "port.ais"
+	DefaultTransportTopic      = "port.transport"
+	DefaultCustomsTopic        = "port.customs"
 )
 
 func (c Config) withDefaults() Config {
@@ -89,6 +103,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.DeadLetterMaxBytes == 0 {
+		c.DeadLetterMaxBytes = DefaultDeadLetterMaxBytes
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.OutboxDegradedAfter == 0 {
+		c.OutboxDegradedAfter = DefaultOutboxDegradedAfter
 	}
 	if c.Readers == nil {
 		c.Readers = rfid.DefaultReaders()
@@ -153,8 +176,17 @@ func (c Config) Validate() error {
 	if c.MaxRecordBytes < 1 || c.MaxRecordBytes > 64<<20 {
 		errs = append(errs, fmt.Errorf("max_record_bytes: %d out of range [1, 64 MiB]", c.MaxRecordBytes))
 	}
-	if c.FetchMaxBytes < 1024 {
-		errs = append(errs, fmt.Errorf("fetch_max_bytes: %d is below 1024", c.FetchMaxBytes))
+	if c.DeadLetterMaxBytes < 0 || c.DeadLetterMaxBytes > 512<<10 {
+		errs = append(errs, fmt.Errorf("dead_letter_max_bytes: %d out of range [0 (default), 512 KiB]", c.DeadLetterMaxBytes))
+	}
+	if c.MaxBatchBytes < int64(c.MaxRecordBytes) || c.MaxBatchBytes > 16<<30 {
+		errs = append(errs, fmt.Errorf("max_batch_bytes: %d out of range [max_record_bytes %d, 16 GiB]", c.MaxBatchBytes, c.MaxRecordBytes))
+	}
+	if c.OutboxDegradedAfter < time.Second {
+		errs = append(errs, fmt.Errorf("outbox_degraded_after: %s is below 1s", c.OutboxDegradedAfter))
+	}
+	if c.FetchMaxBytes < 1024 || c.FetchMaxBytes > 256<<20 {
+		errs = append(errs, fmt.Errorf("fetch_max_bytes: %d out of range [1024, 256 MiB]", c.FetchMaxBytes))
 	}
 	if c.FetchMaxWait < time.Millisecond || c.FetchMaxWait > 30*time.Second {
 		errs = append(errs, fmt.Errorf("fetch_max_wait: %s out of range [1ms, 30s]", c.FetchMaxWait))

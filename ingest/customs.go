@@ -7,9 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/porttrack/porttrack/ingest/customs"
+	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -20,7 +19,7 @@ type customsDecoder struct {
 	m   *customsMetrics
 }
 
-func (d customsDecoder) decode(b *state.Batch, msg *kafka.Message) error {
+func (d customsDecoder) decode(b *state.Batch, msg *fetch.Record) error {
 	n := len(b.Customs)
 	var err error
 	b.Customs, err = d.dec.Decode(b.Customs, msg.Value)

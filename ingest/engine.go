@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest/customs"
 	"github.com/porttrack/porttrack/ingest/decode"
+	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/ingest/rfid"
 	"github.com/porttrack/porttrack/ingest/transport"
 	"github.com/porttrack/porttrack/state"
@@ -24,7 +27,7 @@ import (
 // The partition goroutine owns it: a decoder may keep state between records
 // (AIS fragments). On error it must leave the batch as it found it.
 type recordDecoder interface {
-	decode(b *state.Batch, msg *kafka.Message) error
+	decode(b *state.Batch, msg *fetch.Record) error
 }
 
 // eventDecoder adapts a pure decoder of container events (ingest/rfid).
@@ -34,7 +37,7 @@ type eventDecoder struct {
 	}
 }
 
-func (d eventDecoder) decode(b *state.Batch, msg *kafka.Message) error {
+func (d eventDecoder) decode(b *state.Batch, msg *fetch.Record) error {
 	n := len(b.Events)
 	var err error
 	b.Events, err = d.dec.Decode(b.Events, msg.Value)
@@ -68,6 +71,7 @@ type Engine struct {
 		partitions map[tp]*partitionState // current assignment
 	}
 	outboxKick chan struct{}
+	outboxAge  outboxAge
 	metrics    metrics
 }
 
@@ -377,8 +381,11 @@ func (e *Engine) consume(ctx context.Context, p tp, ps *partitionState, commit f
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	defer conn.Close()
+	defer conn.Release()
 
-	first, last, err := conn.ReadOffsets()
+	// last is the last stable offset: the fetch reads committed records
+	// only, so the end of the log for this consumer is there.
+	first, last, err := conn.Offsets(ctx)
 	if err != nil {
 		return fmt.Errorf("read offsets: %w", err)
 	}
@@ -403,58 +410,49 @@ func (e *Engine) consume(ctx context.Context, p tp, ps *partitionState, commit f
 	ps.hwm.Store(last)
 	ps.next.Store(next)
 	ps.caughtUp.Store(next >= ps.startHWM.Load())
-	if _, err := conn.Seek(next, kafka.SeekAbsolute); err != nil {
-		return fmt.Errorf("seek %d: %w", next, err)
-	}
 
 	newDec := e.decoders[p.topic]
 	if newDec == nil {
 		return fmt.Errorf("no decoder for topic %q", p.topic)
 	}
-	w := worker{e: e, p: p, dec: newDec()}
+	w := worker{e: e, p: p, ps: ps, dec: newDec()}
 	lastCommit := time.Now()
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(e.cfg.FetchMaxWait + 10*time.Second)); err != nil {
-			return err
-		}
-		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: e.cfg.FetchMaxBytes, MaxWait: e.cfg.FetchMaxWait})
 		w.reset(next)
-		for {
-			msg, err := batch.ReadMessage()
-			if err != nil {
-				break
-			}
-			w.add(&msg)
-		}
-		hwm := batch.HighWaterMark()
-		if err := batch.Close(); err != nil && !errors.Is(err, kafka.RequestTimedOut) {
-			// RequestTimedOut is an empty fetch at the log end after MaxWait.
-			if errors.Is(err, kafka.OffsetOutOfRange) {
-				return fmt.Errorf("offset %d out of range: %w", next, err)
-			}
+		res, err := conn.Fetch(ctx, next, w.add)
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			// Records read before the error are applied below only if the
-			// batch completed; drop them and refetch from next.
+			// Records read before the error and not yet applied are
+			// dropped; the next connection refetches them from the stored
+			// offset.
 			return fmt.Errorf("fetch at %d: %w", next, err)
 		}
-		if w.records > 0 {
+		e.metrics.control.Add(uint64(res.Control))
+		e.metrics.aborted.Add(uint64(res.Aborted))
+		e.metrics.consumed.Add(uint64(res.Control + res.Aborted))
+		// Control batches and aborted records move the offset too: store
+		// it even when the fetch held nothing to apply.
+		w.batch.Next = max(w.batch.Next, res.Next)
+		if w.records > 0 || w.batch.Next > next {
 			if err := w.apply(); err != nil {
 				return err
 			}
-			next = w.batch.Next
-			ps.next.Store(next)
-			e.kickOutbox(len(w.batch.Outbox))
 		}
-		if hwm > 0 {
-			ps.hwm.Store(hwm)
+		applied := w.applied
+		next = w.batch.Next
+		// Under read_committed the log ends at the last stable offset.
+		if end := res.LastStableOffset; end >= 0 {
+			ps.hwm.Store(end)
+		} else if res.HighWatermark >= 0 {
+			ps.hwm.Store(res.HighWatermark)
 		}
 		if !ps.caughtUp.Load() && next >= ps.startHWM.Load() {
 			ps.caughtUp.Store(true)
 			e.log.Info("partition caught up", "topic", p.topic, "partition", p.partition, "offset", next)
 		}
-		if commit != nil && w.records > 0 && time.Since(lastCommit) > 5*time.Second {
+		if commit != nil && applied && time.Since(lastCommit) > 5*time.Second {
 			commit(next)
 			lastCommit = time.Now()
 		}
@@ -464,10 +462,16 @@ func (e *Engine) consume(ctx context.Context, p tp, ps *partitionState, commit f
 	}
 }
 
-func (e *Engine) dialLeader(ctx context.Context, p tp) (*kafka.Conn, error) {
+// dialLeader connects to the leader of p for fetching.
+func (e *Engine) dialLeader(ctx context.Context, p tp) (*fetch.Conn, error) {
 	var lastErr error
 	for _, b := range e.cfg.Brokers {
-		conn, err := e.dialer.DialLeader(ctx, "tcp", b, p.topic, int(p.partition))
+		leader, err := e.dialer.LookupLeader(ctx, "tcp", b, p.topic, int(p.partition))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		conn, err := fetch.Dial(ctx, net.JoinHostPort(leader.Host, strconv.Itoa(leader.Port)), p.topic, p.partition, e.fetchConfig())
 		if err == nil {
 			return conn, nil
 		}
@@ -476,62 +480,86 @@ func (e *Engine) dialLeader(ctx context.Context, p tp) (*kafka.Conn, error) {
 	return nil, fmt.Errorf("dial leader of %s/%d: %w", p.topic, p.partition, lastErr)
 }
 
-// worker turns one fetched run of records into one state batch.
+func (e *Engine) fetchConfig() fetch.Config {
+	return fetch.Config{
+		MaxBytes:       int32(e.cfg.FetchMaxBytes),
+		MaxWait:        e.cfg.FetchMaxWait,
+		MaxRecordBytes: e.cfg.MaxRecordBytes,
+		PrefixBytes:    e.cfg.DeadLetterMaxBytes,
+		MaxBatchBytes:  e.cfg.MaxBatchBytes,
+		ClientID:       "porttrack",
+	}
+}
+
+// flushBytes bounds the record bytes (and dead letters) a worker holds
+// before it applies them: a fetch of many large records is applied in
+// several state batches instead of one that holds them all.
+const flushBytes = 32 << 20
+
+// worker turns one fetched run of records into state batches.
 type worker struct {
 	e       *Engine
 	p       tp
+	ps      *partitionState
 	dec     recordDecoder
 	batch   state.Batch
 	records int
-	decoded int // records of the batch that decoded into events
+	decoded int  // records of the batch that decoded into events
+	bytes   int  // record and dead-letter bytes held by the batch
+	applied bool // a batch was applied since reset
 }
 
 func (w *worker) reset(next int64) {
 	w.batch = state.Batch{Topic: w.p.topic, Partition: w.p.partition, Next: next,
 		Events: w.batch.Events[:0], Vessels: w.batch.Vessels[:0], Trucks: w.batch.Trucks[:0], Customs: w.batch.Customs[:0], Outbox: w.batch.Outbox[:0]}
-	w.records, w.decoded = 0, 0
+	w.records, w.decoded, w.bytes, w.applied = 0, 0, 0, false
 }
 
-func (w *worker) add(msg *kafka.Message) {
+// add takes one record (or a range of offsets the fetch could not read)
+// into the batch. The fetch calls it in offset order.
+func (w *worker) add(rec *fetch.Record) error {
 	w.records++
-	w.batch.Next = msg.Offset + 1
 	m := &w.e.metrics
 	m.consumed.Add(1)
-	if isControlRecord(msg) {
-		// kafka-go hands transaction markers to the application (KAFKA.md
-		// pitfall 3); they carry no data.
-		m.control.Add(1)
-		return
-	}
 	var err error
 	switch {
-	case len(msg.Value) == 0:
+	case rec.Problem != "":
+		w.batch.Next = rec.LastOffset + 1
+		reason := rec.Problem
+		if reason == fetch.ProblemBatchTooLarge {
+			reason = decode.ReasonOversize
+		}
+		err = decode.Errorf(reason, "offsets %d-%d: %s", rec.Offset, rec.LastOffset, rec.Detail)
+	case rec.Oversize:
+		w.batch.Next = rec.Offset + 1
+		err = decode.Errorf(decode.ReasonOversize, "record has %d value bytes (limit %d), or its key or headers exceed the limit", max(rec.Size, 0), w.e.cfg.MaxRecordBytes)
+	case len(rec.Value) == 0:
+		w.batch.Next = rec.Offset + 1
 		err = decode.Errorf(decode.ReasonEmpty, "record value is empty")
-	case len(msg.Value) > w.e.cfg.MaxRecordBytes:
-		err = decode.Errorf(decode.ReasonOversize, "record value has %d bytes, limit %d", len(msg.Value), w.e.cfg.MaxRecordBytes)
 	default:
-		err = w.dec.decode(&w.batch, msg)
+		w.batch.Next = rec.Offset + 1
+		w.bytes += len(rec.Key) + len(rec.Value)
+		err = w.dec.decode(&w.batch, rec)
 	}
 	if err == nil {
 		w.decoded++
-		return
+	} else {
+		reason := decode.Reason(err)
+		m.deadLetter(reason)
+		if w.e.log.Enabled(context.Background(), slog.LevelDebug) {
+			w.e.log.Debug("dead letter", "topic", w.p.topic, "partition", w.p.partition, "offset", rec.Offset, "err", err)
+		}
+		dl := deadLetter(w.e.cfg.Topics.DLQ, w.p, rec, err, w.e.cfg.DeadLetterMaxBytes)
+		w.bytes += len(dl.Key) + len(dl.Value) + 256
+		w.batch.Outbox = append(w.batch.Outbox, dl)
 	}
-	reason := decode.Reason(err)
-	m.deadLetter(reason)
-	if w.e.log.Enabled(context.Background(), slog.LevelDebug) {
-		w.e.log.Debug("dead letter", "topic", w.p.topic, "partition", w.p.partition, "offset", msg.Offset, "err", err)
+	if w.bytes >= flushBytes {
+		return w.apply()
 	}
-	w.batch.Outbox = append(w.batch.Outbox, deadLetter(w.e.cfg.Topics.DLQ, msg, err))
+	return nil
 }
 
-// isControlRecord recognises a transaction commit/abort marker: key is
-// version int16 0 and type int16 0 (abort) or 1 (commit), value is version
-// int16 and coordinator epoch int32. No porttrack input record has this shape.
-func isControlRecord(msg *kafka.Message) bool {
-	k := msg.Key
-	return len(k) == 4 && k[0] == 0 && k[1] == 0 && k[2] == 0 && k[3] <= 1 && len(msg.Value) == 6
-}
-
+// apply applies the batch and starts the next one at its end.
 func (w *worker) apply() error {
 	res, err := w.e.store.Apply(&w.batch)
 	if err != nil {
@@ -543,9 +571,11 @@ func (w *worker) apply() error {
 	m.late.Add(uint64(res.Late))
 	m.batches.Add(1)
 	m.decoded.Add(uint64(w.decoded))
+	w.ps.next.Store(w.batch.Next)
 	// Dead letters and the derived events Apply wrote wait in the outbox.
 	w.e.kickOutbox(len(w.batch.Outbox) + res.Events)
-	w.batch.Outbox = w.batch.Outbox[:0]
+	w.reset(w.batch.Next)
+	w.applied = true
 	return nil
 }
 
@@ -556,93 +586,70 @@ const (
 	HeaderSourcePartition = "source-partition"
 	HeaderSourceOffset    = "source-offset"
 	HeaderID              = "porttrack-id"
+	// HeaderSourceLastOffset is on the dead letter of a range of offsets
+	// that could not be read (a corrupt or oversize record batch): the
+	// range is source-offset..source-last-offset.
+	HeaderSourceLastOffset = "source-last-offset"
+	// HeaderValueSize is the size of the whole original value in bytes
+	// (absent for a null value or a range); HeaderValueSHA256 its SHA-256,
+	// hex.
+	HeaderValueSize   = "value-size"
+	HeaderValueSHA256 = "value-sha256"
+	// HeaderValueTruncated ("true") says the dead letter carries only the
+	// first DeadLetterMaxBytes of the value; HeaderKeyTruncated and
+	// HeaderHeadersTruncated the same of the key and the original headers.
+	HeaderValueTruncated   = "value-truncated"
+	HeaderKeyTruncated     = "key-truncated"
+	HeaderHeadersTruncated = "headers-truncated"
 )
 
-func deadLetter(topic string, msg *kafka.Message, err error) state.Message {
-	part := strconv.Itoa(msg.Partition)
-	off := strconv.FormatInt(msg.Offset, 10)
-	hs := make([]state.Header, 0, len(msg.Headers)+5)
-	for _, h := range msg.Headers {
+// deadLetter builds the dead letter of rec: at most limit bytes of its value
+// and key, its headers while they fit in limit, and the porttrack headers.
+func deadLetter(topic string, p tp, rec *fetch.Record, err error, limit int) state.Message {
+	part := strconv.Itoa(int(p.partition))
+	off := strconv.FormatInt(rec.Offset, 10)
+	hs := make([]state.Header, 0, len(rec.Headers)+10)
+	hbytes, hdropped := 0, rec.HeadersTruncated
+	for _, h := range rec.Headers {
+		if hbytes += len(h.Key) + len(h.Value); hbytes > limit {
+			hdropped = true
+			break
+		}
 		hs = append(hs, state.Header{Key: h.Key, Value: h.Value})
 	}
 	hs = append(hs,
 		state.Header{Key: HeaderError, Value: []byte(err.Error())},
-		state.Header{Key: HeaderSourceTopic, Value: []byte(msg.Topic)},
+		state.Header{Key: HeaderSourceTopic, Value: []byte(p.topic)},
 		state.Header{Key: HeaderSourcePartition, Value: []byte(part)},
 		state.Header{Key: HeaderSourceOffset, Value: []byte(off)},
-		state.Header{Key: HeaderID, Value: []byte(msg.Topic + "/" + part + "/" + off)},
+		state.Header{Key: HeaderID, Value: []byte(p.topic + "/" + part + "/" + off)},
 	)
-	return state.Message{Topic: topic, Key: msg.Key, Value: msg.Value, Headers: hs}
-}
-
-func (e *Engine) kickOutbox(n int) {
-	if n == 0 {
-		return
+	if rec.Problem != "" {
+		hs = append(hs, state.Header{Key: HeaderSourceLastOffset, Value: []byte(strconv.FormatInt(rec.LastOffset, 10))})
+		return state.Message{Topic: topic, Headers: hs}
 	}
-	select {
-	case e.outboxKick <- struct{}{}:
-	default:
+	value, key := rec.Value, rec.Key
+	if rec.Size >= 0 {
+		sum := rec.SHA256
+		if !rec.Oversize {
+			sum = sha256.Sum256(value)
+		}
+		hs = append(hs,
+			state.Header{Key: HeaderValueSize, Value: []byte(strconv.FormatInt(rec.Size, 10))},
+			state.Header{Key: HeaderValueSHA256, Value: []byte(hex.EncodeToString(sum[:]))})
 	}
-}
-
-// publishOutbox sends outbox messages to Kafka, at least once, in sequence
-// order, and deletes them once the broker acknowledged them.
-func (e *Engine) publishOutbox(ctx context.Context) {
-	w := &kafka.Writer{
-		Addr:                   kafka.TCP(e.cfg.Brokers...),
-		Balancer:               &kafka.Murmur2Balancer{},
-		RequiredAcks:           kafka.RequireAll, // KAFKA.md pitfall 1
-		BatchTimeout:           2 * time.Millisecond,
-		AllowAutoTopicCreation: false,
-		Transport:              &kafka.Transport{Dial: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, ClientID: "porttrack"},
+	if len(value) > limit || int64(len(value)) < rec.Size {
+		value = value[:min(len(value), limit)]
+		hs = append(hs, state.Header{Key: HeaderValueTruncated, Value: []byte("true")})
 	}
-	defer w.Close()
-	backoff := e.cfg.RetryBackoff
-	var msgs []kafka.Message
-	for ctx.Err() == nil {
-		msgs = msgs[:0]
-		var firstSeq, lastSeq uint64
-		err := e.store.ScanOutbox(500, func(o *state.OutboxEntry) error {
-			if len(msgs) == 0 {
-				firstSeq = o.Seq
-			}
-			lastSeq = o.Seq
-			km := kafka.Message{Topic: o.Topic, Key: clone(o.Key), Value: clone(o.Value)}
-			for _, h := range o.Headers {
-				km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: clone(h.Value)})
-			}
-			msgs = append(msgs, km)
-			return nil
-		})
-		if err == nil && len(msgs) > 0 {
-			err = w.WriteMessages(ctx, msgs...)
-			if err == nil {
-				err = e.store.DeleteOutbox(firstSeq, lastSeq)
-				e.metrics.published.Add(uint64(len(msgs)))
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			e.metrics.publishErrors.Add(1)
-			e.log.Warn("publishing outbox", "err", err)
-			sleep(ctx, backoff)
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = e.cfg.RetryBackoff
-		if len(msgs) == 500 {
-			continue
-		}
-		t := time.NewTimer(time.Second)
-		select {
-		case <-ctx.Done():
-		case <-e.outboxKick:
-		case <-t.C:
-		}
-		t.Stop()
+	if len(key) > limit {
+		key = key[:limit]
+		hs = append(hs, state.Header{Key: HeaderKeyTruncated, Value: []byte("true")})
 	}
+	if hdropped {
+		hs = append(hs, state.Header{Key: HeaderHeadersTruncated, Value: []byte("true")})
+	}
+	return state.Message{Topic: topic, Key: key, Value: value, Headers: hs}
 }
 
 func clone(b []byte) []byte {

@@ -3,8 +3,11 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -202,8 +205,20 @@ func testBadInput(t *testing.T, group string) {
 	for _, d := range dlq {
 		kind := d.headers["kind"]
 		seen[kind] = true
-		if !bytes.Equal(d.value, bad[kind]) || string(d.key) != "CSQU3054383" {
-			t.Errorf("%s: dead letter does not carry the original key and value", kind)
+		wantValue := bad[kind]
+		if len(wantValue) > ingest.DefaultDeadLetterMaxBytes {
+			// A dead letter carries a prefix of a long value, and says so.
+			wantValue = wantValue[:ingest.DefaultDeadLetterMaxBytes]
+			sum := sha256.Sum256(bad[kind])
+			if d.headers["value-truncated"] != "true" || d.headers["value-size"] != strconv.Itoa(len(bad[kind])) ||
+				d.headers["value-sha256"] != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: truncated dead letter headers %v, want value-truncated true, value-size %d, value-sha256 %x", kind, d.headers, len(bad[kind]), sum)
+			}
+		} else if _, ok := d.headers["value-truncated"]; ok {
+			t.Errorf("%s: a whole value is marked truncated", kind)
+		}
+		if !bytes.Equal(d.value, wantValue) || string(d.key) != "CSQU3054383" {
+			t.Errorf("%s: dead letter does not carry the original key and value (or its prefix): %d bytes", kind, len(d.value))
 		}
 		reason, _, _ := strings.Cut(d.headers["error"], ":")
 		want := kind

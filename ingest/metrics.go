@@ -6,12 +6,14 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // metrics are the engine's counters, exported in Prometheus text format by
 // WritePrometheus (ingest imports no metrics library).
 type metrics struct {
 	consumed, decoded, batches, control atomic.Uint64
+	aborted, outboxSetAside             atomic.Uint64
 	stored, duplicates, late            atomic.Uint64
 	published, publishErrors            atomic.Uint64
 	partitionErrors, retentionGaps      atomic.Uint64
@@ -74,13 +76,16 @@ func (e *Engine) WritePrometheus(w io.Writer) {
 	}
 	counter("porttrack_ingest_records_consumed_total", "Records read from input topics.", m.consumed.Load())
 	counter("porttrack_ingest_records_applied_total", "Records decoded and applied to state.", m.decoded.Load())
-	counter("porttrack_ingest_control_records_total", "Transaction markers skipped.", m.control.Load())
+	counter("porttrack_ingest_control_records_total", "Transaction markers (control records) skipped.", m.control.Load())
+	counter("porttrack_ingest_aborted_records_total", "Records of aborted transactions skipped (read_committed).", m.aborted.Load())
 	counter("porttrack_ingest_batches_total", "State batches committed.", m.batches.Load())
 	counter("porttrack_ingest_events_stored_total", "New events stored in history.", m.stored.Load())
 	counter("porttrack_ingest_events_duplicate_total", "Events ignored because their id was already stored.", m.duplicates.Load())
 	counter("porttrack_ingest_events_late_total", "Events older than the container's newest (history only).", m.late.Load())
 	counter("porttrack_outbox_published_total", "Outbox messages acknowledged by Kafka.", m.published.Load())
 	counter("porttrack_outbox_publish_errors_total", "Failed outbox publish attempts (retried).", m.publishErrors.Load())
+	counter("porttrack_outbox_set_aside_total", "Outbox entries the broker refused for good, replaced by a stub dead letter.", m.outboxSetAside.Load())
+	fmt.Fprintf(w, "# HELP porttrack_outbox_oldest_age_seconds Age of the oldest unpublished outbox entry (0 when empty; counted from the first scan after a start).\n# TYPE porttrack_outbox_oldest_age_seconds gauge\nporttrack_outbox_oldest_age_seconds %g\n", e.outboxAge.age(time.Now()).Seconds())
 	counter("porttrack_ingest_partition_errors_total", "Partition consumer restarts after an error.", m.partitionErrors.Load())
 	counter("porttrack_ingest_retention_gap_records_total", "Records deleted by retention before they were applied.", m.retentionGaps.Load())
 

@@ -5,9 +5,8 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/porttrack/porttrack/ingest/decode"
+	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/ingest/transport"
 	"github.com/porttrack/porttrack/state"
 )
@@ -23,7 +22,7 @@ type transportDecoder struct {
 	m   *transportMetrics
 }
 
-func (d transportDecoder) decode(b *state.Batch, msg *kafka.Message) error {
+func (d transportDecoder) decode(b *state.Batch, msg *fetch.Record) error {
 	nt, np, ne, nw := len(b.Trucks), len(b.Plans), len(b.PlanEvents), len(b.Waybills)
 	ignored, err := d.dec.Decode(b, msg.Value)
 	if err == nil {
