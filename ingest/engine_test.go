@@ -57,6 +57,12 @@ func start(t *testing.T, group string, topics ...string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	return startOn(t, c, group)
+}
+
+// startOn runs an engine with a fresh store against the cluster c.
+func startOn(t *testing.T, c *kfake.Cluster, group string) *harness {
+	t.Helper()
 	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
