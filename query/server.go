@@ -1,6 +1,7 @@
 package query
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,6 +20,10 @@ type Config struct {
 	Store *state.Store
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() bool
+	// Degraded, when not nil, lists what works but not as it should
+	// (ingest's Engine.Degraded): /healthz and /readyz add it to their body
+	// as "degraded", without changing their status codes.
+	Degraded func() []string
 	// Metrics write further Prometheus text on /metrics (ingest's, ...).
 	Metrics []func(io.Writer)
 	Logger  *slog.Logger
@@ -154,19 +159,31 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "/v1/trucks/{plate}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truckTrack(ctx, r.param(0)) })},
 		{pattern: "/healthz", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) {
 			ctx.SetContentType("application/json")
-			ctx.SetBodyString(`{"status":"ok"}`)
+			ctx.SetBody(s.withDegraded([]byte(`{"status":"ok"`)))
 		})},
 		{pattern: "/readyz", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) {
 			ctx.SetContentType("application/json")
 			if s.cfg.Ready == nil || s.cfg.Ready() {
-				ctx.SetBodyString(`{"status":"ready"}`)
+				ctx.SetBody(s.withDegraded([]byte(`{"status":"ready"`)))
 			} else {
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-				ctx.SetBodyString(`{"status":"not_ready","reason":"partitions not assigned or not caught up"}`)
+				ctx.SetBody(s.withDegraded([]byte(`{"status":"not_ready","reason":"partitions not assigned or not caught up"`)))
 			}
 		})},
 		{pattern: "/metrics", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.metrics(ctx) })},
 	}
+}
+
+// withDegraded ends the JSON object started in b, adding "degraded" when
+// Config.Degraded lists anything.
+func (s *Server) withDegraded(b []byte) []byte {
+	if s.cfg.Degraded != nil {
+		if d := s.cfg.Degraded(); len(d) > 0 {
+			j, _ := json.Marshal(d) // a []string always marshals
+			b = append(append(b, `,"degraded":`...), j...)
+		}
+	}
+	return append(b, '}')
 }
 
 // storeError maps store errors to HTTP statuses: the one place that does.

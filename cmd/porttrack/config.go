@@ -26,18 +26,25 @@ import (
 // Config is the node configuration: from a YAML file (--config), then
 // PORTTRACK_* environment variables, then flags, each overriding the last.
 type Config struct {
-	Brokers        []string               `yaml:"brokers"`
-	Group          string                 `yaml:"group"`
-	HTTPAddr       string                 `yaml:"http_addr"`
-	DataDir        string                 `yaml:"data_dir"`
-	Topics         Topics                 `yaml:"topics"`
-	MaxRecordBytes int                    `yaml:"max_record_bytes"`
-	NoSync         bool                   `yaml:"no_sync"`
-	LogLevel       string                 `yaml:"log_level"`
-	LogFormat      string                 `yaml:"log_format"`
-	SessionTimeout time.Duration          `yaml:"session_timeout"`
-	Heartbeat      time.Duration          `yaml:"heartbeat_interval"`
-	Readers        map[string]rfid.Reader `yaml:"readers"`
+	Brokers        []string `yaml:"brokers"`
+	Group          string   `yaml:"group"`
+	HTTPAddr       string   `yaml:"http_addr"`
+	DataDir        string   `yaml:"data_dir"`
+	Topics         Topics   `yaml:"topics"`
+	MaxRecordBytes int      `yaml:"max_record_bytes"`
+	// DeadLetterMaxBytes bounds the original value a dead letter carries.
+	DeadLetterMaxBytes int `yaml:"dead_letter_max_bytes"`
+	// MaxBatchBytes bounds the decompressed size of one input record batch.
+	MaxBatchBytes int64 `yaml:"max_batch_bytes"`
+	// OutboxDegradedAfter: /healthz and /readyz report the outbox degraded
+	// when its oldest unpublished entry is older.
+	OutboxDegradedAfter time.Duration          `yaml:"outbox_degraded_after"`
+	NoSync              bool                   `yaml:"no_sync"`
+	LogLevel            string                 `yaml:"log_level"`
+	LogFormat           string                 `yaml:"log_format"`
+	SessionTimeout      time.Duration          `yaml:"session_timeout"`
+	Heartbeat           time.Duration          `yaml:"heartbeat_interval"`
+	Readers             map[string]rfid.Reader `yaml:"readers"`
 	// PortModel is a GeoJSON file of the port's fences; "" is the built-in
 	// Ningbo-Zhoushan model.
 	PortModel        string        `yaml:"port_model"`
@@ -128,16 +135,20 @@ type Topics struct {
 
 func defaultConfig() Config {
 	return Config{
-		Group:            "porttrack",
-		HTTPAddr:         "127.0.0.1:8080",
-		MaxRecordBytes:   ingest.DefaultMaxRecordBytes,
-		LogLevel:         "info",
-		LogFormat:        "text",
-		SessionTimeout:   10 * time.Second,
-		Heartbeat:        time.Second,
-		PortCallMinDwell: 2 * time.Minute,
-		TrackRetention:   7 * 24 * time.Hour,
-		FenceMinDwell:    30 * time.Second,
+		Group:          "porttrack",
+		HTTPAddr:       "127.0.0.1:8080",
+		MaxRecordBytes: ingest.DefaultMaxRecordBytes,
+		// The three below: ingest's defaults.
+		DeadLetterMaxBytes:  ingest.DefaultDeadLetterMaxBytes,
+		MaxBatchBytes:       ingest.DefaultMaxBatchBytes,
+		OutboxDegradedAfter: ingest.DefaultOutboxDegradedAfter,
+		LogLevel:            "info",
+		LogFormat:           "text",
+		SessionTimeout:      10 * time.Second,
+		Heartbeat:           time.Second,
+		PortCallMinDwell:    2 * time.Minute,
+		TrackRetention:      7 * 24 * time.Hour,
+		FenceMinDwell:       30 * time.Second,
 		Guard: GuardSteps{Discharge: 6 * time.Hour, HoldClear: 24 * time.Hour, CustomsClear: 24 * time.Hour,
 			Transfer: 2 * time.Hour, Load: time.Hour},
 		MaxFences: 1000,
@@ -258,6 +269,23 @@ var serveSettings = []setting{
 	{"port_model", "GeoJSON file of the port model (fences); empty: the built-in Ningbo-Zhoushan model", str(func(c *Config) *string { return &c.PortModel })},
 	{"track_retention", "how long vessel and truck track points are kept behind the newest position (0: forever; trimmed in steps of 1/16 of it, at most an hour)", dur(func(c *Config) *time.Duration { return &c.TrackRetention })},
 	{"port_call_min_dwell", "time a vessel must hold a new port-call phase before it changes", dur(func(c *Config) *time.Duration { return &c.PortCallMinDwell })},
+	{"dead_letter_max_bytes", "most bytes of the original value (and key) a dead letter carries; longer ones are cut, with value-truncated, value-size and value-sha256 headers", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want an integer number of bytes, got %q", v)
+		}
+		c.DeadLetterMaxBytes = n
+		return nil
+	}},
+	{"max_batch_bytes", "most bytes one input record batch may decompress to; the rest of a larger batch is dead-lettered (oversize) undecoded", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer number of bytes, got %q", v)
+		}
+		c.MaxBatchBytes = n
+		return nil
+	}},
+	{"outbox_degraded_after", "age of the oldest unpublished outbox entry past which /healthz and /readyz report the outbox degraded", dur(func(c *Config) *time.Duration { return &c.OutboxDegradedAfter })},
 	{"max_record_bytes", "largest record value accepted; larger ones are dead-lettered", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {

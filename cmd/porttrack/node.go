@@ -61,16 +61,19 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		}
 	}
 	engine, err := ingest.New(ingest.Config{
-		Brokers:           cfg.Brokers,
-		GroupID:           cfg.Group,
-		Topics:            ingest.Topics{RFID: cfg.Topics.RFID, AIS: cfg.Topics.AIS, Transport: cfg.Topics.Transport, Customs: cfg.Topics.Customs, DLQ: cfg.Topics.DLQ},
-		Customs:           customs.Config{TrustedCerts: certs},
-		MaxRecordBytes:    cfg.MaxRecordBytes,
-		Readers:           cfg.Readers,
-		SessionTimeout:    cfg.SessionTimeout,
-		RebalanceTimeout:  cfg.SessionTimeout,
-		HeartbeatInterval: cfg.Heartbeat,
-		Logger:            log,
+		Brokers:             cfg.Brokers,
+		GroupID:             cfg.Group,
+		Topics:              ingest.Topics{RFID: cfg.Topics.RFID, AIS: cfg.Topics.AIS, Transport: cfg.Topics.Transport, Customs: cfg.Topics.Customs, DLQ: cfg.Topics.DLQ},
+		Customs:             customs.Config{TrustedCerts: certs},
+		MaxRecordBytes:      cfg.MaxRecordBytes,
+		DeadLetterMaxBytes:  cfg.DeadLetterMaxBytes,
+		MaxBatchBytes:       cfg.MaxBatchBytes,
+		OutboxDegradedAfter: cfg.OutboxDegradedAfter,
+		Readers:             cfg.Readers,
+		SessionTimeout:      cfg.SessionTimeout,
+		RebalanceTimeout:    cfg.SessionTimeout,
+		HeartbeatInterval:   cfg.Heartbeat,
+		Logger:              log,
 	}, store)
 	if err != nil {
 		store.Close()
@@ -86,6 +89,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	api, err := query.New(query.Config{
 		Store:        store,
 		Ready:        engine.Ready,
+		Degraded:     engine.Degraded,
 		Metrics:      []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), hooks.WritePrometheus},
 		Logger:       log,
 		Open:         cfg.openAPI,
