@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/porttrack/porttrack/bench/sim"
 	"github.com/porttrack/porttrack/ingest"
+	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -322,8 +324,9 @@ func produce(ctx context.Context, cfg IngestConfig, brokers []string, topic stri
 
 // fetchAll reads every partition of topic from its first offset to its end,
 // one goroutine and connection per partition, the way ingest's partition
-// consumers do (DialLeader, ReadBatchWith, Batch.ReadMessage), and counts
-// the records.
+// consumers do (LookupLeader, then ingest/fetch: read_committed Fetch
+// requests and the streaming batch decoder, with ingest's default limits),
+// and counts the records.
 func fetchAll(ctx context.Context, dialer *kafka.Dialer, broker, topic string, partitions int) (int64, time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -354,40 +357,33 @@ func fetchAll(ctx context.Context, dialer *kafka.Dialer, broker, topic string, p
 }
 
 func fetchPartition(ctx context.Context, dialer *kafka.Dialer, broker, topic string, partition int) (int64, error) {
-	conn, err := dialer.DialLeader(ctx, "tcp", broker, topic, partition)
+	leader, err := dialer.LookupLeader(ctx, "tcp", broker, topic, partition)
+	if err != nil {
+		return 0, err
+	}
+	// ingest.Engine's fetch settings with its defaults for the rest.
+	conn, err := fetch.Dial(ctx, net.JoinHostPort(leader.Host, strconv.Itoa(leader.Port)), topic, int32(partition),
+		fetch.Config{MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait, MaxRecordBytes: ingest.DefaultMaxRecordBytes,
+			PrefixBytes: ingest.DefaultDeadLetterMaxBytes, MaxBatchBytes: ingest.DefaultMaxBatchBytes, ClientID: "porttrack"})
 	if err != nil {
 		return 0, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	defer conn.Close()
-	first, last, err := conn.ReadOffsets()
+	defer conn.Release()
+	first, last, err := conn.Offsets(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("read offsets: %w", err)
 	}
-	if _, err := conn.Seek(first, kafka.SeekAbsolute); err != nil {
-		return 0, fmt.Errorf("seek %d: %w", first, err)
-	}
 	var n int64
+	count := func(*fetch.Record) error { n++; return nil }
 	for next := first; next < last; {
-		if err := conn.SetReadDeadline(time.Now().Add(fetchMaxWait + 10*time.Second)); err != nil {
-			return n, err
-		}
-		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
-		for {
-			msg, err := batch.ReadMessage()
-			if err != nil {
-				break
-			}
-			n++
-			next = msg.Offset + 1
-		}
-		if err := batch.Close(); err != nil {
+		res, err := conn.Fetch(ctx, next, count)
+		if err != nil {
 			return n, fmt.Errorf("fetch at %d: %w", next, err)
 		}
-		if ctx.Err() != nil {
-			return n, ctx.Err()
-		}
+		next = res.Next
 	}
 	return n, nil
 }

@@ -11,9 +11,12 @@
 // seconds behind. A crash at any moment therefore neither loses nor repeats
 // the effect of a record.
 //
-// Pipeline per partition goroutine: fetch (kafka-go Conn.ReadBatchWith, the
-// fastest kafka-go read path, KAFKA.md) → decode each record → one
-// state.Batch per fetch → Apply. Each input topic has a decoder made per
+// Pipeline per partition goroutine: fetch (ingest/fetch: read_committed
+// Fetch requests on its own connection to the leader, record batches
+// decoded as a bounded stream, aborted transactions and control batches
+// skipped from the batch attributes) → decode each record → one state.Batch
+// per fetch (applied early once it holds 32 MiB of records) → Apply.
+// kafka-go remains for group membership and the outbox writer. Each input topic has a decoder made per
 // partition goroutine (recordDecoder): ingest/rfid for port.rfid (container
 // events), ingest/ais for port.ais (vessel reports; it holds the fragment
 // reassembly of its partition), ingest/transport for port.transport (truck
@@ -28,13 +31,21 @@
 // porttrack-id, written in the same batch as the offset: it is neither lost
 // nor sent twice for one consumption, and the partition goes on.
 //
+// A dead letter carries at most DeadLetterMaxBytes of the value (headers
+// value-truncated, value-size, value-sha256); a value over MaxRecordBytes is
+// never held whole (ingest/fetch hashes it as it streams).
+//
 // The outbox publisher sends outbox messages with RequiredAcks=all and
 // deletes them once acknowledged (at least once; consumers dedupe on the
-// porttrack-id header).
+// porttrack-id header). An entry the broker refuses for good is set aside
+// (a stub dead letter names it) so that one entry never stops publishing;
+// other errors are retried with backoff. It tracks the age of the oldest
+// unpublished entry (Degraded, porttrack_outbox_oldest_age_seconds).
 //
 // Goroutines: Run owns all of them (group loop, partition consumers,
-// publisher, customs deadline ticker) and returns after they stopped. Ready, Stats, DeadLettered and
-// WritePrometheus may be called from any goroutine.
+// publisher, customs deadline ticker) and returns after they stopped. Ready,
+// Degraded, Stats, DeadLettered and WritePrometheus may be called from any
+// goroutine.
 //
 // ingest imports state and its own sub-packages; it never imports query,
 // bench or cmd.
