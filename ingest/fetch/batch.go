@@ -97,6 +97,12 @@ func (c *Conn) readBatches(data []byte, aborted []kmsg.FetchResponseTopicPartiti
 		}
 		b := data[:12+length]
 		data = data[12+length:]
+		if len(b) < 17 {
+			if err := problem(res.Next, base, ProblemCorrupt, fmt.Sprintf("record batch of %d bytes has no header", len(b))); err != nil {
+				return err
+			}
+			continue
+		}
 		if magic := b[16]; magic != 2 {
 			// Message sets v0/v1 name the last offset of a (wrapped) set.
 			if err := problem(res.Next, base, ProblemUnsupported, fmt.Sprintf("record batch format v%d (v2 is required)", magic)); err != nil {
@@ -170,7 +176,7 @@ func (c *Conn) readBatches(data []byte, aborted []kmsg.FetchResponseTopicPartiti
 // its key is version int16, type int16 (0 abort, 1 commit).
 func isAbortMarker(records []byte) bool {
 	_, n := binary.Varint(records) // length
-	if n <= 0 {
+	if n <= 0 || len(records) < n+1 {
 		return false
 	}
 	records = records[n+1:] // attributes
