@@ -273,6 +273,15 @@ func (c *Conn) Fetch(ctx context.Context, offset int64, fn func(*Record) error) 
 		return res, err
 	}
 	res.HighWatermark, res.LastStableOffset = part.HighWatermark, part.LastStableOffset
-	err = c.readBatches(part.RecordBatches, part.AbortedTransactions, &res, fn)
-	return res, err
+	if err := c.readBatches(part.RecordBatches, part.AbortedTransactions, &res, fn); err != nil {
+		return res, err
+	}
+	if res.Next == offset && len(part.RecordBatches) > 0 {
+		// Only the start of a batch came back: brokers since Kafka 0.10.1
+		// return a first batch whole however large, so this one does not.
+		// Fetching again would spin.
+		return res, fmt.Errorf("fetch: the broker returned %d bytes of a record batch at %d but not the whole batch (fetch_max_bytes %d)",
+			len(part.RecordBatches), offset, c.cfg.MaxBytes)
+	}
+	return res, nil
 }
