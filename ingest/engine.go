@@ -435,7 +435,7 @@ func (e *Engine) consume(ctx context.Context, p tp, ps *partitionState, commit f
 		// Control batches and aborted records move the offset too: store
 		// it even when the fetch held nothing to apply.
 		w.batch.Next = max(w.batch.Next, res.Next)
-		if w.records > 0 || w.batch.Next > next {
+		if w.records > 0 || w.batch.Next > ps.next.Load() {
 			if err := w.apply(); err != nil {
 				return err
 			}
@@ -532,7 +532,11 @@ func (w *worker) add(rec *fetch.Record) error {
 		err = decode.Errorf(reason, "offsets %d-%d: %s", rec.Offset, rec.LastOffset, rec.Detail)
 	case rec.Oversize:
 		w.batch.Next = rec.Offset + 1
-		err = decode.Errorf(decode.ReasonOversize, "record has %d value bytes (limit %d), or its key or headers exceed the limit", max(rec.Size, 0), w.e.cfg.MaxRecordBytes)
+		if rec.Size > int64(w.e.cfg.MaxRecordBytes) {
+			err = decode.Errorf(decode.ReasonOversize, "record value has %d bytes, limit %d", rec.Size, w.e.cfg.MaxRecordBytes)
+		} else {
+			err = decode.Errorf(decode.ReasonOversize, "record key or headers exceed the limit of %d bytes", w.e.cfg.MaxRecordBytes)
+		}
 	case len(rec.Value) == 0:
 		w.batch.Next = rec.Offset + 1
 		err = decode.Errorf(decode.ReasonEmpty, "record value is empty")

@@ -252,3 +252,25 @@ func FuzzReadBatches(f *testing.F) {
 		}
 	})
 }
+
+// TestOversizeKeyAndHeaders: a key or headers over MaxRecordBytes make the
+// record oversize; the key is cut to the prefix, headers past the limit are
+// dropped, and the value (small) is whole with its digest.
+func TestOversizeKeyAndHeaders(t *testing.T) {
+	cfg := Config{MaxRecordBytes: 100, PrefixBytes: 10}
+	long := bytes.Repeat([]byte("k"), 500)
+	data := buildBatch(0, 0, -1, []trec{
+		{key: long, value: []byte("v")},
+		{key: []byte("k"), value: []byte("v"), headers: []Header{{"a", []byte("1")}, {"b", bytes.Repeat([]byte("x"), 200)}, {"c", nil}}},
+	}, nil)
+	got, res := collect(t, testConn(cfg), data, 0, nil)
+	if len(got) != 2 || res.Next != 2 {
+		t.Fatalf("%d records, next %d", len(got), res.Next)
+	}
+	if r := got[0]; !r.Oversize || !bytes.Equal(r.Key, long[:10]) || string(r.Value) != "v" || r.SHA256 != sha256.Sum256([]byte("v")) {
+		t.Errorf("long key: %+v", r)
+	}
+	if r := got[1]; !r.Oversize || !r.HeadersTruncated || len(r.Headers) != 1 || r.Headers[0].Key != "a" || string(r.Value) != "v" {
+		t.Errorf("long headers: %+v", r)
+	}
+}
