@@ -39,6 +39,7 @@ func (d *decompressors) close() {
 		d.zs.Close()
 		d.zs = nil
 	}
+	d.sn.buf = nil
 }
 
 // reader returns a reader of the decompressed body src that fails with

@@ -112,15 +112,18 @@ func Dial(ctx context.Context, addr, topic string, partition int32, cfg Config) 
 		maxResponse: int(cfg.MaxBytes) + 64<<20}, nil
 }
 
-// Close closes the connection and releases the decompressors. It may be
-// called from another goroutine to interrupt a request in flight.
+// Close closes the connection. It may be called from another goroutine to
+// interrupt a request in flight; Release frees the rest.
 func (c *Conn) Close() error {
 	return c.c.Close()
 }
 
 // Release frees the decompressors' buffers; call it once, from the owning
 // goroutine, after the last Fetch.
-func (c *Conn) Release() { c.dec.close() }
+func (c *Conn) Release() {
+	c.dec.close()
+	c.rbuf, c.wbuf = nil, nil
+}
 
 // request sends req and reads its response into resp.
 func (c *Conn) request(req kmsg.Request, resp kmsg.Response, timeout time.Duration) error {
