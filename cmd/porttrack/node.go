@@ -50,15 +50,20 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell},
 		Fences:    state.FenceConfig{MinDwell: cfg.FenceMinDwell, MaxPerTenant: cfg.MaxFences, AlertTopic: cfg.Topics.Alerts, Readers: readers},
 		Guard: state.GuardConfig{AlertTopic: cfg.Topics.Alerts, Discharge: cfg.Guard.Discharge, HoldClear: cfg.Guard.HoldClear,
-			CustomsClear: cfg.Guard.CustomsClear, Transfer: cfg.Guard.Transfer, Load: cfg.Guard.Load}})
+			CustomsClear: cfg.Guard.CustomsClear, Transfer: cfg.Guard.Transfer, Load: cfg.Guard.Load},
+		MaxSubscriptions: cfg.MaxSubscriptions})
 	if err != nil {
 		return nil, err
 	}
-	if cfg.AdminKey != "" {
-		if _, err := store.CreateAPIKey(cfg.AdminKey, state.APIKey{Tenant: "admin", Role: state.RolePort}); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("admin_key: %w", err)
-		}
+	// The admin key is the one key of tenant admin: a new admin_key
+	// replaces the old one, and none is left without the setting.
+	removed, err := store.SetAdminKey(cfg.AdminKey)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("admin_key: %w", err)
+	}
+	if len(removed) > 0 {
+		log.Warn("removed the previous admin key: it no longer works (admin_key changed or unset)", "key_ids", removed)
 	}
 	engine, err := ingest.New(ingest.Config{
 		Brokers:           cfg.Brokers,
@@ -78,7 +83,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	deny, _ := cfg.Webhooks.denyPrefixes() // checked by validate
 	hooks, err := deliver.New(deliver.Config{Store: store, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
-		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Logger: log})
+		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Logger: log, Open: cfg.openAPI})
 	if err != nil {
 		store.Close()
 		return nil, &exitError{code: 2, err: err}
@@ -90,6 +95,8 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		Logger:       log,
 		Open:         cfg.openAPI,
 		CallbackDeny: deny,
+		RateLimit:    cfg.RateLimit,
+		RateBurst:    cfg.RateBurst,
 	})
 	if err != nil {
 		store.Close()
