@@ -141,7 +141,10 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if f.adminKeyFile == "" {
 		f.adminKeyFile = getenv("PORTTRACK_ADMIN_KEY_FILE")
 	}
-	if f.adminKeyFile != "" && f.adminKey == "" {
+	if f.adminKeyFile != "" {
+		if f.adminKey != "" {
+			return usageError("invalid setting admin-key-file (flag --admin-key-file): --admin-key is set too; give the admin key one way")
+		}
 		if f.adminKey, err = readAdminKeyFile(f.adminKeyFile); err != nil {
 			return usageError("invalid setting admin-key-file (flag --admin-key-file, env PORTTRACK_ADMIN_KEY_FILE): %v", err)
 		}
