@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -73,9 +74,10 @@ func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
 		}
 	}
 	if s.rate != nil {
-		id := p.KeyID
-		if id == "" {
-			id = "addr " + ctx.RemoteIP().String()
+		id := rateID{key: p.KeyID}
+		if id.key == "" {
+			id.addr, _ = netip.AddrFromSlice(ctx.RemoteIP())
+			id.addr = id.addr.Unmap()
 		}
 		if ok, wait := s.rate.allow(id, time.Now()); !ok {
 			ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterSeconds(wait))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,7 +13,8 @@ import (
 
 // maxRateBuckets bounds the limiter's memory: one bucket per API key (and,
 // on the open API, per client address of keyless requests). Beyond it the
-// buckets of idle callers (full again) are dropped, then arbitrary ones.
+// buckets of idle callers (full again) are dropped, then arbitrary ones
+// down to 90 % of it (a dropped caller starts again with a full burst).
 const maxRateBuckets = 10000
 
 // rateLimiter is a token bucket per caller: rate tokens a second, at most
@@ -22,8 +24,15 @@ type rateLimiter struct {
 	refused     atomic.Uint64
 	mu          struct {
 		sync.Mutex
-		buckets map[string]*rateBucket
+		buckets map[rateID]*rateBucket
 	}
+}
+
+// rateID names a caller: its API key's ID, or (keyless, on the open API)
+// its address.
+type rateID struct {
+	key  string
+	addr netip.Addr
 }
 
 type rateBucket struct {
@@ -37,13 +46,13 @@ func newRateLimiter(rate float64, burst int) *rateLimiter {
 		return nil
 	}
 	l := &rateLimiter{rate: rate, burst: max(float64(burst), 1)}
-	l.mu.buckets = map[string]*rateBucket{}
+	l.mu.buckets = map[rateID]*rateBucket{}
 	return l
 }
 
 // allow takes a token of caller id at now; when there is none it returns
 // false and how long until there is one.
-func (l *rateLimiter) allow(id string, now time.Time) (bool, time.Duration) {
+func (l *rateLimiter) allow(id rateID, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.mu.buckets[id]
@@ -72,8 +81,8 @@ func (l *rateLimiter) evictLocked(now time.Time) {
 			delete(l.mu.buckets, id)
 		}
 	}
-	for id := range l.mu.buckets {
-		if len(l.mu.buckets) < maxRateBuckets {
+	for id := range l.mu.buckets { // down to 90 %, so that the next inserts need no scan
+		if len(l.mu.buckets) < maxRateBuckets*9/10 {
 			break
 		}
 		delete(l.mu.buckets, id)

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/porttrack/porttrack/geo"
@@ -65,6 +67,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if len(removed) > 0 {
 		log.Warn("removed the previous admin key: it no longer works (admin_key changed or unset)", "key_ids", removed)
 	}
+	warnMixedRoles(store, log)
 	engine, err := ingest.New(ingest.Config{
 		Brokers:           cfg.Brokers,
 		GroupID:           cfg.Group,
@@ -173,6 +176,30 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("porttrack serving", "http", n.ln.Addr().String(), "brokers", cfg.Brokers, "group", cfg.Group, "data_dir", cfg.DataDir)
 	return n.run(ctx)
+}
+
+// warnMixedRoles logs the tenants with keys of more than one role, which
+// versions before one role per tenant let be created: such a name shares
+// its geofences between the roles (subscriptions are kept apart by role).
+func warnMixedRoles(store *state.Store, log *slog.Logger) {
+	roles := map[string]map[string]bool{}
+	err := store.APIKeys(func(k *state.APIKey) error {
+		if roles[k.Tenant] == nil {
+			roles[k.Tenant] = map[string]bool{}
+		}
+		roles[k.Tenant][k.Role] = true
+		return nil
+	})
+	if err != nil {
+		log.Warn("listing API keys failed", "err", err)
+		return
+	}
+	for tenant, r := range roles {
+		if len(r) > 1 {
+			log.Warn("tenant has API keys of more than one role (created by an older version): revoke the keys of the wrong role (porttrack apikey list)",
+				"tenant", tenant, "roles", slices.Sorted(maps.Keys(r)))
+		}
+	}
 }
 
 // loadPortModel reads the port model GeoJSON at path, or the built-in

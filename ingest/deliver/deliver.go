@@ -194,6 +194,10 @@ func (d *Deliverer) WritePrometheus(w io.Writer) {
 		"# TYPE porttrack_webhook_paused_subscriptions gauge\nporttrack_webhook_paused_subscriptions %d\n", d.m.paused.Load())
 }
 
+// relistRounds is how many rounds of the watcher pass between reads of
+// the subscription list when it has not changed.
+const relistRounds = 25
+
 // Run delivers until ctx ends: one goroutine per subscription, started
 // when the subscription appears and ended when it is deleted, so a slow or
 // dead receiver holds up only its own subscription. One watcher looks at
@@ -216,7 +220,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		if err != nil && !errors.Is(err, state.ErrClosed) {
 			d.log.Error("reading the event log failed", "err", err)
 		}
-		if first || version != lastVersion {
+		// The list is read again when it changed, and now and then in case a
+		// sender ended on an error while its subscription stayed.
+		if first || version != lastVersion || d.m.rounds.Load()%relistRounds == 0 {
 			var ids []string
 			err := d.cfg.Store.Subscriptions("", func(sub *state.Subscription) bool {
 				ids = append(ids, sub.ID)
