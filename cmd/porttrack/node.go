@@ -65,7 +65,15 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		return nil, fmt.Errorf("admin_key: %w", err)
 	}
 	if len(removed) > 0 {
-		log.Warn("removed the previous admin key: it no longer works (admin_key changed or unset)", "key_ids", removed)
+		paused := 0
+		store.Subscriptions("", func(sub *state.Subscription) bool {
+			if slices.Contains(removed, sub.KeyID) {
+				paused++
+			}
+			return true
+		})
+		log.Warn("removed the previous admin key: it no longer works (admin_key changed or unset)", "key_ids", removed,
+			"paused_subscriptions", paused, "resume", "PUT /v2/event-subscriptions/{id} with the new admin key")
 	}
 	warnMixedRoles(store, log)
 	engine, err := ingest.New(ingest.Config{
