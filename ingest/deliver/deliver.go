@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -247,6 +248,17 @@ func (d *Deliverer) Run(ctx context.Context) error {
 					defer close(done)
 					d.work(ctx, id)
 				}()
+			}
+			if err == nil { // forget the senders of deleted subscriptions
+				for id, done := range workers {
+					select {
+					case <-done:
+						if !slices.Contains(ids, id) {
+							delete(workers, id)
+						}
+					default:
+					}
+				}
 			}
 		}
 		if !first && (version != lastVersion || seq != lastSeq) {
