@@ -60,6 +60,11 @@ func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
 		}
 		k, err := s.cfg.Store.LookupAPIKey(string(key))
 		if errors.Is(err, state.ErrNotFound) {
+			// Unknown keys spend the budget of the client's address, so
+			// that guessing keys is as slow as using one.
+			if !s.rateAllow(ctx, rateID{addr: remoteAddr(ctx)}) {
+				return Principal{}, false
+			}
 			s.unauthorized(ctx, "unknown API key: it was revoked or never created (porttrack apikey list shows the keys)")
 			return Principal{}, false
 		}
@@ -73,25 +78,40 @@ func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
 			p.Scope = &k.Scope
 		}
 	}
-	if s.rate != nil {
-		id := rateID{key: p.KeyID}
-		if id.key == "" {
-			id.addr, _ = netip.AddrFromSlice(ctx.RemoteIP())
-			id.addr = id.addr.Unmap()
-		}
-		if ok, wait := s.rate.allow(id, time.Now()); !ok {
-			ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterSeconds(wait))
-			msg := fmt.Sprintf("rate limit exceeded: at most %g requests/s (burst %d) per API key; retry after %s s",
-				s.rate.rate, int(s.rate.burst), retryAfterSeconds(wait))
-			if bytes.HasPrefix(ctx.Path(), []byte("/v2/")) {
-				dcsaError(ctx, fasthttp.StatusTooManyRequests, "tooManyRequests", msg)
-			} else {
-				writeError(ctx, fasthttp.StatusTooManyRequests, "rate_limited", msg)
-			}
-			return Principal{}, false
-		}
+	id := rateID{key: p.KeyID}
+	if id.key == "" {
+		id.addr = remoteAddr(ctx)
+	}
+	if !s.rateAllow(ctx, id) {
+		return Principal{}, false
 	}
 	return p, true
+}
+
+func remoteAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	a, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	return a.Unmap()
+}
+
+// rateAllow takes a token of the caller's rate limit, or answers 429 with
+// Retry-After and returns false.
+func (s *Server) rateAllow(ctx *fasthttp.RequestCtx, id rateID) bool {
+	if s.rate == nil {
+		return true
+	}
+	ok, wait := s.rate.allow(id, time.Now())
+	if ok {
+		return true
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterSeconds(wait))
+	msg := fmt.Sprintf("rate limit exceeded: at most %g requests/s (burst %d) per API key; retry after %s s",
+		s.rate.rate, int(s.rate.burst), retryAfterSeconds(wait))
+	if bytes.HasPrefix(ctx.Path(), []byte("/v2/")) {
+		dcsaError(ctx, fasthttp.StatusTooManyRequests, "tooManyRequests", msg)
+	} else {
+		writeError(ctx, fasthttp.StatusTooManyRequests, "rate_limited", msg)
+	}
+	return false
 }
 
 // bearerToken returns the credentials of an Authorization value of scheme

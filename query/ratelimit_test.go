@@ -54,3 +54,18 @@ func TestRateLimitOpenAPI(t *testing.T) {
 		t.Errorf("second: %d %s", code, body)
 	}
 }
+
+// TestRateLimitUnknownKeys: unknown keys spend their client address's
+// budget, so guessing keys is limited too.
+func TestRateLimitUnknownKeys(t *testing.T) {
+	ts := newTenantServer(t, Config{RateLimit: 0.1, RateBurst: 2}, state.Options{})
+	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
+	for i, want := range []int{401, 401, 429, 429} {
+		if code, _, body := ts.do(t, "GET", trucksURI, "Bearer guess-"+string(rune('a'+i))+"-0123456789", ""); code != want {
+			t.Errorf("guess %d: %d %s, want %d", i, code, body, want)
+		}
+	}
+	if code, _, body := ts.do(t, "GET", trucksURI, "Bearer "+tenantPortKey, ""); code != 200 {
+		t.Errorf("a valid key from the same address: %d %s", code, body)
+	}
+}

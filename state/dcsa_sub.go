@@ -230,7 +230,7 @@ func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Pre
 
 func (s *Store) checkSubscriptionLimitLocked(tenant, role string) error {
 	limit := s.opts.MaxSubscriptions
-	if limit == 0 {
+	if limit <= 0 {
 		limit = DefaultMaxSubscriptions
 	}
 	n := 0
