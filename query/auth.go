@@ -104,7 +104,7 @@ func (s *Server) rateAllow(ctx *fasthttp.RequestCtx, id rateID) bool {
 		return true
 	}
 	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterSeconds(wait))
-	msg := fmt.Sprintf("rate limit exceeded: at most %g requests/s (burst %d) per API key; retry after %s s",
+	msg := fmt.Sprintf("rate limit exceeded: at most %g requests/s (burst %d) per API key (without a key: per client address); retry after %s s",
 		s.rate.rate, int(s.rate.burst), retryAfterSeconds(wait))
 	if bytes.HasPrefix(ctx.Path(), []byte("/v2/")) {
 		dcsaError(ctx, fasthttp.StatusTooManyRequests, "tooManyRequests", msg)
