@@ -150,7 +150,7 @@ func RunDCSA(ctx context.Context, cfg DCSAConfig) (DCSAResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := state.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: true, Logger: cfg.Logger})
+	store, err := state.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: true, Logger: cfg.Logger, MaxSubscriptions: max(cfg.Subscribers, 1)})
 	if err != nil {
 		return res, err
 	}
@@ -326,8 +326,12 @@ func runFanout(ctx context.Context, cfg DCSAConfig, store *state.Store, res *DCS
 	go hs.Serve(rcvLn)
 	defer hs.Close()
 	url := "http://" + rcvLn.Addr().String() + "/hook"
+	owner, err := store.CreateAPIKey("bench-port-key-0123456789", state.APIKey{Tenant: "port", Role: state.RolePort})
+	if err != nil {
+		return err
+	}
 	for i := range cfg.Subscribers {
-		sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, CallbackURL: url, Secret: secret}
+		sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, KeyID: owner.ID, CallbackURL: url, Secret: secret}
 		if err := store.PutSubscription(&sub, true, nil); err != nil {
 			return err
 		}

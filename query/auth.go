@@ -3,7 +3,10 @@ package query
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -11,7 +14,7 @@ import (
 )
 
 // Authentication and authorisation. Every non-public request carries
-// "Authorization: Bearer <key>"; the key's SHA-256 is looked up in the
+// "Authorization: Bearer <key>" (the scheme in any case); the key's SHA-256 is looked up in the
 // store (state.LookupAPIKey) and gives the caller's tenant, role and, for a
 // logistics tenant, its scope. A request without a known key gets 401
 // (when Config.Open is set, a request without any key acts as the port
@@ -35,32 +38,91 @@ import (
 var logisticsRoutes = []string{"/v1/vessels", "/v1/vessels/", "/v1/geofences", "/v1/geofences/{id}",
 	"/v1/geofences/{id}/inside", "/v1/containers", "/v1/customs/holds", "/v1/customs/released"}
 
-// auth returns the caller, or answers 401 and returns false.
+// auth returns the caller, or answers 401 (429 beyond the caller's rate)
+// and returns false. The scheme is matched in any case (RFC 9110 §11.1). On
+// the open API a request without a key acts as the port operator, and one
+// with a key acts as that key's principal: a key that is not known
+// (revoked, or never created) is refused as everywhere, never ignored.
 func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
 	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
-	if len(h) == 0 && s.cfg.Open {
-		return openPrincipal, true
+	var p Principal
+	if len(h) == 0 {
+		if !s.cfg.Open {
+			s.unauthorized(ctx, "an API key is required: Authorization: Bearer <key>")
+			return Principal{}, false
+		}
+		p = openPrincipal
+	} else {
+		key, ok := bearerToken(h)
+		if !ok {
+			s.unauthorized(ctx, "the Authorization header must be \"Bearer <key>\"")
+			return Principal{}, false
+		}
+		k, err := s.cfg.Store.LookupAPIKey(string(key))
+		if errors.Is(err, state.ErrNotFound) {
+			// Unknown keys spend the budget of the client's address, so
+			// that guessing keys is as slow as using one.
+			if !s.rateAllow(ctx, rateID{addr: remoteAddr(ctx)}) {
+				return Principal{}, false
+			}
+			s.unauthorized(ctx, "unknown API key: it was revoked or never created (porttrack apikey list shows the keys)")
+			return Principal{}, false
+		}
+		if err != nil {
+			s.log.Error("API key lookup failed", "err", err)
+			s.anyError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
+			return Principal{}, false
+		}
+		p = Principal{Tenant: k.Tenant, Role: Role(k.Role), KeyID: k.ID}
+		if p.Role == RoleLogistics {
+			p.Scope = &k.Scope
+		}
 	}
-	key, ok := bytes.CutPrefix(h, []byte("Bearer "))
-	if !ok || len(key) == 0 {
-		s.unauthorized(ctx, "an API key is required: Authorization: Bearer <key>")
+	id := rateID{key: p.KeyID}
+	if id.key == "" {
+		id.addr = remoteAddr(ctx)
+	}
+	if !s.rateAllow(ctx, id) {
 		return Principal{}, false
-	}
-	k, err := s.cfg.Store.LookupAPIKey(string(key))
-	if errors.Is(err, state.ErrNotFound) {
-		s.unauthorized(ctx, "unknown API key")
-		return Principal{}, false
-	}
-	if err != nil {
-		s.log.Error("API key lookup failed", "err", err)
-		s.anyError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
-		return Principal{}, false
-	}
-	p := Principal{Tenant: k.Tenant, Role: Role(k.Role)}
-	if p.Role == RoleLogistics {
-		p.Scope = &k.Scope
 	}
 	return p, true
+}
+
+func remoteAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	a, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	return a.Unmap()
+}
+
+// rateAllow takes a token of the caller's rate limit, or answers 429 with
+// Retry-After and returns false.
+func (s *Server) rateAllow(ctx *fasthttp.RequestCtx, id rateID) bool {
+	if s.rate == nil {
+		return true
+	}
+	ok, wait := s.rate.allow(id, time.Now())
+	if ok {
+		return true
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterSeconds(wait))
+	msg := fmt.Sprintf("rate limit exceeded: at most %g requests/s (burst %d) per API key (without a key: per client address); retry after %s s",
+		s.rate.rate, int(s.rate.burst), retryAfterSeconds(wait))
+	if bytes.HasPrefix(ctx.Path(), []byte("/v2/")) {
+		dcsaError(ctx, fasthttp.StatusTooManyRequests, "tooManyRequests", msg)
+	} else {
+		writeError(ctx, fasthttp.StatusTooManyRequests, "rate_limited", msg)
+	}
+	return false
+}
+
+// bearerToken returns the credentials of an Authorization value of scheme
+// Bearer (in any case), or false.
+func bearerToken(h []byte) ([]byte, bool) {
+	scheme, key, ok := bytes.Cut(h, []byte(" "))
+	if !ok || !bytes.EqualFold(scheme, []byte("Bearer")) {
+		return nil, false
+	}
+	key = bytes.TrimLeft(key, " ")
+	return key, len(key) > 0 && bytes.IndexByte(key, ' ') < 0
 }
 
 func (s *Server) unauthorized(ctx *fasthttp.RequestCtx, msg string) {

@@ -18,8 +18,11 @@ import (
 // DCSA event subscriptions: /v2/event-subscriptions create, list, get,
 // update, delete and secret reset as TNT 2.2 defines them, plus porttrack's
 // delivery log, dead letters and redelivery of one subscription. A
-// subscription belongs to the caller's tenant: another tenant's answers
-// 404, and the deliverer sends it only events its owner may see.
+// subscription belongs to the caller's tenant and role (Principal.owns):
+// another's answers 404, and the deliverer sends it only events its owner
+// may see. The key that creates or last updates (PUT) a subscription owns
+// it: its scope is the subscription's, and once that key is revoked the
+// subscription pauses until another key of the tenant updates it.
 
 func (s *Server) subscriptionRoutes() []route {
 	return []route{
@@ -154,6 +157,11 @@ func (s *Server) subStoreError(ctx *fasthttp.RequestCtx, err error) {
 		dcsaError(ctx, fasthttp.StatusNotFound, "notFound", "subscription not found")
 		return
 	}
+	if errors.Is(err, state.ErrSubscriptionLimit) {
+		dcsaError(ctx, fasthttp.StatusConflict, "subscriptionLimit", strings.TrimPrefix(err.Error(), "state: ")+
+			" (the max_subscriptions setting); delete one first")
+		return
+	}
 	s.log.Error("subscription store failed", "err", err)
 	dcsaError(ctx, fasthttp.StatusInternalServerError, "internalError", "state access failed")
 }
@@ -165,7 +173,7 @@ func (s *Server) owned(ctx *fasthttp.RequestCtx, r *request) (state.Subscription
 		return state.Subscription{}, false
 	}
 	sub, err := s.cfg.Store.Subscription(string(r.param(0)))
-	if err == nil && sub.Tenant != r.who.Tenant {
+	if err == nil && !r.who.owns(&sub) {
 		err = state.ErrNotFound
 	}
 	if err != nil {
@@ -190,9 +198,7 @@ func (s *Server) subCreate(ctx *fasthttp.RequestCtx, r *request) {
 	now := time.Now().UnixNano()
 	sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: r.who.Tenant, Role: string(r.who.Role),
 		CallbackURL: sb.callbackURL, Secret: sb.secret, Filter: sb.filter.Raw, Created: now, Updated: now}
-	if r.who.Scope != nil {
-		sub.Scope = *r.who.Scope
-	}
+	r.who.ownSubscription(&sub)
 	if err := s.cfg.Store.PutSubscription(&sub, true, s.cfg.CallbackDeny); err != nil {
 		s.subStoreError(ctx, err)
 		return
@@ -225,6 +231,7 @@ func (s *Server) subUpdate(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	sub.CallbackURL, sub.Filter, sub.Updated = sb.callbackURL, sb.filter.Raw, time.Now().UnixNano()
+	r.who.ownSubscription(&sub)
 	if err := s.cfg.Store.PutSubscription(&sub, false, s.cfg.CallbackDeny); err != nil {
 		s.subStoreError(ctx, err)
 		return
@@ -264,6 +271,7 @@ func (s *Server) subSecret(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	sub.Updated = time.Now().UnixNano()
+	r.who.ownSubscription(&sub)
 	if err := s.cfg.Store.PutSubscription(&sub, false, nil); err != nil {
 		s.subStoreError(ctx, err)
 		return
@@ -300,7 +308,7 @@ func (s *Server) subList(ctx *fasthttp.RequestCtx, r *request) {
 	var page []state.Subscription
 	more := false
 	err := s.cfg.Store.Subscriptions(after, func(sub *state.Subscription) bool {
-		if sub.Tenant != r.who.Tenant {
+		if !r.who.owns(sub) {
 			return true
 		}
 		if len(page) == limit {
@@ -351,8 +359,16 @@ func (s *Server) subDeliveries(ctx *fasthttp.RequestCtx, r *request) {
 		s.subStoreError(ctx, err)
 		return
 	}
+	live, err := s.cfg.Store.SubscriptionOwnerLive(&sub, s.cfg.Open)
+	if err != nil {
+		s.subStoreError(ctx, err)
+		return
+	}
 	l := newList(ctx, `{"subscriptionID":`)
 	l.b = appendString(l.b, sub.ID)
+	if !live {
+		l.b = append(l.b, `,"paused":"the API key that owns it was revoked: update it (PUT) with a key of the tenant to resume"`...)
+	}
 	l.b = append(l.b, `,"next_sequence":`...)
 	l.b = appendUint(l.b, st.Next)
 	l.b = append(l.b, `,"failures":`...)

@@ -13,15 +13,18 @@
 // DCSA Track & Trace 2.2 (dcsa.go, dcsa_subscriptions.go): /v2/events,
 // /v2/events/{eventID} and /v2/event-subscriptions.
 //
-// Authentication (auth.go): a Bearer API key, looked up by its hash, gives
-// the Principal (tenant, role, scope); no or an unknown key is 401 unless
-// Config.Open. Authorisation is in one place, Server.authorize: a logistics
+// Authentication (auth.go): a Bearer API key (the scheme in any case),
+// looked up by its hash, gives the Principal (tenant, role, scope, key id);
+// an unknown key is always 401, no key is 401 unless Config.Open. Each
+// caller (key, or address of a keyless request) then takes a token of its
+// rate limit (ratelimit.go; 429 with Retry-After beyond it). Authorisation is in one place, Server.authorize: a logistics
 // caller gets 404 for a container outside its scope on every
 // /v1/containers/{id} route, 403 on /v1 routes not listed as safe for it
 // (logisticsRoutes); the listed container lists and fence memberships pass
 // the caller's scope (Principal.scope) to the store, which leaves out what
 // it may not see while paging and counting, and the /v2 handlers filter
-// events and subscriptions by tenant themselves. /v2 errors use DCSA's
+// events and subscriptions themselves (a subscription by tenant and role,
+// Principal.owns). /v2 errors use DCSA's
 // error body, the rest porttrack's.
 //
 // It never writes derived state (what Kafka input produced): that is

@@ -20,6 +20,17 @@ type Principal struct {
 	Role   Role
 	// Scope is what a logistics caller sees (nil for other roles).
 	Scope *state.Scope
+	// KeyID is the ID of the API key the request carried ("" on the open
+	// API without a key).
+	KeyID string
+}
+
+// owns reports whether p may see and change a subscription: one of its
+// tenant with its role. A name alone is not enough: a key of another role
+// under the same tenant name (which older versions let be created) owns
+// nothing of it.
+func (p Principal) owns(sub *state.Subscription) bool {
+	return sub.Tenant == p.Tenant && sub.Role == string(p.Role)
 }
 
 // SeesAll reports whether p may see every container, event and fence.
@@ -36,6 +47,16 @@ func (p Principal) scope() *state.Scope {
 		return &state.Scope{}
 	}
 	return p.Scope
+}
+
+// ownSubscription makes p the owner of a subscription it creates or
+// updates: its key, and its scope (what the callback may be sent).
+func (p Principal) ownSubscription(sub *state.Subscription) {
+	sub.KeyID = p.KeyID
+	sub.Scope = state.Scope{}
+	if p.Scope != nil && !p.SeesAll() {
+		sub.Scope = *p.Scope
+	}
 }
 
 // fenceOwner is the owner a fence PUT by p is stored with.

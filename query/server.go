@@ -34,6 +34,12 @@ type Config struct {
 	// Open lets requests without an API key act as the port operator (the
 	// demo on loopback); a request with a key is still checked.
 	Open bool
+	// RateLimit is the requests per second one API key may send (keyless
+	// requests on the open API: one client address); beyond it, with
+	// RateBurst requests saved up (at least 1), requests answer 429 with
+	// Retry-After. 0 means no limit.
+	RateLimit float64
+	RateBurst int
 	// Now is the clock of durations in answers; nil means time.Now.
 	Now func() time.Time
 	// Wrap, when not nil, wraps the request handler: instrumentation around
@@ -50,6 +56,7 @@ type Server struct {
 	srv    *fasthttp.Server
 	hist   *routeHistograms
 	router *router
+	rate   *rateLimiter
 }
 
 // New builds a server; Serve runs it.
@@ -63,7 +70,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxLimit == 0 {
 		cfg.MaxLimit = 1000
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query")}
+	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
+		return nil, errors.New("query: negative RateLimit or RateBurst")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query"), rate: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
 	rt, err := newRouter(
 		s.coreRoutes(),
 		s.geofenceRoutes(),
@@ -221,6 +231,7 @@ func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 	var sb strings.Builder
 	s.hist.write(&sb)
+	s.rate.writePrometheus(&sb)
 	for _, m := range s.cfg.Metrics {
 		m(&sb)
 	}

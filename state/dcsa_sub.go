@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -30,10 +31,28 @@ const (
 	MaxCallbackURLLen      = 2048
 )
 
-// subLock serialises the read-modify-write of subscription records and
-// delivery state, so that a delivery recorded after a deletion does not
-// bring the deleted subscription's state back.
-type subLock struct{ sync.Mutex }
+// subLock serialises the read-modify-write of subscription records,
+// delivery state and API keys, so that a delivery recorded after a deletion
+// does not bring the deleted subscription's state back, and two writers
+// cannot both pass a check (a tenant's role, its subscription count).
+type subLock struct {
+	sync.Mutex
+	// version counts the changes of subscriptions (create, update, delete,
+	// redelivery request): the deliverer wakes on it instead of polling
+	// every subscription.
+	version atomic.Uint64
+}
+
+// DefaultMaxSubscriptions is the default of Options.MaxSubscriptions.
+const DefaultMaxSubscriptions = 100
+
+// ErrSubscriptionLimit: the tenant already has Options.MaxSubscriptions
+// subscriptions.
+var ErrSubscriptionLimit = errors.New("state: subscription limit reached")
+
+// SubscriptionsVersion changes whenever a subscription is created,
+// updated or deleted, or a redelivery is requested.
+func (s *Store) SubscriptionsVersion() uint64 { return s.subs.version.Load() }
 
 // Subscription is a DCSA event subscription and its owner.
 type Subscription struct {
@@ -46,6 +65,10 @@ type Subscription struct {
 	Filter      string // canonical filter query (DCSAFilter.Raw)
 	Created     int64
 	Updated     int64
+	// KeyID is the ID of the API key that created or last updated it (its
+	// owner, see SubscriptionOwnerLive); "" when made on the open API
+	// without a key, or stored by a version before owners were recorded.
+	KeyID string
 }
 
 // NewSubscriptionID returns a random UUID (version 4).
@@ -139,12 +162,16 @@ func decodeSub(k, v []byte, sub *Subscription) error {
 	sub.Secret = bytes.Clone(r.bytes())
 	sub.Filter = r.str()
 	sub.Created, sub.Updated = r.varint(), r.varint()
+	if r.err == nil && len(r.b) > 0 { // written by a version that records the owner
+		sub.KeyID = r.str()
+	}
 	return r.err
 }
 
 // PutSubscription stores a subscription. A new one (create) starts
 // delivering with the events logged after now; an update keeps its
-// delivery position.
+// delivery position. A create is refused with ErrSubscriptionLimit when the
+// tenant (with this role) has Options.MaxSubscriptions already.
 func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Prefix) error {
 	if err := sub.Validate(deny); err != nil {
 		return err
@@ -161,6 +188,7 @@ func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Pre
 	v = appendStr(v, sub.Filter)
 	v = binary.AppendVarint(v, sub.Created)
 	v = binary.AppendVarint(v, sub.Updated)
+	v = appendStr(v, sub.KeyID)
 	s.subs.Lock()
 	defer s.subs.Unlock()
 	_, closer, err := s.db.Get(k)
@@ -176,11 +204,17 @@ func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Pre
 		}
 		return ErrNotFound
 	}
+	if create {
+		if err := s.checkSubscriptionLimitLocked(sub.Tenant, sub.Role); err != nil {
+			return err
+		}
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	if err := b.Set(k, v, nil); err != nil {
 		return err
 	}
+	defer s.subs.version.Add(1)
 	if create {
 		last, _, err := s.lastDCSA()
 		if err != nil {
@@ -193,6 +227,58 @@ func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Pre
 	}
 	return b.Commit(pebble.Sync)
 }
+
+func (s *Store) checkSubscriptionLimitLocked(tenant, role string) error {
+	limit := s.opts.MaxSubscriptions
+	if limit <= 0 {
+		limit = DefaultMaxSubscriptions
+	}
+	n := 0
+	err := s.Subscriptions("", func(o *Subscription) bool {
+		if o.Tenant == tenant && o.Role == role {
+			n++
+		}
+		return n < limit
+	})
+	if err == nil && n >= limit {
+		err = fmt.Errorf("%w: tenant %q has %d subscriptions, at most %d", ErrSubscriptionLimit, tenant, n, limit)
+	}
+	return err
+}
+
+// SubscriptionOwnerLive reports whether the subscription's owner may still
+// have it delivered: its owning key (KeyID) exists with the subscription's
+// tenant and role. A subscription without an owning key is live when it
+// was made on the open API (no tenant) and the API is open, or (stored by
+// an older version) while its tenant has a key of its role. A subscription
+// that is not live is paused: it keeps its position and delivers nothing
+// until a key of its tenant updates it (which makes that key its owner).
+func (s *Store) SubscriptionOwnerLive(sub *Subscription, open bool) (bool, error) {
+	if sub.KeyID != "" {
+		k, err := s.APIKeyByID(sub.KeyID)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return err == nil && k.Tenant == sub.Tenant && k.Role == sub.Role, err
+	}
+	if sub.Tenant == "" {
+		return open && sub.Role == RolePort, nil
+	}
+	live := false
+	err := s.APIKeys(func(k *APIKey) error {
+		if k.Tenant == sub.Tenant && k.Role == sub.Role {
+			live = true
+			return errStopKeys
+		}
+		return nil
+	})
+	if errors.Is(err, errStopKeys) {
+		err = nil
+	}
+	return live, err
+}
+
+var errStopKeys = errors.New("stop")
 
 // Subscription returns a subscription, or ErrNotFound.
 func (s *Store) Subscription(id string) (Subscription, error) {
@@ -265,6 +351,7 @@ func (s *Store) DeleteSubscription(id string) error {
 			return err
 		}
 	}
+	defer s.subs.version.Add(1)
 	return b.Commit(pebble.Sync)
 }
 
@@ -467,6 +554,7 @@ func (s *Store) RequestRedelivery(id string, since int64) (uint64, error) {
 	if _, err := s.Subscription(id); err != nil {
 		return 0, err
 	}
+	defer s.subs.version.Add(1)
 	return seq, s.db.Set(k, binary.BigEndian.AppendUint64(nil, seq), pebble.Sync)
 }
 

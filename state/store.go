@@ -62,6 +62,9 @@ type Options struct {
 	Fences FenceConfig
 	// Customs configures three-document matching and customs results.
 	Customs CustomsConfig
+	// MaxSubscriptions bounds the DCSA event subscriptions of one tenant;
+	// 0 means DefaultMaxSubscriptions.
+	MaxSubscriptions int
 }
 
 func (o Options) withDefaults() Options {

@@ -136,10 +136,67 @@ func decodeAPIKey(k, v []byte, dst *APIKey) error {
 	return r.err
 }
 
+// AdminTenant is the tenant of the admin key (the admin_key setting): a
+// port-role identity of its own. No other key may name it (CreateAPIKey
+// refuses it); SetAdminKey replaces its one key.
+const AdminTenant = "admin"
+
+var (
+	// ErrTenantRole: the tenant exists with another role (a tenant has one
+	// role, so that names never let one role act on another's records).
+	ErrTenantRole = errors.New("state: tenant exists with another role")
+	// ErrReservedTenant: the tenant name is the admin key's.
+	ErrReservedTenant = errors.New(`state: tenant "` + AdminTenant + `" is reserved for the admin key (the admin_key setting)`)
+)
+
 // CreateAPIKey stores the hash of secret with k's tenant, role and scope
 // (a control-plane write; creating the same secret again replaces it). It
-// returns the stored key with its ID.
+// returns the stored key with its ID. A tenant has one role: a tenant that
+// already has a key of another role is refused with ErrTenantRole, and the
+// admin key's tenant with ErrReservedTenant.
 func (s *Store) CreateAPIKey(secret string, k APIKey) (APIKey, error) {
+	if k.Tenant == AdminTenant {
+		return k, ErrReservedTenant
+	}
+	s.subs.Lock()
+	defer s.subs.Unlock()
+	if err := s.checkTenantRoleLocked(k.Tenant, k.Role); err != nil {
+		return k, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	k, err := s.putAPIKey(b, secret, k)
+	if err != nil {
+		return k, err
+	}
+	return k, b.Commit(pebble.Sync)
+}
+
+// checkTenantRoleLocked returns ErrTenantRole when a key or a subscription
+// names the tenant with another role (under s.subs).
+func (s *Store) checkTenantRoleLocked(tenant, role string) error {
+	err := s.APIKeys(func(o *APIKey) error {
+		if o.Tenant == tenant && o.Role != role {
+			return fmt.Errorf("%w: %q has keys of role %s, not %s", ErrTenantRole, tenant, o.Role, role)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if ierr := s.Subscriptions("", func(sub *Subscription) bool {
+		if sub.Tenant == tenant && sub.Role != role {
+			err = fmt.Errorf("%w: %q has subscriptions of role %s, not %s", ErrTenantRole, tenant, sub.Role, role)
+			return false
+		}
+		return true
+	}); ierr != nil {
+		return ierr
+	}
+	return err
+}
+
+func (s *Store) putAPIKey(b *pebble.Batch, secret string, k APIKey) (APIKey, error) {
 	if len(secret) < 16 {
 		return k, errors.New("state: API key shorter than 16 bytes")
 	}
@@ -158,7 +215,81 @@ func (s *Store) CreateAPIKey(secret string, k APIKey) (APIKey, error) {
 	v = appendStrs(v, k.Scope.TransportDocs)
 	v = appendStrs(v, k.Scope.Parties)
 	v = binary.AppendVarint(v, k.Created)
-	return k, s.db.Set(key, v, pebble.Sync)
+	return k, b.Set(key, v, nil)
+}
+
+// SetAdminKey makes secret the one key of the admin tenant (role port):
+// every other key of tenant AdminTenant, whatever its role (an older
+// admin key, or a key an older version let claim the name), is deleted in
+// the same batch, so a replaced admin key stops working. An empty secret
+// leaves the admin tenant without a key. It returns the IDs of the keys
+// removed.
+func (s *Store) SetAdminKey(secret string) (removed []string, err error) {
+	s.subs.Lock()
+	defer s.subs.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	var keep []byte
+	if secret != "" {
+		keep = apiKeyKey(secret)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAPIKey}, UpperBound: []byte{prefixAPIKey + 1}})
+	if err != nil {
+		return nil, err
+	}
+	var k APIKey
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := decodeAPIKey(it.Key(), it.Value(), &k); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("state: API key %x: %w", it.Key(), err)
+		}
+		if k.Tenant != AdminTenant || bytes.Equal(it.Key(), keep) && k.Role == RolePort {
+			continue
+		}
+		removed = append(removed, k.ID)
+		if err := b.Delete(it.Key(), nil); err != nil {
+			it.Close()
+			return nil, err
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, err
+	}
+	if secret != "" {
+		if _, err := s.putAPIKey(b, secret, APIKey{Tenant: AdminTenant, Role: RolePort}); err != nil {
+			return nil, err
+		}
+	}
+	return removed, b.Commit(pebble.Sync)
+}
+
+// APIKeyByID returns the key with this ID (see APIKey.ID), or ErrNotFound.
+func (s *Store) APIKeyByID(id string) (APIKey, error) {
+	var k APIKey
+	found, err := s.apiKeyByID(id, func(key, v []byte) error { return decodeAPIKey(key, v, &k) })
+	if err == nil && !found {
+		err = ErrNotFound
+	}
+	return k, err
+}
+
+// apiKeyByID calls fn with the key and value of the key with this ID.
+func (s *Store) apiKeyByID(id string, fn func(k, v []byte) error) (bool, error) {
+	raw, err := hex.DecodeString(strings.ToLower(id))
+	if err != nil || len(raw) != 8 {
+		return false, nil
+	}
+	lower := append([]byte{prefixAPIKey}, raw...)
+	upper := append(bytes.Clone(lower), bytes.Repeat([]byte{0xff}, 25)...)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return false, err
+	}
+	defer it.Close()
+	if !it.First() {
+		return false, it.Error()
+	}
+	return true, fn(it.Key(), it.Value())
 }
 
 // LookupAPIKey returns the key whose secret this is, or ErrNotFound.
@@ -197,26 +328,16 @@ func (s *Store) APIKeys(fn func(*APIKey) error) error {
 
 // RevokeAPIKey deletes the key with this ID (see APIKey.ID), or returns
 // ErrNotFound.
+//
+// The key's subscriptions pause (SubscriptionOwnerLive): they deliver
+// nothing until another key of the tenant updates them.
 func (s *Store) RevokeAPIKey(id string) error {
-	raw, err := hex.DecodeString(strings.ToLower(id))
-	if err != nil || len(raw) != 8 {
-		return ErrNotFound
-	}
-	lower := append([]byte{prefixAPIKey}, raw...)
-	upper := append([]byte{prefixAPIKey}, raw...)
-	upper = append(upper, bytes.Repeat([]byte{0xff}, 25)...)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	var found []byte
+	ok, err := s.apiKeyByID(id, func(k, _ []byte) error { found = bytes.Clone(k); return nil })
 	if err != nil {
 		return err
 	}
-	var found []byte
-	if it.First() {
-		found = bytes.Clone(it.Key())
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return err
-	}
-	if found == nil {
+	if !ok {
 		return ErrNotFound
 	}
 	return s.db.Delete(found, pebble.Sync)

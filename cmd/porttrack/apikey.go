@@ -99,6 +99,10 @@ func runAPIKey(_ context.Context, args []string, getenv func(string) string, std
 		secret := "pt_" + base64.RawURLEncoding.EncodeToString(raw[:])
 		k, err := store.CreateAPIKey(secret, state.APIKey{Tenant: tenant, Role: role,
 			Scope: state.Scope{Bookings: bookings, TransportDocs: docs, Parties: parties}})
+		if errors.Is(err, state.ErrTenantRole) || errors.Is(err, state.ErrReservedTenant) {
+			// A tenant has one role; the admin key's tenant is its own.
+			return usageError("invalid setting tenant (flag --tenant): %s", strings.TrimPrefix(err.Error(), "state: "))
+		}
 		if err != nil {
 			return usageError("%v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -56,8 +57,18 @@ type Config struct {
 	FenceMinDwell time.Duration `yaml:"fence_min_dwell"`
 	// MaxFences bounds the geofences of one tenant.
 	MaxFences int `yaml:"max_fences"`
-	// AdminKey, when set, is stored at start as an API key of role port.
+	// AdminKey, when set, is stored at start as the admin key: the one key
+	// of tenant "admin" (role port), replacing any earlier one.
 	AdminKey string `yaml:"admin_key"`
+	// AdminKeyFile names a file holding the admin key (so that it appears
+	// in no process list); loadConfig reads it into AdminKey.
+	AdminKeyFile string `yaml:"admin_key_file"`
+	// RateLimit is the requests per second one API key may send (RateBurst
+	// saved up); 0 turns the limit off.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
+	// MaxSubscriptions bounds the DCSA event subscriptions of one tenant.
+	MaxSubscriptions int `yaml:"max_subscriptions"`
 	// Webhook delivery of DCSA event subscriptions.
 	Webhooks Webhooks `yaml:"webhooks"`
 	// openAPI lets requests without a key act as the port operator (only
@@ -159,6 +170,11 @@ func defaultConfig() Config {
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
 			DLQ: "porttrack.dlq",
 		},
+
+		// A dispatcher UI refreshing a dozen panels a second stays far below.
+		RateLimit:        100,
+		RateBurst:        200,
+		MaxSubscriptions: state.DefaultMaxSubscriptions,
 	}
 }
 
@@ -302,7 +318,11 @@ var serveSettings = []setting{
 		c.NoSync = b
 		return nil
 	}},
-	{"admin_key", "API key of role port created at start (at least 16 bytes); every request needs a key", str(func(c *Config) *string { return &c.AdminKey })},
+	{"admin_key", "the admin key: an API key of role port (tenant admin) stored at start, replacing the previous admin key (at least 16 bytes); every request needs a key", str(func(c *Config) *string { return &c.AdminKey })},
+	{"admin_key_file", "file holding the admin key (instead of admin_key, so that it is in no process list)", str(func(c *Config) *string { return &c.AdminKeyFile })},
+	{"rate_limit", "requests per second one API key may send (beyond it: 429 with Retry-After); 0: no limit", flt(func(c *Config) *float64 { return &c.RateLimit })},
+	{"rate_burst", "requests one API key may send at once above rate_limit", intSetting(func(c *Config) *int { return &c.RateBurst })},
+	{"max_subscriptions", "most DCSA event subscriptions one tenant may have", intSetting(func(c *Config) *int { return &c.MaxSubscriptions })},
 	{"webhooks.timeout", "time limit of one webhook POST", dur(func(c *Config) *time.Duration { return &c.Webhooks.Timeout })},
 	{"webhooks.max_failures", "failed attempts after which a webhook batch goes to the subscription's dead letters", intSetting(func(c *Config) *int { return &c.Webhooks.MaxFailures })},
 	{"webhooks.max_batch", "most events in one webhook POST", intSetting(func(c *Config) *int { return &c.Webhooks.MaxBatch })},
@@ -365,7 +385,29 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	if err != nil {
 		return Config{}, err
 	}
+	if cfg.AdminKeyFile != "" {
+		if cfg.AdminKey != "" {
+			return Config{}, usageError("invalid setting admin_key_file: admin_key is set too; give the admin key one way")
+		}
+		if cfg.AdminKey, err = readAdminKeyFile(cfg.AdminKeyFile); err != nil {
+			return Config{}, usageError("invalid setting admin_key_file (flag --admin-key-file, env PORTTRACK_ADMIN_KEY_FILE): %v", err)
+		}
+	}
 	return cfg, nil
+}
+
+// readAdminKeyFile reads the admin key from a file: its content without
+// surrounding white space (a trailing newline).
+func readAdminKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return key, nil
 }
 
 func loadFile(cfg *Config, path string) error {
@@ -421,6 +463,15 @@ func (c *Config) validate() error {
 	}
 	if c.AdminKey != "" && len(c.AdminKey) < 16 {
 		bad("admin_key", "must be at least 16 bytes")
+	}
+	if math.IsNaN(c.RateLimit) || c.RateLimit < 0 || c.RateLimit > 1e6 {
+		bad("rate_limit", "%g is out of range [0, 1000000] (0: no limit)", c.RateLimit)
+	}
+	if c.RateLimit > 0 && (c.RateBurst < 1 || c.RateBurst > 1_000_000) {
+		bad("rate_burst", "%d is out of range [1, 1000000]", c.RateBurst)
+	}
+	if c.MaxSubscriptions < 1 || c.MaxSubscriptions > 100_000 {
+		bad("max_subscriptions", "%d is out of range [1, 100000]", c.MaxSubscriptions)
 	}
 	if c.Webhooks.Timeout < time.Millisecond || c.Webhooks.Timeout > 10*time.Minute {
 		bad("webhooks.timeout", "%s is out of range [1ms, 10m]", c.Webhooks.Timeout)

@@ -37,6 +37,7 @@ type demoFlags struct {
 	simCustoms    float64
 	logLevel      string
 	adminKey      string
+	adminKeyFile  string
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
@@ -57,6 +58,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	fs.Float64Var(&f.simCustoms, "sim-customs-rate", 2, "simulated customs records per second into port.customs (CEB XML orders, receipts, container customs flows); 0 turns it off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.adminKey, "admin-key", "", "API key of role port created at start; without one the API is open, on loopback only (env PORTTRACK_ADMIN_KEY)")
+	fs.StringVar(&f.adminKeyFile, "admin-key-file", "", "file holding the admin key, instead of --admin-key (env PORTTRACK_ADMIN_KEY_FILE)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, err
@@ -135,6 +137,17 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if f.adminKey == "" {
 		f.adminKey = getenv("PORTTRACK_ADMIN_KEY")
+	}
+	if f.adminKeyFile == "" {
+		f.adminKeyFile = getenv("PORTTRACK_ADMIN_KEY_FILE")
+	}
+	if f.adminKeyFile != "" {
+		if f.adminKey != "" {
+			return usageError("invalid setting admin-key-file (flag --admin-key-file): --admin-key is set too; give the admin key one way")
+		}
+		if f.adminKey, err = readAdminKeyFile(f.adminKeyFile); err != nil {
+			return usageError("invalid setting admin-key-file (flag --admin-key-file, env PORTTRACK_ADMIN_KEY_FILE): %v", err)
+		}
 	}
 	if f.adminKey == "" && !loopback(f.httpAddr) {
 		return usageError("invalid setting admin-key (flag --admin-key): required when http-addr %q is not a loopback address", f.httpAddr)

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/porttrack/porttrack/geo"
@@ -50,16 +52,30 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell},
 		Fences:    state.FenceConfig{MinDwell: cfg.FenceMinDwell, MaxPerTenant: cfg.MaxFences, AlertTopic: cfg.Topics.Alerts, Readers: readers},
 		Guard: state.GuardConfig{AlertTopic: cfg.Topics.Alerts, Discharge: cfg.Guard.Discharge, HoldClear: cfg.Guard.HoldClear,
-			CustomsClear: cfg.Guard.CustomsClear, Transfer: cfg.Guard.Transfer, Load: cfg.Guard.Load}})
+			CustomsClear: cfg.Guard.CustomsClear, Transfer: cfg.Guard.Transfer, Load: cfg.Guard.Load},
+		MaxSubscriptions: cfg.MaxSubscriptions})
 	if err != nil {
 		return nil, err
 	}
-	if cfg.AdminKey != "" {
-		if _, err := store.CreateAPIKey(cfg.AdminKey, state.APIKey{Tenant: "admin", Role: state.RolePort}); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("admin_key: %w", err)
-		}
+	// The admin key is the one key of tenant admin: a new admin_key
+	// replaces the old one, and none is left without the setting.
+	removed, err := store.SetAdminKey(cfg.AdminKey)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("admin_key: %w", err)
 	}
+	if len(removed) > 0 {
+		paused := 0
+		store.Subscriptions("", func(sub *state.Subscription) bool {
+			if slices.Contains(removed, sub.KeyID) {
+				paused++
+			}
+			return true
+		})
+		log.Warn("removed the previous admin key: it no longer works (admin_key changed or unset)", "key_ids", removed,
+			"paused_subscriptions", paused, "resume", "PUT /v2/event-subscriptions/{id} with the new admin key")
+	}
+	warnMixedRoles(store, log)
 	engine, err := ingest.New(ingest.Config{
 		Brokers:             cfg.Brokers,
 		GroupID:             cfg.Group,
@@ -81,7 +97,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	deny, _ := cfg.Webhooks.denyPrefixes() // checked by validate
 	hooks, err := deliver.New(deliver.Config{Store: store, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
-		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Logger: log})
+		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Logger: log, Open: cfg.openAPI})
 	if err != nil {
 		store.Close()
 		return nil, &exitError{code: 2, err: err}
@@ -94,6 +110,8 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		Logger:       log,
 		Open:         cfg.openAPI,
 		CallbackDeny: deny,
+		RateLimit:    cfg.RateLimit,
+		RateBurst:    cfg.RateBurst,
 	})
 	if err != nil {
 		store.Close()
@@ -170,6 +188,30 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("porttrack serving", "http", n.ln.Addr().String(), "brokers", cfg.Brokers, "group", cfg.Group, "data_dir", cfg.DataDir)
 	return n.run(ctx)
+}
+
+// warnMixedRoles logs the tenants with keys of more than one role, which
+// versions before one role per tenant let be created: such a name shares
+// its geofences between the roles (subscriptions are kept apart by role).
+func warnMixedRoles(store *state.Store, log *slog.Logger) {
+	roles := map[string]map[string]bool{}
+	err := store.APIKeys(func(k *state.APIKey) error {
+		if roles[k.Tenant] == nil {
+			roles[k.Tenant] = map[string]bool{}
+		}
+		roles[k.Tenant][k.Role] = true
+		return nil
+	})
+	if err != nil {
+		log.Warn("listing API keys failed", "err", err)
+		return
+	}
+	for tenant, r := range roles {
+		if len(r) > 1 {
+			log.Warn("tenant has API keys of more than one role (created by an older version): revoke the keys of the wrong role (porttrack apikey list)",
+				"tenant", tenant, "roles", slices.Sorted(maps.Keys(r)))
+		}
+	}
 }
 
 // loadPortModel reads the port model GeoJSON at path, or the built-in

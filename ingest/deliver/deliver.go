@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -39,9 +40,13 @@ type Config struct {
 	// attempts (defaults 1 s and 5 min); a Retry-After answer sets the
 	// wait instead, capped at BackoffMax.
 	BackoffMin, BackoffMax time.Duration
-	// Poll is how often an idle subscription looks for new events and how
-	// often the subscription list is read (default 200 ms).
+	// Poll is how often the watcher looks for new events in the log and
+	// for changed subscriptions (default 200 ms); idle subscriptions wait
+	// for it to wake them.
 	Poll time.Duration
+	// Open is whether the API is open (the demo): subscriptions made there
+	// without a key deliver only while it is (state.SubscriptionOwnerLive).
+	Open bool
 	// Deny lists address ranges no callback may connect to (checked on the
 	// resolved address of every connection).
 	Deny   []netip.Prefix
@@ -95,10 +100,42 @@ type Deliverer struct {
 	log    *slog.Logger
 	client *http.Client
 	m      metrics
+	wake   wakeup
+}
+
+// wakeup wakes every waiting subscription at once: a waiter takes the
+// current channel before it looks at the log, and the watcher closes it
+// (and makes the next) when the log or the subscriptions change, so no
+// change between the look and the wait is missed.
+type wakeup struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (w *wakeup) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	return w.ch
+}
+
+func (w *wakeup) broadcast() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
+	}
 }
 
 type metrics struct {
 	posts, delivered, failures, deadBatches, events atomic.Uint64
+	// reads counts reads of the event log for a subscription; rounds the
+	// rounds of the loop that watches for new events and subscriptions.
+	reads, rounds atomic.Uint64
+	paused        atomic.Int64 // subscriptions whose owner key is gone
 }
 
 // Metrics are the deliverer's counters since New.
@@ -154,43 +191,80 @@ func (d *Deliverer) WritePrometheus(w io.Writer) {
 	fmt.Fprintf(w, "# TYPE porttrack_webhook_failures_total counter\nporttrack_webhook_failures_total %d\n", m.Failures)
 	fmt.Fprintf(w, "# TYPE porttrack_webhook_dead_batches_total counter\nporttrack_webhook_dead_batches_total %d\n", m.DeadBatches)
 	fmt.Fprintf(w, "# TYPE porttrack_webhook_events_total counter\nporttrack_webhook_events_total %d\n", m.Events)
+	fmt.Fprintf(w, "# HELP porttrack_webhook_paused_subscriptions Subscriptions that deliver nothing because the API key that owns them was revoked.\n"+
+		"# TYPE porttrack_webhook_paused_subscriptions gauge\nporttrack_webhook_paused_subscriptions %d\n", d.m.paused.Load())
 }
+
+// relistRounds is how many rounds of the watcher pass between reads of
+// the subscription list when it has not changed.
+const relistRounds = 25
 
 // Run delivers until ctx ends: one goroutine per subscription, started
 // when the subscription appears and ended when it is deleted, so a slow or
-// dead receiver holds up only its own subscription.
+// dead receiver holds up only its own subscription. One watcher looks at
+// the end of the event log and at the subscriptions' version every Poll
+// and wakes the subscriptions when either moved: an idle subscription
+// reads nothing and holds no timer.
 func (d *Deliverer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer d.wake.broadcast()
 	workers := map[string]chan struct{}{} // id -> closed when the worker ended
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
+	var lastSeq, lastVersion uint64
+	first := true
 	for {
-		var ids []string
-		err := d.cfg.Store.Subscriptions("", func(sub *state.Subscription) bool {
-			ids = append(ids, sub.ID)
-			return true
-		})
+		d.m.rounds.Add(1)
+		version := d.cfg.Store.SubscriptionsVersion()
+		seq, err := d.cfg.Store.LastDCSASeq()
 		if err != nil && !errors.Is(err, state.ErrClosed) {
-			d.log.Error("reading subscriptions failed", "err", err)
+			d.log.Error("reading the event log failed", "err", err)
 		}
-		for _, id := range ids {
-			if done, ok := workers[id]; ok {
-				select {
-				case <-done:
-				default:
-					continue // running
+		// The list is read again when it changed, and now and then in case a
+		// sender ended on an error while its subscription stayed.
+		if first || version != lastVersion || d.m.rounds.Load()%relistRounds == 0 {
+			var ids []string
+			err := d.cfg.Store.Subscriptions("", func(sub *state.Subscription) bool {
+				ids = append(ids, sub.ID)
+				return true
+			})
+			if err != nil && !errors.Is(err, state.ErrClosed) {
+				d.log.Error("reading subscriptions failed", "err", err)
+			}
+			for _, id := range ids {
+				if done, ok := workers[id]; ok {
+					select {
+					case <-done:
+					default:
+						continue // running
+					}
+				}
+				done := make(chan struct{})
+				workers[id] = done
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer close(done)
+					d.work(ctx, id)
+				}()
+			}
+			if err == nil { // forget the senders of deleted subscriptions
+				for id, done := range workers {
+					select {
+					case <-done:
+						if !slices.Contains(ids, id) {
+							delete(workers, id)
+						}
+					default:
+					}
 				}
 			}
-			done := make(chan struct{})
-			workers[id] = done
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer close(done)
-				d.work(ctx, id)
-			}()
 		}
+		if !first && (version != lastVersion || seq != lastSeq) {
+			d.wake.broadcast()
+		}
+		first, lastVersion, lastSeq = false, version, seq
 		select {
 		case <-ctx.Done():
 			return nil
@@ -214,24 +288,38 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		links[c] = l
 		return l, err
 	}
-	wait := func(dur time.Duration) bool {
-		t := time.NewTimer(dur)
-		defer t.Stop()
+	// wait returns after dur (0: until woken), or false when ctx ended.
+	wait := func(wake <-chan struct{}, dur time.Duration) bool {
+		var tc <-chan time.Time
+		if dur > 0 {
+			t := time.NewTimer(dur)
+			defer t.Stop()
+			tc = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-t.C:
+		case <-wake:
+			return true
+		case <-tc:
 			return true
 		}
 	}
+	paused := false
+	defer func() {
+		if paused {
+			d.m.paused.Add(-1)
+		}
+	}()
 	for ctx.Err() == nil {
+		wake := d.wake.wait() // before looking, so no change is missed
 		sub, err := d.cfg.Store.Subscription(id)
 		if errors.Is(err, state.ErrNotFound) || errors.Is(err, state.ErrClosed) {
 			return
 		}
 		if err != nil {
 			d.log.Error("reading subscription failed", "subscription", id, "err", err)
-			if !wait(d.cfg.Poll) {
+			if !wait(nil, d.cfg.Poll) {
 				return
 			}
 			continue
@@ -242,7 +330,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 				return
 			}
 			d.log.Error("reading delivery state failed", "subscription", id, "err", err)
-			if !wait(d.cfg.Poll) {
+			if !wait(nil, d.cfg.Poll) {
 				return
 			}
 			continue
@@ -251,7 +339,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			d.log.Error("redelivery request failed", "subscription", id, "err", err)
 		}
 		if now := time.Now().UnixNano(); st.RetryAt > now {
-			if !wait(time.Duration(st.RetryAt - now)) {
+			if !wait(wake, time.Duration(st.RetryAt-now)) {
 				return
 			}
 			continue
@@ -259,13 +347,13 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		body, from, to, n, err := d.batch(&sub, st.Next, linksOf)
 		if err != nil {
 			d.log.Error("reading the event log failed", "subscription", id, "err", err)
-			if !wait(d.cfg.Poll) {
+			if !wait(nil, d.cfg.Poll) {
 				return
 			}
 			continue
 		}
-		if to < st.Next { // nothing new
-			if !wait(d.cfg.Poll) {
+		if to < st.Next { // nothing new: wait for the watcher
+			if !wait(wake, 0) {
 				return
 			}
 			continue
@@ -273,6 +361,33 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		if n == 0 { // only events this subscription does not want
 			st.Next = to + 1
 			if err := d.cfg.Store.RecordDelivery(id, &st, nil, nil); err != nil {
+				return
+			}
+			continue
+		}
+		// Deliver only while the owner's key exists: a revoked key's
+		// subscription pauses (it keeps its position) until a key of its
+		// tenant updates it.
+		live, err := d.cfg.Store.SubscriptionOwnerLive(&sub, d.cfg.Open)
+		if err != nil {
+			d.log.Error("reading the subscription's owner failed", "subscription", id, "err", err)
+			if !wait(nil, d.cfg.Poll) {
+				return
+			}
+			continue
+		}
+		if live != !paused {
+			paused = !live
+			if paused {
+				d.m.paused.Add(1)
+				d.log.Warn("subscription paused: the API key that owns it was revoked", "subscription", id, "tenant", sub.Tenant)
+			} else {
+				d.m.paused.Add(-1)
+				d.log.Info("subscription resumed", "subscription", id, "tenant", sub.Tenant)
+			}
+		}
+		if !live {
+			if !wait(wake, 0) {
 				return
 			}
 			continue
@@ -290,6 +405,7 @@ func (d *Deliverer) batch(sub *state.Subscription, next uint64, links func(strin
 	if err != nil {
 		return nil, 0, 0, 0, fmt.Errorf("subscription %s filter: %w", sub.ID, err)
 	}
+	d.m.reads.Add(1)
 	to = next - 1
 	body = append(body, '[')
 	scanned := 0

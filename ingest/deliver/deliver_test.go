@@ -307,6 +307,11 @@ func TestDeliveryNeverLosesEvents(t *testing.T) {
 		sub.CallbackURL = "http://" + addr + "/hook"
 		sub.Secret = []byte(strings.Repeat(string(rune('k'+i)), 32+i))
 		secrets[sub.ID] = sub.Secret
+		k, err := n.store.CreateAPIKey("key-of-"+sub.Tenant+"-0123456789", state.APIKey{Tenant: sub.Tenant, Role: sub.Role, Scope: sub.Scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.KeyID = k.ID
 		if err := n.store.PutSubscription(sub, true, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -416,10 +421,7 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, CallbackURL: srv.URL, Secret: make([]byte, 32)}
-	if err := s.PutSubscription(sub, true, nil); err != nil {
-		t.Fatal(err)
-	}
+	sub := ownedSubscription(t, s, "port", srv.URL)
 	d, err := New(Config{Store: s, MaxFailures: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Poll: 5 * time.Millisecond, MaxBatch: 100})
 	if err != nil {
 		t.Fatal(err)

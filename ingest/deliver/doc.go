@@ -7,7 +7,16 @@
 // subscription has its own goroutine and its own durable delivery state
 // (the next log sequence number, failures, the retry time): a slow or dead
 // receiver delays only its own subscription, never ingest (which never
-// waits for delivery) nor other subscribers.
+// waits for delivery) nor other subscribers. One watcher looks at the end of
+// the log and at the subscriptions' version (state.SubscriptionsVersion)
+// every Poll and wakes the subscriptions when either moved: an idle
+// subscription holds no timer and reads nothing.
+//
+// A subscription delivers only while the API key that owns it exists
+// (state.SubscriptionOwnerLive): once that key is revoked it is paused —
+// kept, with its position, delivering nothing, counted in
+// porttrack_webhook_paused_subscriptions — until a key of its tenant
+// updates it and becomes its owner.
 //
 // Delivery is at least once and in log order per subscription: a batch is
 // a JSON array of the matching events after the subscription's position,
