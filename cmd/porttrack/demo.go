@@ -412,6 +412,9 @@ Send a raw AIS sentence (NMEA !AIVDM, type 1, MMSI 477553000) with kcat, then as
   curl -s http://%[2]s/v1/vessels/477553000
 Vessels within 5 km of the Beilun anchorage, nearest first:
   curl -s 'http://%[2]s/v1/vessels?near=29.965,121.921&radius=5000&limit=10'
+Boxes stacked in yard block C of the Beilun terminal (BLCT), and boxes in the terminal for more than an hour:
+  curl -s 'http://%[2]s/v1/containers?facility=nbct-yard-c&count=true&limit=5'
+  curl -s 'http://%[2]s/v1/containers?dwell_gt=1h&count=true&limit=5'
 Trucks within 2 km of the Beilun (NBCT) gate, nearest first (the day model's GNSS tracks):
   curl -s 'http://%[2]s/v1/trucks?near=gate:nbct-gate&radius=2000&limit=10'
 Health and metrics:
