@@ -39,6 +39,12 @@ type DayConfig struct {
 	// Start is the beginning of the simulated time, default the current
 	// time in UTC truncated to the second. Fix it for reproducible traffic.
 	Start time.Time
+	// Live keeps RunDay's simulated clock from ever running ahead of the
+	// wall clock: no record is produced before its production time, so
+	// once the clock, paced by Speedup (or Rate) from Start, reaches the
+	// wall clock, it goes on in real time. With Start in the past
+	// (CatchUpStart), the day replays its past quickly, then runs live.
+	Live bool
 
 	// DupRate is the fraction of RFID and port.transport records re-sent
 	// a few seconds later (byte-identical), default 0.01.
@@ -62,6 +68,17 @@ type DayConfig struct {
 	// when it stops, from RunDay's goroutine.
 	Progress func(DayProgress)
 	Logger   *slog.Logger
+}
+
+// CatchUpStart is the Start from which a Live run at speedup reaches the
+// wall clock after span of simulated time: it runs span/speedup of wall
+// time, so it starts span·(speedup−1)/speedup before now. At speedup 1 or
+// less it is now: a clock that is not faster never catches up.
+func CatchUpStart(now time.Time, span time.Duration, speedup float64) time.Time {
+	if !(speedup > 1) || math.IsInf(speedup, 0) || span <= 0 {
+		return now
+	}
+	return now.Add(-time.Duration(float64(span) * (speedup - 1) / speedup))
 }
 
 // MaxScale bounds DayConfig.Scale: the generator holds the boxes of about

@@ -15,6 +15,21 @@ func (g *DayGenerator) rfidEvent(n string, s step, t int64) {
 	g.emit(kindRFID, g.cfg.RFIDTopic, []byte(n), v, t)
 }
 
+// stack emits the read of box n put down in the yard block at p, if p is
+// the centre of one: an EPCIS inspecting event (the yard crane's check of
+// the box as it stacks it) with the block's place id as read point and its
+// facility as location. The engine's event codes have none for "stacked",
+// and the reader table no yard readers: the location places the box in the
+// block (README, "Where a container is").
+func (g *DayGenerator) stack(n string, p latLon, t int64) {
+	rp, ok := g.geo.blocks[p]
+	if !ok {
+		return
+	}
+	v := g.rfid.appendEPCIS(make([]byte, 0, 448), n, rp, bizStep("INSP"), time.Unix(0, t).UTC())
+	g.emit(kindRFID, g.cfg.RFIDTopic, []byte(n), v, t)
+}
+
 // inspect emits an inspection read of box n at the terminal's inspection
 // area.
 func (g *DayGenerator) inspect(term *dayTerminal, n string, t int64) {
@@ -79,6 +94,7 @@ func (g *DayGenerator) tractorMove(id, n string, pth path, t0 int64, drop bool) 
 	end := pth.pts[len(pth.pts)-1]
 	g.truckReport(id, end, t, 0, -1, n)
 	if drop {
+		g.stack(n, end, t+int64(30*time.Second))
 		g.truckReport(id, end, t+int64(time.Minute), 0, -1, "")
 	}
 }
@@ -111,6 +127,7 @@ func (g *DayGenerator) truckTrip(term *dayTerminal, plate, n string, road, yard 
 		gate("GTIN", GateIn)
 		t := g.drive(plate, yard, tGate+int64(20*time.Second), tractorKmh, n)
 		g.truckReport(plate, block, t, 0, -1, n)
+		g.stack(n, block, t+handle-int64(30*time.Second))
 		g.truckReport(plate, block, t+handle, 0, -1, "")
 		t = g.drive(plate, reversed(yard), t+handle+int64(20*time.Second), tractorKmh, "")
 		g.drive(plate, reversed(road), t+int64(20*time.Second), truckKmh, "")

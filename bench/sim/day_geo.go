@@ -40,6 +40,10 @@ type dayStation struct {
 type portGeo struct {
 	terminals []*dayTerminal
 	stations  []*dayStation
+	// blocks are the yard blocks by their centre (dayTerminal.blocks): the
+	// place id as read point and the block's facility, where a box put
+	// down in the block is read.
+	blocks map[latLon]readPoint
 }
 
 // The road bearings from the gates (approximate: the port model has no
@@ -89,7 +93,7 @@ func loadPortGeo() (portGeo, error) {
 		}
 		return latLon{}, fmt.Errorf("geometry %s", typ)
 	}
-	var g portGeo
+	g := portGeo{blocks: map[latLon]readPoint{}}
 	terms := map[string]*dayTerminal{}
 	stations := map[string]*dayStation{}
 	readers := map[string]latLon{}
@@ -121,6 +125,7 @@ func loadPortGeo() (portGeo, error) {
 				t.insp = c
 			} else {
 				t.blocks = append(t.blocks, c)
+				g.blocks[c] = readPoint{id: id, facility: prop(p, "facility")}
 			}
 		case "gate":
 			t := term(prop(p, "terminal"))

@@ -135,6 +135,7 @@ func (p *planner) plan() {
 		c.load = moves - c.disc
 		p.calls = append(p.calls, c)
 	}
+	p.openAlongside()
 	fleet := newFleet(g.cfg.Seed, len(p.calls))
 	for i, c := range p.calls {
 		v := fleet[i]
@@ -159,6 +160,40 @@ func (p *planner) plan() {
 		p.trainsIn(s, p.railIn[s])
 	}
 	p.vessels(fleet[len(p.calls):])
+}
+
+// openAlongside makes the simulated time open with a ship discharging at
+// the first terminal (BLCT), so that its yard blocks fill and customs
+// selects boxes within minutes of the start at any scale: unless a call
+// there is discharging at the start already, the terminal's first call
+// berthing after the start is brought forward to berth an hour before it
+// (its discharges begin at the start, craneTime). Calls are planned by
+// offsets from the start, so this holds for any start.
+func (p *planner) openAlongside() {
+	g := p.g
+	term := g.geo.terminals[0]
+	start := g.start
+	var first *vesselCall
+	for _, c := range p.calls {
+		if c.term != term {
+			continue
+		}
+		discFrom := c.berthStart + int64(time.Hour)
+		discTo := discFrom + int64(float64(c.disc/c.cranes)*float64(time.Hour)/qcMovesHour)
+		if discFrom <= start && discTo > start+int64(time.Hour) {
+			return
+		}
+		if first == nil && c.berthStart >= start {
+			first = c
+		}
+	}
+	if first == nil {
+		return
+	}
+	d := first.berthStart - (start - int64(time.Hour))
+	first.arrive -= d
+	first.berthStart -= d
+	first.berthEnd -= d
 }
 
 // craneTime is the time of quay move k of call c (discharges first).

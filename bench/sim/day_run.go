@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -110,6 +111,9 @@ func (r *dayRunner) run(ctx context.Context) error {
 		default:
 			due = r.start.Add(time.Duration(float64(next.Sub(simStart)) / cfg.Speedup))
 		}
+		if cfg.Live && next.After(due) {
+			due = next // never ahead of the wall clock
+		}
 		for d := time.Until(due); d > 0; d = time.Until(due) {
 			timer.Reset(min(d, time.Second))
 			select {
@@ -127,9 +131,17 @@ func (r *dayRunner) run(ctx context.Context) error {
 			n = int(min(int64(n), cfg.Total-produced))
 		}
 		r.recs = r.recs[:0]
-		if cfg.Rate == 0 {
-			// Everything due within the pacing interval goes in one batch.
-			horizon := simStart.Add(time.Duration(float64(time.Since(r.start)+pacing) * cfg.Speedup))
+		switch {
+		case cfg.Rate == 0 || cfg.Live:
+			// Everything due within the pacing interval goes in one batch;
+			// live, nothing whose time is still to come.
+			horizon := time.Unix(0, math.MaxInt64)
+			if cfg.Rate == 0 {
+				horizon = simStart.Add(time.Duration(float64(time.Since(r.start)+pacing) * cfg.Speedup))
+			}
+			if now := time.Now(); cfg.Live && horizon.After(now) {
+				horizon = now
+			}
 			for len(r.recs) < n {
 				t, ok := g.PeekTime()
 				if !ok || (len(r.recs) > 0 && t.After(horizon)) {
@@ -137,7 +149,7 @@ func (r *dayRunner) run(ctx context.Context) error {
 				}
 				r.recs = g.Next(r.recs, 1)
 			}
-		} else {
+		default:
 			r.recs = g.Next(r.recs, n)
 		}
 		r.msgs = r.msgs[:0]

@@ -61,7 +61,17 @@
 //     carrying the box between the crane's reader position and a yard
 //     block, then a report without the box (it was put down), so the box
 //     takes the yard block's position; rail tractors ("BLCT-R17") between
-//     the yard and the rail station.
+//     the yard and the rail station. A box put down in a block (after its
+//     discharge, its rail unload or its export gate-in) is read there: an
+//     EPCIS inspecting event (the yard crane's check as it stacks the box;
+//     the engine has no "stacked" code) with the block's place id as read
+//     point and its facility (CNNGB-BLCT-YARD-C) as location, so the engine
+//     places it in the block until its next move (gate-out, load, rail
+//     load, inspection).
+//   - The simulated time opens with a ship discharging at BLCT: unless one
+//     is already, the terminal's first call after the start is brought
+//     forward to berth an hour before it, so yard blocks fill and customs
+//     selects boxes in the first minutes, at any scale and start.
 //   - Gate transactions: a truck.waybill 2-12 h before (keyed by the box:
 //     the appointment is a one-hour window at the terminal's gate), then
 //     the truck's truck.position track every ~30 s (JT/T 808 terminals

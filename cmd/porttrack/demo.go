@@ -127,7 +127,12 @@ func splitPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// demoGroup is the demo's consumer group: not serve's default (porttrack),
+// so a `serve --group porttrack` pointed at the demo's broker is a consumer
+// of its own instead of taking half of the demo's partitions.
+const demoGroup = "porttrack-demo"
+
+func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	f, err := parseDemoFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -152,11 +157,36 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if f.adminKey == "" && !loopback(f.httpAddr) {
 		return usageError("invalid setting admin-key (flag --admin-key): required when http-addr %q is not a loopback address", f.httpAddr)
 	}
-	if f.dataDir == "" {
+	// The data directory: a temporary one of the demo's own is removed when
+	// the demo ends cleanly or fails to start, and kept (and named) after a
+	// failure while running; the user's --data-dir is never removed, only
+	// what a failed start created in it.
+	tempDir, started := f.dataDir == "", false
+	if tempDir {
 		if f.dataDir, err = os.MkdirTemp("", "porttrack-demo-"); err != nil {
 			return err
 		}
 	}
+	var created []string
+	for _, sub := range []string{"kafka", "state"} {
+		if p := filepath.Join(f.dataDir, sub); !exists(p) {
+			created = append(created, p)
+		}
+	}
+	defer func() {
+		switch {
+		case tempDir && (err == nil || !started):
+			if rerr := os.RemoveAll(f.dataDir); rerr != nil {
+				fmt.Fprintf(stderr, "porttrack: cannot remove the demo's data directory: %v\n", rerr)
+			}
+		case tempDir:
+			fmt.Fprintf(stderr, "porttrack: the demo's data directory %s is kept for a look at what failed; remove it when done\n", f.dataDir)
+		case !started:
+			for _, p := range created {
+				_ = os.RemoveAll(p)
+			}
+		}
+	}()
 	cfg := defaultConfig()
 	cfg.HTTPAddr = f.httpAddr
 	cfg.DataDir = f.dataDir
@@ -164,6 +194,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	cfg.AdminKey = f.adminKey
 	cfg.openAPI = f.adminKey == ""
 	cfg.Brokers = []string{f.brokerAddr}
+	cfg.Group = demoGroup
 	// Short group timings: one member on one machine rejoins fast.
 	cfg.SessionTimeout = 3 * time.Second
 	cfg.Heartbeat = 300 * time.Millisecond
@@ -193,6 +224,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	started = true
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -256,13 +288,13 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		go func() {
 			defer wg.Done()
 			// With the day model, container flows come from its boxes.
-			_, err := sim.RunCustoms(ctx, demoCustomsSim(cfg.Brokers, cfg.Topics.Customs, f.simCustoms, f.simModel != "day", log))
+			_, err := sim.RunCustoms(ctx, demoCustomsSim(cfg.Brokers, cfg.Topics.Customs, f.simCustoms, f.simModel != "day", time.Now(), log))
 			if err != nil && ctx.Err() == nil {
 				log.Error("customs simulator stopped", "err", err)
 			}
 		}()
 	}
-	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, simBox)
+	printDemoHints(stdout, cfg.Brokers[0], n.ln.Addr().String(), f, tempDir, simBox)
 	auth := ""
 	if cfg.openAPI {
 		fmt.Fprintln(stdout, "\nThe API is open (no --admin-key): requests without a key act as the port operator, on loopback only.")
@@ -278,12 +310,23 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	return err
 }
 
-// demoSimStart is the start of the demo's simulated day: now, so that the
-// day's events are current.
-func demoSimStart() time.Time { return time.Now().UTC().Truncate(time.Second) }
+// demoCatchUp is the simulated time the demo's day model replays at
+// --sim-speedup before it reaches the wall clock and goes on in real time.
+const demoCatchUp = 12 * time.Hour
 
-// demoDayConfig is the day model the demo runs: a week of simulated time,
-// paced by --sim-speedup unless --sim-rate is given.
+// demoSimStart is the start of the demo's simulated day: far enough in the
+// past that the clock, at speedup simulated seconds per second, reaches the
+// wall clock after demoCatchUp of simulated time (sim.CatchUpStart): at 30×
+// it starts 11 h 36 min back and catches up after 24 minutes. Simulated
+// time is never in the future: event times stay before their ingest, and
+// dwell and waiting times are measured on one clock.
+func demoSimStart(now time.Time, speedup float64) time.Time {
+	return sim.CatchUpStart(now.UTC(), demoCatchUp, speedup).Truncate(time.Second)
+}
+
+// demoDayConfig is the day model the demo runs: a week of simulated time
+// from demoSimStart, paced by --sim-speedup (or --sim-rate) until it
+// reaches the wall clock, then live.
 func demoDayConfig(f demoFlags, cfg Config, log *slog.Logger) sim.DayConfig {
 	dc := sim.DayConfig{
 		Brokers:        cfg.Brokers,
@@ -294,7 +337,8 @@ func demoDayConfig(f demoFlags, cfg Config, log *slog.Logger) sim.DayConfig {
 		Speedup:        f.simSpeedup,
 		Duration:       7 * 24 * time.Hour,
 		Seed:           1,
-		Start:          demoSimStart(),
+		Start:          demoSimStart(time.Now(), f.simSpeedup),
+		Live:           true,
 		Logger:         log,
 	}
 	if dc.TransportTopic == "-" {
@@ -326,22 +370,30 @@ func firstRFIDBox(dc sim.DayConfig, def string) string {
 	return def
 }
 
+// exists reports whether path names a file or directory.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
 // demoAISSentence is the hint's AIS sentence: the known-answer type 1 of
 // DOMAIN.md §9.5 (MMSI 477553000). It holds a backtick and a '?': the hint
 // single-quotes it and prints it with printf, so it pastes into any POSIX
 // shell unchanged.
 const demoAISSentence = "!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
 
-func printDemoHints(w io.Writer, broker, httpAddr string, f demoFlags, simBox string) {
+func printDemoHints(w io.Writer, broker, httpAddr string, f demoFlags, tempDir bool, simBox string) {
 	now := time.Now().UTC().Format(time.RFC3339)
 	rfidSim, aisSim := "off", "off"
 	switch f.simModel {
 	case "day":
-		pace := fmt.Sprintf("%g× real time", f.simSpeedup)
+		pace := fmt.Sprintf("runs %g× real time", f.simSpeedup)
 		if f.simRateSet {
-			pace = fmt.Sprintf("%g records/s", f.simRate)
+			pace = fmt.Sprintf("runs at %g records/s", f.simRate)
 		}
-		rfidSim = fmt.Sprintf("day model at scale %g (%s): ships, cranes, yard, trucks, trains", f.simScale, pace)
+		back := time.Now().Sub(demoSimStart(time.Now(), f.simSpeedup))
+		rfidSim = fmt.Sprintf("day model at scale %g: ships, cranes, yard, trucks, trains; its clock starts %s back, %s until it reaches the wall clock, then runs in real time",
+			f.simScale, fmtHours(back), pace)
 		aisSim = "part of the day model"
 	case "fleet":
 		if f.simRate > 0 {
@@ -351,9 +403,14 @@ func printDemoHints(w io.Writer, broker, httpAddr string, f demoFlags, simBox st
 			aisSim = fmt.Sprintf("%g AIS sentences/s over %d ships and %d small craft", f.simAISRate, f.simVessels, max(f.simVessels/8, 1))
 		}
 	}
+	dataDir := f.dataDir
+	if tempDir {
+		dataDir += "  (temporary: removed when the demo stops)"
+	}
 	fmt.Fprintf(w, `porttrack demo is running (Ctrl-C stops it).
   HTTP API      http://%[2]s
   Kafka broker  %[1]s  (embedded, for one machine and trials; production uses a Kafka cluster)
+  consumer group %[9]s  (a porttrack serve on this broker with another group consumes apart)
   data dir      %[3]s
   simulator     %[4]s
   AIS simulator %[5]s
@@ -368,9 +425,21 @@ Send a raw AIS sentence (NMEA !AIVDM, type 1, MMSI 477553000) with kcat, then as
   curl -s http://%[2]s/v1/vessels/477553000
 Vessels within 5 km of the Beilun anchorage, nearest first:
   curl -s 'http://%[2]s/v1/vessels?near=29.965,121.921&radius=5000&limit=10'
+Boxes stacked in yard block C of the Beilun terminal (BLCT), and boxes in the terminal for more than an hour:
+  curl -s 'http://%[2]s/v1/containers?facility=nbct-yard-c&count=true&limit=5'
+  curl -s 'http://%[2]s/v1/containers?dwell_gt=1h&count=true&limit=5'
 Trucks within 2 km of the Beilun (NBCT) gate, nearest first (the day model's GNSS tracks):
   curl -s 'http://%[2]s/v1/trucks?near=gate:nbct-gate&radius=2000&limit=10'
 Health and metrics:
   curl -s http://%[2]s/readyz; echo; curl -s http://%[2]s/metrics | grep -E '^porttrack_(ingest_records|ais)'
-`, broker, httpAddr, f.dataDir, rfidSim, aisSim, now, simBox, demoAISSentence)
+`, broker, httpAddr, dataDir, rfidSim, aisSim, now, simBox, demoAISSentence, demoGroup)
+}
+
+// fmtHours prints d in hours and minutes: "11h36m".
+func fmtHours(d time.Duration) string {
+	d = d.Round(time.Minute)
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dh%02dm", d/time.Hour, d%time.Hour/time.Minute)
 }
