@@ -72,8 +72,11 @@ func checkMessage(t *testing.T, d *Decoder, m *Message) {
 	if v, ok := m.Heading(); ok && v >= 360 {
 		t.Fatalf("heading %v", v)
 	}
-	if v, ok := m.Turn(); ok && (v < -126 || v > 126) {
+	if v, ok := m.Turn(); ok && v == -128 {
 		t.Fatalf("turn %v", v)
+	}
+	if v, ok := m.TurnRate(); ok && (v < -709 || v > 709) { // ±(126/4.733)²
+		t.Fatalf("rate of turn %v °/min", v)
 	}
 	if v, ok := m.Second(); ok && v >= 60 {
 		t.Fatalf("second %v", v)
