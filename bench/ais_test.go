@@ -15,27 +15,12 @@ import (
 	"github.com/porttrack/porttrack/ingest/ais"
 )
 
-// aisCorpus returns the path of aishub-3min-sample.nmea:
-// $PORTTRACK_AIS_CORPORA, else ../../shared/corpora/ais. Missing, the test
-// is skipped, or fails when $CI is set.
-func aisCorpus(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("PORTTRACK_AIS_CORPORA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpora", "ais")
-	}
-	path := filepath.Join(dir, "aishub-3min-sample.nmea")
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("AIS corpus: %v (set PORTTRACK_AIS_CORPORA)", err)
-		}
-		tb.Skipf("AIS corpus: %v (set PORTTRACK_AIS_CORPORA)", err)
-	}
-	return path
-}
+// aisCorpus is the NMEA log of the ais scenario, in the repository's
+// testdata (testdata/README.md).
+var aisCorpus = filepath.Join("..", "testdata", "ais", "aishub-3min-sample.nmea")
 
 func TestRunAIS(t *testing.T) {
-	res, err := RunAIS(context.Background(), AISConfig{File: aisCorpus(t), Rounds: 1})
+	res, err := RunAIS(context.Background(), AISConfig{File: aisCorpus, Rounds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +53,7 @@ func TestAISConfigValidate(t *testing.T) {
 // BenchmarkAIS decodes the corpus with each decoder, one pass per op:
 // benchstat -col /impl compares them.
 func BenchmarkAIS(b *testing.B) {
-	data, err := os.ReadFile(aisCorpus(b))
+	data, err := os.ReadFile(aisCorpus)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func vesselReport(m *ais.Message, recv time.Time, key []byte) (state.VesselRepor
 	r := state.VesselReport{
 		MMSI: m.MMSI, MsgType: m.Type,
 		Speed: state.UnknownFloat, Course: state.UnknownFloat, Heading: state.UnknownInt,
-		Status: state.UnknownInt, Turn: state.UnknownInt, ShipType: state.UnknownInt,
+		Status: state.UnknownInt, Turn: state.UnknownTurn, ShipType: state.UnknownInt,
 		ToBow: state.UnknownInt, ToStern: state.UnknownInt, ToPort: state.UnknownInt, ToStarbd: state.UnknownInt,
 	}
 	if m.MMSI == 0 || m.MMSI > 999999999 {

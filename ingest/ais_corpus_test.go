@@ -17,17 +17,10 @@ import (
 	"github.com/porttrack/porttrack/state"
 )
 
-// amsaCorpus returns the path of the messy real AIS feed of DOMAIN.md §9.4
-// (AI/AB/BS/AS and "=I" talkers, $PGHP/$BSALR/$GPZDA/$AIVSI/$PSHI noise,
-// bad checksums): in $PORTTRACK_AIS_CORPORA, as bench's tests, else in
-// ../../shared/corpora/ais next to the repository.
-func amsaCorpus() string {
-	dir := os.Getenv("PORTTRACK_AIS_CORPORA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpora", "ais")
-	}
-	return filepath.Join(dir, "amsa-risky-ais-feed.txt")
-}
+// amsaCorpus is the messy real AIS feed of DOMAIN.md §9.4 (AI/AB/BS/AS and
+// "=I" talkers, $PGHP/$BSALR/$GPZDA/$AIVSI/$PSHI noise, bad checksums), in
+// the repository's testdata (testdata/README.md).
+var amsaCorpus = filepath.Join("..", "testdata", "ais", "amsa-risky-ais-feed.txt")
 
 // corpusLinesPerRecord is how many lines of the corpus go in one record, as
 // a receiver batching its output would send them; multi-part messages may
@@ -115,12 +108,9 @@ func promValue(t *testing.T, text, series string) uint64 {
 // is in range, and porttrack_ais_lines_dropped_total shows the decoder's
 // counts of not_ais and bad_checksum lines.
 func TestAISCorpusJunkNeverReachesState(t *testing.T) {
-	data, err := os.ReadFile(amsaCorpus())
+	data, err := os.ReadFile(amsaCorpus)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("AIS corpus missing although CI is set: %v (set PORTTRACK_AIS_CORPORA)", err)
-		}
-		t.Skipf("AIS corpus not available: %v (set PORTTRACK_AIS_CORPORA)", err)
+		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 	// Receive times 1 ms apart, as a fast feed delivers them: fragment

@@ -112,12 +112,12 @@ func newDCSAFixture(t *testing.T, open bool) *dcsaFixture {
 	at := func(min int) int64 { return t0.Add(time.Duration(min) * time.Minute).UnixNano() }
 	p := func(min int, lat, lon, speed float64) state.VesselReport {
 		return state.VesselReport{MMSI: mmsi, Time: at(min), MsgType: 1, HasPosition: true, Lat: lat, Lon: lon,
-			Speed: speed, Course: 310, Heading: 309, Turn: state.UnknownInt,
+			Speed: speed, Course: 310, Heading: 309, Turn: state.UnknownTurn,
 			ShipType: state.UnknownInt, ToBow: state.UnknownInt, ToStern: state.UnknownInt, ToPort: state.UnknownInt, ToStarbd: state.UnknownInt}
 	}
 	reports := []state.VesselReport{
 		{MMSI: mmsi, Time: at(0), MsgType: 5, IMO: 9321483, Name: "EVER TEST", CallSign: "3FOF8", ShipType: 70,
-			ToBow: state.UnknownInt, Speed: state.UnknownFloat, Course: state.UnknownFloat, Heading: state.UnknownInt, Status: state.UnknownInt, Turn: state.UnknownInt},
+			ToBow: state.UnknownInt, Speed: state.UnknownFloat, Course: state.UnknownFloat, Heading: state.UnknownInt, Status: state.UnknownInt, Turn: state.UnknownTurn},
 		p(1, 29.93000, 121.9000, 8), p(4, 29.93000, 121.9000, 8),
 		p(330, 29.93964, 121.86461, 0), p(340, 29.93964, 121.86461, 0),
 		p(1000, 29.93000, 121.8800, 9), p(1005, 29.90000, 121.9500, 11),

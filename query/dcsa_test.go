@@ -23,9 +23,9 @@ import (
 	"github.com/porttrack/porttrack/state"
 )
 
-// dcsaSpec is the DCSA Track & Trace 2.2 OpenAPI document, in the shared
-// directory beside the checkout.
-var dcsaSpec = filepath.Join("..", "..", "shared", "specs", "dcsa", "TNT_v2.2.0-resolved.yaml")
+// dcsaSpec is the DCSA Track & Trace 2.2 OpenAPI document, in the
+// repository's testdata (testdata/README.md).
+var dcsaSpec = filepath.Join("..", "testdata", "dcsa", "TNT_v2.2.0-resolved.yaml")
 
 type specValidator struct {
 	router routers.Router

@@ -70,7 +70,7 @@ func (f *dcsaFixture) addTenantYard(t *testing.T) {
 			SpeedKmh: state.UnknownFloat, Heading: state.UnknownInt, Container: box}
 	}
 	vessel := state.VesselReport{MMSI: fenceMMSI, Time: gateIn.Add(2 * time.Hour).UnixNano(), MsgType: 1, HasPosition: true, Lat: 29.926, Lon: 121.856,
-		Speed: 0.1, Course: state.UnknownFloat, Heading: state.UnknownInt, Status: 5, Turn: state.UnknownInt, ShipType: state.UnknownInt,
+		Speed: 0.1, Course: state.UnknownFloat, Heading: state.UnknownInt, Status: 5, Turn: state.UnknownTurn, ShipType: state.UnknownInt,
 		ToBow: state.UnknownInt, ToStern: state.UnknownInt, ToPort: state.UnknownInt, ToStarbd: state.UnknownInt}
 	for _, b := range []*state.Batch{
 		{Topic: "port.rfid", Next: 100, Events: evs},

@@ -247,7 +247,7 @@ func parseVesselLine(t *testing.T, l string) state.VesselReport {
 		bad()
 	}
 	r := state.VesselReport{MMSI: uint32(mmsi), Time: ts.UnixNano(), Speed: state.UnknownFloat, Course: state.UnknownFloat,
-		Heading: state.UnknownInt, Status: state.UnknownInt, Turn: state.UnknownInt, ShipType: state.UnknownInt,
+		Heading: state.UnknownInt, Status: state.UnknownInt, Turn: state.UnknownTurn, ShipType: state.UnknownInt,
 		ToBow: state.UnknownInt, ToStern: state.UnknownInt, ToPort: state.UnknownInt, ToStarbd: state.UnknownInt}
 	num := func(s string) float64 {
 		v, err := strconv.ParseFloat(s, 64)

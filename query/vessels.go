@@ -116,7 +116,10 @@ func appendVessel(b []byte, v *state.Vessel, distance float64) []byte {
 		flt("course", v.Course, 1)
 		num("heading", v.Heading)
 		num("status", v.Status)
-		num("turn", v.Turn)
+		if v.Turn != state.UnknownTurn { // −1 is a raw rate of turn, not unknown
+			b = appendKey(b, false, "turn")
+			b = strconv.AppendInt(b, int64(v.Turn), 10)
+		}
 		b = appendKey(b, false, "position_time")
 		b = appendTime(b, v.PosTime)
 		str("position_station", v.PosStation)

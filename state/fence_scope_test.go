@@ -36,7 +36,7 @@ func scopeEvent(id, box string, ts int, reader string, refs ...Ref) Event {
 
 func vesselAt(mmsi uint32, ts int, pos [2]float64) VesselReport {
 	return VesselReport{MMSI: mmsi, Time: sec(ts), MsgType: 1, HasPosition: true, Lat: pos[0], Lon: pos[1],
-		Speed: 0.1, Course: UnknownFloat, Heading: UnknownInt, Status: 5, Turn: UnknownInt, ShipType: UnknownInt,
+		Speed: 0.1, Course: UnknownFloat, Heading: UnknownInt, Status: 5, Turn: UnknownTurn, ShipType: UnknownInt,
 		ToBow: UnknownInt, ToStern: UnknownInt, ToPort: UnknownInt, ToStarbd: UnknownInt}
 }
 

@@ -213,7 +213,7 @@ func TestFenceVessels(t *testing.T) {
 	putYard(t, s, "acme")
 	for i, ts := range []int{0, 15, 30} {
 		r := VesselReport{MMSI: 412928081, Time: sec(ts), MsgType: 1, HasPosition: true, Lat: in[0], Lon: in[1],
-			Speed: 0.1, Course: UnknownFloat, Heading: UnknownInt, Status: 5, Turn: UnknownInt, ShipType: UnknownInt,
+			Speed: 0.1, Course: UnknownFloat, Heading: UnknownInt, Status: 5, Turn: UnknownTurn, ShipType: UnknownInt,
 			ToBow: UnknownInt, ToStern: UnknownInt, ToPort: UnknownInt, ToStarbd: UnknownInt}
 		if _, err := s.Apply(&Batch{Topic: "port.ais", Next: int64(i + 1), Vessels: []VesselReport{r}}); err != nil {
 			t.Fatal(err)

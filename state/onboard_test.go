@@ -44,7 +44,7 @@ func openOnBoardStore(t *testing.T, fs vfs.FS, dwell time.Duration) *Store {
 
 func shipAt(mmsi uint32, t int64, p [2]float64) VesselReport {
 	return VesselReport{MMSI: mmsi, Time: t, MsgType: 1, HasPosition: true, Lat: p[0], Lon: p[1],
-		Speed: 0.1, Course: UnknownFloat, Heading: UnknownInt, Status: 5, Turn: UnknownInt, ShipType: UnknownInt,
+		Speed: 0.1, Course: UnknownFloat, Heading: UnknownInt, Status: 5, Turn: UnknownTurn, ShipType: UnknownInt,
 		ToBow: UnknownInt, ToStern: UnknownInt, ToPort: UnknownInt, ToStarbd: UnknownInt}
 }
 

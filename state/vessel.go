@@ -22,6 +22,9 @@ const (
 const (
 	UnknownInt   = -1
 	UnknownFloat = -1.0
+	// UnknownTurn marks an unknown rate of turn: the AIS "not available"
+	// −128, since −1 is a raw rate like any other.
+	UnknownTurn = -128
 )
 
 // VesselReport is one decoded AIS message about a vessel, in porttrack's
@@ -39,7 +42,7 @@ type VesselReport struct {
 	Course      float64 // degrees, UnknownFloat
 	Heading     int     // degrees, UnknownInt
 	Status      int     // navigation status 0-15, UnknownInt
-	Turn        int     // raw ROT -127..127, UnknownInt when not available
+	Turn        int     // raw ROT_AIS -127..127, UnknownTurn when not available
 
 	// Static and voyage data; zero values and "" mean not in this report.
 	IMO                              uint32
@@ -103,7 +106,7 @@ type Vessel struct {
 
 func newVessel(mmsi uint32) Vessel {
 	return Vessel{MMSI: mmsi, Speed: UnknownFloat, Course: UnknownFloat, Heading: UnknownInt, Status: UnknownInt,
-		Turn: UnknownInt, ShipType: UnknownInt, ToBow: UnknownInt, ToStern: UnknownInt, ToPort: UnknownInt, ToStarbd: UnknownInt}
+		Turn: UnknownTurn, ShipType: UnknownInt, ToBow: UnknownInt, ToStern: UnknownInt, ToPort: UnknownInt, ToStarbd: UnknownInt}
 }
 
 // merge applies a report; it returns whether the position changed and the
@@ -179,8 +182,12 @@ func (r *reader) f64() float64 {
 
 func (r *reader) int() int { return int(r.varint()) }
 
+// vesselV2 is the version of a vessel value whose unknown turn is
+// UnknownTurn; version 1 wrote UnknownInt (−1), which is also a raw rate.
+const vesselV2 byte = 2
+
 func appendVessel(dst []byte, v *Vessel) []byte {
-	dst = append(dst, valueV1)
+	dst = append(dst, vesselV2)
 	var flags byte
 	if v.HasPosition {
 		flags |= 1
@@ -219,13 +226,17 @@ func appendVessel(dst []byte, v *Vessel) []byte {
 
 func decodeVessel(mmsi uint32, b []byte, v *Vessel) error {
 	r := reader{b: b}
-	if r.byte() != valueV1 {
+	ver := r.byte()
+	if ver != valueV1 && ver != vesselV2 {
 		return errCorrupt
 	}
 	*v = Vessel{MMSI: mmsi}
 	v.HasPosition = r.byte()&1 != 0
 	v.Lat, v.Lon, v.Speed, v.Course = r.f64(), r.f64(), r.f64(), r.f64()
 	v.Heading, v.Status, v.Turn = r.int(), r.int(), r.int()
+	if ver == valueV1 && v.Turn == UnknownInt {
+		v.Turn = UnknownTurn
+	}
 	v.PosTime = r.varint()
 	v.PosStation = r.str()
 	v.IMO = uint32(r.uvarint())

@@ -10,7 +10,7 @@ import (
 
 func pos(mmsi uint32, t int64, lat, lon float64, station string) VesselReport {
 	r := VesselReport{MMSI: mmsi, Time: t, Station: station, MsgType: 1, HasPosition: true, Lat: lat, Lon: lon,
-		Speed: 12.5, Course: 310, Heading: 309, Status: 0, Turn: UnknownInt,
+		Speed: 12.5, Course: 310, Heading: 309, Status: 0, Turn: UnknownTurn,
 		ShipType: UnknownInt, ToBow: UnknownInt, ToStern: UnknownInt, ToPort: UnknownInt, ToStarbd: UnknownInt}
 	return r
 }
@@ -18,7 +18,7 @@ func pos(mmsi uint32, t int64, lat, lon float64, station string) VesselReport {
 func static(mmsi uint32, t int64, imo uint32, name string) VesselReport {
 	return VesselReport{MMSI: mmsi, Time: t, MsgType: 5, IMO: imo, Name: name, CallSign: "3FOF8", ShipType: 70,
 		ToBow: 225, ToStern: 70, ToPort: 1, ToStarbd: 31, Draught: 12.2, Destination: "NINGBO", ETA: "05-15T14:00Z",
-		Speed: UnknownFloat, Course: UnknownFloat, Heading: UnknownInt, Status: UnknownInt, Turn: UnknownInt}
+		Speed: UnknownFloat, Course: UnknownFloat, Heading: UnknownInt, Status: UnknownInt, Turn: UnknownTurn}
 }
 
 func TestVesselStateAndTrack(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -21,6 +22,10 @@ import (
 
 // benchScenarios are the scenario names of `porttrack bench`, in run order.
 var benchScenarios = []string{"ingest", "ais", "geo", "guard", "queries", "freshness", "recovery", "memory", "dcsa", "customs"}
+
+// defaultAISFile is the NMEA log of the ais scenario, in the repository
+// (testdata/README.md).
+var defaultAISFile = filepath.Join("testdata", "ais", "aishub-3min-sample.nmea")
 
 // benchFlags are the settings of `porttrack bench`.
 type benchFlags struct {
@@ -76,7 +81,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.StringVar(&f.jsonFile, "json", "", "also write the results as a JSON array to this file")
 	fs.StringVar(&f.traceFile, "trace", "", "geo: write a Go execution trace of the measured window of each case to this file (the last case run is kept)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup included) to this file")
-	fs.StringVar(&f.aisFile, "ais-file", "../shared/corpora/ais/aishub-3min-sample.nmea", "NMEA corpus of the ais scenario")
+	fs.StringVar(&f.aisFile, "ais-file", defaultAISFile, "NMEA corpus of the ais scenario (the default is relative to the repository's root)")
 	fs.IntVar(&f.objects, "objects", 1_000_000, "geo: trucks loaded into the store and Redis")
 	fs.DurationVar(&f.duration, "duration", 5*time.Second, "geo: measured time of each case")
 	fs.IntVar(&f.conns, "conns", 16, "geo: concurrent connections of the load generator")
@@ -147,6 +152,16 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	}
 	if err := f.recoveryConfig(nil, []string{"porttrack", "serve"}).Validate(); err != nil {
 		return f, usageError("invalid bench settings: %v", err)
+	}
+	if slices.Contains(f.scenarios, "ais") {
+		// Checked before any scenario runs: the others take minutes.
+		if _, err := os.Stat(f.aisFile); err != nil {
+			hint := ""
+			if f.aisFile == defaultAISFile {
+				hint = " (the default is relative to the repository's root: run the bench there, or name the NMEA log)"
+			}
+			return f, usageError("--ais-file %s: %v%s", f.aisFile, errors.Unwrap(err), hint)
+		}
 	}
 	return f, nil
 }

@@ -2,7 +2,6 @@ package ais
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,14 +19,12 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(type5a + "\n" + type5b + "\n"))
 	f.Add([]byte(tag("g:1-2-7,s:sat,c:1334337317") + type5a + "\r\n" + tag("g:2-2-7") + type5b))
-	if _, ok := findCorpora(); ok || os.Getenv("CI") != "" {
-		// The shared corpora, sampled.
-		for _, path := range corpusFiles(f) {
-			lines := readLines(f, path)
-			step := max(1, len(lines)/seedsPerFile)
-			for i := 0; i < len(lines); i += step {
-				f.Add(lines[i])
-			}
+	// The corpora, sampled.
+	for _, path := range corpusFiles(f) {
+		lines := readLines(f, path)
+		step := max(1, len(lines)/seedsPerFile)
+		for i := 0; i < len(lines); i += step {
+			f.Add(lines[i])
 		}
 	}
 	d := newDecoder(f, Config{MaxGroups: 4, FragmentLines: 8})
@@ -75,8 +72,11 @@ func checkMessage(t *testing.T, d *Decoder, m *Message) {
 	if v, ok := m.Heading(); ok && v >= 360 {
 		t.Fatalf("heading %v", v)
 	}
-	if v, ok := m.Turn(); ok && (v < -126 || v > 126) {
+	if v, ok := m.Turn(); ok && v == -128 {
 		t.Fatalf("turn %v", v)
+	}
+	if v, ok := m.TurnRate(); ok && (v < -709 || v > 709) { // ±(126/4.733)²
+		t.Fatalf("rate of turn %v °/min", v)
 	}
 	if v, ok := m.Second(); ok && v >= 60 {
 		t.Fatalf("second %v", v)

@@ -50,14 +50,12 @@ func TestZeroAllocs(t *testing.T) {
 	}
 }
 
-// benchInput returns the main benchmark corpus, or the known answers
-// when the corpora are not there.
+// benchInput returns the main benchmark corpus.
 func benchInput(b *testing.B) (name string, data []byte) {
-	dir, _ := findCorpora()
-	data, err := os.ReadFile(filepath.Join(dir, "aishub-3min-sample.nmea"))
+	b.Helper()
+	data, err := os.ReadFile(filepath.Join(corporaDir, "aishub-3min-sample.nmea"))
 	if err != nil {
-		b.Logf("aishub-3min-sample.nmea not found (%v): using the known answers", err)
-		return "known", []byte(type1 + "\n" + type18 + "\n" + type5a + "\n" + type5b + "\n")
+		b.Fatal(err)
 	}
 	return "aishub", data
 }

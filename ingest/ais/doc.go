@@ -47,10 +47,12 @@
 // # Unknown values
 //
 // Sentinels (lat 91°, lon 181°, speed 1023, course 3600, heading 511, turn
-// −128 and ±127, second ≥ 60, draught 0, ETA month 0 / day 0 / hour 24 /
-// minute 60, the type 27 equivalents) and out-of-range values are unknown:
-// the accessors of Message return ok == false for them, and a position is
-// only reported when both coordinates are known. Fields that do not fit in a
+// −128, second ≥ 60, draught 0, ETA month 0 / day 0 / hour 24 / minute 60,
+// the type 27 equivalents) and out-of-range values are unknown: the
+// accessors of Message return ok == false for them, and a position is only
+// reported when both coordinates are known. The rate of turn is the raw
+// ROT_AIS: ±127 (turning faster than 5° per 30 s, no turn indicator) is a
+// known value, only its rate in °/min (TurnRate) is not. Fields that do not fit in a
 // short payload are unknown too; payloads off their nominal length are
 // decoded as far as they go and counted (Stats.Short, Stats.Long).
 //

@@ -51,10 +51,11 @@ type gpsdRecord struct {
 // It is a subset match: porttrack decodes more than gpsd (out-of-order and
 // interleaved fragments, talker "=I", channel 0, off-length payloads), so
 // extra porttrack messages are fine. gpsd records that its naive reassembly
-// glued from fragments of different sequence ids are logged, not compared. Where gpsd prints a raw sentinel or an
-// out-of-range value (lat 54600000 = 91°, speed 1023, heading 511, turn
-// −128/±127, ...) porttrack reports the field as unknown: that counts as
-// agreement, and porttrack reporting a value there counts as disagreement.
+// glued from fragments of different sequence ids are logged, not compared.
+// Where gpsd prints a raw sentinel or an out-of-range value (lat 54600000 =
+// 91°, speed 1023, heading 511, turn −128, ...) porttrack reports the field
+// as unknown: that counts as agreement, and porttrack reporting a value
+// there counts as disagreement. The turn is compared raw, ±127 included.
 func TestGpsdAgreement(t *testing.T) {
 	gpsd, err := exec.LookPath("gpsdecode")
 	if err != nil {
@@ -248,8 +249,10 @@ func diffGpsd(m *got, r *gpsdRecord) (string, int) {
 		known("status", true, float64(*r.Status), float64(v), ok)
 	}
 	if r.Turn != nil {
+		// Raw ROT_AIS: only −128 is "not available"; ±127 is a turn rate
+		// beyond 5° per 30 s and is compared as gpsd reports it.
 		v, ok := m.Turn()
-		known("turn", *r.Turn > -127 && *r.Turn < 127, float64(*r.Turn), float64(v), ok)
+		known("turn", *r.Turn != -128, float64(*r.Turn), float64(v), ok)
 	}
 	// Type 27 sends knots, degrees and 1/10 minute; the others tenths of a
 	// knot, tenths of a degree and 1/10000 minute.

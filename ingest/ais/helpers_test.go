@@ -11,38 +11,15 @@ import (
 	"time"
 )
 
-// corporaEnv overrides where the AIS corpora are looked for.
-const corporaEnv = "PORTTRACK_AIS_CORPORA"
-
-// corporaDir returns the directory of the shared AIS corpora
-// (DOMAIN.md §9.4): $PORTTRACK_AIS_CORPORA, else ../../../shared/corpora/ais
-// from this package. Missing, the test is skipped, or fails when $CI is set.
-func corporaDir(tb testing.TB) string {
-	tb.Helper()
-	dir, ok := findCorpora()
-	if !ok {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("AIS corpora not found at %s (set %s)", dir, corporaEnv)
-		}
-		tb.Skipf("AIS corpora not found at %s (set %s)", dir, corporaEnv)
-	}
-	return dir
-}
-
-// findCorpora returns where the corpora should be and whether they are.
-func findCorpora() (string, bool) {
-	dir := os.Getenv(corporaEnv)
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "corpora", "ais")
-	}
-	fi, err := os.Stat(dir)
-	return dir, err == nil && fi.IsDir()
-}
+// corporaDir is the directory of the AIS corpora (DOMAIN.md §9.4), in the
+// repository's testdata (testdata/README.md gives each file's source and
+// licence).
+var corporaDir = filepath.Join("..", "..", "testdata", "ais")
 
 // corpusFiles returns the data files of the corpora, sorted.
 func corpusFiles(tb testing.TB) []string {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(corporaDir(tb), "*"))
+	files, err := filepath.Glob(filepath.Join(corporaDir, "*"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -53,7 +30,7 @@ func corpusFiles(tb testing.TB) []string {
 		}
 	}
 	if len(out) == 0 {
-		tb.Fatal("no corpus files")
+		tb.Fatalf("no corpus files in %s", corporaDir)
 	}
 	return out
 }

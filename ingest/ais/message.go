@@ -1,6 +1,9 @@
 package ais
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Field is a set of Message fields; see Message.Has.
 type Field uint32
@@ -9,7 +12,7 @@ type Field uint32
 // whole and its value is neither a sentinel nor out of range.
 const (
 	FieldStatus      Field = 1 << iota // navigation status (1/2/3, 27)
-	FieldTurn                          // rate of turn, −126..126 (1/2/3)
+	FieldTurn                          // rate of turn, raw −127..127 (1/2/3)
 	FieldSpeed                         // speed over ground (1/2/3, 18, 19, 27)
 	FieldAccuracy                      // position accuracy flag (1/2/3, 4/11, 18, 19, 27)
 	FieldPosition                      // latitude and longitude, both known (1/2/3, 4/11, 18, 19, 27)
@@ -97,10 +100,23 @@ func (m *Message) Has(f Field) bool { return m.known&f == f }
 // Status returns the navigation status 0..15 (15: not defined).
 func (m *Message) Status() (uint8, bool) { return m.status, m.Has(FieldStatus) }
 
-// Turn returns the raw rate of turn ROT_AIS, −126..126; the rate in °/min
-// is sign·(raw/4.733)². −128 (not available) and ±127 (turning fast, no
-// sensor) are unknown.
+// Turn returns the raw rate of turn ROT_AIS, −127..127, as sent: 0 not
+// turning, ±1..±126 a turn indicator's rate (see TurnRate), +127 / −127
+// turning right / left at more than 5° per 30 s with no turn indicator.
+// Only −128 (not available) is unknown.
 func (m *Message) Turn() (int8, bool) { return m.turn, m.Has(FieldTurn) }
+
+// TurnRate returns the rate of turn in degrees per minute, positive to
+// starboard: sign·(raw/4.733)² for a raw ROT_AIS of −126..126 (at most
+// 708.7°/min). It is unknown for ±127, which says only that the rate is
+// above 10°/min, and for −128.
+func (m *Message) TurnRate() (float64, bool) {
+	if !m.Has(FieldTurn) || m.turn < -126 || m.turn > 126 {
+		return 0, false
+	}
+	r := float64(m.turn) / 4.733
+	return math.Copysign(r*r, r), true
+}
 
 // Speed returns the speed over ground in knots; 102.2 means 102.2 or more.
 func (m *Message) Speed() (float64, bool) { return float64(m.speed) / 10, m.Has(FieldSpeed) }
@@ -213,7 +229,7 @@ func (m *Message) decodeFields(r *bitReader) bool {
 	case 1, 2, 3:
 		m.decodeStatus(r, 38)
 		if r.has(42, 8) {
-			if t := r.i(42, 8); t > -127 && t < 127 {
+			if t := r.i(42, 8); t != -128 { // −128: not available
 				m.turn = int8(t)
 				m.known |= FieldTurn
 			}

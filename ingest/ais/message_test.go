@@ -1,6 +1,7 @@
 package ais
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -34,8 +35,6 @@ func TestSentinelsAreUnknown(t *testing.T) {
 		{"heading 511", classA(mmsi, 0, 10, 123, 7_300_000, 1_800_000, 1800, 511, 30), FieldHeading},
 		{"heading 480", classA(mmsi, 0, 10, 123, 7_300_000, 1_800_000, 1800, 480, 30), FieldHeading},
 		{"turn -128", classA(mmsi, 0, -128, 123, 7_300_000, 1_800_000, 1800, 90, 30), FieldTurn},
-		{"turn 127", classA(mmsi, 0, 127, 123, 7_300_000, 1_800_000, 1800, 90, 30), FieldTurn},
-		{"turn -127", classA(mmsi, 0, -127, 123, 7_300_000, 1_800_000, 1800, 90, 30), FieldTurn},
 		{"second 60", classA(mmsi, 0, 10, 123, 7_300_000, 1_800_000, 1800, 90, 60), FieldSecond},
 		{"second 63", classA(mmsi, 0, 10, 123, 7_300_000, 1_800_000, 1800, 90, 63), FieldSecond},
 	} {
@@ -57,6 +56,37 @@ func TestSentinelsAreUnknown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTurn: the rate of turn is the raw ROT_AIS, known for −127..127 and
+// unknown only for −128 (not available). ±127 (turning faster than 5° per
+// 30 s, no turn indicator) is known raw, but its rate in °/min is not.
+func TestTurn(t *testing.T) {
+	for _, tc := range []struct {
+		raw      int64
+		known    bool
+		rate     float64 // °/min
+		rateKnow bool
+	}{
+		{-128, false, 0, false},
+		{-127, true, 0, false},
+		{127, true, 0, false},
+		{126, true, 126 / 4.733 * 126 / 4.733, true},
+		{-126, true, -(126 / 4.733 * 126 / 4.733), true},
+		{-1, true, -(1 / 4.733 * 1 / 4.733), true},
+		{0, true, 0, true},
+		{10, true, 10 / 4.733 * 10 / 4.733, true},
+	} {
+		m := decodeOne(t, classA(412000001, 0, tc.raw, 123, 7_300_000, 1_800_000, 1800, 90, 30).sentence())
+		turn, ok := m.Turn()
+		if ok != tc.known || ok && int64(turn) != tc.raw || m.Has(FieldTurn) != tc.known {
+			t.Errorf("raw %d: Turn() = %d, %v; want known %v", tc.raw, turn, ok, tc.known)
+		}
+		rate, ok := m.TurnRate()
+		if ok != tc.rateKnow || math.Abs(rate-tc.rate) > 1e-9 {
+			t.Errorf("raw %d: TurnRate() = %v, %v; want %v, %v", tc.raw, rate, ok, tc.rate, tc.rateKnow)
+		}
 	}
 }
 

@@ -455,8 +455,14 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 		defer mu.Unlock()
 		return len(got) == 10
 	})
+	// The receiver has the events before the deliverer has its answer and
+	// logs the attempt: wait for the redelivery's record.
 	var log []state.DeliveryRecord
-	s.DeliveryLog(sub.ID, func(r *state.DeliveryRecord) bool { log = append(log, *r); return true })
+	waitFor(t, 10*time.Second, "the redelivery in the delivery log", func() bool {
+		log = log[:0]
+		s.DeliveryLog(sub.ID, func(r *state.DeliveryRecord) bool { log = append(log, *r); return true })
+		return len(log) >= 4
+	})
 	if len(log) != 4 || log[0].Status != 204 || log[1].Status != 503 || !log[1].Dead {
 		t.Errorf("delivery log %+v", log)
 	}
