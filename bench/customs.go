@@ -21,6 +21,7 @@ import (
 
 	"github.com/porttrack/porttrack/bench/sim"
 	"github.com/porttrack/porttrack/ingest"
+	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -355,40 +356,33 @@ func customsLatency(ctx context.Context, cfg CustomsConfig, brokers []string, to
 	return lat, nil
 }
 
-// followResults reads every partition of topic from its current end and
-// calls fn with each record's arrival time.
+// followResults reads every partition of topic from its current end with
+// the engine's read path (ingest/fetch, read_committed: only results of
+// committed transactions) and calls fn with each record's arrival time. A
+// partition whose fetch fails stops being followed (the latency phase then
+// misses its results and says so).
 func followResults(ctx context.Context, broker, topic string, partitions int, fn func(time.Time, []byte)) (*sync.WaitGroup, error) {
 	dialer := &kafka.Dialer{Timeout: 10 * time.Second}
+	// The engine's limits, with a short wait: a result is read as soon as
+	// the broker has it.
+	cfg := engineFetch()
+	cfg.MaxBytes, cfg.MaxWait = 1<<20, 5*time.Millisecond
 	var wg sync.WaitGroup
 	for p := range partitions {
-		conn, err := dialer.DialLeader(ctx, "tcp", broker, topic, p)
+		conn, err := dialFetch(ctx, dialer, broker, topic, p, cfg)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := conn.Seek(0, kafka.SeekEnd); err != nil {
+		_, end, err := conn.Offsets(ctx)
+		if err != nil {
 			conn.Close()
+			conn.Release()
 			return nil, err
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer conn.Close()
-			stop := context.AfterFunc(ctx, func() { conn.Close() })
-			defer stop()
-			for ctx.Err() == nil {
-				_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-				b := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 5 * time.Millisecond})
-				for {
-					m, err := b.ReadMessage()
-					if err != nil {
-						break
-					}
-					fn(time.Now(), m.Value)
-				}
-				if err := b.Close(); err != nil && !errors.Is(err, kafka.RequestTimedOut) && ctx.Err() == nil {
-					return
-				}
-			}
+			_ = tailFrom(ctx, conn, end, func(r *fetch.Record) { fn(time.Now(), r.Value) })
 		}()
 	}
 	return &wg, nil

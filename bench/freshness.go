@@ -18,6 +18,7 @@ import (
 
 	"github.com/porttrack/porttrack/bench/sim"
 	"github.com/porttrack/porttrack/ingest"
+	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -310,46 +311,28 @@ func RunFreshness(ctx context.Context, cfg FreshnessConfig) (res FreshnessResult
 	return res, nil
 }
 
-// tailPartition reads a partition from its end on, as ingest's partition
-// consumers read (DialLeader, ReadBatchWith), and stores the arrival time of
-// each probe key. It signals ready once positioned.
+// tailPartition reads a partition from its end on with the engine's read
+// path (ingest/fetch: read_committed, the engine's fetch settings and
+// record limits) and stores the arrival time of each probe it sees.
 func tailPartition(ctx context.Context, dialer *kafka.Dialer, broker, topic string, partition int,
 	index map[string]int, at []atomic.Int64, ready chan<- struct{}) error {
-	conn, err := dialer.DialLeader(ctx, "tcp", broker, topic, partition)
+	conn, err := dialFetch(ctx, dialer, broker, topic, partition, engineFetch())
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
-	if _, err := conn.Seek(0, kafka.SeekEnd); err != nil {
-		return fmt.Errorf("seek to the end: %w", err)
+	// The end under read_committed: the last stable offset.
+	_, end, err := conn.Offsets(ctx)
+	if err != nil {
+		conn.Close()
+		conn.Release()
+		return fmt.Errorf("read the end offset: %w", err)
 	}
 	ready <- struct{}{}
-	for ctx.Err() == nil {
-		if err := conn.SetReadDeadline(time.Now().Add(fetchMaxWait + 10*time.Second)); err != nil {
-			return err
+	return tailFrom(ctx, conn, end, func(r *fetch.Record) {
+		if i, ok := index[string(r.Key)]; ok {
+			at[i].CompareAndSwap(0, time.Now().UnixNano())
 		}
-		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
-		for {
-			msg, err := batch.ReadMessage()
-			if err != nil {
-				break
-			}
-			if i, ok := index[string(msg.Key)]; ok {
-				at[i].CompareAndSwap(0, time.Now().UnixNano())
-			}
-		}
-		// RequestTimedOut: nothing arrived within MaxWait, the normal end of
-		// a fetch at the tail.
-		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, kafka.RequestTimedOut) {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // waitReady waits until the engine reports Ready.

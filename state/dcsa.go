@@ -234,10 +234,14 @@ func (s *Store) lastDCSA() (seq uint64, created int64, err error) {
 }
 
 // dcsaContainerEvent logs the DCSA event of a newly stored container event
-// and records its links (under s.mu, in the Apply batch).
+// and records its links (under s.mu, in the Apply batch). A code without a
+// DCSA event (STOR) records the links only.
 func (s *Store) dcsaContainerEvent(pb *pebble.Batch, e *Event, now int64, res *ApplyResult) error {
 	if err := writeLinks(pb, e); err != nil {
 		return err
+	}
+	if !e.Code.DCSA() {
+		return nil
 	}
 	d := DCSAEvent{
 		ID:        uuidFrom("porttrack/container/" + e.ID),

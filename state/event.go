@@ -8,7 +8,8 @@ import (
 
 // Code is the kind of a canonical container event. The string form of the
 // codes that exist in DCSA Track & Trace 2.2 is the DCSA equipmentEventTypeCode;
-// HOLD has no DCSA 2.2 code and is porttrack's own.
+// HOLD and STOR have no DCSA 2.2 equipment code and are porttrack's own (a
+// HOLD derives a SHIPMENT HOLD, a STOR no DCSA event at all: see DCSA).
 type Code uint8
 
 // Event codes. The numeric values are stored on disk (state/FORMAT.md): never
@@ -21,13 +22,14 @@ const (
 	CodeDISC    Code = 4 // discharged from a means of transport
 	CodeINSP    Code = 5 // inspected
 	CodeHOLD    Code = 6 // put on hold
-	codeCount        = 7
+	CodeSTOR    Code = 7 // stored: stacked in a yard block (CBV bizStep storing)
+	codeCount        = 8
 )
 
-var codeNames = [codeCount]string{"", "GTIN", "GTOT", "LOAD", "DISC", "INSP", "HOLD"}
+var codeNames = [codeCount]string{"", "GTIN", "GTOT", "LOAD", "DISC", "INSP", "HOLD", "STOR"}
 
 // statusNames is the container status after an event of each code.
-var statusNames = [codeCount]string{"unknown", "gated_in", "gated_out", "loaded", "discharged", "inspected", "on_hold"}
+var statusNames = [codeCount]string{"unknown", "gated_in", "gated_out", "loaded", "discharged", "inspected", "on_hold", "in_yard"}
 
 // String returns the DCSA code ("GTIN", ...) or "" for CodeUnknown.
 func (c Code) String() string {
@@ -45,10 +47,17 @@ func (c Code) Status() string {
 	return statusNames[c]
 }
 
+// DCSA reports whether an event of this code derives a DCSA event (an
+// EQUIPMENT event, or for HOLD a SHIPMENT HOLD). STOR derives none: DCSA 2.2
+// has no equipmentEventTypeCode for stacking a box in the yard, and calling
+// it an inspection or a gate-in would be false.
+func (c Code) DCSA() bool { return c.Valid() && c != CodeSTOR }
+
 // Valid reports whether c is a known, non-zero code.
 func (c Code) Valid() bool { return c > CodeUnknown && c < codeCount }
 
-// ParseCode parses a DCSA-style code name ("GTIN", "HOLD", ...).
+// ParseCode parses a DCSA-style code name ("GTIN", "HOLD", "STOR", ...).
+// Not every code it accepts is a DCSA equipmentEventTypeCode (see DCSA).
 func ParseCode(s string) (Code, bool) {
 	for i := Code(1); i < codeCount; i++ {
 		if codeNames[i] == s {

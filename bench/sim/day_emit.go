@@ -16,17 +16,17 @@ func (g *DayGenerator) rfidEvent(n string, s step, t int64) {
 }
 
 // stack emits the read of box n put down in the yard block at p, if p is
-// the centre of one: an EPCIS inspecting event (the yard crane's check of
-// the box as it stacks it) with the block's place id as read point and its
-// facility as location. The engine's event codes have none for "stacked",
-// and the reader table no yard readers: the location places the box in the
-// block (README, "Where a container is").
+// the centre of one: an EPCIS storing event (the yard crane stacking the
+// box; the engine's STOR, which derives no DCSA event) with the block's
+// place id as read point and its facility as location. The reader table
+// has no yard readers: the location places the box in the block (README,
+// "Where a container is").
 func (g *DayGenerator) stack(n string, p latLon, t int64) {
 	rp, ok := g.geo.blocks[p]
 	if !ok {
 		return
 	}
-	v := g.rfid.appendEPCIS(make([]byte, 0, 448), n, rp, bizStep("INSP"), time.Unix(0, t).UTC())
+	v := g.rfid.appendEPCIS(make([]byte, 0, 448), n, rp, bizStep("STOR"), time.Unix(0, t).UTC())
 	g.emit(kindRFID, g.cfg.RFIDTopic, []byte(n), v, t)
 }
 

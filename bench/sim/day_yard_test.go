@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/porttrack/porttrack/ingest/rfid"
+	"github.com/porttrack/porttrack/state"
 )
 
 // dayRead is an RFID record of the day model, EPCIS or a raw read.
@@ -38,15 +41,16 @@ func parseDayRead(t *testing.T, v []byte) dayRead {
 		}
 		return dayRead{box: strings.TrimPrefix(r.Epc, "urn:epc:id:bic:"), code: code, reader: r.Reader, at: r.T}
 	}
-	code := map[string]string{"arriving": "GTIN", "departing": "GTOT", "loading": "LOAD", "unloading": "DISC", "inspecting": "INSP", "holding": "HOLD"}[r.BizStep]
+	code := map[string]string{"arriving": "GTIN", "departing": "GTOT", "loading": "LOAD", "unloading": "DISC", "inspecting": "INSP", "holding": "HOLD", "storing": "STOR"}[r.BizStep]
 	return dayRead{box: strings.TrimPrefix(r.EpcList[0], "urn:epc:id:bic:"), code: code, reader: r.ReadPoint.ID,
 		location: r.BizLocation.ID, at: r.EventTime}
 }
 
 // TestDayYardMoves: the day model stacks boxes in the yard blocks of the
 // port model: every box discharged by a quay crane, unloaded from a train or
-// gated in for export is read at a yard block (its place id as read point,
-// its facility as location) once its tractor or truck puts it down, and it
+// gated in for export is read at a yard block (an EPCIS storing event, not
+// an inspection; its place id as read point, its facility as location) once
+// its tractor or truck puts it down, and it
 // stays there until its next move. The first minutes of the day already
 // fill a block of BLCT (nbct), and customs holds appear in them too.
 func TestDayYardMoves(t *testing.T) {
@@ -60,6 +64,10 @@ func TestDayYardMoves(t *testing.T) {
 	}
 	if len(blocks) < 10 {
 		t.Fatalf("port model yard blocks: %v", blocks)
+	}
+	dec, err := rfid.NewDecoder(rfid.Config{Readers: rfid.DefaultReaders()})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, seed := range []int64{1, 2, 3} {
 		cfg := DayConfig{Scale: 0.05, Seed: seed, Start: fixedStart, Duration: 12 * time.Hour,
@@ -85,8 +93,11 @@ func TestDayYardMoves(t *testing.T) {
 			}
 			rd := parseDayRead(t, r.Value)
 			if fac, ok := blocks[rd.reader]; ok {
-				if rd.location != fac || rd.code != "INSP" {
-					t.Fatalf("seed %d: yard read %s: want an EPCIS inspecting event at %s", seed, r.Value, fac)
+				if rd.location != fac || rd.code != "STOR" {
+					t.Fatalf("seed %d: yard read %s: want an EPCIS storing event at %s", seed, r.Value, fac)
+				}
+				if evs, err := dec.Decode(nil, r.Value); err != nil || len(evs) != 1 || evs[0].Code != state.CodeSTOR || evs[0].Location != fac {
+					t.Fatalf("seed %d: yard read %s decodes to %+v %v, want one STOR at %s", seed, r.Value, evs, err, fac)
 				}
 				if w, ok := waiting[rd.box]; ok {
 					if d := rd.at.Sub(w.at); d < 0 || d > 2*time.Hour { // Meishan boxes of the Beilun station ride an hour

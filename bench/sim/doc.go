@@ -63,8 +63,8 @@
 //     takes the yard block's position; rail tractors ("BLCT-R17") between
 //     the yard and the rail station. A box put down in a block (after its
 //     discharge, its rail unload or its export gate-in) is read there: an
-//     EPCIS inspecting event (the yard crane's check as it stacks the box;
-//     the engine has no "stacked" code) with the block's place id as read
+//     EPCIS storing event (the yard crane stacking the box; the engine's
+//     STOR, no DCSA event) with the block's place id as read
 //     point and its facility (CNNGB-BLCT-YARD-C) as location, so the engine
 //     places it in the block until its next move (gate-out, load, rail
 //     load, inspection).

@@ -381,6 +381,8 @@ func bizStep(code string) string {
 		return "inspecting"
 	case "HOLD":
 		return "holding"
+	case "STOR":
+		return "storing"
 	}
 	panic("sim: no bizStep for event " + code)
 }

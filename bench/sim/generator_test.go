@@ -250,7 +250,7 @@ var (
 	uuidURN           = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	codeOfBizStep     = map[string]string{
 		"arriving": "GTIN", "departing": "GTOT", "loading": "LOAD",
-		"unloading": "DISC", "inspecting": "INSP", "holding": "HOLD",
+		"unloading": "DISC", "inspecting": "INSP", "holding": "HOLD", "storing": "STOR",
 	}
 )
 

@@ -180,6 +180,7 @@ func TestDecodeBizStep(t *testing.T) {
 		{"unloading", state.CodeDISC},
 		{"inspecting", state.CodeINSP},
 		{"holding", state.CodeHOLD},
+		{"storing", state.CodeSTOR},
 	}
 	d := newTestDecoder(t)
 	for _, tt := range tests {
@@ -573,6 +574,8 @@ func TestConfigValidate(t *testing.T) {
 		{"empty table", nil, ""},
 		{"no facility", map[string]Reader{"G1": {}, "G2": {Facility: "F"}}, `reader "G1"`},
 		{"bad event", map[string]Reader{"G1": {Facility: "F", Event: "ARRI"}}, `reader "G1"`},
+		{"bad event names the codes", map[string]Reader{"G1": {Facility: "F", Event: "ARRI"}}, `"ARRI" is not one of GTIN, GTOT, LOAD, DISC, INSP, HOLD, STOR`},
+		{"yard stacker", map[string]Reader{"YS1": {Facility: "CNNGB-BLCT-YARD-C", Event: "STOR"}}, ""},
 		{"empty id", map[string]Reader{"": {Facility: "F"}}, `reader ""`},
 		{"long id", map[string]Reader{strings.Repeat("r", state.MaxFieldLen+1): {Facility: "F"}}, "id longer"},
 	}

@@ -6,8 +6,8 @@
 //     Containers are urn:epc:id:bic:<ISO 6346> EPCs in epcList (ObjectEvent)
 //     or childEPCs (AggregationEvent); other EPCs (SSCC, SGTIN, ...) are
 //     skipped. bizStep maps to the event code (arriving GTIN, departing GTOT,
-//     loading LOAD, unloading DISC, inspecting INSP, holding HOLD), following
-//     the port usage in DOMAIN.md §5. The event's links (state.Ref) come
+//     loading LOAD, unloading DISC, inspecting INSP, holding HOLD, storing
+//     STOR), following the port usage in DOMAIN.md §5. The event's links (state.Ref) come
 //     from bizTransactionList (bol: transport document; bkg: booking) and
 //     the owning_party / possessing_party entries of sourceList and
 //     destinationList (refs.go). Source "epcis". Other event types and

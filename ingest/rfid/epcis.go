@@ -188,6 +188,8 @@ func bizStep(ev *fastjson.Value) ([]byte, state.Code, error) {
 		code = state.CodeINSP
 	case "holding":
 		code = state.CodeHOLD
+	case "storing": // CBV 2.0: moving an object into a location for storage
+		code = state.CodeSTOR
 	default:
 		return nil, 0, decode.Errorf(decode.ReasonUnknownBizStep, "bizStep %.64q has no event code", step)
 	}

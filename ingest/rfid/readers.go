@@ -12,8 +12,9 @@ type Reader struct {
 	// Facility is the location id recorded for reads at this reader.
 	Facility string `yaml:"facility" json:"facility"`
 	// Event is the event code a read means ("GTIN", "GTOT", "LOAD", "DISC",
-	// "INSP", "HOLD"). Empty means the read's direction decides: "in" is
-	// GTIN and "out" is GTOT (gate portals that read both ways).
+	// "INSP", "HOLD", "STOR": a yard stacker's read, the box stacked in its
+	// block). Empty means the read's direction decides: "in" is GTIN and
+	// "out" is GTOT (gate portals that read both ways).
 	Event string `yaml:"event" json:"event"`
 }
 
@@ -27,7 +28,7 @@ func (r Reader) Validate() error {
 	}
 	if r.Event != "" {
 		if _, ok := state.ParseCode(r.Event); !ok {
-			return fmt.Errorf("event %q is not one of GTIN, GTOT, LOAD, DISC, INSP, HOLD", r.Event)
+			return fmt.Errorf("event %q is not one of GTIN, GTOT, LOAD, DISC, INSP, HOLD, STOR", r.Event)
 		}
 	}
 	return nil
