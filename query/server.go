@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -83,12 +84,36 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   2 * time.Minute,
-		MaxRequestBodySize:            1 << 20,
+		MaxRequestBodySize:            maxBodyBytes,
+		ErrorHandler:                  requestError,
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultServerHeader:         false,
 		NoDefaultContentType:          true,
 	}
 	return s, nil
+}
+
+// maxBodyBytes bounds a request body (fasthttp refuses a larger one before
+// the handler runs).
+const maxBodyBytes = 1 << 20
+
+// requestError answers a request fasthttp could not read, before any
+// handler: a body over the limit is 413, a header too large 431, a read
+// timeout 408, anything else 400; each with a JSON error like every other
+// answer.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr *net.OpError
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body: larger than the limit of %d bytes", maxBodyBytes))
+	case errors.As(err, &small):
+		writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "header_too_large", "request header: too large")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		writeError(ctx, fasthttp.StatusRequestTimeout, "timeout", "request: not received in time")
+	default:
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_request", "request: malformed HTTP")
+	}
 }
 
 // Serve answers requests on ln until Shutdown.
