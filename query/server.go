@@ -28,8 +28,14 @@ type Config struct {
 	// CallbackDeny are address ranges webhook callback URLs may not name.
 	CallbackDeny []netip.Prefix
 	// Open lets requests without an API key act as the port operator (the
-	// demo on loopback); a request with a key is still checked.
+	// demo on loopback); a request with a key is still checked. An open
+	// server answers only requests whose Host is a loopback name or its own
+	// address (crosssite.go).
 	Open bool
+	// CORSOrigins are the web origins (https://app.example.com) whose pages
+	// may call the API; a request with any other Origin is refused 403.
+	// Empty: none.
+	CORSOrigins []string
 	// Now is the clock of durations in answers; nil means time.Now.
 	Now func() time.Time
 	// Wrap, when not nil, wraps the request handler: instrumentation around
@@ -46,6 +52,8 @@ type Server struct {
 	srv    *fasthttp.Server
 	hist   *routeHistograms
 	router *router
+	// origins is Config.CORSOrigins as a set (parseOrigins).
+	origins map[string]bool
 }
 
 // New builds a server; Serve runs it.
@@ -59,7 +67,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxLimit == 0 {
 		cfg.MaxLimit = 1000
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query")}
+	origins, err := parseOrigins(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query"), origins: origins}
 	rt, err := newRouter(
 		s.coreRoutes(),
 		s.geofenceRoutes(),
@@ -86,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:                   2 * time.Minute,
 		MaxRequestBodySize:            maxBodyBytes,
 		ErrorHandler:                  requestError,
+		Logger:                        debugPrinter{s.log},
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultServerHeader:         false,
 		NoDefaultContentType:          true,
@@ -116,6 +129,15 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
+// debugPrinter takes fasthttp's own messages (a connection that sent a
+// malformed request, ...) into the logger at debug level: the client got
+// its answer, and one line per bad request would let anyone fill the log.
+type debugPrinter struct{ log *slog.Logger }
+
+func (p debugPrinter) Printf(format string, args ...any) {
+	p.log.Debug(fmt.Sprintf(format, args...))
+}
+
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
@@ -135,9 +157,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
 	var req request
 	r := s.router.match(ctx.Path(), &req)
+	if !s.crossSite(ctx) {
+		if r == nil {
+			return routeOther
+		}
+		return r.pattern
+	}
 	if r == nil {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(ctx.Path()))
 		return routeOther
+	}
+	if preflight(ctx, r) {
+		return r.pattern
 	}
 	method := string(ctx.Method())
 	h, ok := r.methods[method]
@@ -147,6 +178,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
 	if !ok {
 		ctx.Response.Header.Set("Allow", r.allow)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", method+" is not supported on "+r.pattern+"; allowed: "+r.allow)
+		return r.pattern
+	}
+	if !s.jsonBody(ctx, r) {
 		return r.pattern
 	}
 	if !r.public {
