@@ -23,21 +23,21 @@ import (
 
 // defaultCallbackDeny are the ranges denied unless allowed.
 var defaultCallbackDeny = []string{
-	"0.0.0.0/8",       // "this network", 0.0.0.0 unspecified
-	"10.0.0.0/8",      // private
-	"100.64.0.0/10",   // carrier-grade NAT
-	"127.0.0.0/8",     // loopback
-	"169.254.0.0/16",  // link-local (cloud metadata services)
-	"172.16.0.0/12",   // private
-	"192.168.0.0/16",  // private
-	"224.0.0.0/4",     // multicast
-	"240.0.0.0/4",     // reserved, broadcast
-	"::/128",          // unspecified
-	"::1/128",         // loopback
-	"fc00::/7",        // unique local (private)
-	"fe80::/10",       // link-local
-	"fec0::/10",       // site-local (deprecated)
-	"ff00::/8",        // multicast
+	"0.0.0.0/8",      // "this network", 0.0.0.0 unspecified
+	"10.0.0.0/8",     // private
+	"100.64.0.0/10",  // carrier-grade NAT
+	"127.0.0.0/8",    // loopback
+	"169.254.0.0/16", // link-local (cloud metadata services)
+	"172.16.0.0/12",  // private
+	"192.168.0.0/16", // private
+	"224.0.0.0/4",    // multicast
+	"240.0.0.0/4",    // reserved, broadcast
+	"::/128",         // unspecified
+	"::1/128",        // loopback
+	"fc00::/7",       // unique local (private)
+	"fe80::/10",      // link-local
+	"fec0::/10",      // site-local (deprecated)
+	"ff00::/8",       // multicast
 }
 
 // DefaultCallbackDeny returns the ranges webhook callbacks may not reach
