@@ -25,8 +25,10 @@ type Config struct {
 	Logger  *slog.Logger
 	// MaxLimit caps the page size of list endpoints (default 1000).
 	MaxLimit int
-	// CallbackDeny are address ranges webhook callback URLs may not name.
-	CallbackDeny []netip.Prefix
+	// Webhook callback URLs may not name an address in
+	// state.DefaultCallbackDeny unless CallbackAllow re-opens its range, nor
+	// one in CallbackDeny (which wins); see state.CallbackDenyList.
+	CallbackDeny, CallbackAllow []netip.Prefix
 	// Open lets requests without an API key act as the port operator (the
 	// demo on loopback); a request with a key is still checked. An open
 	// server answers only requests whose Host is a loopback name or its own
@@ -67,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxLimit == 0 {
 		cfg.MaxLimit = 1000
 	}
+	cfg.CallbackDeny = state.CallbackDenyList(cfg.CallbackDeny, cfg.CallbackAllow)
 	origins, err := parseOrigins(cfg.CORSOrigins)
 	if err != nil {
 		return nil, err
