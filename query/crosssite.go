@@ -48,11 +48,17 @@ func parseOrigins(list []string) (map[string]bool, error) {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
-			return nil, fmt.Errorf("query: CORS origin %q is not an origin such as https://app.example.com or http://localhost:3000", o)
+			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com or http://localhost:3000", o)
 		}
 		out[strings.ToLower(u.Scheme+"://"+u.Host)] = true
 	}
 	return out, nil
+}
+
+// CheckCORSOrigins checks a CORS allow-list as Config.CORSOrigins takes it.
+func CheckCORSOrigins(list []string) error {
+	_, err := parseOrigins(list)
+	return err
 }
 
 // crossSite applies the Host and Origin checks and adds the CORS headers of

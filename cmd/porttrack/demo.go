@@ -125,6 +125,9 @@ func splitPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
+// demoWebhooksAllow is the demo's webhooks.allow: loopback only.
+const demoWebhooksAllow = "127.0.0.0/8,::1/128"
+
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f, err := parseDemoFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -150,6 +153,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	cfg.LogLevel = f.logLevel
 	cfg.AdminKey = f.adminKey
 	cfg.openAPI = f.adminKey == ""
+	// Receivers of the demo's webhooks run on this machine: loopback is
+	// re-opened to callbacks, every other non-public range stays denied.
+	cfg.Webhooks.Allow = demoWebhooksAllow
 	cfg.Brokers = []string{f.brokerAddr}
 	// Short group timings: one member on one machine rejoins fast.
 	cfg.SessionTimeout = 3 * time.Second
@@ -257,6 +263,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		auth = "-H 'Authorization: Bearer <admin key>' "
 		fmt.Fprintln(stdout, "\nThe API needs a key: curl "+auth+"...")
 	}
+	fmt.Fprintf(stdout, "Webhook callbacks may reach loopback (%s) for receivers on this machine; private, link-local and other non-public ranges stay denied.\n", demoWebhooksAllow)
 	fmt.Fprintf(stdout, "DCSA Track & Trace 2.2 events, newest first:\n  curl -s %s'http://%s/v2/events?sort=eventCreatedDateTime:DESC&limit=5'\n", auth, n.ln.Addr().String())
 	printCustomsHints(stdout, cfg.Brokers[0], n.ln.Addr().String())
 	err = n.run(ctx)

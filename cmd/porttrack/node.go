@@ -77,19 +77,22 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		return nil, &exitError{code: 2, err: err}
 	}
 	deny, _ := cfg.Webhooks.denyPrefixes() // checked by validate
+	allow, _ := cfg.Webhooks.allowPrefixes()
 	hooks, err := deliver.New(deliver.Config{Store: store, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
-		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Logger: log})
+		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Allow: allow, Logger: log})
 	if err != nil {
 		store.Close()
 		return nil, &exitError{code: 2, err: err}
 	}
 	api, err := query.New(query.Config{
-		Store:        store,
-		Ready:        engine.Ready,
-		Metrics:      []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), hooks.WritePrometheus},
-		Logger:       log,
-		Open:         cfg.openAPI,
-		CallbackDeny: deny,
+		Store:         store,
+		Ready:         engine.Ready,
+		Metrics:       []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), hooks.WritePrometheus},
+		Logger:        log,
+		Open:          cfg.openAPI,
+		CallbackDeny:  deny,
+		CallbackAllow: allow,
+		CORSOrigins:   cfg.CORSOrigins,
 	})
 	if err != nil {
 		store.Close()
