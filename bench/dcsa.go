@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -339,7 +340,9 @@ func runFanout(ctx context.Context, cfg DCSAConfig, store *state.Store, res *DCS
 		ids[sub.ID] = i
 		idsMu.Unlock()
 	}
-	d, err := deliver.New(deliver.Config{Store: store, Poll: 20 * time.Millisecond, MaxBatch: 500, Logger: cfg.Logger})
+	// The receiver listens on loopback, which callbacks are denied by default.
+	d, err := deliver.New(deliver.Config{Store: store, Poll: 20 * time.Millisecond, MaxBatch: 500, Logger: cfg.Logger,
+		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		return err
 	}

@@ -39,8 +39,11 @@ func parseAt(ctx *fasthttp.RequestCtx) (at int64, has, ok bool) {
 	if len(v) == 0 {
 		return 0, false, true
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(v))
-	if err != nil || t.UnixNano() == 0 {
+	t, ok := parseTime(ctx, "at", v)
+	if !ok {
+		return 0, false, false
+	}
+	if t.UnixNano() == 0 {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("at: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", v))
 		return 0, false, false
 	}

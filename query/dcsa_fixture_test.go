@@ -43,7 +43,8 @@ type dcsaFixture struct {
 
 // newDCSAFixture loads the fixture; the store's clock advances one second
 // per call so that events have distinct eventCreatedDateTime values.
-func newDCSAFixture(t *testing.T, open bool) *dcsaFixture {
+// Each of opts may change the server's Config.
+func newDCSAFixture(t *testing.T, open bool, opts ...func(*Config)) *dcsaFixture {
 	t.Helper()
 	features, err := geo.ParseFeatureCollection(bytes.NewReader(portmodel.GeoJSON()))
 	if err != nil {
@@ -128,7 +129,11 @@ func newDCSAFixture(t *testing.T, open bool) *dcsaFixture {
 			t.Fatal(err)
 		}
 	}
-	srv, err := New(Config{Store: store, Open: open})
+	cfg := Config{Store: store, Open: open}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +151,7 @@ func (f *dcsaFixture) do(t *testing.T, method, uri, key string, body []byte) (in
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://porttrack" + uri)
+	req.SetRequestURI("http://localhost" + uri)
 	req.Header.SetMethod(method)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)

@@ -448,6 +448,10 @@ func (s *Server) subRedeliver(ctx *fasthttp.RequestCtx, r *request) {
 		dcsaError(ctx, fasthttp.StatusBadRequest, "invalidQuery", "since: want an RFC 3339 date-time")
 		return
 	}
+	if err := state.CheckTime(since); err != nil {
+		dcsaError(ctx, fasthttp.StatusBadRequest, "invalidQuery", "since: "+err.Error())
+		return
+	}
 	seq, err := s.cfg.Store.RequestRedelivery(sub.ID, since.UnixNano())
 	if err != nil {
 		s.subStoreError(ctx, err)

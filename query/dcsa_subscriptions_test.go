@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,8 @@ var testSecret = base64.StdEncoding.EncodeToString([]byte(strings.Repeat("s", 32
 // update, secret reset and delete, validating each answer against the
 // spec, and checks that tenants never see each other's subscriptions.
 func TestSubscriptionsCRUD(t *testing.T) {
-	f := newDCSAFixture(t, false)
+	// The callbacks are on loopback, which callbacks are denied by default.
+	f := newDCSAFixture(t, false, func(c *Config) { c.CallbackAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
 	v := loadSpec(t)
 	call := func(method, uri, key, body string) (int, map[string]any, []byte) {
 		t.Helper()

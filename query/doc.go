@@ -13,6 +13,11 @@
 // DCSA Track & Trace 2.2 (dcsa.go, dcsa_subscriptions.go): /v2/events,
 // /v2/events/{eventID} and /v2/event-subscriptions.
 //
+// Before routing, cross-site requests are refused (crosssite.go): an
+// Origin outside Config.CORSOrigins, on an open server a Host that is not
+// loopback or its own address, a write whose body is not JSON. Every time
+// parameter is checked against state.CheckTime (params.go: parseTime).
+//
 // Authentication (auth.go): a Bearer API key (the scheme in any case),
 // looked up by its hash, gives the Principal (tenant, role, scope, key id);
 // an unknown key is always 401, no key is 401 unless Config.Open. Each

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 // Query parameters shared by the list endpoints. Each parser writes the 400
@@ -51,6 +53,23 @@ func parseRadius(ctx *fasthttp.RequestCtx, q *nearQuery) bool {
 	return true
 }
 
+// parseTime reads the RFC 3339 time v of parameter name and checks that it
+// lies in the range Unix nanoseconds can hold (state.CheckTime): a time
+// outside would wrap around and select the wrong events. On error it
+// answers 400 itself.
+func parseTime(ctx *fasthttp.RequestCtx, name string, v []byte) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, string(v))
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", name, v))
+		return t, false
+	}
+	if err := state.CheckTime(t); err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", name+": "+err.Error())
+		return t, false
+	}
+	return t, true
+}
+
 // parseTimeRange reads from and to (RFC 3339; to exclusive) as Unix ns, 0
 // when absent.
 func parseTimeRange(ctx *fasthttp.RequestCtx) (from, to int64, ok bool) {
@@ -60,9 +79,8 @@ func parseTimeRange(ctx *fasthttp.RequestCtx) (from, to int64, ok bool) {
 		dst  *int64
 	}{{"from", &from}, {"to", &to}} {
 		if v := args.Peek(p.name); len(v) > 0 {
-			t, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", p.name, v))
+			t, ok := parseTime(ctx, p.name, v)
+			if !ok {
 				return 0, 0, false
 			}
 			*p.dst = t.UnixNano()

@@ -188,7 +188,7 @@ func runScript(t *testing.T, path string) {
 		case "get":
 			req := fasthttp.AcquireRequest()
 			resp := fasthttp.AcquireResponse()
-			req.SetRequestURI("http://porttrack" + fields[1])
+			req.SetRequestURI("http://localhost" + fields[1])
 			for _, f := range fields[2:] {
 				if tenant, ok := strings.CutPrefix(f, "as="); ok {
 					req.Header.Set(scriptTenantHeader, tenant)
@@ -197,6 +197,7 @@ func runScript(t *testing.T, path string) {
 				}
 			}
 			if b.input != "" {
+				req.Header.SetContentType("application/json")
 				req.SetBodyString(b.input)
 			}
 			if err := client.Do(req, resp); err != nil {

@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -29,10 +30,14 @@ type Config struct {
 	Logger  *slog.Logger
 	// MaxLimit caps the page size of list endpoints (default 1000).
 	MaxLimit int
-	// CallbackDeny are address ranges webhook callback URLs may not name.
-	CallbackDeny []netip.Prefix
+	// Webhook callback URLs may not name an address in
+	// state.DefaultCallbackDeny unless CallbackAllow re-opens its range, nor
+	// one in CallbackDeny (which wins); see state.CallbackDenyList.
+	CallbackDeny, CallbackAllow []netip.Prefix
 	// Open lets requests without an API key act as the port operator (the
-	// demo on loopback); a request with a key is still checked.
+	// demo on loopback); a request with a key is still checked. An open
+	// server answers only requests whose Host is a loopback name or its own
+	// address (crosssite.go).
 	Open bool
 	// RateLimit is the requests per second one API key may send (keyless
 	// requests on the open API: one client address); beyond it, with
@@ -40,6 +45,10 @@ type Config struct {
 	// Retry-After. 0 means no limit.
 	RateLimit float64
 	RateBurst int
+	// CORSOrigins are the web origins (https://app.example.com) whose pages
+	// may call the API; a request with any other Origin is refused 403.
+	// Empty: none.
+	CORSOrigins []string
 	// Now is the clock of durations in answers; nil means time.Now.
 	Now func() time.Time
 	// Wrap, when not nil, wraps the request handler: instrumentation around
@@ -57,6 +66,8 @@ type Server struct {
 	hist   *routeHistograms
 	router *router
 	rate   *rateLimiter
+	// origins is Config.CORSOrigins as a set (parseOrigins).
+	origins map[string]bool
 }
 
 // New builds a server; Serve runs it.
@@ -73,7 +84,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return nil, errors.New("query: negative RateLimit or RateBurst")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query"), rate: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
+	cfg.CallbackDeny = state.CallbackDenyList(cfg.CallbackDeny, cfg.CallbackAllow)
+	origins, err := parseOrigins(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query"), rate: newRateLimiter(cfg.RateLimit, cfg.RateBurst), origins: origins}
 	rt, err := newRouter(
 		s.coreRoutes(),
 		s.geofenceRoutes(),
@@ -98,12 +114,46 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   2 * time.Minute,
-		MaxRequestBodySize:            1 << 20,
+		MaxRequestBodySize:            maxBodyBytes,
+		ErrorHandler:                  requestError,
+		Logger:                        debugPrinter{s.log},
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultServerHeader:         false,
 		NoDefaultContentType:          true,
 	}
 	return s, nil
+}
+
+// maxBodyBytes bounds a request body (fasthttp refuses a larger one before
+// the handler runs).
+const maxBodyBytes = 1 << 20
+
+// requestError answers a request fasthttp could not read, before any
+// handler: a body over the limit is 413, a header too large 431, a read
+// timeout 408, anything else 400; each with a JSON error like every other
+// answer.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr *net.OpError
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body: larger than the limit of %d bytes", maxBodyBytes))
+	case errors.As(err, &small):
+		writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "header_too_large", "request header: too large")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		writeError(ctx, fasthttp.StatusRequestTimeout, "timeout", "request: not received in time")
+	default:
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_request", "request: malformed HTTP")
+	}
+}
+
+// debugPrinter takes fasthttp's own messages (a connection that sent a
+// malformed request, ...) into the logger at debug level: the client got
+// its answer, and one line per bad request would let anyone fill the log.
+type debugPrinter struct{ log *slog.Logger }
+
+func (p debugPrinter) Printf(format string, args ...any) {
+	p.log.Debug(fmt.Sprintf(format, args...))
 }
 
 // Serve answers requests on ln until Shutdown.
@@ -125,9 +175,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
 	var req request
 	r := s.router.match(ctx.Path(), &req)
+	if !s.crossSite(ctx) {
+		if r == nil {
+			return routeOther
+		}
+		return r.pattern
+	}
 	if r == nil {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(ctx.Path()))
 		return routeOther
+	}
+	if preflight(ctx, r) {
+		return r.pattern
 	}
 	method := string(ctx.Method())
 	h, ok := r.methods[method]
@@ -137,6 +196,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
 	if !ok {
 		ctx.Response.Header.Set("Allow", r.allow)
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", method+" is not supported on "+r.pattern+"; allowed: "+r.allow)
+		return r.pattern
+	}
+	if !s.jsonBody(ctx, r) {
 		return r.pattern
 	}
 	if !r.public {

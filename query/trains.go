@@ -38,9 +38,8 @@ func (s *Server) parseWindow(ctx *fasthttp.RequestCtx, name string, def time.Dur
 	args := ctx.QueryArgs()
 	now := time.Now()
 	if v := args.Peek("from"); len(v) > 0 {
-		t, err := time.Parse(time.RFC3339Nano, string(v))
-		if err != nil {
-			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("from: want an RFC 3339 time such as 2026-11-22T08:00:00Z, got %q", v))
+		t, ok := parseTime(ctx, "from", v)
+		if !ok {
 			return 0, 0, false
 		}
 		now = t
@@ -53,6 +52,10 @@ func (s *Server) parseWindow(ctx *fasthttp.RequestCtx, name string, def time.Dur
 			writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s: want a duration such as 6h or 90m, at most %s, got %q", name, maxWithin, v))
 			return 0, 0, false
 		}
+	}
+	if err := state.CheckTime(now.Add(d)); err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", fmt.Sprintf("from, %s: the window ends at %s", name, err))
+		return 0, 0, false
 	}
 	return now.UnixNano(), now.Add(d).UnixNano(), true
 }

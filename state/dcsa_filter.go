@@ -144,6 +144,10 @@ func ParseDCSAFilter(q url.Values, maxLimit int, paging bool) (DCSAFilter, error
 				err = fmt.Errorf("%s: want an RFC 3339 date-time, got %q", key, val)
 				break
 			}
+			if e := CheckTime(t); e != nil {
+				err = fmt.Errorf("%s: %w", key, e)
+				break
+			}
 			f.created = append(f.created, createdBound{op: op, t: t.UnixNano()})
 		}
 	}

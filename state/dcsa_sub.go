@@ -82,8 +82,9 @@ func NewSubscriptionID() string {
 }
 
 // CheckCallbackURL validates a callback URL: http or https, a host, no
-// credentials, and (for a literal address) outside the deny-listed ranges.
-// Host names are checked again against deny when the deliverer connects.
+// credentials, and (for a literal address or a loopback name) outside the
+// deny-listed ranges (callback_addr.go). Host names are checked against
+// deny when the deliverer connects.
 func CheckCallbackURL(raw string, deny []netip.Prefix) error {
 	if len(raw) > MaxCallbackURLLen {
 		return fmt.Errorf("callbackUrl longer than %d bytes", MaxCallbackURLLen)
@@ -102,23 +103,7 @@ func CheckCallbackURL(raw string, deny []netip.Prefix) error {
 	case u.Fragment != "":
 		return errors.New("callbackUrl: a fragment is not allowed")
 	}
-	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
-		if DeniedAddr(ip, deny) {
-			return fmt.Errorf("callbackUrl: address %s is in a denied range", ip)
-		}
-	}
-	return nil
-}
-
-// DeniedAddr reports whether ip lies in one of the ranges.
-func DeniedAddr(ip netip.Addr, deny []netip.Prefix) bool {
-	ip = ip.Unmap()
-	for _, p := range deny {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return checkCallbackHost(u.Hostname(), deny)
 }
 
 // Validate checks a subscription before it is stored.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/ingest/rfid"
+	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
 )
 
@@ -71,6 +72,8 @@ type Config struct {
 	MaxSubscriptions int `yaml:"max_subscriptions"`
 	// Webhook delivery of DCSA event subscriptions.
 	Webhooks Webhooks `yaml:"webhooks"`
+	// CORSOrigins are the web origins whose pages may call the API.
+	CORSOrigins []string `yaml:"cors_origins"`
 	// openAPI lets requests without a key act as the port operator (only
 	// the demo on loopback sets it).
 	openAPI bool
@@ -96,14 +99,24 @@ type Webhooks struct {
 	MaxFailures int           `yaml:"max_failures"`
 	MaxBatch    int           `yaml:"max_batch"`
 	BackoffMax  time.Duration `yaml:"backoff_max"`
-	// Deny lists CIDR ranges callback URLs may not reach ("" none).
-	Deny string `yaml:"deny"`
+	// Callbacks may not reach loopback, private, link-local and other
+	// non-public ranges (state.DefaultCallbackDeny) unless Allow lists
+	// them, nor the ranges in Deny (which wins over Allow). Both are
+	// comma-separated CIDR ranges or addresses.
+	Deny  string `yaml:"deny"`
+	Allow string `yaml:"allow"`
 }
 
 // denyPrefixes parses Deny.
-func (w Webhooks) denyPrefixes() ([]netip.Prefix, error) {
+func (w Webhooks) denyPrefixes() ([]netip.Prefix, error) { return parsePrefixes(w.Deny) }
+
+// allowPrefixes parses Allow.
+func (w Webhooks) allowPrefixes() ([]netip.Prefix, error) { return parsePrefixes(w.Allow) }
+
+// parsePrefixes parses a comma-separated list of CIDR ranges or addresses.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, f := range strings.Split(w.Deny, ",") {
+	for _, f := range strings.Split(list, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
@@ -327,7 +340,17 @@ var serveSettings = []setting{
 	{"webhooks.max_failures", "failed attempts after which a webhook batch goes to the subscription's dead letters", intSetting(func(c *Config) *int { return &c.Webhooks.MaxFailures })},
 	{"webhooks.max_batch", "most events in one webhook POST", intSetting(func(c *Config) *int { return &c.Webhooks.MaxBatch })},
 	{"webhooks.backoff_max", "longest wait between webhook attempts (also caps Retry-After)", dur(func(c *Config) *time.Duration { return &c.Webhooks.BackoffMax })},
-	{"webhooks.deny", "comma-separated CIDR ranges webhook callbacks may not reach (empty: none)", str(func(c *Config) *string { return &c.Webhooks.Deny })},
+	{"webhooks.deny", "comma-separated CIDR ranges webhook callbacks may not reach besides the non-public ones denied by default; wins over webhooks.allow", str(func(c *Config) *string { return &c.Webhooks.Deny })},
+	{"webhooks.allow", "comma-separated CIDR ranges re-opened to webhook callbacks among those denied by default (loopback, private, link-local, CGNAT, multicast, unspecified); empty: none", str(func(c *Config) *string { return &c.Webhooks.Allow })},
+	{"cors_origins", "comma-separated web origins (https://app.example.com) whose pages may call the API; requests with another Origin are refused (empty: none)", func(c *Config, v string) error {
+		c.CORSOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSOrigins = append(c.CORSOrigins, o)
+			}
+		}
+		return nil
+	}},
 	{"log_level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log_format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 	{"session_timeout", "consumer group session timeout", dur(func(c *Config) *time.Duration { return &c.SessionTimeout })},
@@ -487,6 +510,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.Webhooks.denyPrefixes(); err != nil {
 		bad("webhooks.deny", "%v", err)
+	}
+	if _, err := c.Webhooks.allowPrefixes(); err != nil {
+		bad("webhooks.allow", "%v", err)
+	}
+	if err := query.CheckCORSOrigins(c.CORSOrigins); err != nil {
+		bad("cors_origins", "%v", err)
 	}
 	if c.TrackRetention < 0 {
 		bad("track_retention", "%s is negative", c.TrackRetention)

@@ -132,6 +132,9 @@ func splitPort(addr string) (string, int, error) {
 // of its own instead of taking half of the demo's partitions.
 const demoGroup = "porttrack-demo"
 
+// demoWebhooksAllow is the demo's webhooks.allow: loopback only.
+const demoWebhooksAllow = "127.0.0.0/8,::1/128"
+
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	f, err := parseDemoFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -193,6 +196,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	cfg.LogLevel = f.logLevel
 	cfg.AdminKey = f.adminKey
 	cfg.openAPI = f.adminKey == ""
+	// Receivers of the demo's webhooks run on this machine: loopback is
+	// re-opened to callbacks, every other non-public range stays denied.
+	cfg.Webhooks.Allow = demoWebhooksAllow
 	cfg.Brokers = []string{f.brokerAddr}
 	cfg.Group = demoGroup
 	// Short group timings: one member on one machine rejoins fast.
@@ -302,6 +308,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		auth = "-H 'Authorization: Bearer <admin key>' "
 		fmt.Fprintln(stdout, "\nThe API needs a key: curl "+auth+"...")
 	}
+	fmt.Fprintf(stdout, "Webhook callbacks may reach loopback (%s) for receivers on this machine; private, link-local and other non-public ranges stay denied.\n", demoWebhooksAllow)
 	fmt.Fprintf(stdout, "DCSA Track & Trace 2.2 events, newest first:\n  curl -s %s'http://%s/v2/events?sort=eventCreatedDateTime:DESC&limit=5'\n", auth, n.ln.Addr().String())
 	printCustomsHints(stdout, cfg.Brokers[0], n.ln.Addr().String())
 	err = n.run(ctx)

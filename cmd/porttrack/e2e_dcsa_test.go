@@ -213,7 +213,7 @@ func TestWebhooksAcrossRestart(t *testing.T) {
 	keys := map[string]string{"port": adminKey, "a": tenantKey("a", "BKG-A"), "b": tenantKey("b", "BKG-B")}
 	boxes := map[string][]string{"a": {"CSQU3054383", "APZU4812090", "CICU3789922"}, "b": {"MSKU9070323", "TGHU0436455", "CSQU3054300"}}
 
-	srv := startServe(t, bin, broker, dataDir, "--admin-key", adminKey, "--webhooks-timeout", "1s", "--webhooks-backoff-max", "2s")
+	srv := startServe(t, bin, broker, dataDir, "--admin-key", adminKey, "--webhooks-timeout", "1s", "--webhooks-backoff-max", "2s", "--webhooks-allow", "127.0.0.0/8")
 	waitReady := func(p *serveProc) {
 		waitFor(t, 30*time.Second, func() (bool, string) {
 			p.checkRunning(t)
@@ -303,7 +303,7 @@ func TestWebhooksAcrossRestart(t *testing.T) {
 	produce(40)
 	srv.kill(t) // porttrack dies mid-way, events in flight
 	produce(40)
-	srv = startServe(t, bin, broker, dataDir, "--admin-key", adminKey, "--webhooks-timeout", "1s", "--webhooks-backoff-max", "2s")
+	srv = startServe(t, bin, broker, dataDir, "--admin-key", adminKey, "--webhooks-timeout", "1s", "--webhooks-backoff-max", "2s", "--webhooks-allow", "127.0.0.0/8")
 	waitReady(srv)
 	startReceiver(t, rcvBin, rcvAddr, out, secret) // the receiver is back
 	produce(60)

@@ -23,6 +23,7 @@ func TestFenceAlertThroughKafka(t *testing.T) {
 
 	fence := `{"type":"Feature","properties":{"name":"Customer yard"},"geometry":{"type":"Polygon","coordinates":[[[121.85,29.92],[121.86,29.92],[121.86,29.93],[121.85,29.93],[121.85,29.92]]]}}`
 	req, _ := http.NewRequest(http.MethodPut, d.base+"/v1/geofences/customer-yard", strings.NewReader(fence))
+	req.Header.Set("Content-Type", "application/geo+json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

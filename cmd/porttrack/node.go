@@ -96,22 +96,25 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		return nil, &exitError{code: 2, err: err}
 	}
 	deny, _ := cfg.Webhooks.denyPrefixes() // checked by validate
+	allow, _ := cfg.Webhooks.allowPrefixes()
 	hooks, err := deliver.New(deliver.Config{Store: store, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
-		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Logger: log, Open: cfg.openAPI})
+		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Allow: allow, Logger: log, Open: cfg.openAPI})
 	if err != nil {
 		store.Close()
 		return nil, &exitError{code: 2, err: err}
 	}
 	api, err := query.New(query.Config{
-		Store:        store,
-		Ready:        engine.Ready,
-		Degraded:     engine.Degraded,
-		Metrics:      []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), hooks.WritePrometheus},
-		Logger:       log,
-		Open:         cfg.openAPI,
-		CallbackDeny: deny,
-		RateLimit:    cfg.RateLimit,
-		RateBurst:    cfg.RateBurst,
+		Store:         store,
+		Ready:         engine.Ready,
+		Degraded:      engine.Degraded,
+		Metrics:       []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), hooks.WritePrometheus},
+		Logger:        log,
+		Open:          cfg.openAPI,
+		CallbackDeny:  deny,
+		CallbackAllow: allow,
+		CORSOrigins:   cfg.CORSOrigins,
+		RateLimit:     cfg.RateLimit,
+		RateBurst:     cfg.RateBurst,
 	})
 	if err != nil {
 		store.Close()

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/porttrack/porttrack/state"
@@ -47,10 +46,12 @@ type Config struct {
 	// Open is whether the API is open (the demo): subscriptions made there
 	// without a key deliver only while it is (state.SubscriptionOwnerLive).
 	Open bool
-	// Deny lists address ranges no callback may connect to (checked on the
-	// resolved address of every connection).
-	Deny   []netip.Prefix
-	Logger *slog.Logger
+	// Callbacks may not connect to state.DefaultCallbackDeny (loopback,
+	// private, link-local, ...) unless Allow re-opens a range, nor to Deny
+	// (which wins over Allow); checked on the resolved address of every
+	// connection (addrpolicy.go).
+	Deny, Allow []netip.Prefix
+	Logger      *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -153,17 +154,7 @@ func New(cfg Config) (*Deliverer, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	deny := cfg.Deny
-	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: func(_, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			return err
-		}
-		if state.DeniedAddr(ap.Addr(), deny) {
-			return fmt.Errorf("callback address %s is in a denied range", ap.Addr())
-		}
-		return nil
-	}}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: dialControl(state.CallbackDenyList(cfg.Deny, cfg.Allow))}
 	tr := &http.Transport{
 		DialContext:            dialer.DialContext,
 		MaxIdleConnsPerHost:    4,
@@ -461,7 +452,8 @@ func (d *Deliverer) attempt(ctx context.Context, sub *state.Subscription, st *st
 		st.Next, st.Failures, st.RetryAt = to+1, 0, 0
 	} else {
 		d.m.failures.Add(1)
-		rec.Error = perr.Error()
+		rec.Error = Reason(status, perr) // the tenant's view; the error itself only in the operator's log
+		d.log.Warn("callback failed", "subscription", sub.ID, "reason", rec.Error, "err", perr)
 		st.Failures++
 		if st.Failures >= d.cfg.MaxFailures {
 			d.m.deadBatches.Add(1)

@@ -220,6 +220,10 @@ type node struct {
 	d      *Deliverer
 }
 
+// allowLoopback re-opens loopback, where the tests' receivers listen
+// (callbacks are denied it by default).
+var allowLoopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 func startNode(t *testing.T, dir string) *node {
 	t.Helper()
 	s, err := state.Open(state.Options{Dir: dir, NoSync: true})
@@ -227,7 +231,7 @@ func startNode(t *testing.T, dir string) *node {
 		t.Fatal(err)
 	}
 	d, err := New(Config{Store: s, Timeout: 200 * time.Millisecond, MaxBatch: 7, MaxFailures: 1000,
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Poll: 10 * time.Millisecond})
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Poll: 10 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +426,7 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 	}
 	defer s.Close()
 	sub := ownedSubscription(t, s, "port", srv.URL)
-	d, err := New(Config{Store: s, MaxFailures: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Poll: 5 * time.Millisecond, MaxBatch: 100})
+	d, err := New(Config{Store: s, MaxFailures: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Poll: 5 * time.Millisecond, MaxBatch: 100, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}

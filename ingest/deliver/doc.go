@@ -31,8 +31,13 @@
 // first event created at or after a time. Receivers deduplicate on
 // eventID.
 //
-// Callback connections are checked against a deny-list of address ranges
-// on the resolved address (so a host name cannot route around it), bodies
+// Callback connections are checked against the denied address ranges
+// (every non-public range by default, less Config.Allow, plus Config.Deny:
+// state/callback_addr.go) on the resolved address of each connection (so a
+// host name cannot route around it, nor a zoned or IPv4-mapped spelling);
+// a failed attempt is logged for the tenant as a classified reason
+// (refused, timeout, tls, dns, denied, connection, http_<code>: Reason),
+// the error itself only in the operator's log (addrpolicy.go). Bodies
 // are bounded (MaxBatch events, MaxBodyBytes) and so is each POST
 // (Timeout); redirects are not followed.
 //

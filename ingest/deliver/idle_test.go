@@ -133,7 +133,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 	}
 	defer s.Close()
 	sub := ownedSubscription(t, s, "acme", srv.URL)
-	d, err := New(Config{Store: s, Poll: 5 * time.Millisecond})
+	d, err := New(Config{Store: s, Poll: 5 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -626,3 +626,27 @@ func TestDecodeLinks(t *testing.T) {
 		t.Fatalf("err = %v, want %s", err, decode.ReasonBadField)
 	}
 }
+
+// TestDecodeTimeZoneOffset: an EPCIS eventTimeZoneOffset that is not
+// ±hh:mm within ±14:00 is a bad_time dead letter, not ignored; a valid one
+// (or none) decodes.
+func TestDecodeTimeZoneOffset(t *testing.T) {
+	doc := func(off string) []byte {
+		return []byte(`{"type":"ObjectEvent","action":"OBSERVE","eventTime":"2026-11-22T08:00:00Z",` + off +
+			`"epcList":["urn:epc:id:bic:CSQU3054383"],"bizStep":"arriving"}`)
+	}
+	for _, off := range []string{``, `"eventTimeZoneOffset":"+08:00",`, `"eventTimeZoneOffset":"-14:00",`, `"eventTimeZoneOffset":"+14:00",`,
+		`"eventTimeZoneOffset":"+00:00",`, `"eventTimeZoneOffset":"-03:30",`, `"eventTimeZoneOffset":"+05:45",`} {
+		if _, err := newTestDecoder(t).Decode(nil, doc(off)); err != nil {
+			t.Errorf("%s: %v", off, err)
+		}
+	}
+	for _, off := range []string{`"eventTimeZoneOffset":"+14:01",`, `"eventTimeZoneOffset":"-15:00",`, `"eventTimeZoneOffset":"+8:00",`,
+		`"eventTimeZoneOffset":"08:00",`, `"eventTimeZoneOffset":"+08:60",`, `"eventTimeZoneOffset":"+0800",`, `"eventTimeZoneOffset":"Z",`,
+		`"eventTimeZoneOffset":"",`, `"eventTimeZoneOffset":"+08:00 ",`, `"eventTimeZoneOffset":"+ 8:00",`, `"eventTimeZoneOffset":8,`,
+		`"eventTimeZoneOffset":"+99:99",`, `"eventTimeZoneOffset":"+٠٨:٠٠",`} {
+		if _, err := newTestDecoder(t).Decode(nil, doc(off)); decode.Reason(err) != decode.ReasonBadTime {
+			t.Errorf("%s: err = %v, want %s", off, err, decode.ReasonBadTime)
+		}
+	}
+}

@@ -10,7 +10,9 @@
 //     STOR), following the port usage in DOMAIN.md §5. The event's links (state.Ref) come
 //     from bizTransactionList (bol: transport document; bkg: booking) and
 //     the owning_party / possessing_party entries of sourceList and
-//     destinationList (refs.go). Source "epcis". Other event types and
+//     destinationList (refs.go). eventTime must carry an offset (or Z); an
+//     eventTimeZoneOffset, when present, must be ±hh:mm within ±14:00
+//     (else bad_time). Source "epcis". Other event types and
 //     EPCISQueryDocument (subscription results) are rejected as unsupported.
 //   - Compact reads from porttrack's own fixed readers
 //     ({"reader":..,"antenna":..,"epc":..,"t":..,"rssi":..,"dir":..}),

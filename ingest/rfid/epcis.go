@@ -80,6 +80,9 @@ func decodeEvent(dst []state.Event, ev *fastjson.Value) ([]state.Event, error) {
 	if err != nil {
 		return dst, err
 	}
+	if err := checkZoneOffset(ev); err != nil {
+		return dst, err
+	}
 	readPoint, err := locationID(ev, "readPoint")
 	if err != nil {
 		return dst, err
@@ -218,4 +221,29 @@ func trimPrefixes(b []byte, prefixes ...string) []byte {
 		}
 	}
 	return b
+}
+
+// checkZoneOffset checks eventTimeZoneOffset when present: EPCIS writes it
+// as ±hh:mm, and real offsets lie within ±14:00. The event time carries
+// its own offset, so this one is not used; but a document that gets it
+// wrong is malformed and its times are not to be trusted.
+func checkZoneOffset(ev *fastjson.Value) error {
+	v := member(ev, "eventTimeZoneOffset")
+	if v == nil {
+		return nil
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		return decode.Errorf(decode.ReasonBadTime, "eventTimeZoneOffset is a JSON %s, want a string such as +08:00", v.Type())
+	}
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	ok := len(b) == 6 && (b[0] == '+' || b[0] == '-') && digit(b[1]) && digit(b[2]) && b[3] == ':' && digit(b[4]) && digit(b[5])
+	if ok {
+		h, m := int(b[1]-'0')*10+int(b[2]-'0'), int(b[4]-'0')*10+int(b[5]-'0')
+		ok = m < 60 && h*60+m <= 14*60
+	}
+	if !ok {
+		return decode.Errorf(decode.ReasonBadTime, "eventTimeZoneOffset %.16q is not ±hh:mm within ±14:00", b)
+	}
+	return nil
 }
