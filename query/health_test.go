@@ -27,6 +27,7 @@ func TestHealthDegraded(t *testing.T) {
 	get := func(path string) (int, string) {
 		var ctx fasthttp.RequestCtx
 		ctx.Request.SetRequestURI(path)
+		ctx.Request.Header.SetHost("localhost")
 		h(&ctx)
 		return ctx.Response.StatusCode(), string(ctx.Response.Body())
 	}

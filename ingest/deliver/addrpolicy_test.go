@@ -129,7 +129,7 @@ func TestDeliveryReasons(t *testing.T) {
 	refusedURL := "http://" + closed.Addr().String() + "/"
 	closed.Close()
 
-	d, err := New(Config{Store: s, Allow: loopback, Timeout: 300 * time.Millisecond})
+	d, err := New(Config{Store: s, Allow: loopback, Timeout: 3 * time.Second}) // a TLS handshake under -race on a loaded machine can take longer than a short timeout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,13 +154,16 @@ func TestDeliveryReasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, CallbackURL: refusedURL, Secret: make([]byte, 32)}
-	if err := s.PutSubscription(sub, true, nil); err != nil {
-		t.Fatal(err)
-	}
+	sub := ownedSubscription(t, s, "port", refusedURL)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
+	stop := func() { cancel(); <-done }
+	defer func() {
+		if ctx.Err() == nil {
+			stop()
+		}
+	}()
 	applyEvents(t, s, 0, 3)
 	var dead []state.DeadLetter
 	waitFor(t, 10*time.Second, "a dead letter", func() bool {
@@ -168,8 +171,7 @@ func TestDeliveryReasons(t *testing.T) {
 		s.DeadLetters(sub.ID, func(dl *state.DeadLetter) bool { dead = append(dead, *dl); return true })
 		return len(dead) > 0
 	})
-	cancel()
-	<-done
+	stop()
 	if dead[0].LastError != "refused" {
 		t.Errorf("dead letter's last error %q, want refused", dead[0].LastError)
 	}
