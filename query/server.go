@@ -19,6 +19,9 @@ type Config struct {
 	Store *state.Store
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() bool
+	// ReadyReason, when set, says why Ready is false: the reason of the
+	// /readyz body (ingest.Engine.NotReadyReason).
+	ReadyReason func() string
 	// Metrics write further Prometheus text on /metrics (ingest's, ...).
 	Metrics []func(io.Writer)
 	Logger  *slog.Logger
@@ -162,7 +165,14 @@ func (s *Server) coreRoutes() []route {
 				ctx.SetBodyString(`{"status":"ready"}`)
 			} else {
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-				ctx.SetBodyString(`{"status":"not_ready","reason":"partitions not assigned or not caught up"}`)
+				reason := "partitions not assigned or not caught up"
+				if s.cfg.ReadyReason != nil {
+					if r := s.cfg.ReadyReason(); r != "" {
+						reason = r
+					}
+				}
+				setBody(ctx, appendString(append(body(ctx), `{"status":"not_ready","reason":`...), reason))
+				ctx.Response.AppendBodyString("}")
 			}
 		})},
 		{pattern: "/metrics", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.metrics(ctx) })},

@@ -86,6 +86,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	api, err := query.New(query.Config{
 		Store:        store,
 		Ready:        engine.Ready,
+		ReadyReason:  engine.NotReadyReason,
 		Metrics:      []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), query.PlanMetrics(store), hooks.WritePrometheus},
 		Logger:       log,
 		Open:         cfg.openAPI,
