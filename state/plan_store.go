@@ -588,7 +588,10 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 				if g.Loaded == 0 || e.Time < g.Loaded {
 					g.Loaded, changed = e.Time, g.Loaded == 0
 				}
-			} else if g.Loaded != 0 && e.Time >= g.Loaded {
+			} else if g.Loaded != 0 && e.Time >= g.Loaded && (w.p.Departed == 0 || e.Time < w.p.Departed) {
+				// Unloaded before the departure: taken off it. Unloaded
+				// after it is the end of the trip (an inbound train at
+				// the port): the box made its departure.
 				g.Loaded, changed = 0, true
 			}
 		}

@@ -118,6 +118,16 @@ func TestGuardUnknownStation(t *testing.T) {
 	if g := p.guard(idle); g.Verdict != VerdictMissed || !slices.Equal(g.Reasons, []Reason{ReasonDepartedWithout, ReasonUnknownStation}) {
 		t.Errorf("departed without it: %v %v", g.Verdict, g.Reasons)
 	}
+	// An inbound train from the unknown station: loaded there, departed,
+	// unloaded at the port: it made its departure.
+	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "IN1", From: "nowhere-station", To: "beilun-rail-station", Departure: h("20:30"), Cutoff: h("20:00"), Time: h("19:00"),
+		Wagons: []Wagon{{ID: "W1", Containers: []string{loaded}}}}}})
+	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeRail, Plan: "IN1", Event: PlanLoaded, Container: loaded, Wagon: "W1", Station: "nowhere-station", Time: h("19:40")}}})
+	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeRail, Plan: "IN1", Event: PlanDeparted, Station: "nowhere-station", Time: h("20:30")}}})
+	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeRail, Plan: "IN1", Event: PlanUnloaded, Container: loaded, Wagon: "W1", Station: "beilun-rail-station", Time: h("23:50")}}})
+	if got := verdict("IN1", loaded); got != "on_track" {
+		t.Errorf("unloaded at the end of the trip: %q, want on_track", got)
+	}
 	// The missed verdicts were alerted, with their reasons.
 	var alerts []string
 	s.ScanOutbox(1000, func(e *OutboxEntry) error {
@@ -140,8 +150,8 @@ func TestGuardUnknownStation(t *testing.T) {
 	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "Z2", From: "elsewhere", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:00")}}})
 	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "Z3", From: "elsewhere", Departure: h("23:30"), Cutoff: h("22:00"), Time: h("19:00")}}})
 	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "K1", From: "beilun-rail-station", Departure: h("23:30"), Cutoff: h("22:00"), Time: h("19:00")}}})
-	if m := s.PlanMetrics(); m.UnknownStation != 3 {
-		t.Errorf("unknown-station plans %d since the restart, want 3 (B7, Z2, Z3)", m.UnknownStation)
+	if m := s.PlanMetrics(); m.UnknownStation != 4 {
+		t.Errorf("unknown-station plans %d since the restart, want 4 (B7, IN1, Z2, Z3)", m.UnknownStation)
 	}
 	for _, st := range []string{"nowhere-station", "elsewhere"} {
 		if n := strings.Count(logs.String(), "station="+st+" "); n != map[string]int{"nowhere-station": 2, "elsewhere": 1}[st] {
