@@ -223,7 +223,6 @@ func (e *Engine) runGroup(ctx context.Context) error {
 			}
 		}
 		states := e.setAssignment(parts, true)
-		prev = e.logAssignment(ctx, gen.ID, parts, prev)
 		for _, p := range parts {
 			ps := states[p]
 			gen.Start(func(ctx context.Context) {
@@ -232,6 +231,7 @@ func (e *Engine) runGroup(ctx context.Context) error {
 				})
 			})
 		}
+		prev = e.logAssignment(ctx, gen.ID, parts, prev) // after the start: it asks the coordinator
 	}
 }
 
