@@ -65,6 +65,12 @@ type Config struct {
 	JoinGroupBackoff  time.Duration
 	// RetryBackoff is the pause before a partition reconnects after an error.
 	RetryBackoff time.Duration
+	// ConnectBackoff is the first pause before the input topics are looked
+	// up again while no broker answers (or none of them exists), and before
+	// a failing partition reconnects; each further failure doubles it, up
+	// to ConnectBackoffMax. Defaults 250ms and 30s.
+	ConnectBackoff    time.Duration
+	ConnectBackoffMax time.Duration
 
 	Logger *slog.Logger
 }
@@ -137,6 +143,12 @@ func (c Config) withDefaults() Config {
 	if c.RetryBackoff == 0 {
 		c.RetryBackoff = 500 * time.Millisecond
 	}
+	if c.ConnectBackoff == 0 {
+		c.ConnectBackoff = 250 * time.Millisecond
+	}
+	if c.ConnectBackoffMax == 0 {
+		c.ConnectBackoffMax = 30 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -190,6 +202,9 @@ func (c Config) Validate() error {
 	}
 	if c.FetchMaxWait < time.Millisecond || c.FetchMaxWait > 30*time.Second {
 		errs = append(errs, fmt.Errorf("fetch_max_wait: %s out of range [1ms, 30s]", c.FetchMaxWait))
+	}
+	if c.ConnectBackoff < time.Millisecond || c.ConnectBackoffMax < c.ConnectBackoff {
+		errs = append(errs, fmt.Errorf("connect_backoff: need 1ms <= connect_backoff <= connect_backoff_max (got %s, %s)", c.ConnectBackoff, c.ConnectBackoffMax))
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("heartbeat_interval: %s must be shorter than session_timeout %s", c.HeartbeatInterval, c.SessionTimeout))

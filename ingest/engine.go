@@ -68,6 +68,7 @@ type Engine struct {
 	mu struct {
 		sync.Mutex
 		joined     bool                   // a generation (or static assignment) is active
+		notReady   string                 // why not ready before any assignment ("" none)
 		partitions map[tp]*partitionState // current assignment
 	}
 	outboxKick chan struct{}
@@ -206,6 +207,7 @@ func (e *Engine) runGroup(ctx context.Context) error {
 		<-ctx.Done()
 		group.Close()
 	}()
+	var prev []tp // the assignment last logged
 	for {
 		gen, err := group.Next(ctx)
 		if err != nil {
@@ -225,7 +227,6 @@ func (e *Engine) runGroup(ctx context.Context) error {
 			}
 		}
 		states := e.setAssignment(parts, true)
-		e.log.Info("assigned", "generation", gen.ID, "partitions", len(parts))
 		for _, p := range parts {
 			ps := states[p]
 			gen.Start(func(ctx context.Context) {
@@ -234,6 +235,7 @@ func (e *Engine) runGroup(ctx context.Context) error {
 				})
 			})
 		}
+		prev = e.logAssignment(ctx, gen.ID, parts, prev) // after the start: it asks the coordinator
 	}
 }
 
@@ -273,6 +275,7 @@ type topicPartitions struct {
 // retries while no broker answers or no input topic exists, and returns an
 // error only when ctx ends.
 func (e *Engine) resolveTopics(ctx context.Context) ([]topicPartitions, error) {
+	retry := newBackoff(e.cfg.ConnectBackoff, e.cfg.ConnectBackoffMax)
 	for {
 		var found []topicPartitions
 		var missing []string
@@ -292,13 +295,16 @@ func (e *Engine) resolveTopics(ctx context.Context) ([]topicPartitions, error) {
 			for _, t := range missing {
 				e.log.Warn("input topic does not exist; not consuming it (restart after creating it)", "topic", t)
 			}
+			e.setNotReady("")
 			return found, nil
 		}
 		if lastErr == nil {
 			lastErr = fmt.Errorf("none of the input topics %q exists", e.Topics())
 		}
-		e.log.Warn("looking up input topics", "err", lastErr)
-		if !sleep(ctx, e.cfg.RetryBackoff) {
+		d := retry.next()
+		e.setNotReady(fmt.Sprintf("looking up the input topics failed, retrying in %s: %v", d, lastErr))
+		e.log.Warn("looking up input topics", "err", lastErr, "retry_in", d)
+		if !sleep(ctx, d) {
 			return nil, ctx.Err()
 		}
 	}
@@ -357,14 +363,20 @@ func (e *Engine) Ready() bool {
 // errors. commit, if not nil, reports progress to the group.
 func (e *Engine) runPartition(ctx context.Context, p tp, ps *partitionState, commit func(int64)) {
 	log := e.log.With("topic", p.topic, "partition", p.partition)
+	retry := newBackoff(e.cfg.ConnectBackoff, e.cfg.ConnectBackoffMax)
 	for ctx.Err() == nil {
+		start := time.Now()
 		err := e.consume(ctx, p, ps, commit)
 		if ctx.Err() != nil {
 			return
 		}
+		if time.Since(start) > e.cfg.ConnectBackoffMax {
+			retry.reset() // it ran: a new failure, not the same one again
+		}
+		d := retry.next()
 		e.metrics.partitionErrors.Add(1)
-		log.Warn("partition consumer restarting", "err", err)
-		if !sleep(ctx, e.cfg.RetryBackoff) {
+		log.Warn("partition consumer restarting", "err", err, "retry_in", d)
+		if !sleep(ctx, d) {
 			return
 		}
 	}

@@ -25,6 +25,9 @@ type Config struct {
 	// (ingest's Engine.Degraded): /healthz and /readyz add it to their body
 	// as "degraded", without changing their status codes.
 	Degraded func() []string
+	// ReadyReason, when set, says why Ready is false: the reason of the
+	// /readyz body (ingest.Engine.NotReadyReason).
+	ReadyReason func() string
 	// Metrics write further Prometheus text on /metrics (ingest's, ...).
 	Metrics []func(io.Writer)
 	Logger  *slog.Logger
@@ -239,7 +242,13 @@ func (s *Server) coreRoutes() []route {
 				ctx.SetBody(s.withDegraded([]byte(`{"status":"ready"`)))
 			} else {
 				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-				ctx.SetBody(s.withDegraded([]byte(`{"status":"not_ready","reason":"partitions not assigned or not caught up"`)))
+				reason := "partitions not assigned or not caught up"
+				if s.cfg.ReadyReason != nil {
+					if r := s.cfg.ReadyReason(); r != "" {
+						reason = r
+					}
+				}
+				ctx.SetBody(s.withDegraded(appendString([]byte(`{"status":"not_ready","reason":`), reason)))
 			}
 		})},
 		{pattern: "/metrics", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.metrics(ctx) })},

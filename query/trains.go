@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -58,6 +59,14 @@ func (s *Server) parseWindow(ctx *fasthttp.RequestCtx, name string, def time.Dur
 		return 0, 0, false
 	}
 	return now.UnixNano(), now.Add(d).UnixNano(), true
+}
+
+// PlanMetrics returns a writer of the plan counters in Prometheus text, for
+// Config.Metrics.
+func PlanMetrics(st *state.Store) func(io.Writer) {
+	return func(w io.Writer) {
+		fmt.Fprintf(w, "# HELP porttrack_plans_unknown_station_total Rail and barge plans whose departure station the port model does not know (judged by time alone, reason unknown_station).\n# TYPE porttrack_plans_unknown_station_total counter\nporttrack_plans_unknown_station_total %d\n", st.PlanMetrics().UnknownStation)
+	}
 }
 
 func planNoun(m state.Mode) string {

@@ -273,15 +273,15 @@ func TestGuardRailRamp(t *testing.T) {
 	if got := verdict(); got != "on_track []" { // loaded by the ramp read: the cutoff passing changes nothing
 		t.Errorf("loaded at the ramp: %s", got)
 	}
-	// A train from an inland station is not judged: nothing is known here
-	// of its boxes before it leaves.
+	// A train from an inland station the port model does not know is
+	// judged by time alone: unjudged before its cutoff, with the reason.
 	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "X2", From: "yiwu-west", To: "beilun-rail-station", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:30"),
 		Wagons: []Wagon{{ID: "W1", Containers: []string{"APZU4812090"}}}}}})
 	p, err := s.Plan(ModeRail, "X2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := p.guard("APZU4812090"); g.Verdict != VerdictNone || p.Wake != 0 {
-		t.Errorf("inland departure judged: %+v wake %d", g, p.Wake)
+	if g := p.guard("APZU4812090"); g.Verdict != VerdictNone || !slices.Equal(g.Reasons, []Reason{ReasonUnknownStation}) || p.Wake != h("21:00")+1 { // 19:30 + 1h load: late at 21:00
+		t.Errorf("inland departure: %+v wake %d", g, p.Wake)
 	}
 }

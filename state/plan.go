@@ -271,11 +271,16 @@ const (
 	ReasonCustomsHold        Reason = 8 // customs holds it
 	ReasonInspection         Reason = 9 // selected for inspection, not yet done
 	ReasonQuarantine         Reason = 10
-	reasonCount                     = 11
+	// ReasonUnknownStation: the port model does not know the departure
+	// station, so only what needs no station is judged (a load reported
+	// by the rail or barge operator, the departure or cutoff passing, holds,
+	// lateness counted without the trip to the station).
+	ReasonUnknownStation Reason = 11
+	reasonCount                 = 12
 )
 
 var reasonNames = [reasonCount]string{"", "not_discharged", "terminal_hold", "not_at_station", "no_truck_appointment",
-	"late", "cutoff_passed", "departed_without", "customs_hold", "inspection", "quarantine"}
+	"late", "cutoff_passed", "departed_without", "customs_hold", "inspection", "quarantine", "unknown_station"}
 
 var reasonMessages = [reasonCount]string{"",
 	"not yet discharged from its vessel",
@@ -288,6 +293,7 @@ var reasonMessages = [reasonCount]string{"",
 	"held by customs",
 	"selected for inspection, not yet released",
 	"held for quarantine",
+	"the port model does not know the departure station: judged by time alone",
 }
 
 // String returns the reason code ("customs_hold", ...).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -229,7 +230,21 @@ type mmScratch struct {
 	// commit.
 	memberAdds, memberDels []memberChange
 	clock                  int64
+	// unknownStations are the plans of this batch whose departure station
+	// the port model does not know, counted and logged after the commit.
+	unknownStations []unknownStation
 }
+
+// unknownStation is a plan message whose departure station the port model
+// does not know.
+type unknownStation struct {
+	ref     planRef
+	station string
+}
+
+// maxLoggedStations bounds the unknown stations remembered as logged: past
+// it, further ones are counted only.
+const maxLoggedStations = 1024
 
 // memberChange adds or removes a container's membership of a plan (ref) or
 // of a waybill (waybill).
@@ -247,10 +262,29 @@ type memberChange struct {
 type mmIndex struct {
 	plans    map[string][]planRef
 	waybills map[string][]string
+	// loggedStations are the unknown departure stations logged since Open
+	// (the first plan of each is logged); unknownPlans counts the plan
+	// messages from unknown stations.
+	loggedStations map[string]struct{}
+	unknownPlans   atomic.Uint64
+}
+
+// PlanMetrics are the multimodal plan counters since Open.
+type PlanMetrics struct {
+	// UnknownStation counts rail and barge plan messages whose departure
+	// station the port model does not know (judged by time alone, reason
+	// unknown_station).
+	UnknownStation uint64
+}
+
+// PlanMetrics returns the plan counters.
+func (s *Store) PlanMetrics() PlanMetrics {
+	return PlanMetrics{UnknownStation: s.mmIdx.unknownPlans.Load()}
 }
 
 func (s *Store) loadPlanned() error {
-	s.mmIdx = mmIndex{plans: map[string][]planRef{}, waybills: map[string][]string{}}
+	s.mmIdx.plans, s.mmIdx.waybills = map[string][]planRef{}, map[string][]string{}
+	s.mmIdx.loggedStations = map[string]struct{}{}
 	for _, prefix := range []byte{prefixPlanMember, prefixWaybillMember} {
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
 		if err != nil {
@@ -309,6 +343,16 @@ func (s *Store) commitMultimodal() {
 	}
 	s.mu.guardClock = max(s.mu.guardClock, mm.clock)
 	mm.memberAdds, mm.memberDels = mm.memberAdds[:0], mm.memberDels[:0]
+	for _, u := range mm.unknownStations {
+		s.mmIdx.unknownPlans.Add(1)
+		if _, ok := s.mmIdx.loggedStations[u.station]; ok || len(s.mmIdx.loggedStations) >= maxLoggedStations {
+			continue
+		}
+		s.mmIdx.loggedStations[u.station] = struct{}{}
+		s.opts.Logger.Warn("plan departs from a station the port model does not know: its boxes are judged by time alone (reason unknown_station); further plans from it are counted in porttrack_plans_unknown_station_total",
+			"station", u.station, "mode", u.ref.mode.String(), "plan", u.ref.id)
+	}
+	mm.unknownStations = mm.unknownStations[:0]
 }
 
 type planWork struct {
@@ -394,6 +438,7 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 	clear(mm.waybills)
 	clear(mm.batchWaybills)
 	mm.memberAdds, mm.memberDels = mm.memberAdds[:0], mm.memberDels[:0]
+	mm.unknownStations = mm.unknownStations[:0]
 
 	clock := s.mu.guardClock
 	oldClock := clock
@@ -508,6 +553,9 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 		w.p.replace(np)
 		w.found = true
 		res.Plans++
+		if !s.knownStation(np.From) {
+			mm.unknownStations = append(mm.unknownStations, unknownStation{planRef{np.Mode, np.ID}, np.From})
+		}
 	}
 	for i := range b.PlanEvents {
 		e := &b.PlanEvents[i]
@@ -540,7 +588,10 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 				if g.Loaded == 0 || e.Time < g.Loaded {
 					g.Loaded, changed = e.Time, g.Loaded == 0
 				}
-			} else if g.Loaded != 0 && e.Time >= g.Loaded {
+			} else if g.Loaded != 0 && e.Time >= g.Loaded && (w.p.Departed == 0 || e.Time < w.p.Departed) {
+				// Unloaded before the departure: taken off it. Unloaded
+				// after it is the end of the trip (an inbound train at
+				// the port): the box made its departure.
 				g.Loaded, changed = 0, true
 			}
 		}
@@ -759,21 +810,37 @@ func (s *Store) waybillsListing(mm *mmScratch, c string, fn func(w *Waybill) boo
 // atStation tells whether the box's newest event is at the plan's
 // departure station (its location, or the place the port model gives it);
 // a load there is the box going onto the train or barge.
-func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen, atStation bool, apptStart, apptEnd int64, customs []Reason, now int64) (Verdict, []Reason, int64) {
+//
+// known tells whether the port model knows the departure station. When it
+// does not, a box not seen at the station may or may not need trucking
+// there: the trip is left out of its expected ready time (a lower bound),
+// so only what holds without it is judged (loaded, the departure or the
+// cutoff passed, a hold, late even without the trip), and every reason
+// list ends with unknown_station; otherwise the verdict stays none.
+func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen, atStation, known bool, apptStart, apptEnd int64, customs []Reason, now int64) (Verdict, []Reason, int64) {
 	if g.Loaded != 0 || seen && atStation && c.Last.Code == CodeLOAD {
 		return VerdictOnTrack, nil, 0
 	}
+	unknown := func(rs []Reason) []Reason {
+		if known {
+			return rs
+		}
+		return append(rs, ReasonUnknownStation)
+	}
 	if p.Departed != 0 {
-		return VerdictMissed, []Reason{ReasonDepartedWithout}, 0
+		return VerdictMissed, unknown([]Reason{ReasonDepartedWithout}), 0
 	}
 	if p.Time != 0 && now > p.Cutoff {
-		return VerdictMissed, []Reason{ReasonCutoffPassed}, 0
+		return VerdictMissed, unknown([]Reason{ReasonCutoffPassed}), 0
 	}
 	var reasons []Reason
 	hold := false
 	ready := now
 	atStation = atStation && seen && c.Last.Code != CodeGTOT
 	switch {
+	case !seen && !known:
+		// Never seen at the port, for a station the port model does
+		// not know: it may well be there already.
 	case !seen || c.Last.Code == CodeLOAD && !atStation:
 		reasons = append(reasons, ReasonNotDischarged)
 		ready += int64(cfg.Discharge)
@@ -787,7 +854,7 @@ func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen, at
 		ready += int64(cfg.CustomsClear)
 		hold = true
 	}
-	if !atStation {
+	if !atStation && known {
 		if apptStart != 0 {
 			ready = max(ready+int64(cfg.Transfer), apptEnd)
 		} else {
@@ -798,11 +865,13 @@ func judge(cfg *GuardConfig, p *PlanState, g *GuardState, c *Container, seen, at
 	ready += int64(cfg.Load)
 	switch {
 	case p.Time == 0:
-		return VerdictNone, reasons, ready // no plan yet: nothing to judge against
+		return VerdictNone, unknown(reasons), ready // no plan yet: nothing to judge against
 	case ready > p.Cutoff:
-		return VerdictAtRisk, append(reasons, ReasonLate), ready
+		return VerdictAtRisk, unknown(append(reasons, ReasonLate)), ready
 	case hold:
-		return VerdictAtRisk, reasons, ready
+		return VerdictAtRisk, unknown(reasons), ready
+	case !known && !atStation:
+		return VerdictNone, unknown(nil), ready // the trip to the station is not known
 	}
 	return VerdictOnTrack, nil, ready
 }
@@ -876,11 +945,11 @@ func (s *Store) dcsaTruckLeg(pb *pebble.Batch, mm *mmScratch, rc *rideChange, no
 	return s.writeDCSA(pb, &d, now, rc.container, res)
 }
 
-// judges reports whether the guard judges departures from station: with a
-// port model, only from its places (rail stations, terminals; what happens to a
-// box at an inland station before its train leaves is not known here);
-// without one, from anywhere.
-func (s *Store) judges(station string) bool {
+// knownStation reports whether the port model knows station: one of its
+// places (rail stations, terminals) or their facility ids. Without a port
+// model every station counts as known. The guard judges departures from an
+// unknown station (an inland one, a typo) by time alone (judge).
+func (s *Store) knownStation(station string) bool {
 	if s.opts.PortModel == nil {
 		return true
 	}
@@ -951,10 +1020,7 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, only
 	cfg := &s.opts.Guard
 	var next *PlanState
 	nextLoaded := false
-	if !s.judges(p.From) {
-		p.Wake = 0
-		return nil
-	}
+	known := s.knownStation(p.From)
 	for i := range p.Containers {
 		g := &p.Containers[i]
 		if only != nil {
@@ -975,7 +1041,7 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, only
 			return err
 		}
 		at := seen && s.atPlace(c.Last.Location, p.From)
-		v, reasons, expected := judge(cfg, p, g, &c, seen, at, as, ae, customs, clock)
+		v, reasons, expected := judge(cfg, p, g, &c, seen, at, known, as, ae, customs, clock)
 		changed := v != g.Verdict || !slices.Equal(reasons, g.Reasons)
 		prev := g.Verdict
 		g.Verdict, g.Reasons, g.Expected, g.Evaluated = v, reasons, expected, clock
@@ -1006,9 +1072,10 @@ func (s *Store) evaluatePlan(pb *pebble.Batch, mm *mmScratch, p *PlanState, only
 			continue
 		}
 		// Time alone changes the verdict when the cutoff passes, and when
-		// the expected ready time (moving with the clock) passes it.
+		// the expected ready time (moving with the clock) passes it (none:
+		// a box of an unknown station, judged by time).
 		wake(p.Cutoff + 1)
-		if g.Verdict == VerdictOnTrack && g.Expected != 0 {
+		if (g.Verdict == VerdictOnTrack || g.Verdict == VerdictNone) && g.Expected != 0 {
 			wake(g.Evaluated + (p.Cutoff - g.Expected) + 1)
 		}
 	}

@@ -480,6 +480,17 @@ func (p *planner) train(s *dayStation, boxes []railBox, t int64, out bool) {
 	tr.cutoff = tr.departure - int64(2*time.Hour)
 	planAt := tr.departure - hoursIn(p.rng, 6, 12)
 	g.at(planAt, func() { g.railPlan(tr, tr.departure, tr.cutoff, planAt) })
+	// The rail operator reports the loads at the inland station (the port
+	// model does not know it: the guard sees a box make its train only by
+	// these), a minute apart before the cutoff.
+	k := int64(0)
+	for _, w := range tr.wagons {
+		for _, b := range w.boxes {
+			k++
+			lt := tr.cutoff - k*int64(time.Minute)
+			g.at(lt, func() { g.railEvent(tr, tr.from, "loaded", w.id, b.number, lt) })
+		}
+	}
 	g.at(tr.departure, func() { g.railEvent(tr, tr.from, "departed", "", "", tr.departure) })
 	g.at(t, func() { g.railEvent(tr, s.id, "arrived", "", "", t) })
 	for _, w := range tr.wagons {

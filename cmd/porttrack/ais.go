@@ -38,8 +38,7 @@ func runAIS(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	case "decode":
 		return runAISDecode(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, aisUsage)
-		return nil
+		return runAISDecode(ctx, []string{"--help"}, stdin, stdout, stderr)
 	}
 	fmt.Fprint(stderr, aisUsage)
 	return usageError("ais: unknown subcommand %q", args[0])
@@ -49,18 +48,13 @@ func runAISDecode(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	var cfg ais.Config
 	var stats bool
 	fs := flag.NewFlagSet("ais decode", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, aisUsage)
-		fs.PrintDefaults()
-	}
 	fs.BoolVar(&cfg.Lenient, "lenient", false, "accept sentences and tag blocks with a wrong or missing checksum")
 	fs.BoolVar(&stats, "stats", false, "write the decoder's counters of each input to stderr as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, aisUsage, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return usageError("%v", err)
+		return err
 	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	var failed []error

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,14 +21,24 @@ const apikeyUsage = `Usage:
   porttrack apikey list   --data-dir DIR
   porttrack apikey revoke --data-dir DIR ID
 
-Works on the state database of a stopped node (Pebble allows one process).
-create prints the new key once: only its SHA-256 is stored.
+Works on the state database of a stopped node (Pebble allows one process):
+stop the node first. DIR is the node's data dir (serve --data-dir), which must
+hold its state already. create prints the new key once: only its SHA-256 is
+stored.
 `
+
+// apikeySubUsage is the first line of each subcommand's --help.
+var apikeySubUsage = map[string]string{
+	"create": "Usage: porttrack apikey create [flags]\n",
+	"list":   "Usage: porttrack apikey list [flags]\n",
+	"revoke": "Usage: porttrack apikey revoke [flags] ID\n",
+}
 
 // listFlag collects a repeatable flag (also comma-separated values).
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Type() string   { return "list" }
 func (l *listFlag) Set(v string) error {
 	for _, x := range strings.Split(v, ",") {
 		if x = strings.TrimSpace(x); x != "" {
@@ -39,14 +48,24 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-func runAPIKey(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, apikeyUsage)
 		return usageError("apikey: no subcommand given")
 	}
 	sub := args[0]
+	switch sub {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, apikeyUsage)
+		for _, s := range []string{"create", "list", "revoke"} {
+			fmt.Fprintln(stdout)
+			if err := runAPIKey(ctx, []string{s, "--help"}, getenv, stdout, stderr); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	fs := flag.NewFlagSet("apikey "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", getenv("PORTTRACK_DATA_DIR"), "data directory of the node (env PORTTRACK_DATA_DIR)")
 	var tenant, role string
 	var bookings, docs, parties listFlag
@@ -63,14 +82,14 @@ func runAPIKey(_ context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stderr, apikeyUsage)
 		return usageError("apikey: unknown subcommand %q", sub)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], apikeySubUsage[sub], stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return usageError("%v", err)
+		return err
 	}
 	if *dataDir == "" {
-		return usageError("invalid setting data_dir: a data directory is required (--data-dir or PORTTRACK_DATA_DIR)")
+		return usageError("invalid setting data_dir: the node's data directory is required (--data-dir or PORTTRACK_DATA_DIR)")
 	}
 	if sub == "revoke" && fs.NArg() != 1 || sub != "revoke" && fs.NArg() != 0 {
 		return usageError("apikey %s: unexpected arguments %q", sub, fs.Args())
@@ -85,7 +104,7 @@ func runAPIKey(_ context.Context, args []string, getenv func(string) string, std
 			return usageError("invalid setting role (flag --role): a logistics key needs at least one --booking, --transport-document or --party-code")
 		}
 	}
-	store, err := state.Open(state.Options{Dir: filepath.Join(*dataDir, "state")})
+	store, err := openStoppedNode(*dataDir)
 	if err != nil {
 		return err
 	}

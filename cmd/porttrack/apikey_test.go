@@ -15,6 +15,7 @@ import (
 // store keeps only hashes.
 func TestAPIKeyCommand(t *testing.T) {
 	dir := t.TempDir()
+	initState(t, dir)
 	var out, errOut bytes.Buffer
 	args := []string{"apikey", "create", "--data-dir", dir, "--tenant", "acme", "--role", "logistics", "--booking", "BKG-1,BKG-2", "--party-code", "ACME"}
 	if err := run(t.Context(), args, env(nil), &out, &errOut); err != nil {
@@ -64,5 +65,18 @@ func TestAPIKeyCommand(t *testing.T) {
 		if !errors.As(err, &ee) || ee.code != 2 {
 			t.Errorf("run(%q) = %v, want exit code 2", bad, err)
 		}
+	}
+}
+
+// initState makes dir the data dir of a node that has run: it holds a
+// state database.
+func initState(t *testing.T, dir string) {
+	t.Helper()
+	s, err := state.Open(state.Options{Dir: filepath.Join(dir, "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

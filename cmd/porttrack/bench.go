@@ -62,15 +62,13 @@ type benchFlags struct {
 	tracked int
 }
 
-func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
+// parseBenchFlags parses the bench's flags and scenarios; --help prints
+// them to stdout.
+func parseBenchFlags(args []string, stdout io.Writer) (benchFlags, error) {
 	var f benchFlags
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: porttrack bench [flags] [scenario...]\n\nScenarios: %s (default: all).\n\nFlags:\n",
-			strings.Join(benchScenarios, ", "))
-		fs.PrintDefaults()
-	}
+	usage := fmt.Sprintf("Usage: porttrack bench [flags] [scenario...]\n\nScenarios: %s (default: all).\n",
+		strings.Join(benchScenarios, ", "))
 	fs.IntVar(&f.records, "records", 200_000, "records to produce and ingest")
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the input topic")
 	fs.IntVar(&f.containers, "containers", 20_000, "containers in the generated fleet")
@@ -98,11 +96,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round; geo, queries: 50000 trucks, 1 s per case; freshness: 100 probes; recovery, memory: 20000 containers (explicit flags win)")
 	// Flags may come before or after the scenario names.
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return f, err
-			}
-			return f, usageError("%v", err)
+		if err := parseFlags(fs, args, usage, stdout); err != nil {
+			return f, err
 		}
 		if fs.NArg() == 0 {
 			break
@@ -251,7 +246,7 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 		// scenario itself in a child process (bench/loadgen.go).
 		return bench.RunGeoLoadGen(ctx, os.Stdin, stdout)
 	}
-	f, err := parseBenchFlags(args, stderr)
+	f, err := parseBenchFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

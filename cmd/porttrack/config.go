@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -13,6 +12,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,7 +179,8 @@ func defaultConfig() Config {
 			Transfer: 2 * time.Hour, Load: time.Hour},
 		MaxFences: 1000,
 		Webhooks:  Webhooks{Timeout: 10 * time.Second, MaxFailures: 10, MaxBatch: 100, BackoffMax: 5 * time.Minute},
-		Customs:   CustomsSettings{AmountTolerance: 0.01, WeightTolerance: 0.05, IncompleteAfter: 30 * time.Minute},
+		Customs: CustomsSettings{Rules: state.MatchRuleNames(), AmountTolerance: 0.01, WeightTolerance: 0.05,
+			IncompleteAfter: 30 * time.Minute},
 		Topics: Topics{
 			RFID: "port.rfid", AIS: "port.ais", Customs: "port.customs", Transport: "port.transport",
 			Events: "porttrack.events", Alerts: "porttrack.alerts", CustomsResults: "porttrack.customs-results",
@@ -362,25 +365,68 @@ func settingError(s setting, source string, err error) error {
 	return usageError("invalid setting %s (%s): %v", s.key, source, err)
 }
 
-// loadConfig builds the serve configuration from file, environment and flags.
-func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", getenv("PORTTRACK_CONFIG"), "YAML configuration file (env PORTTRACK_CONFIG)")
-	flagVals := map[string]*string{}
+// sources names the three places a setting can be given, for errors that
+// say a setting is missing.
+func (s setting) sources() string {
+	return fmt.Sprintf("--%s, %s or %s: in the config file", s.flag(), s.env(), s.key)
+}
+
+// settingByKey returns the serve setting with YAML key key.
+func settingByKey(key string) (setting, bool) {
 	for _, s := range serveSettings {
-		v := new(string)
-		flagVals[s.key] = v
-		fs.StringVar(v, s.flag(), "", s.help+" (env "+s.env()+")")
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, err
+		if s.key == key {
+			return s, true
 		}
-		return Config{}, usageError("%v", err)
+	}
+	return setting{}, false
+}
+
+const serveUsage = `Usage: porttrack serve [flags]
+
+Runs the engine against a Kafka cluster. Every setting comes from the YAML
+file of --config, then from its PORTTRACK_* environment variable, then from
+its flag, each overriding the last (deploy/porttrack.example.yaml lists them
+all with their defaults). Boolean flags take no value (--no-sync) or one
+joined by "=" (--no-sync=false).
+`
+
+// settingValue is the flag of a setting: it keeps the text given, applied
+// after the file and the environment (flags override both).
+type settingValue struct{ typ, val string }
+
+func (v *settingValue) String() string {
+	if v == nil {
+		return ""
+	}
+	return v.val
+}
+func (v *settingValue) Set(s string) error { v.val = s; return nil }
+func (v *settingValue) Type() string       { return v.typ }
+func (v *settingValue) IsBoolFlag() bool   { return v.typ == "bool" }
+
+// loadConfig builds the serve configuration from file, environment and
+// flags. --help prints the settings to stdout and returns flag.ErrHelp.
+func loadConfig(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML configuration file (env PORTTRACK_CONFIG)")
+	def := defaultConfig()
+	flagVals := map[string]*settingValue{}
+	for _, s := range serveSettings {
+		v := &settingValue{typ: "string"}
+		if f, ok := settingField(&def, s.key); ok {
+			v.typ, v.val = valueType(f), formatValue(f)
+		}
+		flagVals[s.key] = v
+		fs.Var(v, s.flag(), s.help+" (env "+s.env()+")")
+	}
+	if err := parseFlags(fs, args, serveUsage, stdout); err != nil {
+		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, usageError("unexpected arguments: %q", fs.Args())
+	}
+	if *configPath == "" {
+		*configPath = getenv("PORTTRACK_CONFIG")
 	}
 	cfg := defaultConfig()
 	if *configPath != "" {
@@ -399,7 +445,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Visit(func(f *flag.Flag) {
 		for _, s := range serveSettings {
 			if s.flag() == f.Name && err == nil {
-				if e := s.set(&cfg, *flagVals[s.key]); e != nil {
+				if e := s.set(&cfg, flagVals[s.key].val); e != nil {
 					err = settingError(s, "flag --"+f.Name, e)
 				}
 			}
@@ -433,17 +479,343 @@ func readAdminKeyFile(path string) (string, error) {
 	return key, nil
 }
 
+// loadFile reads the YAML file at path into cfg. A setting that has a flag
+// is parsed as its flag is (same errors, and a list setting such as brokers
+// takes a YAML list or one comma-separated string); an empty value (key:
+// or ~) leaves the default. Errors name the setting, the file and the line,
+// never a Go type.
 func loadFile(cfg *Config, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return usageError("invalid setting config (flag --config): %v", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return usageError("invalid setting config (file %s): %v", path, err)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return usageError("invalid setting config (file %s): %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file
+	}
+	return decodeSettings(cfg, reflect.ValueOf(cfg).Elem(), doc.Content[0], "", path)
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// decodeSettings decodes the YAML mapping n into the struct v, whose keys
+// are prefix plus its fields' YAML names.
+func decodeSettings(cfg *Config, v reflect.Value, n *yaml.Node, prefix, path string) error {
+	where := func(n *yaml.Node) string { return fmt.Sprintf("file %s line %d", path, n.Line) }
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		name := strings.TrimSuffix(prefix, ".")
+		if name == "" {
+			name = "config"
+		}
+		return usageError("invalid setting %s (%s): want a mapping of settings (key: value lines), got %s", name, where(n), describeNode(n))
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if val.Kind == yaml.AliasNode {
+			val = val.Alias
+		}
+		key := prefix + k.Value
+		if line, dup := seen[k.Value]; dup {
+			return usageError("invalid setting %s (%s): given twice (first on line %d)", key, where(k), line)
+		}
+		seen[k.Value] = k.Line
+		field, ok := yamlField(v, k.Value)
+		if !ok {
+			msg := "no such setting"
+			if m := closestKey(v, k.Value); m != "" {
+				msg += "; did you mean " + prefix + m + "?"
+			}
+			return usageError("invalid setting %s (%s): %s", key, where(k), msg)
+		}
+		if s, ok := settingByKey(key); ok {
+			if isNull(val) {
+				continue // key: with no value keeps the default
+			}
+			text, err := settingText(val, field)
+			if err == nil {
+				err = s.set(cfg, text)
+			}
+			if err != nil {
+				return settingError(s, where(val), err)
+			}
+			continue
+		}
+		if field.Kind() == reflect.Struct && field.Type() != durationType {
+			if err := decodeSettings(cfg, field, val, key+".", path); err != nil {
+				return err
+			}
+			continue
+		}
+		// A setting only the file can give (readers): YAML decodes it.
+		if err := checkKeys(val, field.Type()); err != nil {
+			return usageError("invalid setting %s (%s): %v", key, where(val), err)
+		}
+		if err := val.Decode(field.Addr().Interface()); err != nil {
+			return usageError("invalid setting %s (%s): %s", key, where(val), plainYAMLError(err))
+		}
 	}
 	return nil
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// settingText is the text of a setting's YAML value as its flag would take
+// it: a scalar as written, a list (for list settings) comma-joined.
+func settingText(n *yaml.Node, field reflect.Value) (string, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return n.Value, nil
+	case yaml.SequenceNode:
+		if field.Kind() != reflect.Slice {
+			return "", fmt.Errorf("want %s, got a list", describeType(field.Type()))
+		}
+		parts := make([]string, 0, len(n.Content))
+		for _, it := range n.Content {
+			if it.Kind != yaml.ScalarNode {
+				return "", fmt.Errorf("want a list of strings, got %s in it (line %d)", describeNode(it), it.Line)
+			}
+			parts = append(parts, it.Value)
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", fmt.Errorf("want %s, got %s", describeType(field.Type()), describeNode(n))
+}
+
+// yamlField returns the field of struct v with YAML name name.
+func yamlField(v reflect.Value, name string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if yamlName(t.Field(i)) == name {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+// yamlName is a field's YAML key, "" for fields the file cannot set.
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	return name
+}
+
+// settingField returns the field of c that a setting's key (its YAML path,
+// "webhooks.timeout") names.
+func settingField(c *Config, key string) (reflect.Value, bool) {
+	v := reflect.ValueOf(c).Elem()
+	for _, part := range strings.Split(key, ".") {
+		if v.Kind() != reflect.Struct {
+			return reflect.Value{}, false
+		}
+		var ok bool
+		if v, ok = yamlField(v, part); !ok {
+			return reflect.Value{}, false
+		}
+	}
+	return v, true
+}
+
+// closestKey returns the YAML key of struct v nearest to name (at most two
+// edits away), or "".
+func closestKey(v reflect.Value, name string) string {
+	best, bestD := "", 3
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if k := yamlName(t.Field(i)); k != "" {
+			if d := editDistance(k, name); d < bestD {
+				best, bestD = k, d
+			}
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// checkKeys reports a mapping key of n that type t has no field for.
+func checkKeys(n *yaml.Node, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil // a type mismatch: Decode names it
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		switch t.Kind() {
+		case reflect.Map:
+			if err := checkKeys(val, t.Elem()); err != nil {
+				return err
+			}
+		case reflect.Struct:
+			i := slices.IndexFunc(reflect.VisibleFields(t), func(f reflect.StructField) bool { return yamlName(f) == k.Value })
+			if i < 0 {
+				return fmt.Errorf("unknown key %q on line %d", k.Value, k.Line)
+			}
+			if err := checkKeys(val, reflect.VisibleFields(t)[i].Type); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// describeNode names what a YAML value is, for errors.
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// describeType says what a setting of type t wants, in words.
+func describeType(t reflect.Type) string {
+	if t == durationType {
+		return "a duration such as 10s"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a single value"
+	case reflect.Slice:
+		return "a list or a comma-separated string"
+	}
+	return "a mapping"
+}
+
+var yamlTypeError = regexp.MustCompile("cannot unmarshal !!(\\w+) (`[^`]*` )?into (\\S+)")
+
+// plainYAMLError rewrites yaml's "cannot unmarshal !!str `x` into int" as
+// "want an integer, got \"x\"": users write YAML, not Go.
+func plainYAMLError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msgs := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		msgs = append(msgs, yamlTypeError.ReplaceAllStringFunc(e, func(m string) string {
+			sm := yamlTypeError.FindStringSubmatch(m)
+			got := map[string]string{"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
+				"seq": "a list", "map": "a mapping", "null": "nothing"}[sm[1]]
+			if got == "" {
+				got = "a " + sm[1]
+			}
+			if sm[2] != "" {
+				got += " " + strings.TrimSpace(sm[2])
+			}
+			return "want " + goTypeWords(sm[3]) + ", got " + got
+		}))
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// goTypeWords says what a Go type name in a yaml error wants, in words.
+func goTypeWords(t string) string {
+	switch {
+	case t == "time.Duration":
+		return "a duration such as 10s"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	}
+	return "a mapping"
+}
+
+// valueType names a setting's type for the help: bool, int, float,
+// duration, string or list.
+func valueType(v reflect.Value) string {
+	if v.Type() == durationType {
+		return "duration"
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		return "bool"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "int"
+	case reflect.Float32, reflect.Float64:
+		return "float"
+	case reflect.Slice:
+		return "list"
+	}
+	return "string"
+}
+
+// formatValue writes a setting's value as its flag takes it.
+func formatValue(v reflect.Value) string {
+	if v.Type() == durationType {
+		return shortDuration(time.Duration(v.Int()))
+	}
+	switch v.Kind() {
+	case reflect.Slice:
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = fmt.Sprint(v.Index(i).Interface())
+		}
+		return strings.Join(parts, ",")
+	case reflect.Float32, reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// shortDuration writes 168h and 2m rather than 168h0m0s and 2m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // validate checks the settings every command needs; errors name the setting.
@@ -452,8 +824,12 @@ func (c *Config) validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("invalid setting %s: %s", key, fmt.Sprintf(format, args...)))
 	}
+	need := func(key, what string) {
+		s, _ := settingByKey(key)
+		bad(key, "%s is required (%s)", what, s.sources())
+	}
 	if len(c.Brokers) == 0 {
-		bad("brokers", "at least one broker is required (--brokers, PORTTRACK_BROKERS or brokers: in the config file)")
+		need("brokers", "at least one broker")
 	}
 	for _, b := range c.Brokers {
 		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
@@ -464,7 +840,7 @@ func (c *Config) validate() error {
 		bad("http_addr", "%q is not host:port", c.HTTPAddr)
 	}
 	if c.DataDir == "" {
-		bad("data_dir", "a directory for the state database is required")
+		need("data_dir", "a directory for the state database")
 	}
 	if c.MaxRecordBytes < 1 || c.MaxRecordBytes > 64<<20 {
 		bad("max_record_bytes", "%d is out of range [1, 67108864]", c.MaxRecordBytes)

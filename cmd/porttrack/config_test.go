@@ -5,9 +5,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -20,8 +23,81 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Brokers) != 3 || cfg.Readers["BLCT-QC01-LOAD"].Event != "LOAD" || cfg.SessionTimeout != 10*time.Second {
+	if len(cfg.Brokers) != 3 || cfg.Readers != nil || cfg.SessionTimeout != 10*time.Second {
 		t.Fatalf("example config read as %+v", cfg)
+	}
+}
+
+// TestExampleConfigDefaults: deploy/porttrack.example.yaml says it lists
+// every setting with its default. Every YAML key of Config must be in it
+// with the value of defaultConfig, except the required settings without a
+// default (brokers, data_dir: present, any value) and the reader table
+// (absent: a readers: section replaces the built-in table, and copying one
+// dead-lettered the demo's reads as unknown_reader).
+func TestExampleConfigDefaults(t *testing.T) {
+	const path = "../../deploy/porttrack.example.yaml"
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	present := map[string]bool{}
+	var keys func(n *yaml.Node, prefix string)
+	keys = func(n *yaml.Node, prefix string) {
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := prefix + n.Content[i].Value
+			present[k] = true
+			keys(n.Content[i+1], k+".")
+		}
+	}
+	keys(doc.Content[0], "")
+
+	var got Config // zero: a setting the example leaves out stays zero
+	if err := loadFile(&got, path); err != nil {
+		t.Fatal(err)
+	}
+	def := defaultConfig()
+	required := map[string]bool{"brokers": true, "data_dir": true}
+	n := 0
+	var walk func(g, d reflect.Value, prefix string)
+	walk = func(g, d reflect.Value, prefix string) {
+		for i := 0; i < d.NumField(); i++ {
+			name := yamlName(d.Type().Field(i))
+			if name == "" {
+				continue
+			}
+			key := prefix + name
+			gf, df := g.Field(i), d.Field(i)
+			if df.Kind() == reflect.Struct && df.Type() != durationType {
+				walk(gf, df, key+".")
+				continue
+			}
+			n++
+			switch {
+			case key == "readers":
+				if present[key] {
+					t.Errorf("%s: the example sets readers:, which replaces the built-in reader table", path)
+				}
+			case !present[key]:
+				t.Errorf("%s: setting %s missing (default %s)", path, key, formatValue(df))
+			case required[key]:
+			case !reflect.DeepEqual(gf.Interface(), df.Interface()):
+				t.Errorf("%s: %s is %s, the default is %s", path, key, formatValue(gf), formatValue(df))
+			}
+		}
+	}
+	walk(reflect.ValueOf(got), reflect.ValueOf(def), "")
+	if n < 40 {
+		t.Fatalf("compared %d settings, want every one of Config's (40 or more)", n)
+	}
+	if !strings.Contains(string(raw), "# readers:") {
+		t.Errorf("%s: the commented readers: example is gone", path)
 	}
 }
 

@@ -40,10 +40,16 @@ type demoFlags struct {
 	adminKeyFile  string
 }
 
-func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
+const demoUsage = `Usage: porttrack demo [flags]
+
+Runs an embedded Kafka-protocol broker, the traffic simulator, the engine and
+its HTTP API on one machine, and prints commands to try.
+`
+
+// parseDemoFlags parses the demo's flags; --help prints them to stdout.
+func parseDemoFlags(args []string, stdout io.Writer) (demoFlags, error) {
 	var f demoFlags
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.brokerAddr, "broker-addr", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP API")
 	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (state and broker log); default: a fresh temporary directory")
@@ -59,11 +65,8 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.adminKey, "admin-key", "", "API key of role port created at start; without one the API is open, on loopback only (env PORTTRACK_ADMIN_KEY)")
 	fs.StringVar(&f.adminKeyFile, "admin-key-file", "", "file holding the admin key, instead of --admin-key (env PORTTRACK_ADMIN_KEY_FILE)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, usageError("%v", err)
+	if err := parseFlags(fs, args, demoUsage, stdout); err != nil {
+		return f, err
 	}
 	if fs.NArg() > 0 {
 		return f, usageError("unexpected arguments: %q", fs.Args())
@@ -136,7 +139,7 @@ const demoGroup = "porttrack-demo"
 const demoWebhooksAllow = "127.0.0.0/8,::1/128"
 
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
-	f, err := parseDemoFlags(args, stderr)
+	f, err := parseDemoFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

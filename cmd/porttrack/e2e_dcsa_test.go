@@ -201,7 +201,9 @@ func TestWebhooksAcrossRestart(t *testing.T) {
 	dataDir := t.TempDir()
 
 	// Keys: the admin key (port role) at start; the tenants' keys by the
-	// apikey command on the data dir before the first start.
+	// apikey command on the data dir before the node starts (apikey needs
+	// the state a node made: initState stands for an earlier run).
+	initState(t, dataDir)
 	const adminKey = "e2e-admin-key-0123456789"
 	tenantKey := func(tenant, booking string) string {
 		var out bytes.Buffer

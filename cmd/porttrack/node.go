@@ -106,8 +106,9 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	api, err := query.New(query.Config{
 		Store:         store,
 		Ready:         engine.Ready,
+		ReadyReason:   engine.NotReadyReason,
 		Degraded:      engine.Degraded,
-		Metrics:       []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), hooks.WritePrometheus},
+		Metrics:       []func(io.Writer){engine.WritePrometheus, query.FenceMetrics(store), query.PlanMetrics(store), hooks.WritePrometheus},
 		Logger:        log,
 		Open:          cfg.openAPI,
 		CallbackDeny:  deny,
@@ -174,7 +175,7 @@ func (n *node) run(ctx context.Context) error {
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(args, getenv, stderr)
+	cfg, err := loadConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

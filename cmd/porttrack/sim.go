@@ -44,10 +44,15 @@ type simFlags struct {
 	lateRate       float64
 }
 
-func parseSimFlags(args []string, stderr io.Writer) (simFlags, sim.Config, sim.AISConfig, sim.DayConfig, error) {
+const simUsage = `Usage: porttrack sim [flags]
+
+Runs the traffic simulator alone, producing into any Kafka cluster.
+`
+
+// parseSimFlags parses the simulator's flags; --help prints them to stdout.
+func parseSimFlags(args []string, stdout io.Writer) (simFlags, sim.Config, sim.AISConfig, sim.DayConfig, error) {
 	var f simFlags
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.model, "model", "day", `traffic model: "day" (a day at the port: ships, cranes, yard, trucks, trains) or "fleet" (RFID and AIS streams of fixed fleets)`)
 	fs.Float64Var(&f.scale, "scale", 1, "day: share of a real Ningbo-Zhoushan day (1: ~100,000 TEU of quay moves)")
 	fs.Float64Var(&f.speedup, "speedup", 60, "day: simulated seconds per wall second (when --rate is not set)")
@@ -73,11 +78,8 @@ func parseSimFlags(args []string, stderr io.Writer) (simFlags, sim.Config, sim.A
 	var rc sim.Config
 	var ac sim.AISConfig
 	var dc sim.DayConfig
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, rc, ac, dc, err
-		}
-		return f, rc, ac, dc, usageError("%v", err)
+	if err := parseFlags(fs, args, simUsage, stdout); err != nil {
+		return f, rc, ac, dc, err
 	}
 	if fs.NArg() > 0 {
 		return f, rc, ac, dc, usageError("unexpected arguments: %q", fs.Args())
@@ -177,7 +179,7 @@ func dayConfig(f simFlags, start time.Time) (sim.DayConfig, error) {
 }
 
 func runSim(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
-	f, rc, ac, dc, err := parseSimFlags(args, stderr)
+	f, rc, ac, dc, err := parseSimFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -320,6 +322,8 @@ func (o *optFraction) String() string {
 	}
 	return strconv.FormatFloat(o.v, 'g', -1, 64)
 }
+
+func (o *optFraction) Type() string { return "float" }
 
 func (o *optFraction) Set(s string) error {
 	v, err := strconv.ParseFloat(s, 64)
