@@ -55,6 +55,7 @@ func TestRevokedKeyStopsWebhooks(t *testing.T) {
 	defer rcv.Close()
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(received) }
 
+	initState(t, dataDir)
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"apikey", "create", "--data-dir", dataDir, "--tenant", "acme", "--role", "logistics", "--booking", "BKG-A"},
 		env(nil), &out, io.Discard); err != nil {
@@ -67,7 +68,7 @@ func TestRevokedKeyStopsWebhooks(t *testing.T) {
 	const adminKey = "e2e-admin-key-0123456789"
 	start := func() *serveProc {
 		t.Helper()
-		p := startServe(t, bin, broker, dataDir, "--admin-key", adminKey)
+		p := startServe(t, bin, broker, dataDir, "--admin-key", adminKey, "--webhooks-allow", "127.0.0.0/8") // the receiver is on loopback
 		waitFor(t, 30*time.Second, func() (bool, string) {
 			p.checkRunning(t)
 			code, body, err := httpGet(p.base + "/readyz")

@@ -18,6 +18,7 @@ import (
 // another role, naming why.
 func TestAPIKeyTenantHasOneRole(t *testing.T) {
 	dir := t.TempDir()
+	initState(t, dir) // apikey works on the data directory of a node that has run
 	create := func(tenant, role string, extra ...string) (string, error) {
 		var errOut bytes.Buffer
 		args := append([]string{"apikey", "create", "--data-dir", dir, "--tenant", tenant, "--role", role}, extra...)
