@@ -31,7 +31,7 @@ func TestReadyzReason(t *testing.T) {
 	client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
 	get := func() (int, map[string]string) {
 		t.Helper()
-		status, body, err := client.Get(nil, "http://x/readyz")
+		status, body, err := client.Get(nil, "http://localhost/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
