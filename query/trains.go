@@ -65,7 +65,7 @@ func (s *Server) parseWindow(ctx *fasthttp.RequestCtx, name string, def time.Dur
 // Config.Metrics.
 func PlanMetrics(st *state.Store) func(io.Writer) {
 	return func(w io.Writer) {
-		fmt.Fprintf(w, "# HELP porttrack_plans_unknown_station_total Rail and barge plans whose departure station the port model does not know (judged by time alone, reason unknown_station).\n# TYPE porttrack_plans_unknown_station_total counter\nporttrack_plans_unknown_station_total %d\n", st.PlanMetrics().UnknownStation)
+		fmt.Fprintf(w, "# HELP porttrack_plans_unknown_station_total Rail and barge plan records (each version of a plan counts) whose departure station the port model does not know (judged by time alone, reason unknown_station).\n# TYPE porttrack_plans_unknown_station_total counter\nporttrack_plans_unknown_station_total %d\n", st.PlanMetrics().UnknownStation)
 	}
 }
 

@@ -19,25 +19,35 @@ import (
 //
 // An IPv6 address that embeds an IPv4 one (IPv4-mapped ::ffff:a.b.c.d,
 // IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::a.b.c.d) is denied when the
-// IPv4 address is; a zone (fe80::1%eth0) is ignored for the check.
+// IPv4 address is, and so is a 6to4 one (2002:aabb:ccdd::); a zone
+// (fe80::1%eth0) is ignored for the check.
 
 // defaultCallbackDeny are the ranges denied unless allowed.
 var defaultCallbackDeny = []string{
-	"0.0.0.0/8",      // "this network", 0.0.0.0 unspecified
-	"10.0.0.0/8",     // private
-	"100.64.0.0/10",  // carrier-grade NAT
-	"127.0.0.0/8",    // loopback
-	"169.254.0.0/16", // link-local (cloud metadata services)
-	"172.16.0.0/12",  // private
-	"192.168.0.0/16", // private
-	"224.0.0.0/4",    // multicast
-	"240.0.0.0/4",    // reserved, broadcast
-	"::/128",         // unspecified
-	"::1/128",        // loopback
-	"fc00::/7",       // unique local (private)
-	"fe80::/10",      // link-local
-	"fec0::/10",      // site-local (deprecated)
-	"ff00::/8",       // multicast
+	"0.0.0.0/8",       // "this network", 0.0.0.0 unspecified
+	"10.0.0.0/8",      // private
+	"100.64.0.0/10",   // carrier-grade NAT
+	"127.0.0.0/8",     // loopback
+	"169.254.0.0/16",  // link-local (cloud metadata services)
+	"172.16.0.0/12",   // private
+	"192.168.0.0/16",  // private
+	"192.0.0.0/24",    // IETF protocol assignments
+	"192.0.2.0/24",    // documentation (TEST-NET-1)
+	"198.18.0.0/15",   // benchmarking, often used inside networks
+	"198.51.100.0/24", // documentation (TEST-NET-2)
+	"203.0.113.0/24",  // documentation (TEST-NET-3)
+	"224.0.0.0/4",     // multicast
+	"240.0.0.0/4",     // reserved, broadcast
+	"::/128",          // unspecified
+	"::1/128",         // loopback
+	"::ffff:0:0:0/96", // IPv4-translated (SIIT): reaches IPv4 through a local translator
+	"64:ff9b:1::/48",  // local-use NAT64: reaches IPv4 through a local translator
+	"100::/64",        // discard
+	"2001:db8::/32",   // documentation
+	"fc00::/7",        // unique local (private)
+	"fe80::/10",       // link-local
+	"fec0::/10",       // site-local (deprecated)
+	"ff00::/8",        // multicast
 }
 
 // DefaultCallbackDeny returns the ranges webhook callbacks may not reach
@@ -106,15 +116,23 @@ func flipBit(ip netip.Addr, i int) netip.Addr {
 var (
 	compatV4 = netip.MustParsePrefix("::/96")
 	nat64V4  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4   = netip.MustParsePrefix("2002::/16")
 )
 
 // embeddedV4 returns the IPv4 address an IPv4-compatible (::a.b.c.d, but
-// not :: or ::1) or NAT64 (64:ff9b::a.b.c.d) IPv6 address carries.
+// not :: or ::1), NAT64 (64:ff9b::a.b.c.d) or 6to4 (2002:aabb:ccdd::)
+// IPv6 address carries.
 func embeddedV4(ip netip.Addr) (netip.Addr, bool) {
-	if !ip.Is6() || (!compatV4.Contains(ip) && !nat64V4.Contains(ip)) {
+	if !ip.Is6() {
 		return netip.Addr{}, false
 	}
 	b := ip.As16()
+	if sixTo4.Contains(ip) {
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}
+	if !compatV4.Contains(ip) && !nat64V4.Contains(ip) {
+		return netip.Addr{}, false
+	}
 	v4 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
 	if compatV4.Contains(ip) && (b[12]|b[13]|b[14]) == 0 && b[15] <= 1 {
 		return netip.Addr{}, false // :: and ::1 are themselves

@@ -37,7 +37,7 @@ func runAIS(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	switch args[0] {
 	case "decode":
 		return runAISDecode(ctx, args[1:], stdin, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		return runAISDecode(ctx, []string{"--help"}, stdin, stdout, stderr)
 	}
 	fmt.Fprint(stderr, aisUsage)

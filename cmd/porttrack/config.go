@@ -103,10 +103,10 @@ type Webhooks struct {
 	BackoffMax  time.Duration `yaml:"backoff_max"`
 	// Callbacks may not reach loopback, private, link-local and other
 	// non-public ranges (state.DefaultCallbackDeny) unless Allow lists
-	// them, nor the ranges in Deny (which wins over Allow). Both are
-	// comma-separated CIDR ranges or addresses.
-	Deny  string `yaml:"deny"`
-	Allow string `yaml:"allow"`
+	// them, nor the ranges in Deny (which wins over Allow). Both are lists
+	// of CIDR ranges or addresses.
+	Deny  []string `yaml:"deny"`
+	Allow []string `yaml:"allow"`
 }
 
 // denyPrefixes parses Deny.
@@ -115,12 +115,17 @@ func (w Webhooks) denyPrefixes() ([]netip.Prefix, error) { return parsePrefixes(
 // allowPrefixes parses Allow.
 func (w Webhooks) allowPrefixes() ([]netip.Prefix, error) { return parsePrefixes(w.Allow) }
 
-// parsePrefixes parses a comma-separated list of CIDR ranges or addresses.
-func parsePrefixes(list string) ([]netip.Prefix, error) {
+// parsePrefixes parses CIDR ranges or addresses. An IPv4-mapped range
+// (::ffff:10.0.0.0/104) is taken as the IPv4 range it maps, as addresses are
+// compared unmapped; a zone (fe80::1%eth0) is refused: ranges have none.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, f := range strings.Split(list, ",") {
+	for _, f := range list {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
+		}
+		if strings.Contains(f, "%") {
+			return nil, fmt.Errorf("%q has a zone: give the range without it", f)
 		}
 		p, err := netip.ParsePrefix(f)
 		if err != nil {
@@ -130,9 +135,26 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 				return nil, fmt.Errorf("%q is not a CIDR range", f)
 			}
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// listSetting sets a list setting from its flag's comma-separated text.
+func listSetting(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		l := field(c)
+		*l = nil
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				*l = append(*l, e)
+			}
+		}
+		return nil
+	}
 }
 
 // CustomsSettings are the customs.* settings.
@@ -343,17 +365,9 @@ var serveSettings = []setting{
 	{"webhooks.max_failures", "failed attempts after which a webhook batch goes to the subscription's dead letters", intSetting(func(c *Config) *int { return &c.Webhooks.MaxFailures })},
 	{"webhooks.max_batch", "most events in one webhook POST", intSetting(func(c *Config) *int { return &c.Webhooks.MaxBatch })},
 	{"webhooks.backoff_max", "longest wait between webhook attempts (also caps Retry-After)", dur(func(c *Config) *time.Duration { return &c.Webhooks.BackoffMax })},
-	{"webhooks.deny", "comma-separated CIDR ranges webhook callbacks may not reach besides the non-public ones denied by default; wins over webhooks.allow", str(func(c *Config) *string { return &c.Webhooks.Deny })},
-	{"webhooks.allow", "comma-separated CIDR ranges re-opened to webhook callbacks among those denied by default (loopback, private, link-local, CGNAT, multicast, unspecified); empty: none", str(func(c *Config) *string { return &c.Webhooks.Allow })},
-	{"cors_origins", "comma-separated web origins (https://app.example.com) whose pages may call the API; requests with another Origin are refused (empty: none)", func(c *Config, v string) error {
-		c.CORSOrigins = nil
-		for _, o := range strings.Split(v, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				c.CORSOrigins = append(c.CORSOrigins, o)
-			}
-		}
-		return nil
-	}},
+	{"webhooks.deny", "CIDR ranges (a list, or comma-separated) webhook callbacks may not reach besides the non-public ones denied by default; wins over webhooks.allow", listSetting(func(c *Config) *[]string { return &c.Webhooks.Deny })},
+	{"webhooks.allow", "CIDR ranges (a list, or comma-separated) re-opened to webhook callbacks among those denied by default (loopback, private, link-local, CGNAT, multicast, unspecified); empty: none", listSetting(func(c *Config) *[]string { return &c.Webhooks.Allow })},
+	{"cors_origins", "comma-separated web origins (https://app.example.com) whose pages may call the API; requests with another Origin are refused (empty: none)", listSetting(func(c *Config) *[]string { return &c.CORSOrigins })},
 	{"log_level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log_format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 	{"session_timeout", "consumer group session timeout", dur(func(c *Config) *time.Duration { return &c.SessionTimeout })},

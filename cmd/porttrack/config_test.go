@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -169,5 +172,43 @@ func TestInvalidSettingExits2(t *testing.T) {
 				t.Fatalf("error %q does not name %q", err, c.mention)
 			}
 		})
+	}
+}
+
+// TestWebhookRangeSettings: webhooks.allow and webhooks.deny take a YAML
+// list or a comma-separated string; a range written in IPv4-mapped form
+// applies to the IPv4 addresses it maps (addresses are compared unmapped);
+// a zoned entry is refused, not silently dropped.
+func TestWebhookRangeSettings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.yaml")
+	if err := os.WriteFile(path, []byte("brokers: [k:9092]\ndata_dir: /d\nwebhooks:\n  allow: [127.0.0.0/8, \"::1/128\"]\n  deny: [\"::ffff:203.0.113.0/120\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig([]string{"--config", path}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	allow, _ := cfg.Webhooks.allowPrefixes()
+	deny, _ := cfg.Webhooks.denyPrefixes()
+	list := state.CallbackDenyList(deny, allow)
+	for a, want := range map[string]bool{"127.0.0.1": false, "::1": false, "203.0.113.5": true, "::ffff:203.0.113.5": true, "10.0.0.1": true} {
+		if got := state.DeniedAddr(netip.MustParseAddr(a), list); got != want {
+			t.Errorf("%s denied %v, want %v", a, got, want)
+		}
+	}
+	cfg, err = loadConfig([]string{"--brokers", "k:9092", "--data-dir", "/d", "--webhooks-allow", "127.0.0.0/8, ::1/128"}, env(nil), io.Discard)
+	if err != nil || len(cfg.Webhooks.Allow) != 2 {
+		t.Fatalf("comma-separated flag: %v %q", err, cfg.Webhooks.Allow)
+	}
+	cfg, err = loadConfig([]string{"--brokers", "k:9092", "--data-dir", "/d", "--webhooks-deny", "fe80::1%eth0"}, env(nil), io.Discard)
+	if err == nil {
+		err = cfg.validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "webhooks.deny") || !strings.Contains(err.Error(), "zone") {
+		t.Errorf("zoned deny entry: %v, want an error naming webhooks.deny and the zone", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,7 +137,7 @@ func splitPort(addr string) (string, int, error) {
 const demoGroup = "porttrack-demo"
 
 // demoWebhooksAllow is the demo's webhooks.allow: loopback only.
-const demoWebhooksAllow = "127.0.0.0/8,::1/128"
+var demoWebhooksAllow = []string{"127.0.0.0/8", "::1/128"}
 
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	f, err := parseDemoFlags(args, stdout)
@@ -311,7 +312,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		auth = "-H 'Authorization: Bearer <admin key>' "
 		fmt.Fprintln(stdout, "\nThe API needs a key: curl "+auth+"...")
 	}
-	fmt.Fprintf(stdout, "Webhook callbacks may reach loopback (%s) for receivers on this machine; private, link-local and other non-public ranges stay denied.\n", demoWebhooksAllow)
+	fmt.Fprintf(stdout, "Webhook callbacks may reach loopback (%s) for receivers on this machine; private, link-local and other non-public ranges stay denied.\n", strings.Join(demoWebhooksAllow, ","))
 	fmt.Fprintf(stdout, "DCSA Track & Trace 2.2 events, newest first:\n  curl -s %s'http://%s/v2/events?sort=eventCreatedDateTime:DESC&limit=5'\n", auth, n.ln.Addr().String())
 	printCustomsHints(stdout, cfg.Brokers[0], n.ln.Addr().String())
 	err = n.run(ctx)

@@ -56,7 +56,7 @@ func writeHelp(w io.Writer, fs *flag.FlagSet, usage string) {
 	}
 	fs.VisitAll(func(f *flag.Flag) {
 		typ, help := flagType(f)
-		if f.DefValue != "" || !strings.Contains(help, "default") { // else the help says it
+		if f.DefValue != "" || !strings.Contains(help, "default:") { // else the help says it
 			help += " (default " + flagDefault(f, typ) + ")"
 		}
 		fmt.Fprintf(w, "  --%s %s\n    \t%s\n", f.Name, typ, strings.ReplaceAll(help, "\n", "\n    \t"))

@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAIS(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, args[1:], getenv, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
