@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/porttrack/porttrack/state"
@@ -54,11 +55,19 @@ func OpenStore(dir string, allow map[string]string) (*Store, error) {
 	s.mu.plates = map[string]string{}
 	if allow != nil {
 		s.allow = make(map[string]string, len(allow))
+		owner := make(map[string]string, len(allow))
 		for d, p := range allow {
+			if d == "" || strings.Trim(d, "0123456789") != "" || len(d) > 20 {
+				return nil, fmt.Errorf("allow-list device %q: want the terminal phone number, up to 20 digits", d)
+			}
 			pl, err := state.ParsePlate(p)
 			if err != nil {
 				return nil, fmt.Errorf("allow-list entry %q: plate %q: %v", d, p, err)
 			}
+			if o, dup := owner[pl]; dup {
+				return nil, fmt.Errorf("allow-list binds plate %s to devices %s and %s: one plate, one device", pl, o, d)
+			}
+			owner[pl] = d
 			s.allow[DeviceID(d)] = pl
 		}
 	}
