@@ -45,7 +45,9 @@ func parseGatewayFlags(args []string, getenv func(string) string, stderr io.Writ
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, gatewayUsage); fs.PrintDefaults() }
 	var errs []error
-	env := func(name string) string { return getenv("PORTTRACK_GATEWAY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))) }
+	env := func(name string) string {
+		return getenv("PORTTRACK_GATEWAY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	}
 	str := func(dst *string, name, def, help string) {
 		if v := env(name); v != "" {
 			def = v
