@@ -2,6 +2,7 @@ package jt808
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -170,5 +171,22 @@ func TestDecodeLocationRejects(t *testing.T) {
 		if _, err := DecodeLocation(b); !errors.Is(err, ErrBody) {
 			t.Errorf("%s: err %v, want ErrBody", name, err)
 		}
+	}
+}
+
+// TestEncodersMatchStandardFrames: the simulator's encoders produce the
+// hand-written frames.
+func TestEncodersMatchStandardFrames(t *testing.T) {
+	reg, err := AppendRegister(nil, Register{Province: 0x21, City: 2, Maker: "PTRK", Model: "JT808-SIM", TerminalID: "T000001", PlateColor: 2, Plate: "浙B12345"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := AppendFrame(nil, Header{ID: IDRegister, Phone: "013912345678", Serial: 1}, false, reg); hex.EncodeToString(got) != hexRegister2013 {
+		t.Fatalf("registration %x\nwant %s", got, hexRegister2013)
+	}
+	l := Location{Status: 2, Lat: 29.9339, Lon: 121.8801, AltitudeM: 5, SpeedKmh: 12.5, Heading: 90, Time: time.Date(2026, 11, 22, 8, 6, 0, 0, time.UTC)}
+	body := append(AppendLocation(nil, l), 0x01, 0x04, 0, 0, 1, 0)
+	if got := AppendFrame(nil, Header{ID: IDLocation, Phone: "013912345678", Serial: 3}, false, body); hex.EncodeToString(got) != hexLocation {
+		t.Fatalf("location %x\nwant %s", got, hexLocation)
 	}
 }

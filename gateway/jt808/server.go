@@ -32,6 +32,10 @@ type Config struct {
 	MaxPending     int           // split messages being assembled per connection; 0 means 4
 	MaxPackets     int           // packets of one split message; 0 means 64
 	Logger         *slog.Logger
+	// ObserveAck, when set, is called with the time from a location
+	// frame's arrival to the broker's acknowledgement of its records (the
+	// bench's exact percentiles). It must be safe for concurrent use.
+	ObserveAck func(time.Duration)
 }
 
 func (c Config) withDefaults() Config {
@@ -402,7 +406,11 @@ func (k *conn) produce(ctx context.Context, h Header, received time.Time, _ int)
 			return k.respond(h, ResultFailure)
 		}
 		m.produced.Add(uint64(len(k.recs)))
-		m.ack.observe(time.Since(received))
+		d := time.Since(received)
+		m.ack.observe(d)
+		if k.s.cfg.ObserveAck != nil {
+			k.s.cfg.ObserveAck(d)
+		}
 	}
 	return k.respond(h, ResultOK)
 }
