@@ -17,6 +17,7 @@ import (
 
 	"github.com/porttrack/porttrack/gateway/jt808"
 	"github.com/segmentio/kafka-go"
+	"gopkg.in/yaml.v3"
 )
 
 const gatewayUsage = `Usage: porttrack gateway jt808 [flags]
@@ -27,7 +28,9 @@ truck.position records (and emergency/overspeed/fatigue alarms as
 truck.alarm records) on the transport topic, keyed by plate.
 
 Every flag can be given as an environment variable PORTTRACK_GATEWAY_<FLAG>
-(upper case, '-' as '_'), e.g. PORTTRACK_GATEWAY_BROKERS. Flags win.
+(upper case, '-' as '_'), e.g. PORTTRACK_GATEWAY_BROKERS, or as a key of the
+--config YAML file (data_dir: ...). Flags win over the environment, the
+environment over the file.
 
 Flags:
 `
@@ -45,9 +48,26 @@ func parseGatewayFlags(args []string, getenv func(string) string, stderr io.Writ
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, gatewayUsage); fs.PrintDefaults() }
 	var errs []error
-	env := func(name string) string {
-		return getenv("PORTTRACK_GATEWAY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	// Layers: defaults < config file < environment < flags.
+	configPath := getenv("PORTTRACK_GATEWAY_CONFIG")
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "config="); ok && strings.HasPrefix(a, "-") {
+			configPath = v
+		} else if (a == "--config" || a == "-config") && i+1 < len(args) {
+			configPath = args[i+1]
+		}
 	}
+	file, err := readGatewayConfig(configPath)
+	if err != nil {
+		return f, usageError("%v", err)
+	}
+	env := func(name string) string {
+		if v := getenv("PORTTRACK_GATEWAY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+			return v
+		}
+		return file[strings.ReplaceAll(name, "-", "_")]
+	}
+	fs.String("config", configPath, "YAML file of these settings, keys as the flags with '_' for '-' (env PORTTRACK_GATEWAY_CONFIG)")
 	str := func(dst *string, name, def, help string) {
 		if v := env(name); v != "" {
 			def = v
@@ -57,7 +77,7 @@ func parseGatewayFlags(args []string, getenv func(string) string, stderr io.Writ
 	num := func(dst *int, name string, def int, help string) {
 		if v := env(name); v != "" {
 			if _, err := fmt.Sscan(v, &def); err != nil {
-				errs = append(errs, fmt.Errorf("PORTTRACK_GATEWAY_%s=%q: want a whole number", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v))
+				errs = append(errs, fmt.Errorf("invalid setting %s (env PORTTRACK_GATEWAY_%s or config key %s): %q is not a whole number", name, strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.ReplaceAll(name, "-", "_"), v))
 			}
 		}
 		fs.IntVar(dst, name, def, help)
@@ -66,7 +86,7 @@ func parseGatewayFlags(args []string, getenv func(string) string, stderr io.Writ
 		if v := env(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("PORTTRACK_GATEWAY_%s=%q: %v", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v, err))
+				errs = append(errs, fmt.Errorf("invalid setting %s (env PORTTRACK_GATEWAY_%s or config key %s): %v", name, strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.ReplaceAll(name, "-", "_"), err))
 			}
 			def = d
 		}
@@ -111,6 +131,43 @@ func parseGatewayFlags(args []string, getenv func(string) string, stderr io.Writ
 		return f, usageError("--idle-timeout and --produce-timeout must be positive")
 	}
 	return f, nil
+}
+
+// readGatewayConfig reads a YAML map of settings (keys: the flag names
+// with '_' for '-'), "" path: none. Unknown keys are errors.
+func readGatewayConfig(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	var raw map[string]yaml.Node
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("--config %s: %w", path, err)
+	}
+	known := map[string]bool{"listen": true, "brokers": true, "topic": true, "data_dir": true, "allow_file": true, "http_addr": true,
+		"log_level": true, "max_conns": true, "max_conns_per_ip": true, "max_frame": true, "idle_timeout": true, "produce_timeout": true}
+	out := make(map[string]string, len(raw))
+	for k, n := range raw {
+		if !known[k] {
+			return nil, fmt.Errorf("--config %s: unknown setting %q", path, k)
+		}
+		switch n.Kind {
+		case yaml.ScalarNode:
+			out[k] = n.Value
+		case yaml.SequenceNode: // brokers: [a, b]
+			var vs []string
+			if err := n.Decode(&vs); err != nil {
+				return nil, fmt.Errorf("--config %s: %s: %w", path, k, err)
+			}
+			out[k] = strings.Join(vs, ",")
+		default:
+			return nil, fmt.Errorf("--config %s: %s: want a value", path, k)
+		}
+	}
+	return out, nil
 }
 
 // readAllowFile reads 'DEVICE PLATE' lines; '#' starts a comment.
