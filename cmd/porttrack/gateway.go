@@ -245,6 +245,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		Balancer:               &kafka.Murmur2Balancer{}, // by plate, as the engine's partitions expect
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           2 * time.Millisecond,
+		BatchSize:              1000, // many terminals' records per request
 		AllowAutoTopicCreation: false,
 		Transport:              &kafka.Transport{Dial: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, ClientID: "porttrack-gateway-jt808"},
 	}

@@ -29,8 +29,8 @@ type Config struct {
 	WriteTimeout   time.Duration // replies; 0 means 10s
 	ProduceTimeout time.Duration // waiting for the broker's ack; 0 means 10s
 	MaxFrame       int           // escaped bytes of one frame; 0 means 2200
-	MaxPending     int           // split messages being assembled per connection; 0 means 4
-	MaxPackets     int           // packets of one split message; 0 means 64
+	MaxPending     int           // split messages being assembled per connection; 0 means 2
+	MaxPackets     int           // packets of one split message; 0 means 16
 	Logger         *slog.Logger
 	// ObserveAck, when set, is called with the time from a location
 	// frame's arrival to the broker's acknowledgement of its records (the
@@ -62,11 +62,12 @@ func (c Config) withDefaults() Config {
 		// check code, escaped in the worst case, and the delimiters.
 		c.MaxFrame = 2200
 	}
+	// At most 2 × 16 × 1023 bytes of split bodies per connection.
 	if c.MaxPending == 0 {
-		c.MaxPending = 4
+		c.MaxPending = 2
 	}
 	if c.MaxPackets == 0 {
-		c.MaxPackets = 64
+		c.MaxPackets = 16
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -203,7 +204,6 @@ type conn struct {
 	serial uint16 // the platform's message serial
 	device string // set by a successful authentication
 	plate  string
-	v2019  bool
 	raw    []byte // scratch: unescaped frame
 	out    []byte // scratch: reply frame
 	recs   []kafka.Message
@@ -260,7 +260,6 @@ func (k *conn) frame(ctx context.Context, esc []byte, received time.Time) bool {
 		m.malformed.Add(1)
 		return true
 	}
-	k.v2019 = h.V2019()
 	if h.Split() {
 		whole, done, err := k.reasm.Add(h, body)
 		if err != nil {
@@ -314,7 +313,7 @@ func (k *conn) message(ctx context.Context, h Header, body []byte, received time
 			return k.respond(h, ResultBadMessage)
 		}
 		k.recs = k.appendRecords(k.recs[:0], h.Serial, &l)
-		return k.produce(ctx, h, received, 1)
+		return k.produce(ctx, h, received)
 	case IDBatchLocation:
 		if !k.authed(h) {
 			return k.respond(h, ResultFailure)
@@ -328,7 +327,7 @@ func (k *conn) message(ctx context.Context, h Header, body []byte, received time
 		for i := range b.Locations {
 			k.recs = k.appendRecords(k.recs, h.Serial, &b.Locations[i])
 		}
-		return k.produce(ctx, h, received, len(b.Locations))
+		return k.produce(ctx, h, received)
 	}
 	m.unsupported.Add(1)
 	return k.respond(h, ResultUnsupported)
@@ -357,7 +356,7 @@ func (k *conn) register(h Header, body []byte) bool {
 		m.registered.Add(1)
 	case errors.Is(err, ErrPlateTaken):
 		result = RegisterPlateTaken
-	case errors.Is(err, ErrNotAllowed):
+	case errors.Is(err, ErrNotAllowed), errors.Is(err, ErrStoreFull):
 		result = RegisterNoSuchDevice
 	case errors.Is(err, ErrWrongPlate), errors.Is(err, ErrBadPlate):
 		result = RegisterNoSuchVehicle
@@ -394,7 +393,7 @@ func (k *conn) appendRecords(dst []kafka.Message, serial uint16, l *Location) []
 
 // produce writes k.recs and answers h once the broker acknowledged them;
 // on failure it answers ResultFailure so that the terminal sends again.
-func (k *conn) produce(ctx context.Context, h Header, received time.Time, _ int) bool {
+func (k *conn) produce(ctx context.Context, h Header, received time.Time) bool {
 	m := k.s.Metrics
 	if len(k.recs) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, k.s.cfg.ProduceTimeout)

@@ -11,8 +11,8 @@ var ErrSplit = errors.New("jt808: split message refused")
 // packets of at most 1023 body bytes each. Not safe for concurrent use: it
 // belongs to the connection's goroutine.
 type Reassembler struct {
-	MaxPending int // messages being assembled at once; 0 means 4
-	MaxPackets int // packets of one message; 0 means 64
+	MaxPending int // messages being assembled at once; 0 means 2
+	MaxPackets int // packets of one message; 0 means 16
 	pending    []*partial
 }
 
@@ -27,10 +27,10 @@ type partial struct {
 func (r *Reassembler) Add(h Header, body []byte) (whole []byte, done bool, err error) {
 	maxPending, maxPackets := r.MaxPending, r.MaxPackets
 	if maxPending <= 0 {
-		maxPending = 4
+		maxPending = 2
 	}
 	if maxPackets <= 0 {
-		maxPackets = 64
+		maxPackets = 16
 	}
 	if int(h.Total) > maxPackets || h.Index == 0 || h.Index > h.Total {
 		return nil, false, ErrSplit

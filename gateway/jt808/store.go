@@ -23,7 +23,12 @@ var (
 	ErrWrongPlate = errors.New("jt808: the allow-list binds the device to another plate")
 	ErrPlateTaken = errors.New("jt808: the plate is bound to another device")
 	ErrBadPlate   = errors.New("jt808: not a plate")
+	ErrStoreFull  = errors.New("jt808: the registrations store is full")
 )
+
+// DefaultMaxDevices bounds the registrations (memory and the file) when
+// Store.MaxDevices is 0: without an allow-list anyone may register.
+const DefaultMaxDevices = 200000
 
 // Binding is one registered device.
 type Binding struct {
@@ -36,9 +41,12 @@ type Binding struct {
 // rename) at every change, so that auth codes survive restarts. Safe for
 // concurrent use.
 type Store struct {
-	path  string
-	allow map[string]string // device → plate; nil: any device may register
-	mu    struct {
+	// MaxDevices bounds the registered devices; 0 means DefaultMaxDevices.
+	// Set it before the store is used.
+	MaxDevices int
+	path       string
+	allow      map[string]string // device → plate; nil: any device may register
+	mu         struct {
 		sync.Mutex
 		devices map[string]Binding
 		plates  map[string]string // plate → device
@@ -133,6 +141,13 @@ func (s *Store) Register(device, plate string) (string, error) {
 		return "", err
 	}
 	old, had := s.mu.devices[device]
+	maxDevices := s.MaxDevices
+	if maxDevices <= 0 {
+		maxDevices = DefaultMaxDevices
+	}
+	if !had && len(s.mu.devices) >= maxDevices {
+		return "", ErrStoreFull
+	}
 	nb := Binding{Plate: pl, Auth: hex.EncodeToString(raw[:])}
 	s.mu.devices[device] = nb
 	if had {

@@ -76,3 +76,19 @@ func TestStoreAllowList(t *testing.T) {
 		t.Fatal("a device id that is no phone number accepted")
 	}
 }
+
+func TestStoreBounded(t *testing.T) {
+	s, _ := OpenStore("", nil)
+	s.MaxDevices = 2
+	for i, plate := range []string{"浙B00001", "浙B00002"} {
+		if _, err := s.Register(string(rune('1'+i)), plate); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Register("3", "浙B00003"); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("third device: err %v, want ErrStoreFull", err)
+	}
+	if _, err := s.Register("1", "浙B00001"); err != nil {
+		t.Fatalf("a registered device registers again when full: %v", err)
+	}
+}
