@@ -10,6 +10,13 @@
 //	store.go     registrations (device → plate → auth code), persisted in a file
 //	server.go    TCP listener, one goroutine per connection, limits, replies
 //	record.go    truck.position / truck.alarm JSON records
+//	metrics.go   counters and the ack-latency histogram (Prometheus text)
+//	terminal.go  a simulated terminal (2013 header): the simulator's and bench's client
+//
+// Memory per connection is bounded: one frame of Config.MaxFrame escaped
+// bytes, MaxPending split messages of MaxPackets packets of at most 1023
+// body bytes, and the records of one message. The store is bounded by
+// Store.MaxDevices.
 //
 // The protocol files are pure (no IO) and fuzzed. The gateway is an input
 // producer, not part of the engine: ingest, state and query never import
