@@ -68,6 +68,9 @@ type DayConfig struct {
 	// when it stops, from RunDay's goroutine.
 	Progress func(DayProgress)
 	Logger   *slog.Logger
+	// JT808, when set, sends the truck positions through simulated JT/T
+	// 808 terminals connected to a gateway instead of producing them.
+	JT808 *JT808Fleet
 }
 
 // CatchUpStart is the Start from which a Live run at speedup reaches the

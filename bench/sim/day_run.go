@@ -159,6 +159,20 @@ func (r *dayRunner) run(ctx context.Context) error {
 		if len(r.msgs) == 0 {
 			return nil
 		}
+		if cfg.JT808 != nil {
+			var err error
+			if r.msgs, err = cfg.JT808.Divert(ctx, r.msgs); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(r.msgs) == 0 {
+			r.written = g.Stats()
+			r.maybeReport()
+			continue
+		}
 		if err := r.w.WriteMessages(ctx, r.msgs...); err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -246,6 +246,13 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 		// scenario itself in a child process (bench/loadgen.go).
 		return bench.RunGeoLoadGen(ctx, os.Stdin, stdout)
 	}
+	if len(args) > 0 && args[0] == "jt808" {
+		return runBenchJT808(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "jt808-terminals" {
+		// Hidden: the terminals of 'bench jt808', in their own process.
+		return runBenchJT808Terminals(ctx, args[1:], stdout, stderr)
+	}
 	f, err := parseBenchFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil

@@ -18,6 +18,7 @@ Usage:
   porttrack demo  [flags]   embedded broker + traffic simulator + engine + API
   porttrack serve [flags]   the engine against a Kafka cluster
   porttrack sim   [flags]   the traffic simulator alone, into any Kafka
+  porttrack gateway jt808 [flags]   JT/T 808 truck terminals into Kafka
   porttrack bench [flags]   benchmarks: 'porttrack bench ingest' (bench/README.md)
   porttrack ais   decode    AIS NMEA sentences to JSON lines: 'porttrack ais decode [FILE...]'
   porttrack apikey create|list|revoke   API keys (tenant, role, scope) in a data dir
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "sim":
 		return runSim(ctx, args[1:], getenv, stdout, stderr)
+	case "gateway":
+		return runGateway(ctx, args[1:], getenv, stdout, stderr)
 	case "ais":
 		return runAIS(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "apikey":

@@ -19,6 +19,7 @@ import (
 
 // simFlags are the settings of `porttrack sim`.
 type simFlags struct {
+	jt808      string
 	model      string
 	brokers    string
 	rfidRate   float64
@@ -62,6 +63,7 @@ func parseSimFlags(args []string, stdout io.Writer) (simFlags, sim.Config, sim.A
 	fs.Float64Var(&f.lateRate, "late-rate", 0.02, "day: fraction of RFID and transport records produced 1-30 min late (out of order)")
 	fs.StringVar(&f.transportTopic, "topic-transport", "port.transport", "day: transport topic (truck positions and waybills, rail plans and events)")
 	fs.StringVar(&f.customsTopic, "topic-customs", "port.customs", "day: customs topic")
+	fs.StringVar(&f.jt808, "jt808", "", "day: send the trucks' positions through simulated JT/T 808 terminals connected to this gateway address ('porttrack gateway jt808') instead of producing them")
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka brokers (default: the demo's embedded broker)")
 	fs.Float64Var(&f.rfidRate, "rfid-rate", 100, "fleet: RFID events/s; 0: none; negative: as fast as possible")
 	fs.Float64Var(&f.aisRate, "ais-rate", 20, "fleet: AIS sentences/s; 0: none; negative: as fast as possible")
@@ -175,6 +177,9 @@ func dayConfig(f simFlags, start time.Time) (sim.DayConfig, error) {
 	if err := dc.Validate(); err != nil {
 		return dc, usageError("invalid simulator setting: %v", err)
 	}
+	if f.jt808 != "" {
+		dc.JT808 = &sim.JT808Fleet{Addr: f.jt808}
+	}
 	return dc, nil
 }
 
@@ -270,6 +275,9 @@ func runSimDay(ctx context.Context, dc sim.DayConfig, log *slog.Logger, stdout, 
 		}
 	}
 	start := time.Now()
+	if dc.JT808 != nil {
+		defer dc.JT808.Close()
+	}
 	st, err := sim.RunDay(ctx, dc)
 	writeDayReport(stdout, st, time.Since(start), dc)
 	return err
