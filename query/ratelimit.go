@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// maxRateBuckets bounds the limiter's memory: one bucket per API key (and,
-// on the open API, per client address of keyless requests). Beyond it the
+// maxRateBuckets bounds the limiter's memory: one bucket per API key (and
+// per client address, IPv6 /64, of keyless requests and unknown keys). Beyond it the
 // buckets of idle callers (full again) are dropped, then arbitrary ones
 // down to 90 % of it (a dropped caller starts again with a full burst).
 const maxRateBuckets = 10000
@@ -28,8 +28,9 @@ type rateLimiter struct {
 	}
 }
 
-// rateID names a caller: its API key's ID, or (keyless, on the open API)
-// its address.
+// rateID names a caller: its API key's ID, or (keyless, on the open API,
+// or with an unknown key) its address; allow groups IPv6 addresses by /64
+// (see callerAddr).
 type rateID struct {
 	key  string
 	addr netip.Addr
@@ -53,6 +54,7 @@ func newRateLimiter(rate float64, burst int) *rateLimiter {
 // allow takes a token of caller id at now; when there is none it returns
 // false and how long until there is one.
 func (l *rateLimiter) allow(id rateID, now time.Time) (bool, time.Duration) {
+	id.addr = callerAddr(id.addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.mu.buckets[id]
@@ -73,6 +75,22 @@ func (l *rateLimiter) allow(id rateID, now time.Time) (bool, time.Duration) {
 	}
 	l.refused.Add(1)
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// callerAddr is the part of a client address that names one caller: an
+// IPv4 address, or the /64 prefix of an IPv6 one (a host is usually given
+// a whole /64, so each of its addresses must not get a budget of its own).
+// IPv4-mapped IPv6 addresses count as IPv4; the zone is dropped.
+func callerAddr(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if !a.Is6() {
+		return a
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil { // cannot happen for an IPv6 address
+		return a
+	}
+	return p.Addr()
 }
 
 func (l *rateLimiter) evictLocked(now time.Time) {

@@ -69,3 +69,39 @@ func TestRateLimitUnknownKeys(t *testing.T) {
 		t.Errorf("a valid key from the same address: %d %s", code, body)
 	}
 }
+
+// TestRateLimitIPv6Prefix: keyless callers are limited per IPv4 address but
+// per IPv6 /64, since one IPv6 host usually holds a whole /64 and could
+// otherwise take a fresh budget with every address of it.
+func TestRateLimitIPv6Prefix(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	addr := func(s string) rateID { return rateID{addr: netip.MustParseAddr(s)} }
+	for _, c := range []struct {
+		name        string
+		first, then string
+		shared      bool
+	}{
+		{"same IPv6 /64", "2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", true},
+		{"same IPv6 /64 with a zone", "fe80::1%eth0", "fe80::2%eth1", true},
+		{"other IPv6 /64", "2001:db8:1:2::1", "2001:db8:1:3::1", false},
+		{"other IPv4 address", "192.0.2.1", "192.0.2.2", false},
+		{"IPv4-mapped is IPv4", "::ffff:192.0.2.1", "::ffff:192.0.2.2", false},
+		{"IPv4-mapped and IPv4", "::ffff:192.0.2.1", "192.0.2.1", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newRateLimiter(1, 1)
+			if ok, _ := l.allow(addr(c.first), t0); !ok {
+				t.Fatal("first request refused")
+			}
+			if ok, _ := l.allow(addr(c.then), t0); ok == c.shared {
+				t.Errorf("%s after %s: allowed %v, want %v", c.then, c.first, ok, !c.shared)
+			}
+		})
+	}
+	// Keys are never grouped.
+	l := newRateLimiter(1, 1)
+	l.allow(rateID{key: "a"}, t0)
+	if ok, _ := l.allow(rateID{key: "b"}, t0); !ok {
+		t.Error("key b held by key a")
+	}
+}

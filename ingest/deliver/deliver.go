@@ -101,7 +101,12 @@ type Deliverer struct {
 	log    *slog.Logger
 	client *http.Client
 	m      metrics
-	wake   wakeup
+	// wake wakes the subscriptions when the log or the subscriptions
+	// change; owners wakes the paused ones, only when the subscriptions
+	// change or every relistRounds rounds (an owner's key may come or go
+	// without a change of the subscriptions), so new events cost a paused
+	// subscription nothing.
+	wake, owners wakeup
 }
 
 // wakeup wakes every waiting subscription at once: a waiter takes the
@@ -200,6 +205,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer d.wake.broadcast()
+	defer d.owners.broadcast()
 	workers := map[string]chan struct{}{} // id -> closed when the worker ended
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
@@ -214,7 +220,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		// The list is read again when it changed, and now and then in case a
 		// sender ended on an error while its subscription stayed.
-		if first || version != lastVersion || d.m.rounds.Load()%relistRounds == 0 {
+		relist := d.m.rounds.Load()%relistRounds == 0
+		if first || version != lastVersion || relist {
 			var ids []string
 			err := d.cfg.Store.Subscriptions("", func(sub *state.Subscription) bool {
 				ids = append(ids, sub.ID)
@@ -254,6 +261,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		if !first && (version != lastVersion || seq != lastSeq) {
 			d.wake.broadcast()
+		}
+		if !first && (version != lastVersion || relist) {
+			d.owners.broadcast()
 		}
 		first, lastVersion, lastSeq = false, version, seq
 		select {
@@ -303,7 +313,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		}
 	}()
 	for ctx.Err() == nil {
-		wake := d.wake.wait() // before looking, so no change is missed
+		wake, owners := d.wake.wait(), d.owners.wait() // before looking, so no change is missed
 		sub, err := d.cfg.Store.Subscription(id)
 		if errors.Is(err, state.ErrNotFound) || errors.Is(err, state.ErrClosed) {
 			return
@@ -329,6 +339,34 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		if _, err := d.cfg.Store.TakeRedelivery(id, &st); err != nil {
 			d.log.Error("redelivery request failed", "subscription", id, "err", err)
 		}
+		// Deliver only while the owner's key exists: a revoked key's
+		// subscription pauses (it keeps its position) until a key of its
+		// tenant updates it. Checked before the log is read, so a paused
+		// subscription costs no read however many events arrive.
+		live, err := d.cfg.Store.SubscriptionOwnerLive(&sub, d.cfg.Open)
+		if err != nil {
+			d.log.Error("reading the subscription's owner failed", "subscription", id, "err", err)
+			if !wait(nil, d.cfg.Poll) {
+				return
+			}
+			continue
+		}
+		if live != !paused {
+			paused = !live
+			if paused {
+				d.m.paused.Add(1)
+				d.log.Warn("subscription paused: the API key that owns it was revoked", "subscription", id, "tenant", sub.Tenant)
+			} else {
+				d.m.paused.Add(-1)
+				d.log.Info("subscription resumed", "subscription", id, "tenant", sub.Tenant)
+			}
+		}
+		if !live { // no new event changes that: wait for the subscriptions
+			if !wait(owners, 0) {
+				return
+			}
+			continue
+		}
 		if now := time.Now().UnixNano(); st.RetryAt > now {
 			if !wait(wake, time.Duration(st.RetryAt-now)) {
 				return
@@ -352,33 +390,6 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		if n == 0 { // only events this subscription does not want
 			st.Next = to + 1
 			if err := d.cfg.Store.RecordDelivery(id, &st, nil, nil); err != nil {
-				return
-			}
-			continue
-		}
-		// Deliver only while the owner's key exists: a revoked key's
-		// subscription pauses (it keeps its position) until a key of its
-		// tenant updates it.
-		live, err := d.cfg.Store.SubscriptionOwnerLive(&sub, d.cfg.Open)
-		if err != nil {
-			d.log.Error("reading the subscription's owner failed", "subscription", id, "err", err)
-			if !wait(nil, d.cfg.Poll) {
-				return
-			}
-			continue
-		}
-		if live != !paused {
-			paused = !live
-			if paused {
-				d.m.paused.Add(1)
-				d.log.Warn("subscription paused: the API key that owns it was revoked", "subscription", id, "tenant", sub.Tenant)
-			} else {
-				d.m.paused.Add(-1)
-				d.log.Info("subscription resumed", "subscription", id, "tenant", sub.Tenant)
-			}
-		}
-		if !live {
-			if !wait(wake, 0) {
 				return
 			}
 			continue

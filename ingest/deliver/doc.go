@@ -16,7 +16,10 @@
 // (state.SubscriptionOwnerLive): once that key is revoked it is paused —
 // kept, with its position, delivering nothing, counted in
 // porttrack_webhook_paused_subscriptions — until a key of its tenant
-// updates it and becomes its owner.
+// updates it and becomes its owner. The owner is checked before the log is
+// read, and a paused subscription is woken only when the subscriptions
+// change (and every 25 rounds of the watcher, for keys that change without
+// them), never by new events: it costs no log read however many arrive.
 //
 // Delivery is at least once and in log order per subscription: a batch is
 // a JSON array of the matching events after the subscription's position,

@@ -169,3 +169,124 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 	waitFor(t, 10*time.Second, "the rest delivered after the update", func() bool { return received() == 10 })
 	waitFor(t, 10*time.Second, "the pause to end", func() bool { return d.m.paused.Load() == 0 })
 }
+
+// TestPausedSubscriptionsDoNotReadTheLog: a paused subscription (its
+// owner's key revoked) does not read the event log when new events
+// arrive, however many there are: it looks at its owner first and waits
+// for the subscriptions to change. A PUT with another key of its tenant
+// still resumes it, from where it stopped.
+func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
+	var mu sync.Mutex
+	got := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var evs []json.RawMessage
+		json.NewDecoder(r.Body).Decode(&evs)
+		mu.Lock()
+		got += len(evs)
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	received := func() int { mu.Lock(); defer mu.Unlock(); return got }
+	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n, events = 50, 20
+	var subs []*state.Subscription
+	for i := range n {
+		sub := ownedSubscription(t, s, fmt.Sprintf("t%d", i), srv.URL)
+		if err := s.RevokeAPIKey(sub.KeyID); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	applyEvents(t, s, 0, 1)
+	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond, Allow: allowLoopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "every subscription to pause", func() bool { return d.m.paused.Load() == n })
+
+	reads := d.m.reads.Load()
+	for i := 1; i <= events; i++ {
+		applyEvents(t, s, i, 1)
+		// Two rounds of the watcher: it has seen the event and woken those
+		// that wait for new events.
+		r := d.m.rounds.Load()
+		waitFor(t, 10*time.Second, "the watcher to see the event", func() bool { return d.m.rounds.Load() >= r+2 })
+	}
+	if got := d.m.reads.Load() - reads; got != 0 {
+		t.Errorf("%d paused subscriptions read the log %d times for %d new events, want 0", n, got, events)
+	}
+	if received() != 0 {
+		t.Errorf("%d events delivered to paused subscriptions", received())
+	}
+
+	sub := subs[0]
+	k2, err := s.CreateAPIKey("second-key-of-t0-0123456789", state.APIKey{Tenant: sub.Tenant, Role: state.RolePort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.KeyID = k2.ID
+	if err := s.PutSubscription(sub, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the updated subscription to receive every event", func() bool { return received() == events+1 })
+	waitFor(t, 10*time.Second, "one subscription to resume", func() bool { return d.m.paused.Load() == n-1 })
+}
+
+// TestPausedResumesOnKeyChange: a key that comes without any change of the
+// subscriptions (here: the first key of the tenant of a subscription stored
+// before owners were recorded) still resumes a paused subscription, since
+// paused subscriptions look at their owner every relistRounds rounds.
+func TestPausedResumesOnKeyChange(t *testing.T) {
+	var mu sync.Mutex
+	got := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var evs []json.RawMessage
+		json.NewDecoder(r.Body).Decode(&evs)
+		mu.Lock()
+		got += len(evs)
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	received := func() int { mu.Lock(); defer mu.Unlock(); return got }
+	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: "acme", Role: state.RolePort,
+		CallbackURL: srv.URL, Secret: make([]byte, 32)}
+	if err := s.PutSubscription(sub, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	applyEvents(t, s, 0, 3)
+	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond, Allow: allowLoopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "the subscription to pause", func() bool { return d.m.paused.Load() == 1 })
+	version := s.SubscriptionsVersion()
+	if _, err := s.CreateAPIKey("first-key-of-acme-0123456789", state.APIKey{Tenant: "acme", Role: state.RolePort}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the events delivered after the key was created", func() bool { return received() == 3 })
+	if d.m.paused.Load() != 0 {
+		t.Errorf("%d subscriptions paused, want 0", d.m.paused.Load())
+	}
+	if v := s.SubscriptionsVersion(); v != version {
+		t.Fatalf("the subscriptions changed (version %d to %d): the test would not show the key change alone resumes", version, v)
+	}
+}
