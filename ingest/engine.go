@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -627,7 +628,7 @@ func deadLetter(topic string, p tp, rec *fetch.Record, err error, limit int) sta
 	hs := make([]state.Header, 0, len(rec.Headers)+10)
 	hbytes, hdropped := 0, rec.HeadersTruncated
 	for _, h := range rec.Headers {
-		if hbytes += len(h.Key) + len(h.Value); hbytes > limit {
+		if hbytes += headerSize(h.Key, h.Value); hbytes > limit {
 			hdropped = true
 			break
 		}
@@ -666,6 +667,22 @@ func deadLetter(topic string, p tp, rec *fetch.Record, err error, limit int) sta
 		hs = append(hs, state.Header{Key: HeaderHeadersTruncated, Value: []byte("true")})
 	}
 	return state.Message{Topic: topic, Key: key, Value: value, Headers: hs}
+}
+
+// headerSize is the bytes a record header takes in a record batch: its key
+// and value with their length varints. It counts toward size limits so that
+// many empty headers cannot pass them.
+func headerSize(key string, value []byte) int {
+	vlen := int64(-1)
+	if value != nil {
+		vlen = int64(len(value))
+	}
+	return varintLen(int64(len(key))) + len(key) + varintLen(vlen) + len(value)
+}
+
+func varintLen(x int64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutVarint(b[:], x)
 }
 
 func clone(b []byte) []byte {

@@ -260,7 +260,7 @@ func (e *Engine) publish(ctx context.Context, w *kafka.Writer, msgs []kafka.Mess
 		m := &msgs[r.i]
 		size := len(m.Key) + len(m.Value)
 		for _, h := range m.Headers {
-			size += len(h.Key) + len(h.Value)
+			size += headerSize(h.Key, h.Value)
 		}
 		seq := strconv.FormatUint(seqs[r.i], 10)
 		stub := kafka.Message{Topic: e.cfg.Topics.DLQ, Key: m.Key[:min(len(m.Key), 256)], Headers: []kafka.Header{

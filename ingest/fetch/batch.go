@@ -375,7 +375,10 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 	if nh < 0 || nh > length {
 		return fmt.Errorf("%w: %d headers in a record of %d bytes", errFraming, nh, length)
 	}
-	headerBytes := int64(0)
+	// Each header counts with its framing (the bytes read for it), so
+	// that millions of empty headers cannot pass the limit. Past it the
+	// rest of the record is skipped unread.
+	hstart := v.n
 	for range nh {
 		hk, err := v.varint()
 		if err != nil {
@@ -384,16 +387,12 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 		if hk < 0 || hk > length {
 			return fmt.Errorf("%w: header key of %d bytes", errFraming, hk)
 		}
-		if headerBytes+hk > int64(limit) {
+		if v.n-hstart+hk > int64(limit) {
 			r.Oversize, r.HeadersTruncated = true, true
+			break
 		}
-		var key []byte
-		if !r.HeadersTruncated {
-			key = c.arena.alloc(int(hk))
-			if err := v.full(key); err != nil {
-				return err
-			}
-		} else if err := v.skip(hk, nil); err != nil {
+		key := c.arena.alloc(int(hk))
+		if err := v.full(key); err != nil {
 			return err
 		}
 		hv, err := v.varint()
@@ -403,15 +402,9 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 		if hv > length {
 			return fmt.Errorf("%w: header value of %d bytes", errFraming, hv)
 		}
-		headerBytes += hk + max(hv, 0)
-		if headerBytes > int64(limit) {
+		if v.n-hstart+max(hv, 0) > int64(limit) {
 			r.Oversize, r.HeadersTruncated = true, true
-		}
-		if r.HeadersTruncated {
-			if err := v.skip(max(hv, 0), nil); err != nil {
-				return err
-			}
-			continue
+			break
 		}
 		var val []byte
 		if hv >= 0 {
@@ -421,6 +414,14 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 			}
 		}
 		r.Headers = append(r.Headers, Header{Key: string(key), Value: val})
+	}
+	if r.HeadersTruncated {
+		if v.n > length {
+			return fmt.Errorf("%w: record length %d, fields take more", errFraming, length)
+		}
+		if err := v.skip(length-v.n, nil); err != nil {
+			return err
+		}
 	}
 	if v.n != length {
 		return fmt.Errorf("%w: record length %d, fields take %d", errFraming, length, v.n)
