@@ -518,7 +518,7 @@ type worker struct {
 	batch   state.Batch
 	records int
 	decoded int  // records of the batch that decoded into events
-	bytes   int  // record and dead-letter bytes held by the batch
+	bytes   int  // record and dead-letter bytes (headers included) held by the batch
 	applied bool // a batch was applied since reset
 }
 
@@ -556,6 +556,9 @@ func (w *worker) add(rec *fetch.Record) error {
 	default:
 		w.batch.Next = rec.Offset + 1
 		w.bytes += len(rec.Key) + len(rec.Value)
+		for _, h := range rec.Headers {
+			w.bytes += headerSize(h.Key, h.Value)
+		}
 		err = w.dec.decode(&w.batch, rec)
 	}
 	if err == nil {
@@ -567,7 +570,10 @@ func (w *worker) add(rec *fetch.Record) error {
 			w.e.log.Debug("dead letter", "topic", w.p.topic, "partition", w.p.partition, "offset", rec.Offset, "err", err)
 		}
 		dl := deadLetter(w.e.cfg.Topics.DLQ, w.p, rec, err, w.e.cfg.DeadLetterMaxBytes)
-		w.bytes += len(dl.Key) + len(dl.Value) + 256
+		w.bytes += len(dl.Key) + len(dl.Value)
+		for _, h := range dl.Headers {
+			w.bytes += headerSize(h.Key, h.Value)
+		}
 		w.batch.Outbox = append(w.batch.Outbox, dl)
 	}
 	if w.bytes >= flushBytes {
