@@ -29,3 +29,24 @@ func TestDeadLetterCountsHeaderFraming(t *testing.T) {
 		t.Errorf("dead letter kept %d of %d empty headers (limit %d bytes), headers-truncated %v", kept, len(rec.Headers), limit, truncated)
 	}
 }
+
+// TestDeadLetterKeyTruncated: the fetch cuts a key over max_record_bytes
+// to the prefix; the dead letter says so with key-truncated.
+func TestDeadLetterKeyTruncated(t *testing.T) {
+	for _, tc := range []struct {
+		rec  fetch.Record
+		want bool
+	}{
+		{fetch.Record{Key: []byte("0123456789"), KeyTruncated: true, KeySize: 500, Oversize: true, Value: []byte("v"), Size: 1}, true},
+		{fetch.Record{Key: []byte("0123456789"), KeySize: 10, Value: []byte("v"), Size: 1}, false},
+	} {
+		dl := deadLetter("porttrack.dlq", tp{topic: "port.rfid"}, &tc.rec, errors.New("bad"), 10)
+		got := false
+		for _, h := range dl.Headers {
+			got = got || h.Key == HeaderKeyTruncated && string(h.Value) == "true"
+		}
+		if got != tc.want || string(dl.Key) != "0123456789" {
+			t.Errorf("key-truncated %v, want %v; key %q", got, tc.want, dl.Key)
+		}
+	}
+}

@@ -665,8 +665,9 @@ func deadLetter(topic string, p tp, rec *fetch.Record, err error, limit int) sta
 		value = value[:min(len(value), limit)]
 		hs = append(hs, state.Header{Key: HeaderValueTruncated, Value: []byte("true")})
 	}
-	if len(key) > limit {
-		key = key[:limit]
+	// The fetch already cut a key over max_record_bytes to its prefix.
+	if len(key) > limit || rec.KeyTruncated {
+		key = key[:min(len(key), limit)]
 		hs = append(hs, state.Header{Key: HeaderKeyTruncated, Value: []byte("true")})
 	}
 	if hdropped {

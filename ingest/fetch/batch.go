@@ -51,6 +51,11 @@ type Record struct {
 	// HeadersTruncated is set when the headers exceed MaxRecordBytes: Headers
 	// then holds those before the limit.
 	HeadersTruncated bool
+	// KeyTruncated is set when the key exceeds MaxRecordBytes: Key then
+	// holds its first PrefixBytes. KeySize is the length of the whole key
+	// (-1 for a null key).
+	KeyTruncated bool
+	KeySize      int64
 	// Size is the length of the whole value (-1 for a null value).
 	Size   int64
 	SHA256 [sha256.Size]byte
@@ -295,7 +300,7 @@ func (v *valueReader) skip(n int64, h io.Writer) error {
 // readRecord reads one record into r. r.Offset is the offset delta and
 // r.Time holds the timestamp delta in milliseconds.
 func (c *Conn) readRecord(v *valueReader, r *Record) error {
-	*r = Record{Size: -1}
+	*r = Record{Size: -1, KeySize: -1}
 	length, err := v.varint()
 	if err != nil {
 		return err
@@ -321,13 +326,14 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 	if err != nil {
 		return err
 	}
+	r.KeySize = max(klen, -1)
 	if klen >= 0 {
 		if klen > length {
 			return fmt.Errorf("%w: key of %d bytes in a record of %d", errFraming, klen, length)
 		}
 		keep := klen
 		if klen > int64(limit) {
-			r.Oversize = true
+			r.Oversize, r.KeyTruncated = true, true
 			keep = int64(c.cfg.PrefixBytes)
 		}
 		r.Key = c.arena.alloc(int(keep))

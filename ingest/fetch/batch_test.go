@@ -268,10 +268,10 @@ func TestOversizeKeyAndHeaders(t *testing.T) {
 	if len(got) != 2 || res.Next != 2 {
 		t.Fatalf("%d records, next %d", len(got), res.Next)
 	}
-	if r := got[0]; !r.Oversize || !bytes.Equal(r.Key, long[:10]) || string(r.Value) != "v" || r.SHA256 != sha256.Sum256([]byte("v")) {
+	if r := got[0]; !r.Oversize || !r.KeyTruncated || r.KeySize != 500 || !bytes.Equal(r.Key, long[:10]) || string(r.Value) != "v" || r.SHA256 != sha256.Sum256([]byte("v")) {
 		t.Errorf("long key: %+v", r)
 	}
-	if r := got[1]; !r.Oversize || !r.HeadersTruncated || len(r.Headers) != 1 || r.Headers[0].Key != "a" || string(r.Value) != "v" {
+	if r := got[1]; !r.Oversize || !r.HeadersTruncated || r.KeyTruncated || r.KeySize != 1 || len(r.Headers) != 1 || r.Headers[0].Key != "a" || string(r.Value) != "v" {
 		t.Errorf("long headers: %+v", r)
 	}
 }
