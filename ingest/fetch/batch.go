@@ -22,7 +22,7 @@ const (
 	// ProblemUnsupported: a batch older than format v2, or an unknown codec.
 	ProblemUnsupported = "unsupported_format"
 	// ProblemBatchTooLarge: the batch decompresses to more than
-	// Config.MaxBatchBytes.
+	// Config.MaxBatchBytes, or needs a zstd window over 32 MiB.
 	ProblemBatchTooLarge = "batch_oversize"
 )
 
@@ -158,6 +158,9 @@ func (c *Conn) readBatches(data []byte, aborted []kmsg.FetchResponseTopicPartiti
 		err := c.readRecords(b, base, last, attrs, count, res, fn)
 		switch {
 		case err == nil:
+		case errors.Is(err, errWindowLimit):
+			err = problem(res.Next, last, ProblemBatchTooLarge,
+				fmt.Sprintf("record batch at %d: a zstd frame's window exceeds %d MiB", base, maxWindow>>20))
 		case errors.Is(err, errBatchLimit):
 			err = problem(res.Next, last, ProblemBatchTooLarge,
 				fmt.Sprintf("record batch at %d decompresses to more than %d bytes", base, c.cfg.MaxBatchBytes))

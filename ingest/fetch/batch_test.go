@@ -329,3 +329,24 @@ func TestManyEmptyHeaders(t *testing.T) {
 		t.Logf("reading the record allocated %d MB, kept %d headers", alloc>>20, len(r.Headers))
 	}
 }
+
+// TestZstdWindowOversize: a zstd frame whose window exceeds the decoder's
+// cap is a batch too large to read (oversize), not a corrupt one.
+func TestZstdWindowOversize(t *testing.T) {
+	body := buildBatch(0, 0, -1, []trec{{key: []byte("k"), value: []byte("v")}, {value: []byte("w")}}, nil)[batchHeaderLen:]
+	// A frame of one raw block under a window descriptor of 64 MiB
+	// (exponent 16: window log 26), twice the cap.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 16 << 3}
+	bh := uint32(len(body))<<3 | 1 // last block, raw
+	frame = append(frame, byte(bh), byte(bh>>8), byte(bh>>16))
+	frame = append(frame, body...)
+	var buf bytes.Buffer
+	buf.Write(frame)
+	zs := codecs["zstd"]
+	data := buildBatch(0, zs.attr, -1, []trec{{value: []byte("v")}, {value: []byte("w")}}, func([]byte) []byte { return buf.Bytes() })
+	got, res := collect(t, testConn(Config{}), data, 0, nil)
+	if len(got) != 1 || got[0].Problem != ProblemBatchTooLarge || got[0].LastOffset != 1 || res.Next != 2 ||
+		!strings.Contains(got[0].Detail, "window") {
+		t.Errorf("records %+v, next %d", got, res.Next)
+	}
+}
