@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -517,7 +518,7 @@ type worker struct {
 	batch   state.Batch
 	records int
 	decoded int  // records of the batch that decoded into events
-	bytes   int  // record and dead-letter bytes held by the batch
+	bytes   int  // record and dead-letter bytes (headers included) held by the batch
 	applied bool // a batch was applied since reset
 }
 
@@ -555,6 +556,9 @@ func (w *worker) add(rec *fetch.Record) error {
 	default:
 		w.batch.Next = rec.Offset + 1
 		w.bytes += len(rec.Key) + len(rec.Value)
+		for _, h := range rec.Headers {
+			w.bytes += headerSize(h.Key, h.Value)
+		}
 		err = w.dec.decode(&w.batch, rec)
 	}
 	if err == nil {
@@ -566,7 +570,10 @@ func (w *worker) add(rec *fetch.Record) error {
 			w.e.log.Debug("dead letter", "topic", w.p.topic, "partition", w.p.partition, "offset", rec.Offset, "err", err)
 		}
 		dl := deadLetter(w.e.cfg.Topics.DLQ, w.p, rec, err, w.e.cfg.DeadLetterMaxBytes)
-		w.bytes += len(dl.Key) + len(dl.Value) + 256
+		w.bytes += len(dl.Key) + len(dl.Value)
+		for _, h := range dl.Headers {
+			w.bytes += headerSize(h.Key, h.Value)
+		}
 		w.batch.Outbox = append(w.batch.Outbox, dl)
 	}
 	if w.bytes >= flushBytes {
@@ -627,7 +634,7 @@ func deadLetter(topic string, p tp, rec *fetch.Record, err error, limit int) sta
 	hs := make([]state.Header, 0, len(rec.Headers)+10)
 	hbytes, hdropped := 0, rec.HeadersTruncated
 	for _, h := range rec.Headers {
-		if hbytes += len(h.Key) + len(h.Value); hbytes > limit {
+		if hbytes += headerSize(h.Key, h.Value); hbytes > limit {
 			hdropped = true
 			break
 		}
@@ -658,14 +665,31 @@ func deadLetter(topic string, p tp, rec *fetch.Record, err error, limit int) sta
 		value = value[:min(len(value), limit)]
 		hs = append(hs, state.Header{Key: HeaderValueTruncated, Value: []byte("true")})
 	}
-	if len(key) > limit {
-		key = key[:limit]
+	// The fetch already cut a key over max_record_bytes to its prefix.
+	if len(key) > limit || rec.KeyTruncated {
+		key = key[:min(len(key), limit)]
 		hs = append(hs, state.Header{Key: HeaderKeyTruncated, Value: []byte("true")})
 	}
 	if hdropped {
 		hs = append(hs, state.Header{Key: HeaderHeadersTruncated, Value: []byte("true")})
 	}
 	return state.Message{Topic: topic, Key: key, Value: value, Headers: hs}
+}
+
+// headerSize is the bytes a record header takes in a record batch: its key
+// and value with their length varints. It counts toward size limits so that
+// many empty headers cannot pass them.
+func headerSize(key string, value []byte) int {
+	vlen := int64(-1)
+	if value != nil {
+		vlen = int64(len(value))
+	}
+	return varintLen(int64(len(key))) + len(key) + varintLen(vlen) + len(value)
+}
+
+func varintLen(x int64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutVarint(b[:], x)
 }
 
 func clone(b []byte) []byte {

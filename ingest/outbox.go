@@ -180,7 +180,9 @@ func (e *Engine) publishOutbox(ctx context.Context) {
 }
 
 // publish writes msgs (outbox entries seqs, in order) and deletes them. An
-// entry refused for good is set aside once every other entry is written; a
+// entry refused for good is set aside once every other entry is written
+// (when the broker refused a batch of several, each is sent again alone, so
+// that only an entry refused on its own is set aside); a
 // transient error returns before anything is deleted (the retry may
 // publish some entries twice: at least once).
 func (e *Engine) publish(ctx context.Context, w *kafka.Writer, msgs []kafka.Message, seqs []uint64) error {
@@ -217,11 +219,12 @@ func (e *Engine) publish(ctx context.Context, w *kafka.Writer, msgs []kafka.Mess
 			return err
 		}
 		var transient error
+		var refusedNow []refused
 		for j, we := range werrs {
 			switch {
 			case we == nil:
 			case permanentPublishError(we):
-				aside = append(aside, refused{idx[j], we})
+				refusedNow = append(refusedNow, refused{idx[j], we})
 			default:
 				transient = we
 			}
@@ -229,13 +232,35 @@ func (e *Engine) publish(ctx context.Context, w *kafka.Writer, msgs []kafka.Mess
 		if transient != nil {
 			return fmt.Errorf("%d of %d messages failed: %w", werrs.Count(), len(pending), transient)
 		}
+		if len(refusedNow) == 1 {
+			aside = append(aside, refusedNow[0])
+			break
+		}
+		// The writer sends the messages of one partition as one batch, and
+		// the broker refuses the batch as a whole: every message of it gets
+		// the error. Send them one at a time, and set aside only a message
+		// the broker refuses on its own.
+		for _, r := range refusedNow {
+			err := w.WriteMessages(ctx, msgs[r.i])
+			var werrs kafka.WriteErrors
+			if errors.As(err, &werrs) && len(werrs) == 1 {
+				err = werrs[0]
+			}
+			switch {
+			case err == nil:
+			case permanentPublishError(err):
+				aside = append(aside, refused{r.i, err})
+			default:
+				return fmt.Errorf("resending message %d of %d alone: %w", r.i+1, len(msgs), err)
+			}
+		}
 		break
 	}
 	for _, r := range aside {
 		m := &msgs[r.i]
 		size := len(m.Key) + len(m.Value)
 		for _, h := range m.Headers {
-			size += len(h.Key) + len(h.Value)
+			size += headerSize(h.Key, h.Value)
 		}
 		seq := strconv.FormatUint(seqs[r.i], 10)
 		stub := kafka.Message{Topic: e.cfg.Topics.DLQ, Key: m.Key[:min(len(m.Key), 256)], Headers: []kafka.Header{

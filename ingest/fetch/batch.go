@@ -22,7 +22,7 @@ const (
 	// ProblemUnsupported: a batch older than format v2, or an unknown codec.
 	ProblemUnsupported = "unsupported_format"
 	// ProblemBatchTooLarge: the batch decompresses to more than
-	// Config.MaxBatchBytes.
+	// Config.MaxBatchBytes, or needs a zstd window over 32 MiB.
 	ProblemBatchTooLarge = "batch_oversize"
 )
 
@@ -51,6 +51,11 @@ type Record struct {
 	// HeadersTruncated is set when the headers exceed MaxRecordBytes: Headers
 	// then holds those before the limit.
 	HeadersTruncated bool
+	// KeyTruncated is set when the key exceeds MaxRecordBytes: Key then
+	// holds its first PrefixBytes. KeySize is the length of the whole key
+	// (-1 for a null key).
+	KeyTruncated bool
+	KeySize      int64
 	// Size is the length of the whole value (-1 for a null value).
 	Size   int64
 	SHA256 [sha256.Size]byte
@@ -153,6 +158,9 @@ func (c *Conn) readBatches(data []byte, aborted []kmsg.FetchResponseTopicPartiti
 		err := c.readRecords(b, base, last, attrs, count, res, fn)
 		switch {
 		case err == nil:
+		case errors.Is(err, errWindowLimit):
+			err = problem(res.Next, last, ProblemBatchTooLarge,
+				fmt.Sprintf("record batch at %d: a zstd frame's window exceeds %d MiB", base, maxWindow>>20))
 		case errors.Is(err, errBatchLimit):
 			err = problem(res.Next, last, ProblemBatchTooLarge,
 				fmt.Sprintf("record batch at %d decompresses to more than %d bytes", base, c.cfg.MaxBatchBytes))
@@ -295,7 +303,7 @@ func (v *valueReader) skip(n int64, h io.Writer) error {
 // readRecord reads one record into r. r.Offset is the offset delta and
 // r.Time holds the timestamp delta in milliseconds.
 func (c *Conn) readRecord(v *valueReader, r *Record) error {
-	*r = Record{Size: -1}
+	*r = Record{Size: -1, KeySize: -1}
 	length, err := v.varint()
 	if err != nil {
 		return err
@@ -321,13 +329,14 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 	if err != nil {
 		return err
 	}
+	r.KeySize = max(klen, -1)
 	if klen >= 0 {
 		if klen > length {
 			return fmt.Errorf("%w: key of %d bytes in a record of %d", errFraming, klen, length)
 		}
 		keep := klen
 		if klen > int64(limit) {
-			r.Oversize = true
+			r.Oversize, r.KeyTruncated = true, true
 			keep = int64(c.cfg.PrefixBytes)
 		}
 		r.Key = c.arena.alloc(int(keep))
@@ -375,7 +384,10 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 	if nh < 0 || nh > length {
 		return fmt.Errorf("%w: %d headers in a record of %d bytes", errFraming, nh, length)
 	}
-	headerBytes := int64(0)
+	// Each header counts with its framing (the bytes read for it), so
+	// that millions of empty headers cannot pass the limit. Past it the
+	// rest of the record is skipped unread.
+	hstart := v.n
 	for range nh {
 		hk, err := v.varint()
 		if err != nil {
@@ -384,16 +396,12 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 		if hk < 0 || hk > length {
 			return fmt.Errorf("%w: header key of %d bytes", errFraming, hk)
 		}
-		if headerBytes+hk > int64(limit) {
+		if v.n-hstart+hk > int64(limit) {
 			r.Oversize, r.HeadersTruncated = true, true
+			break
 		}
-		var key []byte
-		if !r.HeadersTruncated {
-			key = c.arena.alloc(int(hk))
-			if err := v.full(key); err != nil {
-				return err
-			}
-		} else if err := v.skip(hk, nil); err != nil {
+		key := c.arena.alloc(int(hk))
+		if err := v.full(key); err != nil {
 			return err
 		}
 		hv, err := v.varint()
@@ -403,15 +411,9 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 		if hv > length {
 			return fmt.Errorf("%w: header value of %d bytes", errFraming, hv)
 		}
-		headerBytes += hk + max(hv, 0)
-		if headerBytes > int64(limit) {
+		if v.n-hstart+max(hv, 0) > int64(limit) {
 			r.Oversize, r.HeadersTruncated = true, true
-		}
-		if r.HeadersTruncated {
-			if err := v.skip(max(hv, 0), nil); err != nil {
-				return err
-			}
-			continue
+			break
 		}
 		var val []byte
 		if hv >= 0 {
@@ -421,6 +423,14 @@ func (c *Conn) readRecord(v *valueReader, r *Record) error {
 			}
 		}
 		r.Headers = append(r.Headers, Header{Key: string(key), Value: val})
+	}
+	if r.HeadersTruncated {
+		if v.n > length {
+			return fmt.Errorf("%w: record length %d, fields take more", errFraming, length)
+		}
+		if err := v.skip(length-v.n, nil); err != nil {
+			return err
+		}
 	}
 	if v.n != length {
 		return fmt.Errorf("%w: record length %d, fields take %d", errFraming, length, v.n)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/crc32"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -267,10 +268,85 @@ func TestOversizeKeyAndHeaders(t *testing.T) {
 	if len(got) != 2 || res.Next != 2 {
 		t.Fatalf("%d records, next %d", len(got), res.Next)
 	}
-	if r := got[0]; !r.Oversize || !bytes.Equal(r.Key, long[:10]) || string(r.Value) != "v" || r.SHA256 != sha256.Sum256([]byte("v")) {
+	if r := got[0]; !r.Oversize || !r.KeyTruncated || r.KeySize != 500 || !bytes.Equal(r.Key, long[:10]) || string(r.Value) != "v" || r.SHA256 != sha256.Sum256([]byte("v")) {
 		t.Errorf("long key: %+v", r)
 	}
-	if r := got[1]; !r.Oversize || !r.HeadersTruncated || len(r.Headers) != 1 || r.Headers[0].Key != "a" || string(r.Value) != "v" {
+	if r := got[1]; !r.Oversize || !r.HeadersTruncated || r.KeyTruncated || r.KeySize != 1 || len(r.Headers) != 1 || r.Headers[0].Key != "a" || string(r.Value) != "v" {
 		t.Errorf("long headers: %+v", r)
+	}
+}
+
+// TestManyEmptyHeaders: a record of millions of headers with an empty key
+// and a null value (2 bytes each, a few KB after zstd) is oversize with its
+// headers truncated, without materialising them: each header's framing
+// counts toward MaxRecordBytes.
+func TestManyEmptyHeaders(t *testing.T) {
+	const n = 4 << 20
+	rb := []byte{0, 0, 0} // attributes, timestamp delta, offset delta
+	rb = appendBytes(rb, []byte("k"))
+	rb = appendBytes(rb, []byte("v"))
+	rb = binary.AppendVarint(rb, n)
+	for range n {
+		rb = append(rb, 0, 1) // key length 0, value length -1
+	}
+	body := append(binary.AppendVarint(nil, int64(len(rb))), rb...)
+	zs := codecs["zstd"]
+	z := zs.compress(body)
+	data := buildBatch(0, zs.attr, -1, []trec{{value: []byte("x")}}, nil) // framing to patch
+	data = append(data[:batchHeaderLen:batchHeaderLen], z...)
+	binary.BigEndian.PutUint32(data[8:], uint32(len(data)-12))
+	binary.BigEndian.PutUint16(data[21:], zs.attr)
+	binary.BigEndian.PutUint32(data[17:], crc32.Checksum(data[21:], crcTable))
+	t.Logf("%d headers: %d bytes raw, %d compressed", n, len(body), len(z))
+	rb, body = nil, nil
+
+	c := testConn(Config{MaxRecordBytes: 256 << 10, PrefixBytes: 1 << 10, MaxBatchBytes: 32 << 20})
+	var got []Record
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	res := Result{}
+	err := c.readBatches(data, nil, &res, func(r *Record) error { got = append(got, *r); return nil })
+	runtime.ReadMemStats(&ms1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || res.Next != 1 {
+		t.Fatalf("%d records, next %d", len(got), res.Next)
+	}
+	r := got[0]
+	if !r.Oversize || !r.HeadersTruncated || string(r.Key) != "k" || string(r.Value) != "v" {
+		t.Errorf("record: oversize %v, headers truncated %v, key %q, value %q", r.Oversize, r.HeadersTruncated, r.Key, r.Value)
+	}
+	if len(r.Headers) > 256<<10/2 {
+		t.Errorf("%d headers kept, the limit allows at most %d", len(r.Headers), 256<<10/2)
+	}
+	// The decoder's own buffers (zstd window, reader) take a few MB; the
+	// headers would take hundreds.
+	if alloc := ms1.TotalAlloc - ms0.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("reading the record allocated %d MB", alloc>>20)
+	} else {
+		t.Logf("reading the record allocated %d MB, kept %d headers", alloc>>20, len(r.Headers))
+	}
+}
+
+// TestZstdWindowOversize: a zstd frame whose window exceeds the decoder's
+// cap is a batch too large to read (oversize), not a corrupt one.
+func TestZstdWindowOversize(t *testing.T) {
+	body := buildBatch(0, 0, -1, []trec{{key: []byte("k"), value: []byte("v")}, {value: []byte("w")}}, nil)[batchHeaderLen:]
+	// A frame of one raw block under a window descriptor of 64 MiB
+	// (exponent 16: window log 26), twice the cap.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 16 << 3}
+	bh := uint32(len(body))<<3 | 1 // last block, raw
+	frame = append(frame, byte(bh), byte(bh>>8), byte(bh>>16))
+	frame = append(frame, body...)
+	var buf bytes.Buffer
+	buf.Write(frame)
+	zs := codecs["zstd"]
+	data := buildBatch(0, zs.attr, -1, []trec{{value: []byte("v")}, {value: []byte("w")}}, func([]byte) []byte { return buf.Bytes() })
+	got, res := collect(t, testConn(Config{}), data, 0, nil)
+	if len(got) != 1 || got[0].Problem != ProblemBatchTooLarge || got[0].LastOffset != 1 || res.Next != 2 ||
+		!strings.Contains(got[0].Detail, "window") {
+		t.Errorf("records %+v, next %d", got, res.Next)
 	}
 }

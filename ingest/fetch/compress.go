@@ -78,6 +78,9 @@ func (d *decompressors) reader(codec int, src []byte, limit int64) (*bufio.Reade
 			d.zs = zs
 		}
 		if err := d.zs.Reset(&d.src); err != nil {
+			if errors.Is(err, zstd.ErrWindowSizeExceeded) {
+				return nil, errWindowLimit
+			}
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 		r = d.zs
@@ -93,13 +96,26 @@ func (d *decompressors) reader(codec int, src []byte, limit int64) (*bufio.Reade
 	return d.buf, nil
 }
 
-// limitReader fails with errBatchLimit once more than left bytes were read.
+// limitReader fails with errBatchLimit once more than left bytes were read,
+// and with errWindowLimit when a zstd frame asks for a window over the cap.
 type limitReader struct {
 	r    io.Reader
 	left int64
 }
 
+// errWindowLimit is a batch the decoder will not read because of its zstd
+// window: too large to read, like one over the decompressed limit.
+var errWindowLimit = fmt.Errorf("%w: zstd window exceeds %d MiB", errBatchLimit, maxWindow>>20)
+
 func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.read(p)
+	if err != nil && errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		err = errWindowLimit
+	}
+	return n, err
+}
+
+func (l *limitReader) read(p []byte) (int, error) {
 	if l.left <= 0 {
 		// One byte more tells a body of exactly the limit from a larger one.
 		var one [1]byte
