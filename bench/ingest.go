@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -357,14 +356,7 @@ func fetchAll(ctx context.Context, dialer *kafka.Dialer, broker, topic string, p
 }
 
 func fetchPartition(ctx context.Context, dialer *kafka.Dialer, broker, topic string, partition int) (int64, error) {
-	leader, err := dialer.LookupLeader(ctx, "tcp", broker, topic, partition)
-	if err != nil {
-		return 0, err
-	}
-	// ingest.Engine's fetch settings with its defaults for the rest.
-	conn, err := fetch.Dial(ctx, net.JoinHostPort(leader.Host, strconv.Itoa(leader.Port)), topic, int32(partition),
-		fetch.Config{MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait, MaxRecordBytes: ingest.DefaultMaxRecordBytes,
-			PrefixBytes: ingest.DefaultDeadLetterMaxBytes, MaxBatchBytes: ingest.DefaultMaxBatchBytes, ClientID: "porttrack"})
+	conn, err := dialFetch(ctx, dialer, broker, topic, partition, engineFetch()) // ingest.Engine's fetch settings
 	if err != nil {
 		return 0, err
 	}
