@@ -189,48 +189,12 @@ type demoRun struct {
 	returned               bool
 }
 
-// startDemo runs the demo on free ports and waits until /readyz is 200. At
-// cleanup it stops the demo and, on failure, logs its output.
+// startDemo runs the demo on free ports with the simulators off and its
+// default partitions, and waits until /readyz is 200 (startDemoArgs).
 func startDemo(t *testing.T) *demoRun {
 	t.Helper()
-	d := &demoRun{broker: freeAddr(t), httpAddr: freeAddr(t), done: make(chan error, 1)}
-	d.base = "http://" + d.httpAddr
-	var ctx context.Context
-	ctx, d.cancel = context.WithCancel(context.Background())
-	dataDir := t.TempDir()
-	go func() {
-		d.done <- run(ctx, []string{"demo",
-			"--broker-addr", d.broker,
-			"--http-addr", d.httpAddr,
-			"--sim-rate", "0",
-			"--sim-ais-rate", "0",
-			"--sim-customs-rate", "0",
-			"--data-dir", dataDir,
-		}, os.Getenv, &d.stdout, &d.stderr)
-	}()
-	t.Cleanup(func() {
-		d.cancel()
-		if !d.returned {
-			select {
-			case <-d.done:
-			case <-time.After(10 * time.Second):
-				t.Errorf("run did not return within 10 s of cancellation")
-			}
-		}
-		if t.Failed() {
-			t.Logf("demo stdout:\n%s", d.stdout.String())
-			t.Logf("demo stderr (tail):\n%s", tail(d.stderr.String(), 40))
-		}
-	})
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		d.exited(t)
-		code, body, err := httpGet(d.base + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		return code == http.StatusOK, fmt.Sprintf("/readyz: %d %s", code, body)
-	})
-	return d
+	return startDemoArgs(t, "--partitions", "6", "--sim-rate", "0", "--sim-ais-rate", "0", "--sim-customs-rate", "0",
+		"--data-dir", t.TempDir())
 }
 
 // exited fails the test if the demo has returned.
