@@ -110,14 +110,13 @@ func benchIdle(b *testing.B, n int) {
 	b.ReportMetric(100*float64(cpu()-c0)/float64(time.Since(t0)), "cpu%")
 }
 
-// TestRevokedOwnerPausesDelivery: issue 14 item 4. Once the key that owns
-// a subscription is revoked, nothing more is delivered to it (it is
-// paused, its position kept); a key of its tenant that updates it resumes
-// it, from where it stopped.
-func TestRevokedOwnerPausesDelivery(t *testing.T) {
+// countingReceiver is a webhook receiver on loopback that acknowledges
+// every POST; received returns how many events it was sent.
+func countingReceiver(t *testing.T) (srv *httptest.Server, received func() int) {
+	t.Helper()
 	var mu sync.Mutex
 	got := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var evs []json.RawMessage
 		json.NewDecoder(r.Body).Decode(&evs)
 		mu.Lock()
@@ -125,8 +124,16 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(204)
 	}))
-	defer srv.Close()
-	received := func() int { mu.Lock(); defer mu.Unlock(); return got }
+	t.Cleanup(srv.Close)
+	return srv, func() int { mu.Lock(); defer mu.Unlock(); return got }
+}
+
+// TestRevokedOwnerPausesDelivery: issue 14 item 4. Once the key that owns
+// a subscription is revoked, nothing more is delivered to it (it is
+// paused, its position kept); a key of its tenant that updates it resumes
+// it, from where it stopped.
+func TestRevokedOwnerPausesDelivery(t *testing.T) {
+	srv, received := countingReceiver(t)
 	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -176,18 +183,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 // for the subscriptions to change. A PUT with another key of its tenant
 // still resumes it, from where it stopped.
 func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
-	var mu sync.Mutex
-	got := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var evs []json.RawMessage
-		json.NewDecoder(r.Body).Decode(&evs)
-		mu.Lock()
-		got += len(evs)
-		mu.Unlock()
-		w.WriteHeader(204)
-	}))
-	defer srv.Close()
-	received := func() int { mu.Lock(); defer mu.Unlock(); return got }
+	srv, received := countingReceiver(t)
 	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -246,18 +242,7 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 // before owners were recorded) still resumes a paused subscription, since
 // paused subscriptions look at their owner every relistRounds rounds.
 func TestPausedResumesOnKeyChange(t *testing.T) {
-	var mu sync.Mutex
-	got := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var evs []json.RawMessage
-		json.NewDecoder(r.Body).Decode(&evs)
-		mu.Lock()
-		got += len(evs)
-		mu.Unlock()
-		w.WriteHeader(204)
-	}))
-	defer srv.Close()
-	received := func() int { mu.Lock(); defer mu.Unlock(); return got }
+	srv, received := countingReceiver(t)
 	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
