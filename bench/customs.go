@@ -23,6 +23,7 @@ import (
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // CustomsConfig configures the customs scenario: CEB documents end to end,
@@ -231,12 +232,12 @@ func runCustomsEngine(ctx context.Context, cfg CustomsConfig, brokers []string, 
 	quiet := slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})
 	// Distinct result topics per round would need more topics; the rounds
 	// share porttrack.customs-results and count their own publications.
-	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: quiet})
+	store, err := portstate.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: quiet})
 	if err != nil {
 		return 0, nil, err
 	}
 	defer func() { store.Close(); os.RemoveAll(dir) }()
-	e, err := ingest.New(ingest.Config{Brokers: brokers, Topics: topics, FetchMaxBytes: fetchMaxBytes, FetchMaxWait: fetchMaxWait, Logger: quiet}, store)
+	e, err := ingest.New(ingest.Config{Brokers: brokers, Topics: topics, FetchMaxBytes: fetchMaxBytes, FetchMaxWait: fetchMaxWait, Logger: quiet}, store.Store)
 	if err != nil {
 		return 0, nil, err
 	}

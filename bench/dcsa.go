@@ -22,6 +22,7 @@ import (
 	"github.com/porttrack/porttrack/ingest/deliver"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // DCSAConfig configures the dcsa scenario: GET /v2/events under concurrent
@@ -117,7 +118,7 @@ var dcsaBoxes = func() []string {
 // applyDCSAEvents applies n container events (batches of 500) starting at
 // event number first: boxes cycle through dcsaBoxes, each linked to one of
 // ten bookings.
-func applyDCSAEvents(s *state.Store, first, n int) error {
+func applyDCSAEvents(s *portstate.State, first, n int) error {
 	codes := []state.Code{state.CodeGTIN, state.CodeLOAD, state.CodeDISC, state.CodeGTOT, state.CodeINSP}
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	evs := make([]state.Event, 0, 500)
@@ -151,7 +152,7 @@ func RunDCSA(ctx context.Context, cfg DCSAConfig) (DCSAResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := state.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: true, Logger: cfg.Logger, MaxSubscriptions: max(cfg.Subscribers, 1)})
+	store, err := portstate.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: true, Logger: cfg.Logger, MaxSubscriptions: max(cfg.Subscribers, 1)})
 	if err != nil {
 		return res, err
 	}
@@ -289,7 +290,7 @@ func closedLoad(ctx context.Context, addr, path, key string, conns int, d time.D
 // times their delivery to every subscriber; the receiver checks every
 // signature. It also measures Apply throughput with and without the
 // deliverer running.
-func runFanout(ctx context.Context, cfg DCSAConfig, store *state.Store, res *DCSAResult) error {
+func runFanout(ctx context.Context, cfg DCSAConfig, store *portstate.State, res *DCSAResult) error {
 	baseStart := time.Now()
 	if err := applyDCSAEvents(store, cfg.Events, cfg.FanoutEvents); err != nil {
 		return err

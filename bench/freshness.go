@@ -20,6 +20,7 @@ import (
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // FreshnessConfig configures the freshness scenario: how long an event takes
@@ -157,7 +158,7 @@ func RunFreshness(ctx context.Context, cfg FreshnessConfig) (res FreshnessResult
 	brokers := cluster.ListenAddrs()
 
 	quiet := slog.New(minLevel{log.Handler(), slog.LevelWarn})
-	store, err := state.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: cfg.NoSync, Logger: quiet})
+	store, err := portstate.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: cfg.NoSync, Logger: quiet})
 	if err != nil {
 		return res, fmt.Errorf("bench: freshness: %w", err)
 	}
@@ -167,7 +168,7 @@ func RunFreshness(ctx context.Context, cfg FreshnessConfig) (res FreshnessResult
 		}
 	}()
 	e, err := ingest.New(ingest.Config{Brokers: brokers, Topics: topics, FetchMaxBytes: fetchMaxBytes,
-		FetchMaxWait: fetchMaxWait, Logger: quiet}, store)
+		FetchMaxWait: fetchMaxWait, Logger: quiet}, store.Store)
 	if err != nil {
 		return res, fmt.Errorf("bench: freshness: %w", err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // GeoConfig configures the geo scenario: truck position queries (point
@@ -362,7 +363,7 @@ type geoRun struct {
 	log          *slog.Logger
 	res          *GeoResult
 	lats, lons   []float64
-	store        *state.Store
+	store        *portstate.State
 	queryAddr    string
 	ceilingAddr  string
 	redis        *redisServer
@@ -421,7 +422,7 @@ func RunGeo(ctx context.Context, cfg GeoConfig) (res GeoResult, err error) {
 
 	r.lats, r.lons = geoPositions(cfg.Seed, cfg.Objects)
 	quiet := slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})
-	r.store, err = state.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: true, CacheBytes: geoCacheBytes, Logger: quiet})
+	r.store, err = portstate.Open(state.Options{Dir: filepath.Join(dir, "state"), NoSync: true, CacheBytes: geoCacheBytes, Logger: quiet})
 	if err != nil {
 		return res, wrap(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // GuardConfig configures the connection-guard scenario: the cost the guard
@@ -166,7 +167,7 @@ func containerNumber(n int) string {
 // guardPass opens a fresh store, applies the plans (not timed) when
 // withPlans, then the events in batches (timed).
 func guardPass(ctx context.Context, dir string, plans []state.Plan, events []state.Event, batch int, withPlans bool) (float64, int, error) {
-	s, err := state.Open(state.Options{Dir: dir, NoSync: true, Guard: state.GuardConfig{AlertTopic: "porttrack.alerts"}})
+	s, err := portstate.Open(state.Options{Dir: dir, NoSync: true, Guard: state.GuardConfig{AlertTopic: "porttrack.alerts"}})
 	if err != nil {
 		return 0, 0, err
 	}

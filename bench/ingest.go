@@ -22,6 +22,7 @@ import (
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // IngestConfig configures the ingest scenario. The zero value of every field
@@ -391,7 +392,7 @@ type engineRun struct {
 // Run until every record is consumed and applied and the engine is Ready.
 func runEngine(ctx context.Context, cfg IngestConfig, brokers []string, topics ingest.Topics, dir string, expected int64) (er engineRun, err error) {
 	quiet := slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})
-	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: quiet})
+	store, err := portstate.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: quiet})
 	if err != nil {
 		return er, err
 	}
@@ -410,7 +411,7 @@ func runEngine(ctx context.Context, cfg IngestConfig, brokers []string, topics i
 		FetchMaxBytes: fetchMaxBytes,
 		FetchMaxWait:  fetchMaxWait,
 		Logger:        quiet,
-	}, store)
+	}, store.Store)
 	if err != nil {
 		return er, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // BenchmarkContainerGet: GET /v1/containers/{id} in process for a box with
@@ -16,7 +17,7 @@ import (
 func BenchmarkContainerGet(b *testing.B) {
 	for _, n := range []int{5, 50, 500} {
 		b.Run(fmt.Sprint("events=", n), func(b *testing.B) {
-			store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+			store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 			if err != nil {
 				b.Fatal(err)
 			}

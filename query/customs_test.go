@@ -7,6 +7,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestCustomsReadinessAllocs pins the customs part of the container lookup
@@ -15,7 +16,7 @@ func TestCustomsReadinessAllocs(t *testing.T) {
 	if customsRace {
 		t.Skip("sync.Pool is a no-op under -race")
 	}
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // The DCSA fixture: two logistics tenants whose containers are
@@ -35,7 +36,7 @@ var (
 )
 
 type dcsaFixture struct {
-	store  *state.Store
+	store  *portstate.State
 	srv    *Server
 	client *fasthttp.Client
 	t0     time.Time
@@ -57,7 +58,7 @@ func newDCSAFixture(t *testing.T, open bool, opts ...func(*Config)) *dcsaFixture
 	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := t0
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm,
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm,
 		PortCalls: state.PortCallConfig{EventTopic: "porttrack.events", MinDwell: 2 * time.Minute},
 		Now: func() time.Time {
 			mu.Lock()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // Geofences: the port model's fences (read-only) and each tenant's own,
@@ -288,7 +289,7 @@ func (s *Server) fenceError(ctx *fasthttp.RequestCtx, id string, err error) {
 
 // FenceMetrics returns a writer of the geofence counters in Prometheus text,
 // for Config.Metrics.
-func FenceMetrics(st *state.Store) func(io.Writer) {
+func FenceMetrics(st *portstate.State) func(io.Writer) {
 	return func(w io.Writer) {
 		m := st.FenceMetrics()
 		fmt.Fprintf(w, "# HELP porttrack_geofences Tenants' geofences.\n# TYPE porttrack_geofences gauge\nporttrack_geofences %d\n", m.Fences)

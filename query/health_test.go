@@ -7,12 +7,13 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestHealthDegraded: /healthz and /readyz keep their status codes and add
 // "degraded" to their body while Config.Degraded lists something.
 func TestHealthDegraded(t *testing.T) {
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}

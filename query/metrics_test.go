@@ -9,10 +9,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 func TestMetricsEndpoint(t *testing.T) {
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}

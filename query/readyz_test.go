@@ -10,12 +10,13 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestReadyzReason: /readyz answers 503 with the engine's reason (a broker
 // that does not answer, say) in its JSON body, and 200 once ready.
 func TestReadyzReason(t *testing.T) {
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output of testdata scripts")
@@ -101,7 +102,7 @@ func runScript(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm, Now: func() time.Time {
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm, Now: func() time.Time {
 		return time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	}})
 	if err != nil {

@@ -14,11 +14,12 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // Config configures the HTTP API.
 type Config struct {
-	Store *state.Store
+	Store *portstate.State
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() bool
 	// Degraded, when not nil, lists what works but not as it should

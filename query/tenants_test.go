@@ -12,18 +12,19 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // tenantServer is a query server over an empty in-memory store.
 type tenantServer struct {
-	store  *state.Store
+	store  *portstate.State
 	client *fasthttp.Client
 }
 
 func newTenantServer(t *testing.T, cfg Config, opts state.Options) *tenantServer {
 	t.Helper()
 	opts.Dir, opts.FS = "db", vfs.NewMem()
-	store, err := state.Open(opts)
+	store, err := portstate.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // Multimodal endpoints: rail and barge departures with the connection
@@ -63,7 +64,7 @@ func (s *Server) parseWindow(ctx *fasthttp.RequestCtx, name string, def time.Dur
 
 // PlanMetrics returns a writer of the plan counters in Prometheus text, for
 // Config.Metrics.
-func PlanMetrics(st *state.Store) func(io.Writer) {
+func PlanMetrics(st *portstate.State) func(io.Writer) {
 	return func(w io.Writer) {
 		fmt.Fprintf(w, "# HELP porttrack_plans_unknown_station_total Rail and barge plan records (each version of a plan counts) whose departure station the port model does not know (judged by time alone, reason unknown_station).\n# TYPE porttrack_plans_unknown_station_total counter\nporttrack_plans_unknown_station_total %d\n", st.PlanMetrics().UnknownStation)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 func at(t *testing.T, s string) int64 {
@@ -36,7 +37,7 @@ func TestTrainRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // parseTruckLine parses a script line
@@ -54,7 +55,7 @@ func parseTruckLine(t *testing.T, l string) state.TruckReport {
 }
 
 func TestTruckRoutesMetrics(t *testing.T) {
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // BenchmarkTruckQueries: the truck point lookup and the radius query (2 km,
@@ -19,7 +20,7 @@ import (
 // exchange that `porttrack bench geo` measures.
 func BenchmarkTruckQueries(b *testing.B) {
 	const n = 200_000
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), NoSync: true})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem(), NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest/customs"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 func customsTestConfig() CustomsConfig {
@@ -36,7 +37,7 @@ func TestCustomsTrafficDecodesAndMatches(t *testing.T) {
 	// Complete the started orders so that every counted order is whole.
 	recs = g.Flush(recs)
 	st := g.CustomsStats()
-	s, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), NoSync: true})
+	s, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem(), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestAPIKeyCommand creates, lists and revokes keys on a data dir; the
@@ -25,7 +26,7 @@ func TestAPIKeyCommand(t *testing.T) {
 	if !strings.HasPrefix(key, "pt_") || len(key) < 40 {
 		t.Fatalf("key %q", key)
 	}
-	s, err := state.Open(state.Options{Dir: filepath.Join(dir, "state")})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(dir, "state")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestAPIKeyCommand(t *testing.T) {
 // state database.
 func initState(t *testing.T, dir string) {
 	t.Helper()
-	s, err := state.Open(state.Options{Dir: filepath.Join(dir, "state")})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(dir, "state")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestHelp: --help (and -h) of every command and subcommand prints the
@@ -244,7 +245,7 @@ func TestAPIKeyDataDir(t *testing.T) {
 		}
 	}
 	// In this process too (the state open here).
-	s, err := state.Open(state.Options{Dir: filepath.Join(empty, "state")})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(empty, "state")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +262,7 @@ func TestHoldState(t *testing.T) {
 	if dir == "" {
 		return // run by TestAPIKeyDataDir only
 	}
-	s, err := state.Open(state.Options{Dir: dir})
+	s, err := portstate.Open(state.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

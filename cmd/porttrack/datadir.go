@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // openStoppedNode opens the state database in a node's data dir for a
@@ -16,12 +17,12 @@ import (
 // no porttrack state rather than creating one (a mistyped --data-dir would
 // otherwise get keys the node never sees), and names a running node as
 // such rather than as Pebble's lock error.
-func openStoppedNode(dataDir string) (*state.Store, error) {
+func openStoppedNode(dataDir string) (*portstate.State, error) {
 	dir := filepath.Join(dataDir, "state")
 	if !holdsState(dir) {
 		return nil, usageError("invalid setting data_dir (flag --data-dir or PORTTRACK_DATA_DIR): %s holds no porttrack state (no database in %s): give the data dir of a node that has run (serve --data-dir)", dataDir, dir)
 	}
-	store, err := state.Open(state.Options{Dir: dir})
+	store, err := portstate.Open(state.Options{Dir: dir})
 	if err != nil && lockedByOther(err) {
 		return nil, &exitError{code: 1, err: fmt.Errorf("the data dir %s is in use by a running porttrack node: stop the node and run this again (Pebble allows one process per database); while it runs, give it an admin_key and use its API", dataDir)}
 	}

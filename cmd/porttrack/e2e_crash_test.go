@@ -22,6 +22,7 @@ import (
 	"github.com/porttrack/porttrack/bench/sim"
 	"github.com/porttrack/porttrack/ingest/rfid"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 const (
@@ -261,7 +262,7 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 
 	// The final state, read directly: every expected event exactly once.
 	fleet := sim.ContainerNumbers(seed, containers)
-	st, err := state.Open(state.Options{Dir: stateDir})
+	st, err := portstate.Open(state.Options{Dir: stateDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 				x.add(t, dec, v)
 			}
 		}
-		st, err := state.Open(state.Options{Dir: cr.snapDir})
+		st, err := portstate.Open(state.Options{Dir: cr.snapDir})
 		if err != nil {
 			t.Fatalf("opening the state left by kill %d: %v", cr.life, err)
 		}
@@ -457,7 +458,7 @@ func sumOffsets(m map[int32]int64) int64 {
 // partition (0 where none is stored).
 func storedOffsets(t *testing.T, dir string) map[int32]int64 {
 	t.Helper()
-	st, err := state.Open(state.Options{Dir: dir})
+	st, err := portstate.Open(state.Options{Dir: dir})
 	if err != nil {
 		t.Fatalf("opening the crashed state: %v", err)
 	}
@@ -555,7 +556,7 @@ func (x *expectation) add(t *testing.T, dec *rfid.Decoder, value []byte) {
 }
 
 // verifyStore checks st against x for every container of the fleet.
-func verifyStore(t *testing.T, label string, st *state.Store, fleet []string, x *expectation) {
+func verifyStore(t *testing.T, label string, st *portstate.State, fleet []string, x *expectation) {
 	t.Helper()
 	errs := 0
 	fail := func(format string, args ...any) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -56,6 +57,9 @@ func TestImportDirection(t *testing.T) {
 		}
 		checked++
 		top := rel(p.ImportPath)
+		if err := stateLayer(p.ImportPath, p.Imports); err != nil {
+			t.Error(err)
+		}
 		for _, d := range p.Imports {
 			if owner, ok := owned[d]; ok && top != owner {
 				t.Errorf("%s imports %s: only %s may", p.ImportPath, d, owner)
@@ -84,6 +88,57 @@ func TestImportDirection(t *testing.T) {
 	}
 	if checked < 5 {
 		t.Fatalf("checked only %d packages: go list output not as expected", checked)
+	}
+}
+
+// stateLayer checks the layers inside state: the kernel (package state)
+// imports none of the packages under it; a domain (state/<domain>) imports
+// the kernel and no other domain (it declares an interface for what it
+// needs of one, and portstate wires it); only portstate assembles them.
+func stateLayer(path string, imports []string) error {
+	kernel := module + "/state"
+	sub := func(p string) string { // "" unless p is under the kernel
+		if !strings.HasPrefix(p, kernel+"/") {
+			return ""
+		}
+		d, _, _ := strings.Cut(strings.TrimPrefix(p, kernel+"/"), "/")
+		return d
+	}
+	self := sub(path)
+	if path != kernel && (self == "" || self == "portstate") {
+		return nil
+	}
+	for _, d := range imports {
+		other := sub(d)
+		switch {
+		case other == "" || other == "testdata":
+		case path == kernel:
+			return fmt.Errorf("%s imports %s: the kernel imports none of the packages under it", path, d)
+		case other != self:
+			return fmt.Errorf("%s imports %s: a domain reaches another only through an interface of its own, wired by portstate", path, d)
+		}
+	}
+	return nil
+}
+
+// TestStateLayer guards stateLayer with the cases it must refuse and allow.
+func TestStateLayer(t *testing.T) {
+	for _, c := range []struct {
+		path    string
+		imports []string
+		ok      bool
+	}{
+		{module + "/state", []string{module + "/geo"}, true},
+		{module + "/state", []string{module + "/state/customs"}, false},
+		{module + "/state/customs", []string{module + "/state"}, true},
+		{module + "/state/multimodal", []string{module + "/state", module + "/state/customs"}, false},
+		{module + "/state/multimodal", []string{module + "/state/portstate"}, false},
+		{module + "/state/portstate", []string{module + "/state/customs", module + "/state/multimodal"}, true},
+		{module + "/query", []string{module + "/state/customs"}, true},
+	} {
+		if err := stateLayer(c.path, c.imports); (err == nil) != c.ok {
+			t.Errorf("stateLayer(%s, %v) = %v, want ok=%v", c.path, c.imports, err, c.ok)
+		}
 	}
 }
 

@@ -22,11 +22,12 @@ import (
 	"github.com/porttrack/porttrack/ingest/deliver"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // node is one running engine: state, ingest and the HTTP API.
 type node struct {
-	store  *state.Store
+	store  *portstate.State
 	engine *ingest.Engine
 	api    *query.Server
 	hooks  *deliver.Deliverer
@@ -47,7 +48,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("invalid setting customs.trusted_certs: %w", err)}
 	}
-	store, err := state.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm, TrackRetention: cfg.TrackRetention,
+	store, err := portstate.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: log, PortModel: pm, TrackRetention: cfg.TrackRetention,
 		Customs:   cfg.customsConfig(),
 		PortCalls: state.PortCallConfig{EventTopic: cfg.Topics.Events, MinDwell: cfg.PortCallMinDwell},
 		Fences:    state.FenceConfig{MinDwell: cfg.FenceMinDwell, MaxPerTenant: cfg.MaxFences, AlertTopic: cfg.Topics.Alerts, Readers: readers},
@@ -90,7 +91,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		RebalanceTimeout:    cfg.SessionTimeout,
 		HeartbeatInterval:   cfg.Heartbeat,
 		Logger:              log,
-	}, store)
+	}, store.Store)
 	if err != nil {
 		store.Close()
 		return nil, &exitError{code: 2, err: err}
@@ -197,7 +198,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // warnMixedRoles logs the tenants with keys of more than one role, which
 // versions before one role per tenant let be created: such a name shares
 // its geofences between the roles (subscriptions are kept apart by role).
-func warnMixedRoles(store *state.Store, log *slog.Logger) {
+func warnMixedRoles(store *portstate.State, log *slog.Logger) {
 	roles := map[string]map[string]bool{}
 	err := store.APIKeys(func(k *state.APIKey) error {
 		if roles[k.Tenant] == nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestAPIKeyTenantHasOneRole: issue 14 item 3. apikey create refuses the
@@ -64,7 +65,7 @@ func TestAdminKeyReplaced(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte("second-admin-key-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func(args []string, getenv func(string) string) *state.Store {
+	start := func(args []string, getenv func(string) string) *portstate.State {
 		t.Helper()
 		cfg, err := loadConfig(append([]string{"--brokers", "127.0.0.1:9", "--data-dir", dir, "--http-addr", "127.0.0.1:0"}, args...), getenv, io.Discard)
 		if err != nil {
@@ -80,7 +81,7 @@ func TestAdminKeyReplaced(t *testing.T) {
 		n.ln.Close()
 		return n.store
 	}
-	works := func(s *state.Store, key string) bool {
+	works := func(s *portstate.State, key string) bool {
 		t.Helper()
 		_, err := s.LookupAPIKey(key)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // ipv6Server starts a test server on [::1], skipping when the host has no
@@ -33,9 +34,9 @@ func ipv6Server(t *testing.T, h http.Handler) *httptest.Server {
 	return srv
 }
 
-func openStore(t *testing.T) *state.Store {
+func openStore(t *testing.T) *portstate.State {
 	t.Helper()
-	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s")})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s")})
 	if err != nil {
 		t.Fatal(err)
 	}

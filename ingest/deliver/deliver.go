@@ -21,11 +21,12 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // Config configures the deliverer.
 type Config struct {
-	Store *state.Store
+	Store *portstate.State
 	// Timeout bounds one POST, connection to last byte (default 10 s).
 	Timeout time.Duration
 	// MaxBatch is the most events per POST (default 100); MaxBodyBytes the

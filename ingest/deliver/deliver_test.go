@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // The receiver runs in a child process: this test binary started again
@@ -187,7 +188,7 @@ var (
 
 // applyEvents stores n container events alternating between the tenants'
 // boxes (the first event of each box carries its link).
-func applyEvents(t *testing.T, s *state.Store, first, n int) {
+func applyEvents(t *testing.T, s *portstate.State, first, n int) {
 	t.Helper()
 	codes := []state.Code{state.CodeGTIN, state.CodeLOAD, state.CodeDISC, state.CodeHOLD, state.CodeGTOT}
 	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
@@ -214,7 +215,7 @@ func applyEvents(t *testing.T, s *state.Store, first, n int) {
 }
 
 type node struct {
-	store  *state.Store
+	store  *portstate.State
 	cancel context.CancelFunc
 	done   chan error
 	d      *Deliverer
@@ -226,7 +227,7 @@ var allowLoopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.M
 
 func startNode(t *testing.T, dir string) *node {
 	t.Helper()
-	s, err := state.Open(state.Options{Dir: dir, NoSync: true})
+	s, err := portstate.Open(state.Options{Dir: dir, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +421,7 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 		w.WriteHeader(204)
 	}))
 	defer srv.Close()
-	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s")})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +488,7 @@ func TestDeniedCallbackAddress(t *testing.T) {
 	hit := false
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit = true }))
 	defer srv.Close()
-	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s")})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // ownedSubscription stores a port-role subscription owned by a new key of
 // tenant.
-func ownedSubscription(tb testing.TB, s *state.Store, tenant, callback string) *state.Subscription {
+func ownedSubscription(tb testing.TB, s *portstate.State, tenant, callback string) *state.Subscription {
 	tb.Helper()
 	k, err := s.CreateAPIKey("key-of-"+tenant+"-0123456789", state.APIKey{Tenant: tenant, Role: state.RolePort})
 	if err != nil {
@@ -37,7 +38,7 @@ func ownedSubscription(tb testing.TB, s *state.Store, tenant, callback string) *
 // subscriptions read nothing: one loop watches the log and wakes them,
 // instead of each polling it.
 func TestIdleSubscriptionsDoNotPoll(t *testing.T) {
-	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func BenchmarkIdleSubscriptions(b *testing.B) {
 }
 
 func benchIdle(b *testing.B, n int) {
-	s, err := state.Open(state.Options{Dir: filepath.Join(b.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(b.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func countingReceiver(t *testing.T) (srv *httptest.Server, received func() int) 
 // it, from where it stopped.
 func TestRevokedOwnerPausesDelivery(t *testing.T) {
 	srv, received := countingReceiver(t)
-	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 // still resumes it, from where it stopped.
 func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 	srv, received := countingReceiver(t)
-	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true, MaxSubscriptions: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +244,7 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 // paused subscriptions look at their owner every relistRounds rounds.
 func TestPausedResumesOnKeyChange(t *testing.T) {
 	srv, received := countingReceiver(t)
-	s, err := state.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true})
+	s, err := portstate.Open(state.Options{Dir: filepath.Join(t.TempDir(), "s"), NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
