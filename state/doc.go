@@ -49,6 +49,47 @@
 //     Values they return are copies; callbacks get memory valid only for the
 //     duration of the call.
 //
+// # Apply stages
+//
+// Store.Apply validates the batch, then runs the stages of applyOrder
+// (apply.go) over one transaction (Tx: one Pebble batch, the batch's clock,
+// the result and the outbox, DCSA and alert emitters): every stage's begin
+// hook, then every stage in this order, then the partition's offset, the
+// commit, and every stage's committed hook (publishing in-memory indexes).
+// Outbox and DCSA sequence numbers are taken in stage order, so the order
+// is part of the stored bytes.
+//
+//  1. container-events: dedupe by event id, history, id index, current
+//     states, DCSA equipment events. First: every later stage reads the
+//     current states this batch left (scratch) and the set of new events.
+//  2. locations: places the new events in the port model and re-derives the
+//     boxes' stays, places, dwell, boxes-on-board and loads-waiting
+//     entries. After container-events (it needs which events are new);
+//     before container-fences, which skips the boxes it puts on a ship.
+//  3. container-fences: fence observations of events that were their box's
+//     newest. After locations: a box that leaves its ship first takes the
+//     ship's fence membership back, and a box on board is where its ship
+//     is, so its own readings are not observations. Its begin and
+//     committed hooks hold the per-batch fence state of every stage that
+//     observes fences (vessels and trucks too).
+//  4. loads: gives loads waiting at a berth the ship now there. After
+//     locations (which records new waiting loads); before vessels, so that
+//     a box that finds its ship follows the ship's transitions of this
+//     batch.
+//  5. vessels: AIS reports, tracks, port calls (DCSA transport events),
+//     fence observations of ships, fanned out to the boxes on board.
+//  6. trucks: truck positions, tracks, the boxes a truck carries, fence
+//     observations. Before multimodal, which reads the rides it records
+//     (DCSA truck legs of waybills).
+//  7. customs: orders and three-document matching, receipts, container
+//     customs state. Before multimodal: the connection guard reads the
+//     customs blocks this batch changed.
+//  8. multimodal: rail and barge plans and events, waybills, then the
+//     connection guard over every plan whose boxes any earlier stage
+//     changed (events, customs, rides). Last of the domains for that reason.
+//  9. batch-outbox: the batch's own messages (dead letters of its records),
+//     after the derived ones.
+//
 // state knows nothing of Kafka, HTTP or metrics libraries: it imports only
 // Pebble, geo and the standard library (never ingest, query, bench or cmd).
 // Metrics() returns a plain struct that callers export.

@@ -1,12 +1,14 @@
 package state
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -651,10 +653,19 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 		}
 	}
 
+	// Plans in key order: the alerts they write take outbox sequence
+	// numbers, which must not depend on map order.
+	refs := make([]planRef, 0, len(mm.plans))
 	for ref, w := range mm.plans {
-		if !w.dirty {
-			continue
+		if w.dirty {
+			refs = append(refs, ref)
 		}
+	}
+	slices.SortFunc(refs, func(a, b planRef) int {
+		return cmp.Or(cmp.Compare(a.mode, b.mode), strings.Compare(a.id, b.id))
+	})
+	for _, ref := range refs {
+		w := mm.plans[ref]
 		var only map[string]struct{}
 		if !w.all {
 			only = w.boxes

@@ -407,116 +407,14 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 		return res, ErrClosed
 	}
 	sc := &s.mu.scratch
-	// Made anew after a large batch: clear costs a map's capacity.
-	if sc.current == nil || len(sc.current) > scratchMapMax || len(sc.seen) > scratchMapMax {
-		sc.current = make(map[string]*Container)
-		sc.seen = make(map[[32]byte]struct{})
-	}
-	clear(sc.current)
-	if sc.changed == nil {
-		sc.changed = make(map[string]struct{})
-	}
-	clear(sc.changed)
-	clear(sc.seen)
-	sc.observe = sc.observe[:0]
-	s.fenceBegin(b)
-	s.loadsBegin()
-
 	pb := s.db.NewBatch()
 	defer pb.Close()
-	stored, err := s.storedIDs(sc, b.Events)
-	if err != nil {
-		return res, err
+	tx := &Tx{s: s, pb: pb, b: b, now: now, res: &res, sc: sc}
+	for _, st := range applyOrder {
+		st.begin(tx)
 	}
-	if err := s.loadCurrent(sc, b.Events); err != nil {
-		return res, err
-	}
-	for i := range b.Events {
-		e := &b.Events[i]
-		h := sc.hashes[i]
-		if _, dup := sc.seen[h]; dup {
-			res.Duplicates++
-			continue
-		}
-		sc.seen[h] = struct{}{}
-		if _, ok := stored[h]; ok {
-			res.Duplicates++
-			continue
-		}
-		sc.key = eventIdxKey(sc.key[:0], &h)
-
-		hk := historyKey(nil, e.Container, e.Time, &h)
-		sc.val = appendHistory(sc.val[:0], e, now)
-		if err := pb.Set(hk, sc.val, nil); err != nil {
-			return res, err
-		}
-		if err := pb.Set(sc.key, hk[1:], nil); err != nil {
-			return res, err
-		}
-		c := sc.current[e.Container] // loaded by loadCurrent; Count == 0: new
-		if c.Count == 0 || newer(e, &c.Last) {
-			c.Last = Event{ID: e.ID, Container: e.Container, Code: e.Code, Time: e.Time, Location: e.Location}
-			// Observed after applyLocations: a box that leaves its ship
-			// first takes the ship's fence membership back.
-			sc.observe = append(sc.observe, i)
-		} else {
-			res.Late++
-		}
-		if c.Count == 0 || e.Time < c.First {
-			c.First = e.Time
-		}
-		if err := s.dcsaContainerEvent(pb, e, now, &res); err != nil {
-			return res, err
-		}
-		sc.changed[e.Container] = struct{}{}
-		c.Count++
-		c.Updated = now
-		res.Stored++
-	}
-	for id := range sc.changed {
-		sc.key = currentKey(sc.key[:0], id)
-		sc.val = appendCurrent(sc.val[:0], sc.current[id])
-		if err := pb.Set(sc.key, sc.val, nil); err != nil {
-			return res, err
-		}
-	}
-	if res.Stored > 0 {
-		if err := s.applyLocations(pb, b.Events, sc.hashes, stored, &res); err != nil {
-			return res, err
-		}
-	}
-	for _, i := range sc.observe {
-		// A box on board is where its ship is: its own readings (the load's
-		// crane reader) are not fence observations.
-		if e := &b.Events[i]; !s.fence.onShip[e.Container] {
-			if err := s.observeContainerEvent(pb, e, &res); err != nil {
-				return res, err
-			}
-		}
-	}
-	// Before the positions: a box that finds its ship now follows the
-	// ship's transitions of this batch.
-	if err := s.resolveLoads(pb, &res); err != nil {
-		return res, err
-	}
-	if len(b.Vessels) > 0 {
-		if err := s.applyVessels(pb, b.Vessels, now, &res); err != nil {
-			return res, err
-		}
-	}
-	if len(b.Trucks) > 0 {
-		if err := s.applyTrucks(pb, b.Trucks, &res); err != nil {
-			return res, err
-		}
-	}
-	if err := s.applyCustoms(pb, b.Customs, now, &res); err != nil {
-		return res, err
-	}
-	if err := s.applyMultimodal(pb, b, now, &res); err != nil {
-		return res, err
-	}
-	for i := range b.Outbox {
-		if err := s.putOutbox(pb, &b.Outbox[i]); err != nil {
+	for _, st := range applyOrder {
+		if err := st.apply(tx); err != nil {
 			return res, err
 		}
 	}
@@ -524,28 +422,11 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	if err := pb.Set(sc.key, binary.BigEndian.AppendUint64(sc.val[:0], uint64(b.Next)), nil); err != nil {
 		return res, err
 	}
-	var truckUps []truckUpdate
-	if len(b.Trucks) > 0 {
-		var err error
-		if truckUps, err = s.truckUpdates(); err != nil {
-			return res, err
-		}
-	}
 	if err := pb.Commit(s.writeO); err != nil {
 		return res, fmt.Errorf("state: commit batch: %w", err)
 	}
-	if len(b.Vessels) > 0 {
-		s.indexMovedVessels()
-	}
-	s.fenceCommitted()
-	s.loadsCommitted()
-	s.commitMultimodal()
-	if len(truckUps) > 0 {
-		if err := s.trucks.upsert(truckUps); err != nil {
-			// The batch is durable; the table is rebuilt from it at the
-			// next Open. Answers would be stale until then: fail loudly.
-			return res, err
-		}
+	if err := publishCommitted(tx); err != nil {
+		return res, err
 	}
 	s.m.batches.Add(1)
 	s.m.events.Add(uint64(res.Stored))
