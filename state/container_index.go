@@ -16,14 +16,9 @@ import (
 	"github.com/porttrack/porttrack/geo"
 )
 
-// Container location index key prefixes (FORMAT.md, "Container places and
-// dwell").
+// The container location index (FORMAT.md, "Container places and dwell";
+// its key prefixes are in keys.go).
 const (
-	prefixPlaceNow     byte = 0x13 // place | 0x00 | container → since
-	prefixPlaceHistory byte = 0x14 // place | 0x00 | day | container | since → until
-	prefixDwell        byte = 0x15 // since | container: boxes in the terminal
-	prefixLocation     byte = 0x16 // container → its stays (locationRecord)
-
 	placeEnd byte = 0x00 // terminates a place id in keys
 
 	// dayNanos is the bucket width of the place history: a closed stay is

@@ -13,20 +13,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Multimodal key prefixes (FORMAT.md).
-const (
-	prefixPlan          byte = 0x80
-	prefixPlanMember    byte = 0x81
-	prefixPlanService   byte = 0x83
-	prefixPlanStation   byte = 0x84
-	prefixPlanCutoff    byte = 0x85
-	prefixWaybill       byte = 0x86
-	prefixWaybillMember byte = 0x87
-	prefixGateAppt      byte = 0x88
-	prefixGuardClock    byte = 0x8F
-
-	idEnd byte = 0x00 // terminates a variable-length id inside a key
-)
+// idEnd terminates a variable-length id inside a multimodal key (the
+// prefixes are in keys.go).
+const idEnd byte = 0x00
 
 // GuardConfig tunes the connection guard. The step durations are how long
 // each remaining step is expected to take; a container whose expected ready

@@ -10,14 +10,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Truck key prefixes (FORMAT.md).
-const (
-	prefixTruck          byte = 0x40
-	prefixTruckTrack     byte = 0x41
-	prefixContainerTruck byte = 0x42
-
-	plateEnd byte = 0x00 // terminates a plate in keys
-)
+// plateEnd terminates a plate in keys (the truck key prefixes are in
+// keys.go).
+const plateEnd byte = 0x00
 
 // MaxTruckSpeedKmh bounds TruckReport.SpeedKmh: above it a GNSS speed is a
 // unit error or a glitch.

@@ -11,13 +11,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Vessel key prefixes (FORMAT.md).
-const (
-	prefixVessel      byte = 0x30
-	prefixVesselTrack byte = 0x31
-	prefixVesselIMO   byte = 0x32
-)
-
 // Unknown markers of VesselReport and Vessel numeric fields.
 const (
 	UnknownInt   = -1
