@@ -261,12 +261,17 @@ func (cc *ContainerCustoms) Blocks() []Block {
 // ContainerCustoms reads the customs state of a box into cc; ErrNotFound
 // when customs never spoke of it.
 func (s *Store) ContainerCustoms(id string, cc *ContainerCustoms) error {
+	return s.live().ContainerCustoms(id, cc)
+}
+
+// ContainerCustoms is Store.ContainerCustoms as the view sees it.
+func (vw *View) ContainerCustoms(id string, cc *ContainerCustoms) error {
 	if len(id) != ContainerLen {
 		return ErrNotFound
 	}
 	// The key lives in cc: a local array would escape into Get.
 	cc.key = append(append(cc.key[:0], prefixBoxCustoms), id...)
-	v, closer, err := s.db.Get(cc.key)
+	v, closer, err := vw.r.Get(cc.key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound
 	}

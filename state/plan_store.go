@@ -704,9 +704,9 @@ func (s *Store) guardClock() (int64, error) {
 }
 
 // eachPlanOf calls fn for every plan that lists container c (as stored).
-func (s *Store) eachPlanOf(c string, fn func(m Mode, id string) error) error {
+func (vw *View) eachPlanOf(c string, fn func(m Mode, id string) error) error {
 	prefix := append([]byte{prefixPlanMember}, c...)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	it, err := vw.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
 	if err != nil {
 		return err
 	}
@@ -1175,9 +1175,12 @@ func (s *Store) writeConnectionAlert(pb *pebble.Batch, p *PlanState, g *GuardSta
 
 // Plan returns a plan with its actual times and the guard's verdicts, or
 // ErrNotFound.
-func (s *Store) Plan(m Mode, id string) (PlanState, error) {
+func (s *Store) Plan(m Mode, id string) (PlanState, error) { return s.live().Plan(m, id) }
+
+// Plan is Store.Plan as the view sees it.
+func (vw *View) Plan(m Mode, id string) (PlanState, error) {
 	var p PlanState
-	found, err := s.storedPlan(m, id, &p)
+	found, err := storedPlan(vw.r, m, id, &p)
 	switch {
 	case err != nil:
 		return p, err
@@ -1190,7 +1193,11 @@ func (s *Store) Plan(m Mode, id string) (PlanState, error) {
 // storedPlan reads a plan state as stored into p; found is false when
 // there is none.
 func (s *Store) storedPlan(m Mode, id string, p *PlanState) (found bool, err error) {
-	found, err = getValue(s.db, planKey(nil, m, id), func(v []byte) error { return decodePlanState(m, id, v, p) })
+	return storedPlan(s.db, m, id, p)
+}
+
+func storedPlan(r pebble.Reader, m Mode, id string, p *PlanState) (found bool, err error) {
+	found, err = getValue(r, planKey(nil, m, id), func(v []byte) error { return decodePlanState(m, id, v, p) })
 	if err != nil {
 		return false, fmt.Errorf("state: plan %s %s: %w", m, id, err)
 	}
@@ -1200,7 +1207,11 @@ func (s *Store) storedPlan(m Mode, id string, p *PlanState) (found bool, err err
 // storedWaybill reads a waybill as stored into w; found is false when there
 // is none.
 func (s *Store) storedWaybill(id string, w *Waybill) (found bool, err error) {
-	found, err = getValue(s.db, waybillKey(nil, id), func(v []byte) error { return decodeWaybill(id, v, w) })
+	return storedWaybill(s.db, id, w)
+}
+
+func storedWaybill(r pebble.Reader, id string, w *Waybill) (found bool, err error) {
+	found, err = getValue(r, waybillKey(nil, id), func(v []byte) error { return decodeWaybill(id, v, w) })
 	if err != nil {
 		return false, fmt.Errorf("state: waybill %s: %w", id, err)
 	}
@@ -1245,9 +1256,12 @@ func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p
 }
 
 // Waybill returns a waybill, or ErrNotFound.
-func (s *Store) Waybill(id string) (Waybill, error) {
+func (s *Store) Waybill(id string) (Waybill, error) { return s.live().Waybill(id) }
+
+// Waybill is Store.Waybill as the view sees it.
+func (vw *View) Waybill(id string) (Waybill, error) {
 	var w Waybill
-	found, err := s.storedWaybill(id, &w)
+	found, err := storedWaybill(vw.r, id, &w)
 	if err == nil && !found {
 		err = ErrNotFound
 	}
@@ -1280,15 +1294,20 @@ func (s *Store) GateAppointments(gate string, from, to int64, fn func(w *Waybill
 
 // ContainerPlans calls fn for every plan that lists container c.
 func (s *Store) ContainerPlans(c string, fn func(p *PlanState) error) error {
+	return s.live().ContainerPlans(c, fn)
+}
+
+// ContainerPlans is Store.ContainerPlans as the view sees it.
+func (vw *View) ContainerPlans(c string, fn func(p *PlanState) error) error {
 	var refs []planRef
-	if err := s.eachPlanOf(c, func(m Mode, id string) error {
+	if err := vw.eachPlanOf(c, func(m Mode, id string) error {
 		refs = append(refs, planRef{m, id})
 		return nil
 	}); err != nil {
 		return err
 	}
 	for _, r := range refs {
-		p, err := s.Plan(r.mode, r.id)
+		p, err := vw.Plan(r.mode, r.id)
 		if err != nil {
 			return err
 		}

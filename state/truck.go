@@ -517,16 +517,21 @@ func (s *Store) EachTruck(fn func(*Truck) error) error {
 // the ride even before the truck reports again. The answer comes from one
 // consistent snapshot; read errors are logged and give ok false.
 func (s *Store) ContainerPosition(id string) (lat, lon float64, source string, t int64, ok bool) {
+	vw := s.View()
+	defer vw.Close()
+	return vw.ContainerPosition(id)
+}
+
+// ContainerPosition is Store.ContainerPosition as the view sees it.
+func (vw *View) ContainerPosition(id string) (lat, lon float64, source string, t int64, ok bool) {
 	if len(id) != ContainerLen {
 		return 0, 0, "", 0, false
 	}
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
 	fail := func(err error) (float64, float64, string, int64, bool) {
-		s.opts.Logger.Error("state: container position", "container", id, "err", err)
+		vw.s.opts.Logger.Error("state: container position", "container", id, "err", err)
 		return 0, 0, "", 0, false
 	}
-	link, found, err := s.truckLink(snap, id)
+	link, found, err := vw.s.truckLink(vw.r, id)
 	if err != nil {
 		return fail(err)
 	}
@@ -534,7 +539,7 @@ func (s *Store) ContainerPosition(id string) (lat, lon float64, source string, t
 		return 0, 0, "", 0, false
 	}
 	var kb [1 + ContainerLen]byte
-	v, closer, err := snap.Get(currentKey(kb[:0], id))
+	v, closer, err := vw.r.Get(currentKey(kb[:0], id))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
@@ -550,7 +555,7 @@ func (s *Store) ContainerPosition(id string) (lat, lon float64, source string, t
 			return 0, 0, "", 0, false
 		}
 	}
-	tr, err := getTruck(snap, link.Plate)
+	tr, err := getTruck(vw.r, link.Plate)
 	if err != nil {
 		return fail(err)
 	}
