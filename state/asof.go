@@ -108,7 +108,7 @@ func (vw *View) VesselAt(mmsi uint32, at int64) (TrackPoint, error) {
 	} else {
 		upper = trackKey(nil, mmsi, at+1)
 	}
-	it, err := vw.r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return p, err
 	}

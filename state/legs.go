@@ -166,7 +166,7 @@ func (vw *View) ContainerLegs(id string) (Legs, error) {
 // under way while it is the box's newest event.
 func (vw *View) vesselLegs(id string, c *Container, planStations []string, out *Legs) error {
 	prefix := append([]byte{prefixHistory}, id...)
-	it, err := vw.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ visit:
 // waybillsOf returns the waybills listing container c, as stored.
 func (vw *View) waybillsOf(c string) ([]string, error) {
 	prefix := append([]byte{prefixWaybillMember}, c...)
-	it, err := vw.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
 	if err != nil {
 		return nil, err
 	}

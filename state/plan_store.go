@@ -706,7 +706,7 @@ func (s *Store) guardClock() (int64, error) {
 // eachPlanOf calls fn for every plan that lists container c (as stored).
 func (vw *View) eachPlanOf(c string, fn func(m Mode, id string) error) error {
 	prefix := append([]byte{prefixPlanMember}, c...)
-	it, err := vw.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
 	if err != nil {
 		return err
 	}

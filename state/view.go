@@ -47,3 +47,14 @@ func (vw *View) Close() error {
 // live is the view of the Store's own read methods: each read on the live
 // database.
 func (s *Store) live() *View { return &View{s: s, r: s.db} }
+
+// newIter opens an iterator on the view. Calling NewIter on the concrete
+// type rather than through pebble.Reader lets the options stay on the
+// caller's stack (an interface call makes them escape: one allocation per
+// iterator on the container answer's path).
+func (vw *View) newIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
+	if vw.snap != nil {
+		return vw.snap.NewIter(o)
+	}
+	return vw.s.db.NewIter(o)
+}
