@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/porttrack/porttrack/geo"
@@ -69,6 +70,9 @@ func (vw *View) VesselsNear(lat, lon, radiusM float64, limit int, fn func(v *Ves
 	}
 	for _, h := range hits {
 		v, err := vw.Vessel(h.mmsi)
+		if errors.Is(err, ErrNotFound) {
+			continue // indexed after the view's snapshot was taken
+		}
 		if err != nil {
 			return err
 		}
