@@ -215,8 +215,11 @@ func (s *Server) customsReleased(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	now := s.now()
 	l := newList(ctx, `{"containers":[`)
-	next, err := s.cfg.Store.CustomsReleased(q, func(rb *state.ReleasedBox) (bool, error) {
-		c, err := s.cfg.Store.Container(rb.Container)
+	// The list and each box's current state from one snapshot.
+	vw := s.cfg.Store.View()
+	defer vw.Close()
+	next, err := vw.CustomsReleased(q, func(rb *state.ReleasedBox) (bool, error) {
+		c, err := vw.Container(rb.Container)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			return false, err
 		}

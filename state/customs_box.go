@@ -344,8 +344,13 @@ type ReleasedBox struct {
 // CustomsReleased calls fn for released boxes in container order; fn
 // returns whether the box counts toward the page (a filter).
 func (s *Store) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool, error)) (string, error) {
+	return s.live().CustomsReleased(q, fn)
+}
+
+// CustomsReleased is Store.CustomsReleased as the view sees it.
+func (vw *View) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool, error)) (string, error) {
 	var rb ReleasedBox
-	return s.scanCustomsListFiltered('r', q, func(id string, v []byte) (bool, error) {
+	return vw.scanCustomsListFiltered('r', q, func(id string, v []byte) (bool, error) {
 		r := reader{b: v}
 		rb.Container, rb.Since, rb.Status = id, r.varint(), r.str()
 		if r.err != nil {
@@ -356,10 +361,10 @@ func (s *Store) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool,
 }
 
 func (s *Store) scanCustomsList(kind byte, q CustomsListQuery, fn func(id string, v []byte) error) (string, error) {
-	return s.scanCustomsListFiltered(kind, q, func(id string, v []byte) (bool, error) { return true, fn(id, v) })
+	return s.live().scanCustomsListFiltered(kind, q, func(id string, v []byte) (bool, error) { return true, fn(id, v) })
 }
 
-func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(id string, v []byte) (bool, error)) (string, error) {
+func (vw *View) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(id string, v []byte) (bool, error)) (string, error) {
 	if q.Limit <= 0 {
 		return "", errors.New("state: limit must be positive")
 	}
@@ -370,7 +375,7 @@ func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(i
 		}
 		lower = append(append(lower, q.Cursor...), 0)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixCustomsList, kind + 1}})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixCustomsList, kind + 1}})
 	if err != nil {
 		return "", err
 	}
@@ -383,7 +388,7 @@ func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(i
 		k := it.Key()
 		id := string(k[2:])
 		if q.Scope != nil {
-			vis, err := filter.visible(s.db, id, q.Scope)
+			vis, err := filter.visible(vw.r, id, q.Scope)
 			if err != nil {
 				return "", err
 			}

@@ -1221,20 +1221,34 @@ func storedWaybill(r pebble.Reader, id string, w *Waybill) (found bool, err erro
 // PlansFrom calls fn for the plans departing from station with departure
 // in [from, to), in departure order.
 func (s *Store) PlansFrom(station string, from, to int64, fn func(p *PlanState) error) error {
-	return s.plansByTime(prefixPlanStation, station, from, to, fn)
+	vw := s.View()
+	defer vw.Close()
+	return vw.PlansFrom(station, from, to, fn)
+}
+
+// PlansFrom is Store.PlansFrom as the view sees it.
+func (vw *View) PlansFrom(station string, from, to int64, fn func(p *PlanState) error) error {
+	return vw.plansByTime(prefixPlanStation, station, from, to, fn)
 }
 
 // PlansOfService calls fn for the plans of a service with departure in
 // [from, to), in departure order.
 func (s *Store) PlansOfService(service string, from, to int64, fn func(p *PlanState) error) error {
-	return s.plansByTime(prefixPlanService, service, from, to, fn)
+	vw := s.View()
+	defer vw.Close()
+	return vw.PlansOfService(service, from, to, fn)
 }
 
-func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p *PlanState) error) error {
+// PlansOfService is Store.PlansOfService as the view sees it.
+func (vw *View) PlansOfService(service string, from, to int64, fn func(p *PlanState) error) error {
+	return vw.plansByTime(prefixPlanService, service, from, to, fn)
+}
+
+func (vw *View) plansByTime(prefix byte, group string, from, to int64, fn func(p *PlanState) error) error {
 	lower := planTimeKey(nil, prefix, group, from, 0, "")
 	upper := planTimeKey(nil, prefix, group, to, 0, "")
 	n := 1 + len(group) + 1 + 8
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
 	if err != nil {
 		return err
 	}
@@ -1244,7 +1258,7 @@ func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p
 		if len(k) < n+2 {
 			return fmt.Errorf("state: plan time key %x: %w", k, errCorrupt)
 		}
-		p, err := s.Plan(Mode(k[n]), string(k[n+1:]))
+		p, err := vw.Plan(Mode(k[n]), string(k[n+1:]))
 		if err != nil {
 			return err
 		}
@@ -1271,17 +1285,24 @@ func (vw *View) Waybill(id string) (Waybill, error) {
 // GateAppointments calls fn for the waybills with an appointment at gate
 // starting in [from, to), in start order.
 func (s *Store) GateAppointments(gate string, from, to int64, fn func(w *Waybill) error) error {
+	vw := s.View()
+	defer vw.Close()
+	return vw.GateAppointments(gate, from, to, fn)
+}
+
+// GateAppointments is Store.GateAppointments as the view sees it.
+func (vw *View) GateAppointments(gate string, from, to int64, fn func(w *Waybill) error) error {
 	lower := planTimeKey(nil, prefixGateAppt, gate, from, 0, "")
 	upper := planTimeKey(nil, prefixGateAppt, gate, to, 0, "")
 	n := 1 + len(gate) + 1 + 8
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
-		w, err := s.Waybill(string(k[n+1:]))
+		w, err := vw.Waybill(string(k[n+1:]))
 		if err != nil {
 			return err
 		}
