@@ -78,26 +78,33 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 		s.containerAt(ctx, id, at)
 		return
 	}
-	c, err := s.cfg.Store.Container(id)
+	// Every family of the answer is read from one snapshot, so that the
+	// answer never mixes two batches (state.View).
+	vw := s.cfg.Store.View()
+	defer vw.Close()
+	c, err := vw.Container(id)
 	if errors.Is(err, state.ErrNotFound) {
-		s.customsOnlyContainer(ctx, id) // a box only customs spoke of
+		s.customsOnlyContainer(ctx, vw, id) // a box only customs spoke of
 		return
 	}
 	if err != nil {
 		s.storeError(ctx, "container "+id, err)
 		return
 	}
-	loc, err := s.cfg.Store.ContainerLocation(id)
+	if s.hookContainerRead != nil {
+		s.hookContainerRead()
+	}
+	loc, err := vw.ContainerLocation(id)
 	if err != nil {
 		s.storeError(ctx, "container "+id, err)
 		return
 	}
 	var pos *containerPosition
-	if p, ok := s.containerPosition(id); ok {
+	if p, ok := viewContainerPosition(vw, id); ok {
 		pos = &p
 	} else if loc.Vessel != 0 {
 		// Loaded onto a ship: the ship's position.
-		v, err := s.cfg.Store.Vessel(loc.Vessel)
+		v, err := vw.Vessel(loc.Vessel)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			s.storeError(ctx, "container "+id, err)
 			return
@@ -110,7 +117,7 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 	if loc.HasPlace {
 		place = &loc.Place
 	}
-	legs, err := s.cfg.Store.ContainerLegs(id)
+	legs, err := vw.ContainerLegs(id)
 	if err != nil {
 		s.storeError(ctx, "container "+id, err)
 		return
@@ -119,7 +126,7 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 	b = appendContainer(b, &c, place, pos, 0)
 	b = appendTransport(b[:len(b)-1], &legs)
 	// The customs state and pickup readiness.
-	b, _, err = s.appendCustomsReadiness(b, id, &c)
+	b, _, err = appendCustomsReadiness(b, vw, id, &c)
 	if err != nil {
 		s.storeError(ctx, "container "+id, err)
 		return

@@ -215,8 +215,11 @@ func (s *Server) customsReleased(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	now := s.now()
 	l := newList(ctx, `{"containers":[`)
-	next, err := s.cfg.Store.CustomsReleased(q, func(rb *state.ReleasedBox) (bool, error) {
-		c, err := s.cfg.Store.Container(rb.Container)
+	// The list and each box's current state from one snapshot.
+	vw := s.cfg.Store.View()
+	defer vw.Close()
+	next, err := vw.CustomsReleased(q, func(rb *state.ReleasedBox) (bool, error) {
+		c, err := vw.Container(rb.Container)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			return false, err
 		}
@@ -307,14 +310,14 @@ func appendBlock(b []byte, first *bool, kind string, since int64, reason string)
 }
 
 // appendCustomsReadiness appends the "customs" (when customs spoke of the
-// box) and "readiness" members of a container answer; c is nil when no
-// RFID/EPCIS event of the box is known. found reports whether customs
-// state exists.
-func (s *Server) appendCustomsReadiness(b []byte, id string, c *state.Container) ([]byte, bool, error) {
+// box) and "readiness" members of a container answer, read from the
+// answer's view; c is nil when no RFID/EPCIS event of the box is known.
+// found reports whether customs state exists.
+func appendCustomsReadiness(b []byte, vw *state.View, id string, c *state.Container) ([]byte, bool, error) {
 	sc := customsScratch.Get().(*customsBuf)
 	defer customsScratch.Put(sc)
 	cc := &sc.cc
-	err := s.cfg.Store.ContainerCustoms(id, cc)
+	err := vw.ContainerCustoms(id, cc)
 	found := err == nil
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return b, false, err
@@ -370,9 +373,9 @@ func (s *Server) appendCustomsReadiness(b []byte, id string, c *state.Container)
 
 // customsOnlyContainer answers GET /v1/containers/{id} for a box with no
 // RFID/EPCIS event: its customs state and readiness, or 404.
-func (s *Server) customsOnlyContainer(ctx *fasthttp.RequestCtx, id string) {
+func (s *Server) customsOnlyContainer(ctx *fasthttp.RequestCtx, vw *state.View, id string) {
 	b := appendString(append(body(ctx), `{"id":`...), id)
-	b, found, err := s.appendCustomsReadiness(b, id, nil)
+	b, found, err := appendCustomsReadiness(b, vw, id, nil)
 	if err == nil && !found {
 		err = state.ErrNotFound
 	}

@@ -72,6 +72,9 @@ type Server struct {
 	rate   *rateLimiter
 	// origins is Config.CORSOrigins as a set (parseOrigins).
 	origins map[string]bool
+	// hookContainerRead, when set (tests only), runs in GET
+	// /v1/containers/{id} between its first read and the others.
+	hookContainerRead func()
 }
 
 // New builds a server; Serve runs it.

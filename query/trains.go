@@ -85,14 +85,17 @@ func (s *Server) plan(ctx *fasthttp.RequestCtx, m state.Mode, raw []byte) {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_"+planNoun(m)+"_id", fmt.Sprintf("%q is not a %s id (1 to %d bytes)", raw, planNoun(m), state.MaxPlanIDLen))
 		return
 	}
-	p, err := s.cfg.Store.Plan(m, id)
+	// The plan and the next departure of its service from one snapshot.
+	vw := s.cfg.Store.View()
+	defer vw.Close()
+	p, err := vw.Plan(m, id)
 	if err != nil {
 		s.storeError(ctx, planNoun(m)+" "+id, err)
 		return
 	}
 	var next *state.PlanState
 	if p.Service != "" {
-		_ = s.cfg.Store.PlansOfService(p.Service, p.Departure+1, math.MaxInt64, func(n *state.PlanState) error {
+		_ = vw.PlansOfService(p.Service, p.Departure+1, math.MaxInt64, func(n *state.PlanState) error {
 			if n.Mode == p.Mode && n.ID == p.ID || n.Departed != 0 {
 				return nil
 			}

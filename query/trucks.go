@@ -147,10 +147,10 @@ type containerPosition struct {
 	time     int64
 }
 
-func (s *Server) containerPosition(id string) (containerPosition, bool) {
+func viewContainerPosition(vw *state.View, id string) (containerPosition, bool) {
 	var p containerPosition
 	var ok bool
-	p.lat, p.lon, p.source, p.time, ok = s.cfg.Store.ContainerPosition(id)
+	p.lat, p.lon, p.source, p.time, ok = vw.ContainerPosition(id)
 	return p, ok
 }
 

@@ -95,6 +95,11 @@ func (s *Store) TruckAt(plate string, at int64) (TruckPoint, error) {
 // VesselAt returns where the vessel was at time at: its newest track point
 // at or before at. ErrNotFound as for TruckAt.
 func (s *Store) VesselAt(mmsi uint32, at int64) (TrackPoint, error) {
+	return s.live().VesselAt(mmsi, at)
+}
+
+// VesselAt is Store.VesselAt as the view sees it.
+func (vw *View) VesselAt(mmsi uint32, at int64) (TrackPoint, error) {
 	var p TrackPoint
 	lower := binary.BigEndian.AppendUint32([]byte{prefixVesselTrack}, mmsi)
 	var upper []byte
@@ -103,7 +108,7 @@ func (s *Store) VesselAt(mmsi uint32, at int64) (TrackPoint, error) {
 	} else {
 		upper = trackKey(nil, mmsi, at+1)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return p, err
 	}

@@ -8,15 +8,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Key prefixes (FORMAT.md).
+// Key prefixes are in keys.go.
 const (
-	prefixVersion  byte = 0x01
-	prefixOffset   byte = 0x02
-	prefixCurrent  byte = 0x10
-	prefixHistory  byte = 0x11
-	prefixEventIdx byte = 0x12
-	prefixOutbox   byte = 0x20
-
 	formatVersion uint32 = 1
 	valueV1       byte   = 1
 

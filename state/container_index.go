@@ -16,14 +16,9 @@ import (
 	"github.com/porttrack/porttrack/geo"
 )
 
-// Container location index key prefixes (FORMAT.md, "Container places and
-// dwell").
+// The container location index (FORMAT.md, "Container places and dwell";
+// its key prefixes are in keys.go).
 const (
-	prefixPlaceNow     byte = 0x13 // place | 0x00 | container → since
-	prefixPlaceHistory byte = 0x14 // place | 0x00 | day | container | since → until
-	prefixDwell        byte = 0x15 // since | container: boxes in the terminal
-	prefixLocation     byte = 0x16 // container → its stays (locationRecord)
-
 	placeEnd byte = 0x00 // terminates a place id in keys
 
 	// dayNanos is the bucket width of the place history: a closed stay is
@@ -456,16 +451,22 @@ type ContainerLocation struct {
 // ship is looked for again from the tracks as they are now; the answer is
 // not written back (the box's next event rewrites the record).
 func (s *Store) ContainerLocation(id string) (ContainerLocation, error) {
+	return s.live().ContainerLocation(id)
+}
+
+// ContainerLocation is Store.ContainerLocation as the view sees it; the ship
+// at a berth is looked for in the live vessel index (not part of the view).
+func (vw *View) ContainerLocation(id string) (ContainerLocation, error) {
 	var l ContainerLocation
 	if len(id) != ContainerLen {
 		return l, nil
 	}
 	var rec locationRecord
-	found, err := s.locationRecord(s.db, id, &rec)
+	found, err := vw.s.locationRecord(vw.r, id, &rec)
 	if err != nil || !found {
 		return l, err
 	}
-	if q := s.loc.byID[rec.lastPlace]; q != nil && rec.lastPlace != "" {
+	if q := vw.s.loc.byID[rec.lastPlace]; q != nil && rec.lastPlace != "" {
 		l.Place, l.HasPlace = *q, true
 		if n := len(rec.stays); n > 0 && rec.stays[n-1].until == 0 && rec.stays[n-1].place == rec.lastPlace {
 			l.Since = rec.stays[n-1].since
@@ -474,7 +475,7 @@ func (s *Store) ContainerLocation(id string) (ContainerLocation, error) {
 	if rec.loaded != 0 {
 		l.Vessel, l.Loaded = rec.vessel, rec.loaded
 		if l.Vessel == 0 {
-			if l.Vessel, err = s.vesselAtBerth(rec.lastPlace, rec.loaded); err != nil {
+			if l.Vessel, err = vw.vesselAtBerth(rec.lastPlace, rec.loaded); err != nil {
 				return l, err
 			}
 		}
@@ -739,18 +740,22 @@ func (s *Store) Now() time.Time { return s.opts.Now() }
 // track places it in the berth's fence at t (its newest position at or
 // before t). 0 when place is not a berth or no such vessel is found.
 func (s *Store) vesselAtBerth(place string, t int64) (uint32, error) {
-	p := s.loc.byID[place]
+	return s.live().vesselAtBerth(place, t)
+}
+
+func (vw *View) vesselAtBerth(place string, t int64) (uint32, error) {
+	p := vw.s.loc.byID[place]
 	if p == nil || p.Kind != KindBerth {
 		return 0, nil
 	}
-	fe, ok := s.opts.PortModel.Fence(place)
+	fe, ok := vw.s.opts.PortModel.Fence(place)
 	if !ok {
 		return 0, nil
 	}
 	var found uint32
 	var ferr error
-	err := s.VesselsNear(p.Lat, p.Lon, p.Radius+vesselSearchM, 0, func(v *Vessel, _ float64) bool {
-		tp, err := s.VesselAt(v.MMSI, t)
+	err := vw.VesselsNear(p.Lat, p.Lon, p.Radius+vesselSearchM, 0, func(v *Vessel, _ float64) bool {
+		tp, err := vw.VesselAt(v.MMSI, t)
 		if errors.Is(err, ErrNotFound) {
 			return true
 		}

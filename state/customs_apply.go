@@ -15,19 +15,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Key prefixes of customs state (FORMAT.md, range 0x50-0x5F).
-const (
-	prefixOrder       byte = 0x50 // ebpCode 0 orderNo -> order record
-	prefixLogiLink    byte = 0x51 // logisticsCode 0 logisticsNo -> ebpCode 0 orderNo
-	prefixLogistics   byte = 0x52 // logisticsCode 0 logisticsNo -> waybill
-	prefixReceipt     byte = 0x53 // ebpCode 0 copNo -> receipt state
-	prefixCopLink     byte = 0x54 // ebpCode 0 copNo -> orderNo
-	prefixOrderIdx    byte = 0x55 // kind byte | value 0 ebpCode 0 orderNo -> summary
-	prefixDeadline    byte = 0x56 // deadline u64 | ebpCode 0 orderNo -> empty
-	prefixBoxCustoms  byte = 0x58 // container -> container customs state
-	prefixCustomsList byte = 0x59 // 'h' | container (held), 'r' | container (released)
-)
-
 // Order index kinds (0x55).
 const (
 	orderIdxResult = 'r'

@@ -261,12 +261,17 @@ func (cc *ContainerCustoms) Blocks() []Block {
 // ContainerCustoms reads the customs state of a box into cc; ErrNotFound
 // when customs never spoke of it.
 func (s *Store) ContainerCustoms(id string, cc *ContainerCustoms) error {
+	return s.live().ContainerCustoms(id, cc)
+}
+
+// ContainerCustoms is Store.ContainerCustoms as the view sees it.
+func (vw *View) ContainerCustoms(id string, cc *ContainerCustoms) error {
 	if len(id) != ContainerLen {
 		return ErrNotFound
 	}
 	// The key lives in cc: a local array would escape into Get.
 	cc.key = append(append(cc.key[:0], prefixBoxCustoms), id...)
-	v, closer, err := s.db.Get(cc.key)
+	v, closer, err := vw.r.Get(cc.key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound
 	}
@@ -339,8 +344,13 @@ type ReleasedBox struct {
 // CustomsReleased calls fn for released boxes in container order; fn
 // returns whether the box counts toward the page (a filter).
 func (s *Store) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool, error)) (string, error) {
+	return s.live().CustomsReleased(q, fn)
+}
+
+// CustomsReleased is Store.CustomsReleased as the view sees it.
+func (vw *View) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool, error)) (string, error) {
 	var rb ReleasedBox
-	return s.scanCustomsListFiltered('r', q, func(id string, v []byte) (bool, error) {
+	return vw.scanCustomsListFiltered('r', q, func(id string, v []byte) (bool, error) {
 		r := reader{b: v}
 		rb.Container, rb.Since, rb.Status = id, r.varint(), r.str()
 		if r.err != nil {
@@ -351,10 +361,10 @@ func (s *Store) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool,
 }
 
 func (s *Store) scanCustomsList(kind byte, q CustomsListQuery, fn func(id string, v []byte) error) (string, error) {
-	return s.scanCustomsListFiltered(kind, q, func(id string, v []byte) (bool, error) { return true, fn(id, v) })
+	return s.live().scanCustomsListFiltered(kind, q, func(id string, v []byte) (bool, error) { return true, fn(id, v) })
 }
 
-func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(id string, v []byte) (bool, error)) (string, error) {
+func (vw *View) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(id string, v []byte) (bool, error)) (string, error) {
 	if q.Limit <= 0 {
 		return "", errors.New("state: limit must be positive")
 	}
@@ -365,7 +375,7 @@ func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(i
 		}
 		lower = append(append(lower, q.Cursor...), 0)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixCustomsList, kind + 1}})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixCustomsList, kind + 1}})
 	if err != nil {
 		return "", err
 	}
@@ -378,7 +388,7 @@ func (s *Store) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(i
 		k := it.Key()
 		id := string(k[2:])
 		if q.Scope != nil {
-			vis, err := filter.visible(s.db, id, q.Scope)
+			vis, err := filter.visible(vw.r, id, q.Scope)
 			if err != nil {
 				return "", err
 			}

@@ -21,12 +21,6 @@ import (
 // webhook deliverer tails it; the same bytes go to the events topic through
 // the outbox. See FORMAT.md "DCSA event log".
 
-const (
-	prefixDCSALog byte = 0x64
-	prefixDCSAID  byte = 0x65
-	prefixDCSABox byte = 0x6B // equipment index: container | seq
-)
-
 // DCSA event types.
 const (
 	DCSAEquipment = "EQUIPMENT"

@@ -20,15 +20,10 @@ import (
 // delivery log, written by the deliverer. See FORMAT.md "Subscriptions".
 
 const (
-	prefixSub         byte = 0x66
-	prefixSubState    byte = 0x67
-	prefixSubDead     byte = 0x68
-	prefixSubLog      byte = 0x69
-	prefixSubReplay   byte = 0x6A
-	maxDeliveryLog         = 1000 // records kept per subscription
-	MinSecretLen           = 32
-	MaxSecretLen           = 64
-	MaxCallbackURLLen      = 2048
+	maxDeliveryLog    = 1000 // records kept per subscription
+	MinSecretLen      = 32
+	MaxSecretLen      = 64
+	MaxCallbackURLLen = 2048
 )
 
 // subLock serialises the read-modify-write of subscription records,

@@ -47,7 +47,13 @@
 //     event enters the history and leaves current state alone.
 //   - Readers (Container, History, ScanOutbox) never take the write lock.
 //     Values they return are copies; callbacks get memory valid only for the
-//     duration of the call.
+//     duration of the call. An answer that reads several families reads
+//     them through one View (view.go), a Pebble snapshot, so it never mixes
+//     two batches. LOCKS.md gives the lock order and the places where IO is
+//     still done under a lock others wait on.
+//   - Every key family is a row of the table in keys.go, with its owning
+//     domain and its FORMAT.md section; TestKeyFamilies keeps the three in
+//     agreement.
 //
 // # Apply stages
 //

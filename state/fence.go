@@ -16,11 +16,8 @@ import (
 	"github.com/porttrack/porttrack/geo"
 )
 
-// Geofence key prefixes (FORMAT.md).
+// Geofence key layout (FORMAT.md; the prefixes are in keys.go).
 const (
-	prefixUserFence        byte = 0x70
-	prefixFenceMember      byte = 0x71
-	prefixContainerFObs    byte = 0x72
 	fenceKeySep            byte = 0x00 // ends the tenant and the fence id in keys
 	maxFenceIDLen               = 128
 	maxTenantLen                = 128

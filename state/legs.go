@@ -51,8 +51,15 @@ func legTime(l *Leg) int64 {
 // discharge and load), the waybills and the rail and barge plans that list
 // it, and where it is now. ErrNotFound when nothing at all is known of it.
 func (s *Store) ContainerLegs(id string) (Legs, error) {
+	vw := s.View()
+	defer vw.Close()
+	return vw.ContainerLegs(id)
+}
+
+// ContainerLegs is Store.ContainerLegs as the view sees it.
+func (vw *View) ContainerLegs(id string) (Legs, error) {
 	out := Legs{Current: -1, Next: -1}
-	c, err := s.Container(id)
+	c, err := vw.Container(id)
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return out, err
@@ -61,7 +68,7 @@ func (s *Store) ContainerLegs(id string) (Legs, error) {
 	// a rail station of a plan) starts one.
 	var planStations []string
 	var plans []PlanState
-	if err := s.ContainerPlans(id, func(p *PlanState) error {
+	if err := vw.ContainerPlans(id, func(p *PlanState) error {
 		plans = append(plans, *p)
 		planStations = append(planStations, p.From, p.To)
 		return nil
@@ -69,7 +76,7 @@ func (s *Store) ContainerLegs(id string) (Legs, error) {
 		return out, err
 	}
 	if known {
-		if err := s.vesselLegs(id, &c, planStations, &out); err != nil {
+		if err := vw.vesselLegs(id, &c, planStations, &out); err != nil {
 			return out, err
 		}
 	}
@@ -91,18 +98,18 @@ func (s *Store) ContainerLegs(id string) (Legs, error) {
 	}
 	var ride truckLink
 	var onTruck bool
-	if ride, onTruck, err = s.truckLink(s.db, id); err != nil {
+	if ride, onTruck, err = vw.s.truckLink(vw.r, id); err != nil {
 		return out, err
 	}
 	// As for ContainerPosition: a later event of the box ends the ride.
 	onTruck = onTruck && !(known && c.Count > 0 && c.Last.Time >= ride.Time)
-	wids, err := s.waybillsOf(id)
+	wids, err := vw.waybillsOf(id)
 	if err != nil {
 		return out, err
 	}
 	if len(wids) > 0 || onTruck {
 		for _, wid := range wids {
-			w, err := s.Waybill(wid)
+			w, err := vw.Waybill(wid)
 			if err != nil {
 				if errors.Is(err, ErrNotFound) {
 					continue
@@ -157,9 +164,9 @@ func (s *Store) ContainerLegs(id string) (Legs, error) {
 // visits are not this journey's), so the cost is the visit's events, not
 // the box's whole life. A load not at a plan's station is a vessel leg,
 // under way while it is the box's newest event.
-func (s *Store) vesselLegs(id string, c *Container, planStations []string, out *Legs) error {
+func (vw *View) vesselLegs(id string, c *Container, planStations []string, out *Legs) error {
 	prefix := append([]byte{prefixHistory}, id...)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
 	if err != nil {
 		return err
 	}
@@ -201,9 +208,9 @@ visit:
 }
 
 // waybillsOf returns the waybills listing container c, as stored.
-func (s *Store) waybillsOf(c string) ([]string, error) {
+func (vw *View) waybillsOf(c string) ([]string, error) {
 	prefix := append([]byte{prefixWaybillMember}, c...)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
 	if err != nil {
 		return nil, err
 	}

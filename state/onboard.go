@@ -12,10 +12,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// prefixOnBoard: mmsi | container → loaded (FORMAT.md, "Boxes on board").
-// The bare prefix is the marker that the family is built.
-const prefixOnBoard byte = 0x17
-
 func onBoardKey(dst []byte, mmsi uint32, box string) []byte {
 	dst = binary.BigEndian.AppendUint32(append(dst, prefixOnBoard), mmsi)
 	return append(dst, box...)

@@ -16,10 +16,6 @@ import (
 	"github.com/porttrack/porttrack/geo"
 )
 
-// prefixPendingLoad: berth | 0x00 | loaded | container → a load that found
-// no ship (FORMAT.md, "Loads waiting for their ship").
-const prefixPendingLoad byte = 0x18
-
 // pendingLoadMaxAge is how long after a load its ship may still be found:
 // a load whose ship's AIS positions have not placed it at the berth by then
 // (a ship without AIS, a feed down for days) stops being looked for.

@@ -15,20 +15,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Multimodal key prefixes (FORMAT.md).
-const (
-	prefixPlan          byte = 0x80
-	prefixPlanMember    byte = 0x81
-	prefixPlanService   byte = 0x83
-	prefixPlanStation   byte = 0x84
-	prefixPlanCutoff    byte = 0x85
-	prefixWaybill       byte = 0x86
-	prefixWaybillMember byte = 0x87
-	prefixGateAppt      byte = 0x88
-	prefixGuardClock    byte = 0x8F
-
-	idEnd byte = 0x00 // terminates a variable-length id inside a key
-)
+// idEnd terminates a variable-length id inside a multimodal key (the
+// prefixes are in keys.go).
+const idEnd byte = 0x00
 
 // GuardConfig tunes the connection guard. The step durations are how long
 // each remaining step is expected to take; a container whose expected ready
@@ -726,9 +715,9 @@ func (s *Store) guardClock() (int64, error) {
 }
 
 // eachPlanOf calls fn for every plan that lists container c (as stored).
-func (s *Store) eachPlanOf(c string, fn func(m Mode, id string) error) error {
+func (vw *View) eachPlanOf(c string, fn func(m Mode, id string) error) error {
 	prefix := append([]byte{prefixPlanMember}, c...)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyUpperBound(prefix)})
 	if err != nil {
 		return err
 	}
@@ -1197,9 +1186,12 @@ func (s *Store) writeConnectionAlert(pb *pebble.Batch, p *PlanState, g *GuardSta
 
 // Plan returns a plan with its actual times and the guard's verdicts, or
 // ErrNotFound.
-func (s *Store) Plan(m Mode, id string) (PlanState, error) {
+func (s *Store) Plan(m Mode, id string) (PlanState, error) { return s.live().Plan(m, id) }
+
+// Plan is Store.Plan as the view sees it.
+func (vw *View) Plan(m Mode, id string) (PlanState, error) {
 	var p PlanState
-	found, err := s.storedPlan(m, id, &p)
+	found, err := storedPlan(vw.r, m, id, &p)
 	switch {
 	case err != nil:
 		return p, err
@@ -1212,7 +1204,11 @@ func (s *Store) Plan(m Mode, id string) (PlanState, error) {
 // storedPlan reads a plan state as stored into p; found is false when
 // there is none.
 func (s *Store) storedPlan(m Mode, id string, p *PlanState) (found bool, err error) {
-	found, err = getValue(s.db, planKey(nil, m, id), func(v []byte) error { return decodePlanState(m, id, v, p) })
+	return storedPlan(s.db, m, id, p)
+}
+
+func storedPlan(r pebble.Reader, m Mode, id string, p *PlanState) (found bool, err error) {
+	found, err = getValue(r, planKey(nil, m, id), func(v []byte) error { return decodePlanState(m, id, v, p) })
 	if err != nil {
 		return false, fmt.Errorf("state: plan %s %s: %w", m, id, err)
 	}
@@ -1222,7 +1218,11 @@ func (s *Store) storedPlan(m Mode, id string, p *PlanState) (found bool, err err
 // storedWaybill reads a waybill as stored into w; found is false when there
 // is none.
 func (s *Store) storedWaybill(id string, w *Waybill) (found bool, err error) {
-	found, err = getValue(s.db, waybillKey(nil, id), func(v []byte) error { return decodeWaybill(id, v, w) })
+	return storedWaybill(s.db, id, w)
+}
+
+func storedWaybill(r pebble.Reader, id string, w *Waybill) (found bool, err error) {
+	found, err = getValue(r, waybillKey(nil, id), func(v []byte) error { return decodeWaybill(id, v, w) })
 	if err != nil {
 		return false, fmt.Errorf("state: waybill %s: %w", id, err)
 	}
@@ -1232,20 +1232,34 @@ func (s *Store) storedWaybill(id string, w *Waybill) (found bool, err error) {
 // PlansFrom calls fn for the plans departing from station with departure
 // in [from, to), in departure order.
 func (s *Store) PlansFrom(station string, from, to int64, fn func(p *PlanState) error) error {
-	return s.plansByTime(prefixPlanStation, station, from, to, fn)
+	vw := s.View()
+	defer vw.Close()
+	return vw.PlansFrom(station, from, to, fn)
+}
+
+// PlansFrom is Store.PlansFrom as the view sees it.
+func (vw *View) PlansFrom(station string, from, to int64, fn func(p *PlanState) error) error {
+	return vw.plansByTime(prefixPlanStation, station, from, to, fn)
 }
 
 // PlansOfService calls fn for the plans of a service with departure in
 // [from, to), in departure order.
 func (s *Store) PlansOfService(service string, from, to int64, fn func(p *PlanState) error) error {
-	return s.plansByTime(prefixPlanService, service, from, to, fn)
+	vw := s.View()
+	defer vw.Close()
+	return vw.PlansOfService(service, from, to, fn)
 }
 
-func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p *PlanState) error) error {
+// PlansOfService is Store.PlansOfService as the view sees it.
+func (vw *View) PlansOfService(service string, from, to int64, fn func(p *PlanState) error) error {
+	return vw.plansByTime(prefixPlanService, service, from, to, fn)
+}
+
+func (vw *View) plansByTime(prefix byte, group string, from, to int64, fn func(p *PlanState) error) error {
 	lower := planTimeKey(nil, prefix, group, from, 0, "")
 	upper := planTimeKey(nil, prefix, group, to, 0, "")
 	n := 1 + len(group) + 1 + 8
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
 	if err != nil {
 		return err
 	}
@@ -1255,7 +1269,7 @@ func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p
 		if len(k) < n+2 {
 			return fmt.Errorf("state: plan time key %x: %w", k, errCorrupt)
 		}
-		p, err := s.Plan(Mode(k[n]), string(k[n+1:]))
+		p, err := vw.Plan(Mode(k[n]), string(k[n+1:]))
 		if err != nil {
 			return err
 		}
@@ -1267,9 +1281,12 @@ func (s *Store) plansByTime(prefix byte, group string, from, to int64, fn func(p
 }
 
 // Waybill returns a waybill, or ErrNotFound.
-func (s *Store) Waybill(id string) (Waybill, error) {
+func (s *Store) Waybill(id string) (Waybill, error) { return s.live().Waybill(id) }
+
+// Waybill is Store.Waybill as the view sees it.
+func (vw *View) Waybill(id string) (Waybill, error) {
 	var w Waybill
-	found, err := s.storedWaybill(id, &w)
+	found, err := storedWaybill(vw.r, id, &w)
 	if err == nil && !found {
 		err = ErrNotFound
 	}
@@ -1279,17 +1296,24 @@ func (s *Store) Waybill(id string) (Waybill, error) {
 // GateAppointments calls fn for the waybills with an appointment at gate
 // starting in [from, to), in start order.
 func (s *Store) GateAppointments(gate string, from, to int64, fn func(w *Waybill) error) error {
+	vw := s.View()
+	defer vw.Close()
+	return vw.GateAppointments(gate, from, to, fn)
+}
+
+// GateAppointments is Store.GateAppointments as the view sees it.
+func (vw *View) GateAppointments(gate string, from, to int64, fn func(w *Waybill) error) error {
 	lower := planTimeKey(nil, prefixGateAppt, gate, from, 0, "")
 	upper := planTimeKey(nil, prefixGateAppt, gate, to, 0, "")
 	n := 1 + len(gate) + 1 + 8
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
+	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower[:n], UpperBound: upper[:n]})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
-		w, err := s.Waybill(string(k[n+1:]))
+		w, err := vw.Waybill(string(k[n+1:]))
 		if err != nil {
 			return err
 		}
@@ -1302,15 +1326,20 @@ func (s *Store) GateAppointments(gate string, from, to int64, fn func(w *Waybill
 
 // ContainerPlans calls fn for every plan that lists container c.
 func (s *Store) ContainerPlans(c string, fn func(p *PlanState) error) error {
+	return s.live().ContainerPlans(c, fn)
+}
+
+// ContainerPlans is Store.ContainerPlans as the view sees it.
+func (vw *View) ContainerPlans(c string, fn func(p *PlanState) error) error {
 	var refs []planRef
-	if err := s.eachPlanOf(c, func(m Mode, id string) error {
+	if err := vw.eachPlanOf(c, func(m Mode, id string) error {
 		refs = append(refs, planRef{m, id})
 		return nil
 	}); err != nil {
 		return err
 	}
 	for _, r := range refs {
-		p, err := s.Plan(r.mode, r.id)
+		p, err := vw.Plan(r.mode, r.id)
 		if err != nil {
 			return err
 		}

@@ -548,13 +548,17 @@ func (s *Store) NextOffset(topic string, partition int32) (next int64, ok bool, 
 }
 
 // Container returns the current state of a container, or ErrNotFound.
-func (s *Store) Container(id string) (Container, error) {
+func (s *Store) Container(id string) (Container, error) { return s.live().Container(id) }
+
+// Container returns the current state of a container as the view sees it,
+// or ErrNotFound.
+func (vw *View) Container(id string) (Container, error) {
 	var c Container
 	if len(id) != ContainerLen {
 		return c, ErrNotFound
 	}
 	var kb [1 + ContainerLen]byte
-	v, closer, err := s.db.Get(currentKey(kb[:0], id))
+	v, closer, err := vw.r.Get(currentKey(kb[:0], id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return c, ErrNotFound
 	}

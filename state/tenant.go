@@ -17,11 +17,6 @@ import (
 // the bookings, transport documents and party codes that a logistics tenant
 // is scoped to. See FORMAT.md "Tenancy".
 
-const (
-	prefixAPIKey byte = 0x60
-	prefixLink   byte = 0x61
-)
-
 // Link kinds: what a container is linked to.
 const (
 	LinkBooking   byte = 'B' // carrier booking reference

@@ -10,14 +10,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Truck key prefixes (FORMAT.md).
-const (
-	prefixTruck          byte = 0x40
-	prefixTruckTrack     byte = 0x41
-	prefixContainerTruck byte = 0x42
-
-	plateEnd byte = 0x00 // terminates a plate in keys
-)
+// plateEnd terminates a plate in keys (the truck key prefixes are in
+// keys.go).
+const plateEnd byte = 0x00
 
 // MaxTruckSpeedKmh bounds TruckReport.SpeedKmh: above it a GNSS speed is a
 // unit error or a glitch.
@@ -522,16 +517,21 @@ func (s *Store) EachTruck(fn func(*Truck) error) error {
 // the ride even before the truck reports again. The answer comes from one
 // consistent snapshot; read errors are logged and give ok false.
 func (s *Store) ContainerPosition(id string) (lat, lon float64, source string, t int64, ok bool) {
+	vw := s.View()
+	defer vw.Close()
+	return vw.ContainerPosition(id)
+}
+
+// ContainerPosition is Store.ContainerPosition as the view sees it.
+func (vw *View) ContainerPosition(id string) (lat, lon float64, source string, t int64, ok bool) {
 	if len(id) != ContainerLen {
 		return 0, 0, "", 0, false
 	}
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
 	fail := func(err error) (float64, float64, string, int64, bool) {
-		s.opts.Logger.Error("state: container position", "container", id, "err", err)
+		vw.s.opts.Logger.Error("state: container position", "container", id, "err", err)
 		return 0, 0, "", 0, false
 	}
-	link, found, err := s.truckLink(snap, id)
+	link, found, err := vw.s.truckLink(vw.r, id)
 	if err != nil {
 		return fail(err)
 	}
@@ -539,7 +539,7 @@ func (s *Store) ContainerPosition(id string) (lat, lon float64, source string, t
 		return 0, 0, "", 0, false
 	}
 	var kb [1 + ContainerLen]byte
-	v, closer, err := snap.Get(currentKey(kb[:0], id))
+	v, closer, err := vw.r.Get(currentKey(kb[:0], id))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
@@ -555,7 +555,7 @@ func (s *Store) ContainerPosition(id string) (lat, lon float64, source string, t
 			return 0, 0, "", 0, false
 		}
 	}
-	tr, err := getTruck(snap, link.Plate)
+	tr, err := getTruck(vw.r, link.Plate)
 	if err != nil {
 		return fail(err)
 	}

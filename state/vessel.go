@@ -11,13 +11,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Vessel key prefixes (FORMAT.md).
-const (
-	prefixVessel      byte = 0x30
-	prefixVesselTrack byte = 0x31
-	prefixVesselIMO   byte = 0x32
-)
-
 // Unknown markers of VesselReport and Vessel numeric fields.
 const (
 	UnknownInt   = -1
@@ -389,10 +382,13 @@ func (s *Store) vesselForApply(sc *applyScratch, mmsi uint32) (*vesselWork, erro
 }
 
 // Vessel returns the current state of a vessel by MMSI, or ErrNotFound.
-func (s *Store) Vessel(mmsi uint32) (Vessel, error) {
+func (s *Store) Vessel(mmsi uint32) (Vessel, error) { return s.live().Vessel(mmsi) }
+
+// Vessel is Store.Vessel as the view sees it.
+func (vw *View) Vessel(mmsi uint32) (Vessel, error) {
 	var v Vessel
 	var kb [5]byte
-	b, closer, err := s.db.Get(vesselKey(kb[:0], mmsi))
+	b, closer, err := vw.r.Get(vesselKey(kb[:0], mmsi))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return v, ErrNotFound
 	}

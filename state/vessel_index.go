@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/porttrack/porttrack/geo"
@@ -42,6 +43,13 @@ func (s *Store) indexMovedVessels() {
 // nearest first, at most limit of them (limit <= 0: no limit), until fn
 // returns false. Distances are exact great-circle metres.
 func (s *Store) VesselsNear(lat, lon, radiusM float64, limit int, fn func(v *Vessel, distM float64) bool) error {
+	return s.live().VesselsNear(lat, lon, radiusM, limit, fn)
+}
+
+// VesselsNear is Store.VesselsNear with the vessels read from the view.
+// Which vessels are near comes from the live in-memory index, which is not
+// part of the view: a vessel the view does not know yet is skipped.
+func (vw *View) VesselsNear(lat, lon, radiusM float64, limit int, fn func(v *Vessel, distM float64) bool) error {
 	center, err := geo.NewLatLng(lat, lon)
 	if err != nil {
 		return err
@@ -51,17 +59,20 @@ func (s *Store) VesselsNear(lat, lon, radiusM float64, limit int, fn func(v *Ves
 		d    float64
 	}
 	var hits []hit
-	s.vesselPos.RLock()
-	err = s.vesselPos.idx.Nearby(center, radiusM, limit, func(id uint32, _ geo.LatLng, d float64) bool {
+	vw.s.vesselPos.RLock()
+	err = vw.s.vesselPos.idx.Nearby(center, radiusM, limit, func(id uint32, _ geo.LatLng, d float64) bool {
 		hits = append(hits, hit{id, d})
 		return true
 	})
-	s.vesselPos.RUnlock()
+	vw.s.vesselPos.RUnlock()
 	if err != nil {
 		return err
 	}
 	for _, h := range hits {
-		v, err := s.Vessel(h.mmsi)
+		v, err := vw.Vessel(h.mmsi)
+		if errors.Is(err, ErrNotFound) {
+			continue // indexed after the view's snapshot was taken
+		}
 		if err != nil {
 			return err
 		}
