@@ -19,6 +19,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // waitFor polls cond until it holds or the timeout passes.
@@ -43,7 +44,7 @@ func epcis(box, bizStep, at string) []byte {
 
 type harness struct {
 	cluster *kfake.Cluster
-	store   *state.Store
+	store   *portstate.State
 	engine  *ingest.Engine
 	cancel  context.CancelFunc
 	done    chan error
@@ -63,7 +64,7 @@ func start(t *testing.T, group string, topics ...string) *harness {
 // startOn runs an engine with a fresh store against the cluster c.
 func startOn(t *testing.T, c *kfake.Cluster, group string) *harness {
 	t.Helper()
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func startOn(t *testing.T, c *kfake.Cluster, group string) *harness {
 		Brokers: c.ListenAddrs(), GroupID: group,
 		SessionTimeout: time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: time.Second,
 		FetchMaxWait: 50 * time.Millisecond,
-	}, store)
+	}, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,14 +279,14 @@ func TestResumeFromStoredOffset(t *testing.T) {
 	defer c.Close()
 	fs := vfs.NewMem()
 	brokers := c.ListenAddrs()
-	run := func(check func(*state.Store) (bool, string)) {
+	run := func(check func(*portstate.State) (bool, string)) {
 		t.Helper()
-		store, err := state.Open(state.Options{Dir: "db", FS: fs})
+		store, err := portstate.Open(state.Options{Dir: "db", FS: fs})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer store.Close()
-		e, err := ingest.New(ingest.Config{Brokers: brokers, FetchMaxWait: 20 * time.Millisecond}, store)
+		e, err := ingest.New(ingest.Config{Brokers: brokers, FetchMaxWait: 20 * time.Millisecond}, store.Store)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,8 +311,8 @@ func TestResumeFromStoredOffset(t *testing.T) {
 		msgs = append(msgs, kafka.Message{Key: []byte("APZU4812090"), Value: epcis("APZU4812090", "loading", fmt.Sprintf("2026-11-22T08:%02d:00Z", i))})
 	}
 	produce(t, brokers, msgs[:10]...)
-	count := func(n uint64) func(*state.Store) (bool, string) {
-		return func(s *state.Store) (bool, string) {
+	count := func(n uint64) func(*portstate.State) (bool, string) {
+		return func(s *portstate.State) (bool, string) {
 			c, err := s.Container("APZU4812090")
 			return err == nil && c.Count == n, fmt.Sprintf("count %d (%v), want %d", c.Count, err, n)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden state dump in testdata/golden")
@@ -159,7 +160,7 @@ func TestGolden(t *testing.T) {
 	// time fed to the workers.
 	var clock int64
 	opts := goldenOptions(t, fs, func() time.Time { return time.Unix(0, clock).UTC() })
-	store, err := state.Open(opts)
+	store, err := portstate.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestGolden(t *testing.T) {
 			store.Close()
 		}
 	}()
-	e, err := New(Config{Brokers: []string{"127.0.0.1:9"}}, store)
+	e, err := New(Config{Brokers: []string{"127.0.0.1:9"}}, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

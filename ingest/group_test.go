@@ -15,6 +15,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // logRecord is one captured log line: level, message and attributes.
@@ -65,11 +66,11 @@ func (c *logCapture) matching(level slog.Level, msg string) []logRecord {
 
 func runEngine(t *testing.T, cfg ingest.Config) (stop func()) {
 	t.Helper()
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := ingest.New(cfg, store)
+	e, err := ingest.New(cfg, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,13 +155,13 @@ func TestAssignmentLoggedAtWarn(t *testing.T) {
 // says why. The defaults start at 250ms.
 func TestConnectBackoff(t *testing.T) {
 	log := newLogCapture()
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	e, err := ingest.New(ingest.Config{Brokers: []string{"127.0.0.1:1"}, GroupID: "g",
-		ConnectBackoff: 5 * time.Millisecond, ConnectBackoffMax: 40 * time.Millisecond, Logger: slog.New(log)}, store)
+		ConnectBackoff: 5 * time.Millisecond, ConnectBackoffMax: 40 * time.Millisecond, Logger: slog.New(log)}, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestPublishResendsBatchRefusal: the broker refuses the batch that holds
@@ -26,12 +27,12 @@ func TestPublishResendsBatchRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e, err := New(Config{Brokers: c.ListenAddrs()}, store)
+	e, err := New(Config{Brokers: c.ListenAddrs()}, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

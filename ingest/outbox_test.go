@@ -16,6 +16,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestOutboxSetsAsideRefusedEntries: the broker refuses a dead letter for
@@ -76,13 +77,13 @@ func TestOutboxOldestAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	e, err := ingest.New(ingest.Config{Brokers: c.ListenAddrs(), FetchMaxWait: 50 * time.Millisecond,
-		RetryBackoff: 50 * time.Millisecond, OutboxDegradedAfter: time.Second}, store)
+		RetryBackoff: 50 * time.Millisecond, OutboxDegradedAfter: time.Second}, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

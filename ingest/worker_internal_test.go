@@ -8,6 +8,7 @@ import (
 
 	"github.com/porttrack/porttrack/ingest/fetch"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestWorkerCountsHeaderBytes: records with a 60 KiB header and an empty
@@ -15,12 +16,12 @@ import (
 // those header bytes and applies its batch before it holds more than
 // flushBytes (and one more record).
 func TestWorkerCountsHeaderBytes(t *testing.T) {
-	store, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+	store, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e, err := New(Config{Brokers: []string{"127.0.0.1:9"}}, store)
+	e, err := New(Config{Brokers: []string{"127.0.0.1:9"}}, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -44,48 +45,80 @@ func (tx *Tx) Alert(topic, key, id, kind string, body []byte) error {
 		Headers: []Header{{Key: "porttrack-id", Value: []byte(id)}, {Key: "event-type", Value: []byte(kind)}}})
 }
 
-// stage is one step of Apply over one domain. Apply calls begin for every
-// stage, then apply for every stage in applyOrder, commits the Pebble batch,
-// then calls committed for every stage. begin forgets what a failed batch
-// left in the stage's per-batch memory; committed publishes the in-memory
+// Stage is one step of Apply over one domain. Apply calls Begin for every
+// stage, then Apply for every stage in order, commits the Pebble batch,
+// then calls Committed for every stage. Begin forgets what a failed batch
+// left in the stage's per-batch memory; Committed publishes the in-memory
 // changes of the committed batch (indexes readers use). All three run under
-// s.mu.
-type stage interface {
-	name() string
-	begin(tx *Tx)
-	apply(tx *Tx) error
-	committed(tx *Tx) error
+// the Store's Apply lock: no IO but the Tx's own (LOCKS.md). A stage reads
+// what earlier stages of the same batch wrote (in memory or in tx), never
+// what later ones will.
+//
+// The order of the stages is one list, in state/portstate (Options.Stages);
+// doc.go ("Apply stages") says why each comes where it does.
+type Stage interface {
+	Name() string
+	Begin(tx *Tx)
+	Apply(tx *Tx) error
+	Committed(tx *Tx) error
 }
 
-// applyOrder is the order of the stages of Apply. Why each comes where it
-// does is in doc.go ("Apply stages"); a stage reads what earlier stages of
-// the same batch wrote (in memory or in tx), never what later ones will.
-var applyOrder = []stage{
-	containerEventsStage{},
-	locationsStage{},
-	containerFencesStage{},
-	loadsStage{},
-	vesselsStage{},
-	trucksStage{},
-	customsStage{},
-	multimodalStage{},
-	batchOutboxStage{},
+// StageLoader is a Stage that rebuilds in-memory indexes from the database
+// when the Store opens. Open calls Load for every such stage, in stage
+// order, after the kernel's own loading; the Store is not yet shared.
+type StageLoader interface {
+	Stage
+	Load(s *Store) error
 }
 
-// noHooks is embedded by stages without begin or committed work.
+// The stages of the domains still inside this package, for portstate's
+// list (Options.Stages).
+var (
+	ContainerEventsStage Stage = containerEventsStage{}
+	LocationsStage       Stage = locationsStage{}
+	ContainerFencesStage Stage = containerFencesStage{}
+	LoadsStage           Stage = loadsStage{}
+	VesselsStage         Stage = vesselsStage{}
+	TrucksStage          Stage = trucksStage{}
+	CustomsStage         Stage = customsStage{}
+	MultimodalStage      Stage = multimodalStage{}
+	// BatchOutboxStage is the kernel's: the batch's own messages.
+	BatchOutboxStage Stage = batchOutboxStage{}
+)
+
+// builtinStages is the stage order of a Store opened without
+// Options.Stages (this package's own tests): the stages above, in
+// portstate's order (TestBuiltinStagesInOrder in portstate checks it).
+var builtinStages = []Stage{
+	ContainerEventsStage,
+	LocationsStage,
+	ContainerFencesStage,
+	LoadsStage,
+	VesselsStage,
+	TrucksStage,
+	CustomsStage,
+	MultimodalStage,
+	BatchOutboxStage,
+}
+
+// BuiltinStages returns the stages of a Store opened without
+// Options.Stages, in their order.
+func BuiltinStages() []Stage { return slices.Clone(builtinStages) }
+
+// noHooks is embedded by stages without Begin or Committed work.
 type noHooks struct{}
 
-func (noHooks) begin(*Tx)           {}
-func (noHooks) committed(*Tx) error { return nil }
+func (noHooks) Begin(*Tx)           {}
+func (noHooks) Committed(*Tx) error { return nil }
 
 // containerEventsStage dedupes the batch's container events by id, stores
 // the new ones in history and the id index, updates current states and
 // logs their DCSA equipment events.
 type containerEventsStage struct{}
 
-func (containerEventsStage) name() string { return "container-events" }
+func (containerEventsStage) Name() string { return "container-events" }
 
-func (containerEventsStage) begin(tx *Tx) {
+func (containerEventsStage) Begin(tx *Tx) {
 	sc := tx.sc
 	// Made anew after a large batch: clear costs a map's capacity.
 	if sc.current == nil || len(sc.current) > scratchMapMax || len(sc.seen) > scratchMapMax {
@@ -101,9 +134,9 @@ func (containerEventsStage) begin(tx *Tx) {
 	sc.observe = sc.observe[:0]
 }
 
-func (containerEventsStage) committed(*Tx) error { return nil }
+func (containerEventsStage) Committed(*Tx) error { return nil }
 
-func (containerEventsStage) apply(tx *Tx) error {
+func (containerEventsStage) Apply(tx *Tx) error {
 	s, sc, b, res := tx.s, tx.sc, tx.b, tx.res
 	stored, err := s.storedIDs(sc, b.Events)
 	if err != nil {
@@ -169,9 +202,9 @@ func (containerEventsStage) apply(tx *Tx) error {
 // of the boxes they changed.
 type locationsStage struct{ noHooks }
 
-func (locationsStage) name() string { return "locations" }
+func (locationsStage) Name() string { return "locations" }
 
-func (locationsStage) apply(tx *Tx) error {
+func (locationsStage) Apply(tx *Tx) error {
 	if tx.res.Stored == 0 {
 		return nil
 	}
@@ -184,11 +217,11 @@ func (locationsStage) apply(tx *Tx) error {
 // of the vessels and trucks stages.
 type containerFencesStage struct{}
 
-func (containerFencesStage) name() string { return "container-fences" }
+func (containerFencesStage) Name() string { return "container-fences" }
 
-func (containerFencesStage) begin(tx *Tx) { tx.s.fenceBegin(tx.b) }
+func (containerFencesStage) Begin(tx *Tx) { tx.s.fenceBegin(tx.b) }
 
-func (containerFencesStage) apply(tx *Tx) error {
+func (containerFencesStage) Apply(tx *Tx) error {
 	for _, i := range tx.sc.observe {
 		// A box on board is where its ship is: its own readings (the load's
 		// crane reader) are not fence observations.
@@ -201,7 +234,7 @@ func (containerFencesStage) apply(tx *Tx) error {
 	return nil
 }
 
-func (containerFencesStage) committed(tx *Tx) error {
+func (containerFencesStage) Committed(tx *Tx) error {
 	tx.s.fenceCommitted()
 	return nil
 }
@@ -210,26 +243,26 @@ func (containerFencesStage) committed(tx *Tx) error {
 // at their berth.
 type loadsStage struct{}
 
-func (loadsStage) name() string           { return "loads" }
-func (loadsStage) begin(tx *Tx)           { tx.s.loadsBegin() }
-func (loadsStage) apply(tx *Tx) error     { return tx.s.resolveLoads(tx.pb, tx.res) }
-func (loadsStage) committed(tx *Tx) error { tx.s.loadsCommitted(); return nil }
+func (loadsStage) Name() string           { return "loads" }
+func (loadsStage) Begin(tx *Tx)           { tx.s.loadsBegin() }
+func (loadsStage) Apply(tx *Tx) error     { return tx.s.resolveLoads(tx.pb, tx.res) }
+func (loadsStage) Committed(tx *Tx) error { tx.s.loadsCommitted(); return nil }
 
 // vesselsStage applies AIS reports: current state, track, IMO index, port
 // calls with their DCSA transport events, fence observations of the ships
 // and of the boxes on board.
 type vesselsStage struct{ noHooks }
 
-func (vesselsStage) name() string { return "vessels" }
+func (vesselsStage) Name() string { return "vessels" }
 
-func (vesselsStage) apply(tx *Tx) error {
+func (vesselsStage) Apply(tx *Tx) error {
 	if len(tx.b.Vessels) == 0 {
 		return nil
 	}
 	return tx.s.applyVessels(tx.pb, tx.b.Vessels, tx.now, tx.res)
 }
 
-func (vesselsStage) committed(tx *Tx) error {
+func (vesselsStage) Committed(tx *Tx) error {
 	if len(tx.b.Vessels) > 0 {
 		tx.s.indexMovedVessels()
 	}
@@ -240,9 +273,9 @@ func (vesselsStage) committed(tx *Tx) error {
 // truck carries, fence observations.
 type trucksStage struct{ noHooks }
 
-func (trucksStage) name() string { return "trucks" }
+func (trucksStage) Name() string { return "trucks" }
 
-func (trucksStage) apply(tx *Tx) error {
+func (trucksStage) Apply(tx *Tx) error {
 	if len(tx.b.Trucks) == 0 {
 		return nil
 	}
@@ -256,7 +289,7 @@ func (trucksStage) apply(tx *Tx) error {
 	return err
 }
 
-func (trucksStage) committed(tx *Tx) error {
+func (trucksStage) Committed(tx *Tx) error {
 	if len(tx.truckUps) == 0 {
 		return nil
 	}
@@ -269,9 +302,9 @@ func (trucksStage) committed(tx *Tx) error {
 // matching, receipts, container customs state.
 type customsStage struct{ noHooks }
 
-func (customsStage) name() string { return "customs" }
+func (customsStage) Name() string { return "customs" }
 
-func (customsStage) apply(tx *Tx) error {
+func (customsStage) Apply(tx *Tx) error {
 	return tx.s.applyCustoms(tx.pb, tx.b.Customs, tx.now, tx.res)
 }
 
@@ -280,13 +313,13 @@ func (customsStage) apply(tx *Tx) error {
 // touched (by any of the stages before it).
 type multimodalStage struct{ noHooks }
 
-func (multimodalStage) name() string { return "multimodal" }
+func (multimodalStage) Name() string { return "multimodal" }
 
-func (multimodalStage) apply(tx *Tx) error {
+func (multimodalStage) Apply(tx *Tx) error {
 	return tx.s.applyMultimodal(tx.pb, tx.b, tx.now, tx.res)
 }
 
-func (multimodalStage) committed(tx *Tx) error {
+func (multimodalStage) Committed(tx *Tx) error {
 	tx.s.commitMultimodal()
 	return nil
 }
@@ -295,9 +328,9 @@ func (multimodalStage) committed(tx *Tx) error {
 // records) in the outbox.
 type batchOutboxStage struct{ noHooks }
 
-func (batchOutboxStage) name() string { return "batch-outbox" }
+func (batchOutboxStage) Name() string { return "batch-outbox" }
 
-func (batchOutboxStage) apply(tx *Tx) error {
+func (batchOutboxStage) Apply(tx *Tx) error {
 	for i := range tx.b.Outbox {
 		if err := tx.Outbox(&tx.b.Outbox[i]); err != nil {
 			return err
@@ -311,8 +344,8 @@ func (batchOutboxStage) apply(tx *Tx) error {
 // errors joined.
 func publishCommitted(tx *Tx) error {
 	var errs []error
-	for _, st := range applyOrder {
-		if err := st.committed(tx); err != nil {
+	for _, st := range tx.s.stages {
+		if err := st.Committed(tx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,42 +1,24 @@
 package state
 
 import (
-	"os"
-	"strings"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// TestApplyOrderDocumented: doc.go lists the stages of applyOrder, in that
-// order, each once.
-func TestApplyOrderDocumented(t *testing.T) {
-	doc, err := os.ReadFile("doc.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(doc), "// # Apply stages")
-	if !ok {
-		t.Fatal(`doc.go has no "# Apply stages" section`)
-	}
-	var listed []string
-	for l := range strings.Lines(section) {
-		l = strings.TrimSpace(strings.TrimPrefix(l, "//"))
-		num, rest, ok := strings.Cut(l, ". ")
-		if !ok || strings.Trim(num, "0123456789") != "" || num == "" {
-			continue
+// TestStagesValidated: a stage listed twice, or a nil one, is refused at
+// Open with its name.
+func TestStagesValidated(t *testing.T) {
+	for _, c := range []struct {
+		stages []Stage
+		want   string
+	}{
+		{[]Stage{ContainerEventsStage, ContainerEventsStage}, `stage "container-events" listed twice`},
+		{[]Stage{ContainerEventsStage, nil}, "stage 1 is nil"},
+	} {
+		_, err := Open(Options{Dir: "db", FS: vfs.NewMem(), Stages: c.stages})
+		if err == nil || err.Error() != "state: "+c.want {
+			t.Errorf("Open with stages %v: %v, want %q", c.stages, err, c.want)
 		}
-		name, _, _ := strings.Cut(rest, ":")
-		listed = append(listed, name)
-	}
-	var want []string
-	seen := map[string]bool{}
-	for _, st := range applyOrder {
-		if seen[st.name()] {
-			t.Errorf("stage %q twice in applyOrder", st.name())
-		}
-		seen[st.name()] = true
-		want = append(want, st.name())
-	}
-	if strings.Join(listed, ",") != strings.Join(want, ",") {
-		t.Errorf("doc.go lists the stages %v, applyOrder is %v", listed, want)
 	}
 }

@@ -57,11 +57,14 @@
 //
 // # Apply stages
 //
-// Store.Apply validates the batch, then runs the stages of applyOrder
-// (apply.go) over one transaction (Tx: one Pebble batch, the batch's clock,
-// the result and the outbox, DCSA and alert emitters): every stage's begin
-// hook, then every stage in this order, then the partition's offset, the
-// commit, and every stage's committed hook (publishing in-memory indexes).
+// Store.Apply validates the batch, then runs its stages (the Stage
+// interface, apply.go; their order is one list, in state/portstate) over
+// one transaction (Tx: one Pebble batch, the batch's clock, the result and
+// the outbox, DCSA and alert emitters): every stage's Begin hook, then
+// every stage in this order, then the partition's offset, the commit, and
+// every stage's Committed hook (publishing in-memory indexes). A domain
+// moved into its own package under state brings its stage; until then the
+// kernel's BuiltinStages lists the ones still here.
 // Outbox and DCSA sequence numbers are taken in stage order, so the order
 // is part of the stored bytes.
 //

@@ -62,6 +62,9 @@ type Options struct {
 	Fences FenceConfig
 	// Customs configures three-document matching and customs results.
 	Customs CustomsConfig
+	// Stages are Apply's stages in their order (state/portstate lists
+	// them); nil means BuiltinStages.
+	Stages []Stage
 	// MaxSubscriptions bounds the DCSA event subscriptions of one tenant;
 	// 0 means DefaultMaxSubscriptions.
 	MaxSubscriptions int
@@ -101,6 +104,16 @@ func (o Options) Validate() error {
 	if err := o.Customs.Validate(); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
+	seen := make(map[string]bool, len(o.Stages))
+	for i, st := range o.Stages {
+		if st == nil {
+			return fmt.Errorf("state: stage %d is nil", i)
+		}
+		if seen[st.Name()] {
+			return fmt.Errorf("state: stage %q listed twice", st.Name())
+		}
+		seen[st.Name()] = true
+	}
 	return o.Fences.validate()
 }
 
@@ -127,6 +140,8 @@ type Store struct {
 
 	closed atomic.Bool
 	m      storeMetrics
+	// stages are Apply's stages in their order (Options.Stages).
+	stages []Stage
 	subs   subLock // subscription records and delivery state
 	// outboxFloor is a sequence below which no outbox message is left
 	// (DeleteOutbox moves it); ScanOutbox starts there.
@@ -206,7 +221,10 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, writeO: pebble.Sync, loc: newLocator(opts.PortModel)}
+	s := &Store{db: db, opts: opts, writeO: pebble.Sync, loc: newLocator(opts.PortModel), stages: opts.Stages}
+	if s.stages == nil {
+		s.stages = BuiltinStages()
+	}
 	if opts.NoSync {
 		s.writeO = pebble.NoSync
 	}
@@ -247,6 +265,14 @@ func Open(opts Options) (*Store, error) {
 	if err := s.loadPendingLoads(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state: loading the loads waiting for their ship: %w", err)
+	}
+	for _, st := range s.stages {
+		if l, ok := st.(StageLoader); ok {
+			if err := l.Load(s); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("state: opening stage %s: %w", st.Name(), err)
+			}
+		}
 	}
 	return s, nil
 }
@@ -410,11 +436,11 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	pb := s.db.NewBatch()
 	defer pb.Close()
 	tx := &Tx{s: s, pb: pb, b: b, now: now, res: &res, sc: sc}
-	for _, st := range applyOrder {
-		st.begin(tx)
+	for _, st := range s.stages {
+		st.Begin(tx)
 	}
-	for _, st := range applyOrder {
-		if err := st.apply(tx); err != nil {
+	for _, st := range s.stages {
+		if err := st.Apply(tx); err != nil {
 			return res, err
 		}
 	}

@@ -13,8 +13,29 @@ type State struct {
 	*state.Store
 }
 
-// Open opens (creating if needed) the state described by opts.
+// stages returns Apply's stages in their order: the one list of it.
+// state/doc.go ("Apply stages") says why each comes where it does.
+func stages() []state.Stage {
+	return []state.Stage{
+		state.ContainerEventsStage,
+		state.LocationsStage,
+		state.ContainerFencesStage,
+		state.LoadsStage,
+		state.VesselsStage,
+		state.TrucksStage,
+		state.CustomsStage,
+		state.MultimodalStage,
+		state.BatchOutboxStage,
+	}
+}
+
+// Open opens (creating if needed) the state described by opts, with every
+// domain's stage in its place. opts.Stages must be nil.
 func Open(opts state.Options) (*State, error) {
+	if opts.Stages != nil {
+		return nil, errStagesSet
+	}
+	opts.Stages = stages()
 	st, err := state.Open(opts)
 	if err != nil {
 		return nil, err
