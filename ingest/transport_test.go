@@ -8,7 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/truck"
 )
 
 func truckPosition(plate, at string, lat, lon float64, container string) []byte {
@@ -48,25 +48,25 @@ func TestTransportIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, func() (bool, string) {
-		a, errA := h.store.Truck(plate)
-		b, errB := h.store.Truck("浙B67890")
+		a, errA := h.store.Trucks.Truck(plate)
+		b, errB := h.store.Trucks.Truck("浙B67890")
 		return errA == nil && errB == nil && a.Reports == 3, fmt.Sprintf("%+v %v / %+v %v", a, errA, b, errB)
 	})
-	tr, _ := h.store.Truck(plate)
+	tr, _ := h.store.Trucks.Truck(plate)
 	want := time.Date(2026, 11, 22, 8, 0, 30, 0, time.UTC).UnixNano()
 	if tr.Lat != 29.91 || tr.Lon != 121.82 || tr.Time != want || tr.SpeedKmh != 42.5 || tr.Heading != 270 || tr.Container != box {
 		t.Errorf("truck %+v", tr)
 	}
 	var n int
-	if err := h.store.TruckTrack(plate, 0, 0, 100, func(*state.TruckPoint) error { n++; return nil }); err != nil || n != 3 {
+	if err := h.store.Trucks.Track(plate, 0, 0, 100, func(*truck.TruckPoint) error { n++; return nil }); err != nil || n != 3 {
 		t.Errorf("track has %d points (%v), want 3", n, err)
 	}
-	lat, lon, src, at, ok := h.store.ContainerPosition(box)
+	lat, lon, src, at, ok := h.store.Trucks.ContainerPosition(box)
 	if !ok || lat != 29.91 || lon != 121.82 || src != "truck:"+plate || at != want {
 		t.Errorf("ContainerPosition = %v,%v %q %d %v", lat, lon, src, at, ok)
 	}
 	var near []string
-	h.store.TrucksNear(29.93, 121.86, 1000, 0, func(tr *state.Truck, _ float64) bool { near = append(near, tr.Plate); return true })
+	h.store.Trucks.Near(29.93, 121.86, 1000, 0, func(tr *truck.Truck, _ float64) bool { near = append(near, tr.Plate); return true })
 	if len(near) != 1 || near[0] != "浙B67890" {
 		t.Errorf("trucks near: %q", near)
 	}
@@ -100,8 +100,8 @@ func TestTransportIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, func() (bool, string) {
-		_, _, _, _, ok := h.store.ContainerPosition(box)
-		tr, err := h.store.Truck(plate)
+		_, _, _, _, ok := h.store.Trucks.ContainerPosition(box)
+		tr, err := h.store.Trucks.Truck(plate)
 		return !ok && err == nil && tr.Container == "", fmt.Sprintf("still riding: %+v %v", tr, err)
 	})
 }

@@ -100,7 +100,7 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 		return
 	}
 	var pos *containerPosition
-	if p, ok := viewContainerPosition(vw, id); ok {
+	if p, ok := s.viewContainerPosition(vw, id); ok {
 		pos = &p
 	} else if loc.Vessel != 0 {
 		// Loaded onto a ship: the ship's position.

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/truck"
 )
 
 // Dispatcher parameters shared by the truck and vessel endpoints: near a
@@ -96,8 +97,8 @@ func appendCount(b []byte, count bool, n int) []byte {
 
 // truckAt answers GET /v1/trucks/{plate}?at=T: the truck's newest track
 // point at or before T.
-func (s *Server) truckAt(ctx *fasthttp.RequestCtx, t *state.Truck, at int64) {
-	p, err := s.cfg.Store.TruckAt(t.Plate, at)
+func (s *Server) truckAt(ctx *fasthttp.RequestCtx, t *truck.Truck, at int64) {
+	p, err := s.cfg.Store.Trucks.At(t.Plate, at)
 	if errors.Is(err, state.ErrNotFound) {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "truck "+t.Plate+" has no position at or before "+formatTime(at))
 		return

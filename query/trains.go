@@ -409,7 +409,7 @@ func (s *Server) gateArrivals(ctx *fasthttp.RequestCtx, raw []byte) {
 			b = appendKey(b, false, "status")
 			b = appendString(b, w.Status)
 		}
-		if t, err := s.cfg.Store.Truck(w.Plate); err == nil {
+		if t, err := s.cfg.Store.Trucks.Truck(w.Plate); err == nil {
 			b = appendKey(b, false, "position")
 			b = append(b, '{')
 			b = appendKey(b, true, "lat")

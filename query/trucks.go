@@ -7,18 +7,19 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/truck"
 )
 
 // lookupTruck parses the {plate} path segment (already URL-decoded by
 // fasthttp, normalised by state.ParsePlate) and returns the truck, writing
 // the HTTP error itself when it returns false.
-func (s *Server) lookupTruck(ctx *fasthttp.RequestCtx, raw []byte) (state.Truck, bool) {
+func (s *Server) lookupTruck(ctx *fasthttp.RequestCtx, raw []byte) (truck.Truck, bool) {
 	plate, err := state.ParsePlate(string(raw))
 	if err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_plate", fmt.Sprintf("%q is not a vehicle plate (1 to %d characters, no control characters or /)", raw, state.MaxPlateRunes))
-		return state.Truck{}, false
+		return truck.Truck{}, false
 	}
-	t, err := s.cfg.Store.Truck(plate)
+	t, err := s.cfg.Store.Trucks.Truck(plate)
 	if err != nil {
 		s.storeError(ctx, "truck "+plate, err)
 		return t, false
@@ -45,7 +46,7 @@ func (s *Server) truck(ctx *fasthttp.RequestCtx, raw []byte) {
 }
 
 // appendTruck writes a truck as JSON; distance < 0 omits distance_m.
-func appendTruck(b []byte, t *state.Truck, distance float64) []byte {
+func appendTruck(b []byte, t *truck.Truck, distance float64) []byte {
 	b = append(b, '{')
 	b = appendKey(b, true, "plate")
 	b = appendString(b, t.Plate)
@@ -101,7 +102,7 @@ func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 	}
 	l := newList(ctx, `{"plate":`)
 	l.b = append(appendString(l.b, t.Plate), `,"track":[`...)
-	err := s.cfg.Store.TruckTrack(t.Plate, from, to, limit, func(p *state.TruckPoint) error {
+	err := s.cfg.Store.Trucks.Track(t.Plate, from, to, limit, func(p *truck.TruckPoint) error {
 		b := append(l.next(), '{')
 		b = appendKey(b, true, "time")
 		b = appendTime(b, p.Time)
@@ -133,11 +134,11 @@ func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	l := newList(ctx, `{"trucks":[`)
-	err := s.cfg.Store.TrucksNear(q.lat, q.lon, q.radius, q.limit, func(t *state.Truck, d float64) bool {
+	err := s.cfg.Store.Trucks.Near(q.lat, q.lon, q.radius, q.limit, func(t *truck.Truck, d float64) bool {
 		l.b = appendTruck(l.next(), t, d)
 		return true
 	})
-	s.finishNearList(ctx, &l, q, err, "truck search", s.cfg.Store.TrucksWithin)
+	s.finishNearList(ctx, &l, q, err, "truck search", s.cfg.Store.Trucks.Within)
 }
 
 // containerPosition is where a box is while it rides on a truck.
@@ -147,10 +148,10 @@ type containerPosition struct {
 	time     int64
 }
 
-func viewContainerPosition(vw *state.View, id string) (containerPosition, bool) {
+func (s *Server) viewContainerPosition(vw *state.View, id string) (containerPosition, bool) {
 	var p containerPosition
 	var ok bool
-	p.lat, p.lon, p.source, p.time, ok = vw.ContainerPosition(id)
+	p.lat, p.lon, p.source, p.time, ok = s.cfg.Store.Trucks.ViewContainerPosition(vw, id)
 	return p, ok
 }
 

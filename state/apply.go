@@ -21,9 +21,6 @@ type Tx struct {
 	// stored is the set of the batch's event ids that were already stored
 	// before the batch (filled by the container-events stage).
 	stored map[[32]byte]struct{}
-	// truckUps are the trucks the batch changed, with their cells,
-	// published to the in-memory table after the commit.
-	truckUps []truckUpdate
 }
 
 // Now returns the batch's clock, Unix ns.
@@ -79,7 +76,6 @@ var (
 	ContainerFencesStage Stage = containerFencesStage{}
 	LoadsStage           Stage = loadsStage{}
 	VesselsStage         Stage = vesselsStage{}
-	TrucksStage          Stage = trucksStage{}
 	CustomsStage         Stage = customsStage{}
 	MultimodalStage      Stage = multimodalStage{}
 	// BatchOutboxStage is the kernel's: the batch's own messages.
@@ -95,7 +91,6 @@ var builtinStages = []Stage{
 	ContainerFencesStage,
 	LoadsStage,
 	VesselsStage,
-	TrucksStage,
 	CustomsStage,
 	MultimodalStage,
 	BatchOutboxStage,
@@ -267,35 +262,6 @@ func (vesselsStage) Committed(tx *Tx) error {
 		tx.s.indexMovedVessels()
 	}
 	return nil
-}
-
-// trucksStage applies truck positions: current state, track, the boxes a
-// truck carries, fence observations.
-type trucksStage struct{ noHooks }
-
-func (trucksStage) Name() string { return "trucks" }
-
-func (trucksStage) Apply(tx *Tx) error {
-	if len(tx.b.Trucks) == 0 {
-		return nil
-	}
-	if err := tx.s.applyTrucks(tx.pb, tx.b.Trucks, tx.res); err != nil {
-		return err
-	}
-	// The cells of the new positions, computed before the commit so that
-	// the cgo calls stay outside the truck table's lock.
-	ups, err := tx.s.truckUpdates()
-	tx.truckUps = ups
-	return err
-}
-
-func (trucksStage) Committed(tx *Tx) error {
-	if len(tx.truckUps) == 0 {
-		return nil
-	}
-	// The batch is durable; the table is rebuilt from it at the next
-	// Open. Answers would be stale until then: fail loudly.
-	return tx.s.trucks.upsert(tx.truckUps)
 }
 
 // customsStage applies customs documents: orders and three-document

@@ -56,44 +56,9 @@ func (s *Store) ContainerAt(id string, at int64) (Container, StoredEvent, error)
 	return c, last, nil
 }
 
-// TruckAt returns where the truck was at time at: its newest track point at
-// or before at. ErrNotFound when the track has none (the truck was not seen
-// yet, or the point is older than the track retention).
-func (s *Store) TruckAt(plate string, at int64) (TruckPoint, error) {
-	var p TruckPoint
-	if CheckPlate(plate) != nil {
-		return p, ErrNotFound
-	}
-	prefix := truckTrackPrefix(nil, plate)
-	var upper []byte
-	if at == math.MaxInt64 {
-		upper = append(bytes.Clone(prefix), 0xff)
-	} else {
-		upper = truckTrackKey(nil, plate, at+1)
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
-	if err != nil {
-		return p, err
-	}
-	defer it.Close()
-	if !it.Last() {
-		if err := it.Error(); err != nil {
-			return p, err
-		}
-		return p, ErrNotFound
-	}
-	k := it.Key()
-	if len(k) != len(prefix)+8 {
-		return p, fmt.Errorf("state: track key %x of truck %s: %w", k, plate, errCorrupt)
-	}
-	if err := decodeTruckPoint(unsortTime(binary.BigEndian.Uint64(k[len(prefix):])), it.Value(), &p); err != nil {
-		return p, fmt.Errorf("state: track of truck %s: %w", plate, err)
-	}
-	return p, nil
-}
-
 // VesselAt returns where the vessel was at time at: its newest track point
-// at or before at. ErrNotFound as for TruckAt.
+// at or before at. ErrNotFound when the track has none (the vessel was not
+// seen yet, or the point is older than the track retention).
 func (s *Store) VesselAt(mmsi uint32, at int64) (TrackPoint, error) {
 	return s.live().VesselAt(mmsi, at)
 }

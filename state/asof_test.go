@@ -8,54 +8,41 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// TestTruckAndVesselAtAgainstBruteForce applies random truck and vessel
-// positions (out of order, in random batches, trucks with repeated times
-// that replace the point) and checks TruckAt and VesselAt at many times,
+// TestVesselAtAgainstBruteForce applies random vessel positions (out of
+// order, in random batches) and checks VesselAt at many times,
 // event times and their neighbours included, against the newest point at or
 // before the time among everything applied.
-func TestTruckAndVesselAtAgainstBruteForce(t *testing.T) {
+func TestVesselAtAgainstBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	s, err := Open(Options{Dir: "db", FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	plates := []string{"浙B10001", "浙B10002", "浙B1000", "沪A55555"} // 浙B1000 is a prefix of the others
 	mmsis := []uint32{413000001, 413000002, 413000003}
 	type pt struct{ lat, lon float64 }
-	truckWant := map[string]map[int64]pt{}
 	vesselWant := map[uint32]map[int64]pt{}
 	const base = int64(1_700_000_000_000_000_000)
 	var times []int64
 	offset := int64(0)
 	for batch := 0; batch < 40; batch++ {
-		var trucks []TruckReport
 		var vessels []VesselReport
 		for range 1 + rng.IntN(15) {
 			tm := base + int64(rng.IntN(500))*1e9
 			times = append(times, tm)
 			p := pt{29.9 + rng.Float64()/10, 121.8 + rng.Float64()/10}
-			if rng.IntN(2) == 0 {
-				plate := plates[rng.IntN(len(plates))]
-				trucks = append(trucks, truck(plate, tm, p.lat, p.lon, ""))
-				if truckWant[plate] == nil {
-					truckWant[plate] = map[int64]pt{}
-				}
-				truckWant[plate][tm] = p // a later report at a stored time replaces the point
-			} else {
-				m := mmsis[rng.IntN(len(mmsis))]
-				if _, dup := vesselWant[m][tm]; dup {
-					continue // one point per (vessel, time): keep the oracle simple
-				}
-				vessels = append(vessels, pos(m, tm, p.lat, p.lon, "s1"))
-				if vesselWant[m] == nil {
-					vesselWant[m] = map[int64]pt{}
-				}
-				vesselWant[m][tm] = p
+			m := mmsis[rng.IntN(len(mmsis))]
+			if _, dup := vesselWant[m][tm]; dup {
+				continue // one point per (vessel, time): keep the oracle simple
 			}
+			vessels = append(vessels, pos(m, tm, p.lat, p.lon, "s1"))
+			if vesselWant[m] == nil {
+				vesselWant[m] = map[int64]pt{}
+			}
+			vesselWant[m][tm] = p
 		}
 		offset++
-		if _, err := s.Apply(&Batch{Topic: "t", Next: offset, Trucks: trucks, Vessels: vessels}); err != nil {
+		if _, err := s.Apply(&Batch{Topic: "t", Next: offset, Vessels: vessels}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,19 +63,6 @@ func TestTruckAndVesselAtAgainstBruteForce(t *testing.T) {
 		ats = append(ats, base-1e9+int64(rng.IntN(502))*1e9+int64(rng.IntN(1e9)))
 	}
 	for _, at := range ats {
-		for _, plate := range plates {
-			wt, wp, ok := newest(truckWant[plate], at)
-			got, err := s.TruckAt(plate, at)
-			if !ok {
-				if !errors.Is(err, ErrNotFound) {
-					t.Fatalf("truck %s at %d: %v %v, want not found", plate, at, got, err)
-				}
-				continue
-			}
-			if err != nil || got.Time != wt || got.Lat != wp.lat || got.Lon != wp.lon {
-				t.Fatalf("truck %s at %d: %+v %v, want time %d %v", plate, at, got, err, wt, wp)
-			}
-		}
 		for _, m := range mmsis {
 			wt, wp, ok := newest(vesselWant[m], at)
 			got, err := s.VesselAt(m, at)
@@ -102,8 +76,5 @@ func TestTruckAndVesselAtAgainstBruteForce(t *testing.T) {
 				t.Fatalf("vessel %d at %d: %+v %v, want time %d %v", m, at, got, err, wt, wp)
 			}
 		}
-	}
-	if _, err := s.TruckAt("浙B", base+1e12); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown truck: %v", err)
 	}
 }

@@ -1,12 +1,13 @@
 // Package state owns porttrack's durable state: per-container current state,
 // the full event history, the event-id dedupe index, vessels (current state,
-// track, IMO index, port calls against the port model), trucks (current
-// state, track, the containers they carry), the consumed offset of every
-// input partition, tenants' geofences with each object's membership in them
-// (fence.go, fence_eval.go), container locations (the place of each event in
+// track, IMO index, port calls against the port model), trucks (package
+// state/truck: current state, track, the containers they carry; their input
+// rows, TruckReport, and the plate rules stay here), the consumed offset of
+// every input partition, tenants' geofences with each object's membership
+// in them (fence.go, fence_eval.go), container locations (the place of each event in
 // the port model, stays at places, time in the terminal, and a per-day place
 // history for "what was at place X at time T": location.go,
-// container_index.go), as-of reads of containers, trucks and vessels
+// container_index.go), as-of reads of containers and vessels
 // (asof.go), tenancy (API keys stored hashed, container links to bookings,
 // transport documents and parties), the DCSA event log (every DCSA Track &
 // Trace 2.2 event derived, with its filter fields), event subscriptions
@@ -14,8 +15,9 @@
 // three-document matching, parcel receipts, container customs state:
 // customs*.go) and the outbox of messages to publish, all in
 // one Pebble database whose layout is specified in FORMAT.md. Current vessel
-// and truck positions are also held in in-memory H3 indexes (package geo),
-// rebuilt at Open and updated after each committed batch.
+// positions are also held in an in-memory H3 index (package geo), rebuilt at
+// Open and updated after each committed batch; state/truck does the same for
+// truck positions.
 //
 // Invariants:
 //   - Store.Apply writes the events of a batch, the current states they
@@ -88,8 +90,9 @@
 //  5. vessels: AIS reports, tracks, port calls (DCSA transport events),
 //     fence observations of ships, fanned out to the boxes on board.
 //  6. trucks: truck positions, tracks, the boxes a truck carries, fence
-//     observations. Before multimodal, which reads the rides it records
-//     (DCSA truck legs of waybills).
+//     observations (package state/truck). Before multimodal, which reads
+//     the rides it records (DCSA truck legs of waybills, through
+//     TruckDomain.EachBatchRide).
 //  7. customs: orders and three-document matching, receipts, container
 //     customs state. Before multimodal: the connection guard reads the
 //     customs blocks this batch changed.

@@ -486,11 +486,8 @@ func (s *Store) FenceInside(tenant, id string, scope *Scope, fn func(*FenceMembe
 		}
 		if scope != nil {
 			box := ""
-			if obj[0] == ObjTruck {
-				var t Truck
-				if s.trucks.get(obj[1:], &t) {
-					box = t.Container
-				}
+			if obj[0] == ObjTruck && s.opts.Trucks != nil {
+				box, _ = s.opts.Trucks.Carries(obj[1:])
 			}
 			vis, err := objectVisible(snap, obj[0], obj[1:], box, scope, nil)
 			if err != nil || !vis {
@@ -599,12 +596,14 @@ func readerPositions(data []byte) (map[string]geo.LatLng, error) {
 	return out, nil
 }
 
-// observeTruckFences observes a truck at its newer position, and the box it
-// carries there.
-func (s *Store) observeTruckFences(pb *pebble.Batch, r *TruckReport, res *ApplyResult) error {
+// ObserveTruckFences observes a truck at its newer position, and the box it
+// carries there, in tx: the trucks stage's fence observations (truck.Fences,
+// wired by portstate).
+func (s *Store) ObserveTruckFences(tx *Tx, r *TruckReport) error {
 	if s.fence.reg.idx.Len() == 0 {
 		return nil
 	}
+	pb, res := tx.pb, tx.res
 	if err := s.observeFences(pb, ObjTruck, r.Plate, r.Container, r.Lat, r.Lon, r.Time, res); err != nil {
 		return err
 	}

@@ -34,11 +34,8 @@ var (
 
 func openFenceStore(t *testing.T, fs vfs.FS, dwell time.Duration) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: "db", FS: fs, Fences: FenceConfig{MinDwell: dwell, AlertTopic: alertTopic, MaxPerTenant: 3,
+	s := openDomains(t, Options{Dir: "db", FS: fs, Fences: FenceConfig{MinDwell: dwell, AlertTopic: alertTopic, MaxPerTenant: 3,
 		Readers: map[string]geo.LatLng{"YARD-R1": {Lat: 29.926, Lng: 121.856}, "FAR-R1": {Lat: 29.95, Lng: 121.80}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }

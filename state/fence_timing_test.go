@@ -13,11 +13,8 @@ import (
 // scattered over the port area (lat 29.70-30.10, lon 121.50-122.40).
 func benchFenceStore(b *testing.B, n int) *Store {
 	b.Helper()
-	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), NoSync: true,
+	s := openDomains(b, Options{Dir: "db", FS: vfs.NewMem(), NoSync: true,
 		Fences: FenceConfig{MinDwell: 30 * time.Second, AlertTopic: alertTopic, MaxPerTenant: n + 1}})
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.Cleanup(func() { s.Close() })
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range n {

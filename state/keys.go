@@ -33,9 +33,9 @@ const (
 	prefixVesselIMO   byte = 0x32
 
 	// truck
-	prefixTruck          byte = 0x40
-	prefixTruckTrack     byte = 0x41
-	prefixContainerTruck byte = 0x42
+	PrefixTruck          byte = 0x40
+	PrefixTruckTrack     byte = 0x41
+	PrefixContainerTruck byte = 0x42
 
 	// customs
 	prefixOrder       byte = 0x50 // ebpCode 0 orderNo -> order record
@@ -121,9 +121,9 @@ var families = [...]keyFamily{
 	{prefixVessel, "vessel", domainVessel, false, "Vessels"},
 	{prefixVesselTrack, "vessel-track", domainVessel, false, "Vessels"},
 	{prefixVesselIMO, "vessel-imo", domainVessel, false, "Vessels"},
-	{prefixTruck, "truck", domainTruck, false, "Trucks"},
-	{prefixTruckTrack, "truck-track", domainTruck, false, "Trucks"},
-	{prefixContainerTruck, "container-truck", domainTruck, false, "Trucks"},
+	{PrefixTruck, "truck", domainTruck, false, "Trucks"},
+	{PrefixTruckTrack, "truck-track", domainTruck, false, "Trucks"},
+	{PrefixContainerTruck, "container-truck", domainTruck, false, "Trucks"},
 	{prefixOrder, "order", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
 	{prefixLogiLink, "logistics-link", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
 	{prefixLogistics, "logistics", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},

@@ -96,10 +96,15 @@ func (vw *View) ContainerLegs(id string) (Legs, error) {
 		}
 		out.Legs = append(out.Legs, l)
 	}
-	var ride truckLink
+	var ride struct {
+		Plate       string
+		Time, Since int64
+	}
 	var onTruck bool
-	if ride, onTruck, err = vw.s.truckLink(vw.r, id); err != nil {
-		return out, err
+	if tr := vw.s.opts.Trucks; tr != nil {
+		if ride.Plate, ride.Time, ride.Since, onTruck, err = tr.ContainerRide(vw, id); err != nil {
+			return out, err
+		}
 	}
 	// As for ContainerPosition: a later event of the box ends the ride.
 	onTruck = onTruck && !(known && c.Count > 0 && c.Last.Time >= ride.Time)

@@ -13,7 +13,7 @@ import (
 // rail station and onto a train, checking its legs, mode, current and next
 // leg at each step.
 func TestContainerLegs(t *testing.T) {
-	s := openMem(t, vfs.NewMem())
+	s := openDomains(t, Options{Dir: "db", FS: vfs.NewMem(), Now: func() time.Time { return time.Unix(1000, 0) }})
 	defer s.Close()
 	const box, st = "MSKU9070323", "beilun-rail-station"
 	h := func(hm string) int64 {

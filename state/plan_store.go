@@ -492,13 +492,14 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 		res.Waybills++
 	}
 
-	if len(b.Trucks) > 0 {
-		for _, rc := range s.mu.scratch.rides {
-			if err := s.dcsaTruckLeg(pb, mm, &rc, now, res); err != nil {
-				return err
-			}
+	if len(b.Trucks) > 0 && s.opts.Trucks != nil {
+		err := s.opts.Trucks.EachBatchRide(func(container, plate string, t int64, start bool) error {
+			rc := rideChange{container: container, plate: plate, time: t, start: start}
+			return s.dcsaTruckLeg(pb, mm, &rc, now, res)
+		})
+		if err != nil {
+			return err
 		}
-		s.mu.scratch.rides = s.mu.scratch.rides[:0]
 	}
 
 	// Index keys of each touched plan as stored, to diff at the end.
@@ -907,6 +908,14 @@ func (s *Store) dcsaPlanEvent(pb *pebble.Batch, e *PlanEvent, now int64, res *Ap
 		d.Type, d.Code = DCSATransport, "ARRI"
 	}
 	return s.writeDCSA(pb, &d, now, key, res)
+}
+
+// rideChange is a truck picking up (start) or dropping a box, as the
+// trucks stage recorded it (TruckDomain.EachBatchRide).
+type rideChange struct {
+	container, plate string
+	time             int64
+	start            bool
 }
 
 // dcsaTruckLeg logs EQUIPMENT LOAD (picked up) or DISC (dropped) with a

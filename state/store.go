@@ -65,6 +65,10 @@ type Options struct {
 	// Stages are Apply's stages in their order (state/portstate lists
 	// them); nil means BuiltinStages.
 	Stages []Stage
+	// Trucks is the trucks domain (state/truck) for the code of this
+	// package that needs it (TruckDomain); portstate sets it. nil: no
+	// trucks (a Store without the trucks stage).
+	Trucks TruckDomain
 	// MaxSubscriptions bounds the DCSA event subscriptions of one tenant;
 	// 0 means DefaultMaxSubscriptions.
 	MaxSubscriptions int
@@ -158,9 +162,6 @@ type Store struct {
 	}
 	// mmIdx is which plans and waybills list each container (plan_store.go).
 	mmIdx mmIndex
-	// trucks is every truck's current state and position in memory
-	// (truck_index.go), rebuilt from Pebble at Open.
-	trucks *truckTable
 	// fence holds the user geofences and object memberships (fence*.go).
 	fence fenceState
 	// loads are the loads waiting for their ship (pending_load.go).
@@ -245,10 +246,6 @@ func Open(opts Options) (*Store, error) {
 	if err := s.loadPlanned(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state: loading the planned containers: %w", err)
-	}
-	if err := s.loadTruckIndex(); err != nil {
-		db.Close()
-		return nil, err
 	}
 	if err := s.loadFences(); err != nil {
 		db.Close()
@@ -374,11 +371,6 @@ type applyScratch struct {
 	changed  map[string]struct{}   // containers whose state this batch changed
 	stored   map[[32]byte]struct{} // ids of the batch already stored
 	vessels  map[uint32]*vesselWork
-	trucks   map[string]*truckWork
-	links    map[string]*linkWork // by container
-	truckPts map[truckPointKey]TruckPoint
-	truckUps []truckUpdate
-	rides    []rideChange
 	// custBoxes is the customs blocks of each box whose customs state
 	// this batch changed (for the connection guard).
 	custBoxes map[string][]CustomsBlock

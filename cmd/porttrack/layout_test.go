@@ -135,6 +135,9 @@ func TestStateLayer(t *testing.T) {
 		{module + "/state/multimodal", []string{module + "/state/portstate"}, false},
 		{module + "/state/portstate", []string{module + "/state/customs", module + "/state/multimodal"}, true},
 		{module + "/query", []string{module + "/state/customs"}, true},
+		{module + "/state/truck", []string{module + "/state", module + "/geo"}, true},
+		{module + "/state/truck", []string{module + "/state/customs"}, false},
+		{module + "/state", []string{module + "/state/truck"}, false},
 	} {
 		if err := stateLayer(c.path, c.imports); (err == nil) != c.ok {
 			t.Errorf("stateLayer(%s, %v) = %v, want ok=%v", c.path, c.imports, err, c.ok)

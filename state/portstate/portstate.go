@@ -6,26 +6,45 @@
 // through the State it returns.
 package portstate
 
-import "github.com/porttrack/porttrack/state"
+import (
+	"errors"
+
+	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/truck"
+)
 
 // State is porttrack's opened state: the kernel's Store and its domains.
 type State struct {
 	*state.Store
+	// Trucks is the trucks domain: positions, tracks, the boxes they carry.
+	Trucks *truck.Trucks
+}
+
+// domains are the domain values of one state, before it is opened.
+type domains struct {
+	trucks *truck.Trucks
 }
 
 // stages returns Apply's stages in their order: the one list of it.
 // state/doc.go ("Apply stages") says why each comes where it does.
-func stages() []state.Stage {
+func stages(d *domains) []state.Stage {
 	return []state.Stage{
 		state.ContainerEventsStage,
 		state.LocationsStage,
 		state.ContainerFencesStage,
 		state.LoadsStage,
 		state.VesselsStage,
-		state.TrucksStage,
+		d.trucks.Stage(),
 		state.CustomsStage,
 		state.MultimodalStage,
 		state.BatchOutboxStage,
+	}
+}
+
+// newDomains constructs each domain with what it needs of the others.
+func newDomains() *domains {
+	return &domains{
+		trucks: truck.New(kernelFences{}, kernelBoxes{}),
 	}
 }
 
@@ -35,10 +54,37 @@ func Open(opts state.Options) (*State, error) {
 	if opts.Stages != nil {
 		return nil, errStagesSet
 	}
-	opts.Stages = stages()
+	d := newDomains()
+	opts.Stages = stages(d)
+	// The code still in package state that needs trucks (fences,
+	// multimodal, container legs).
+	opts.Trucks = d.trucks
 	st, err := state.Open(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &State{Store: st}, nil
+	return &State{Store: st, Trucks: d.trucks}, nil
+}
+
+// kernelFences gives the trucks domain the fence observations of the fence
+// code still in package state.
+type kernelFences struct{}
+
+func (kernelFences) ObserveTruckFences(tx *state.Tx, r *state.TruckReport) error {
+	return tx.Store().ObserveTruckFences(tx, r)
+}
+
+// kernelBoxes gives the trucks domain the boxes' newest events from the
+// container code still in package state.
+type kernelBoxes struct{}
+
+func (kernelBoxes) NewestEventTime(vw *state.View, id string) (int64, bool, error) {
+	c, err := vw.Container(id)
+	if errors.Is(err, state.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return c.Last.Time, c.Count > 0, nil
 }

@@ -1,4 +1,4 @@
-package state
+package truck
 
 import (
 	"encoding/binary"
@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/porttrack/porttrack/geo"
+	"github.com/porttrack/porttrack/state"
 )
 
 // truckIndexRes is the resolution at which truck positions are bucketed. At
@@ -50,7 +51,7 @@ type truckRow struct {
 	reports                        uint32 // saturates at MaxUint32
 	heading                        int16
 	plateLen                       uint8
-	container                      [ContainerLen]byte // zero: none
+	container                      [state.ContainerLen]byte // zero: none
 	// plate holds the plate when it fits, else its offset in the arena
 	// (little-endian uint32). Never rewritten once the row exists.
 	plate [rowPlateBytes]byte
@@ -135,7 +136,7 @@ func (tt *truckTable) fill(row uint32, p geo.LatLng, t *Truck) {
 		Plate: tt.plateOf(r), Lat: p.Lat, Lon: p.Lng, SpeedKmh: r.speed, Heading: int(r.heading), Time: r.time,
 		ContainerSince: r.containerSince, LastSeen: r.lastSeen, Reports: uint64(r.reports),
 	}
-	if r.container != [ContainerLen]byte{} {
+	if r.container != [state.ContainerLen]byte{} {
 		t.Container = string(r.container[:])
 	}
 }
@@ -196,7 +197,7 @@ func (tt *truckTable) upsertLocked(us []truckUpdate) error {
 		r.time, r.containerSince, r.lastSeen, r.speed = t.Time, t.ContainerSince, t.LastSeen, t.SpeedKmh
 		r.reports = uint32(min(t.Reports, math.MaxUint32))
 		r.heading = int16(t.Heading)
-		r.container = [ContainerLen]byte{}
+		r.container = [state.ContainerLen]byte{}
 		copy(r.container[:], t.Container)
 		if err := tt.idx.SetCell(row, geo.LatLng{Lat: t.Lat, Lng: t.Lon}, u.cell); err != nil {
 			return fmt.Errorf("state: indexing truck %s: %w", t.Plate, err)
@@ -205,7 +206,7 @@ func (tt *truckTable) upsertLocked(us []truckUpdate) error {
 	return nil
 }
 
-func (s *Store) loadTruckIndex() error {
+func (t *Trucks) loadTruckIndex() error {
 	tt, err := newTruckTable()
 	if err != nil {
 		return err
@@ -216,7 +217,7 @@ func (s *Store) loadTruckIndex() error {
 		us = us[:0]
 		return err
 	}
-	err = s.EachTruck(func(t *Truck) error {
+	err = eachTruck(t.s.Live(), func(t *Truck) error {
 		c, err := geo.CellOf(geo.LatLng{Lat: t.Lat, Lng: t.Lon}, truckIndexRes)
 		if err != nil {
 			return fmt.Errorf("truck %s: %w", t.Plate, err)
@@ -234,27 +235,27 @@ func (s *Store) loadTruckIndex() error {
 	if err != nil {
 		return fmt.Errorf("state: rebuilding the truck table: %w", err)
 	}
-	s.trucks = tt
+	t.table = tt
 	return nil
 }
 
 // truckUpdates collects the trucks a batch changed, with the cells of their
-// positions: called by Apply under s.mu before the commit, so the cgo cell
-// computations happen outside the table's lock.
-func (s *Store) truckUpdates() ([]truckUpdate, error) {
-	sc := &s.mu.scratch
-	sc.truckUps = sc.truckUps[:0]
+// positions: called by Apply under the store's Apply lock before the
+// commit, so the cgo cell computations happen outside the table's lock.
+func (t *Trucks) truckUpdates() error {
+	sc := &t.sc
+	sc.ups = sc.ups[:0]
 	for _, w := range sc.trucks {
 		if !w.dirty {
 			continue
 		}
 		c, err := geo.CellOf(geo.LatLng{Lat: w.t.Lat, Lng: w.t.Lon}, truckIndexRes)
 		if err != nil {
-			return nil, fmt.Errorf("state: truck %s: %w", w.t.Plate, err)
+			return fmt.Errorf("state: truck %s: %w", w.t.Plate, err)
 		}
-		sc.truckUps = append(sc.truckUps, truckUpdate{t: &w.t, cell: c})
+		sc.ups = append(sc.ups, truckUpdate{t: &w.t, cell: c})
 	}
-	return sc.truckUps, nil
+	return nil
 }
 
 type truckHit struct {
@@ -262,15 +263,15 @@ type truckHit struct {
 	d float64
 }
 
-// nearHitsPool recycles the answer buffers of TrucksNear.
+// nearHitsPool recycles the answer buffers of Near.
 var nearHitsPool = sync.Pool{New: func() any { return new([]truckHit) }}
 
-// TrucksNear calls fn with the trucks within radiusM metres of (lat, lon),
+// Near calls fn with the trucks within radiusM metres of (lat, lon),
 // nearest first, at most limit of them (limit <= 0: no limit), until fn
 // returns false. Distances are exact great-circle metres. The answer is one
 // consistent state of the table, copied out before fn runs, so a slow
 // caller never holds up ingest. fn must not keep t after it returns.
-func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truck, distM float64) bool) error {
+func (t *Trucks) Near(lat, lon, radiusM float64, limit int, fn func(t *Truck, distM float64) bool) error {
 	center, err := geo.NewLatLng(lat, lon)
 	if err != nil {
 		return err
@@ -282,7 +283,7 @@ func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truc
 		*hp = hits[:0]
 		nearHitsPool.Put(hp)
 	}()
-	tt := s.trucks
+	tt := t.table
 	tt.mu.RLock()
 	err = tt.idx.Nearby(center, radiusM, limit, func(row uint32, p geo.LatLng, d float64) bool {
 		hits = append(hits, truckHit{d: d})
@@ -301,10 +302,17 @@ func (s *Store) TrucksNear(lat, lon, radiusM float64, limit int, fn func(t *Truc
 	return nil
 }
 
-// yieldEvery is how many records Apply handles between yields of its
-// processor (runtime.Gosched): Apply is the longest-running CPU work of the
-// engine, and a query goroutine woken by the network waits for a processor
-// while every one is busy (Go preempts a goroutine only after 10 ms). At
-// about 10 µs a record, a yield every 32 bounds that wait to a few hundred
-// microseconds.
-const yieldEvery = 32
+// Within counts the trucks whose current position is within radiusM
+// metres of (lat, lon), from the position index alone.
+func (t *Trucks) Within(lat, lon, radiusM float64) (int, error) {
+	center, err := geo.NewLatLng(lat, lon)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	tt := t.table
+	tt.mu.RLock()
+	defer tt.mu.RUnlock()
+	err = tt.idx.Nearby(center, radiusM, 0, func(uint32, geo.LatLng, float64) bool { n++; return true })
+	return n, err
+}
