@@ -6,16 +6,27 @@
 // through the State it returns.
 package portstate
 
-import "github.com/porttrack/porttrack/state"
+import (
+	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/customs"
+)
 
 // State is porttrack's opened state: the kernel's Store and its domains.
 type State struct {
 	*state.Store
+	// Customs is the customs and cross-border e-commerce domain.
+	Customs *customs.Customs
+}
+
+// domains are the domains of one State, constructed before the kernel
+// opens so that their stages can be listed.
+type domains struct {
+	customs *customs.Customs
 }
 
 // stages returns Apply's stages in their order: the one list of it.
 // state/doc.go ("Apply stages") says why each comes where it does.
-func stages() []state.Stage {
+func stages(d *domains) []state.Stage {
 	return []state.Stage{
 		state.ContainerEventsStage,
 		state.LocationsStage,
@@ -23,7 +34,7 @@ func stages() []state.Stage {
 		state.LoadsStage,
 		state.VesselsStage,
 		state.TrucksStage,
-		state.CustomsStage,
+		d.customs.Stage(),
 		state.MultimodalStage,
 		state.BatchOutboxStage,
 	}
@@ -35,10 +46,15 @@ func Open(opts state.Options) (*State, error) {
 	if opts.Stages != nil {
 		return nil, errStagesSet
 	}
-	opts.Stages = stages()
+	d := &domains{customs: customs.New(opts.Customs, opts.Now)}
+	opts.Stages = stages(d)
+	// The connection guard asks customs what blocks a box.
+	opts.CustomsBlocks = d.customs
 	st, err := state.Open(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &State{Store: st}, nil
+	// Customs lists answer a logistics caller with its boxes (tenancy).
+	d.customs.UseScopes(st)
+	return &State{Store: st, Customs: d.customs}, nil
 }
