@@ -431,3 +431,51 @@ func TestContainerCustomsFold(t *testing.T) {
 		}
 	}
 }
+
+// TestPickupBlocks: the one rule of what customs keeps a box for, as the
+// container answer and the connection guard read it: unknown to customs or
+// not released (no block in force), then every block in force, then
+// nothing once released; the guard's question (Customs.PickupBlocks) sees
+// the batch being applied the same way.
+func TestPickupBlocks(t *testing.T) {
+	h := newCustomsHarness(t, state.CustomsConfig{})
+	pickup := func() string {
+		t.Helper()
+		var cc ContainerCustoms
+		if err := h.c.ContainerCustoms(h.s.Live(), boxB, &cc); err != nil && err != state.ErrNotFound {
+			t.Fatal(err)
+		}
+		var out []string
+		cc.PickupBlocks(func(kind, reason []byte, since int64) {
+			out = append(out, fmt.Sprintf("%s(%s)@%d", kind, reason, (since-t0)/int64(time.Minute)))
+		})
+		var guard []string
+		if err := h.c.PickupBlocks(boxB, func(kind string) { guard = append(guard, kind) }); err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		cc.PickupBlocks(func(kind, _ []byte, _ int64) { kinds = append(kinds, string(kind)) })
+		if !slices.Equal(guard, kinds) {
+			t.Errorf("guard's kinds %v, the answer's %v", guard, kinds)
+		}
+		return strings.Join(out, " ")
+	}
+	ev := func(id string, min int, event, kind string) state.CustomsDoc {
+		return docAt(id, min, &state.ContainerCustomsEvent{Container: boxB, Event: event, HoldKind: kind, Reason: "r-" + id})
+	}
+	if got, want := pickup(), "customs_not_released(no customs release recorded)@-"+fmt.Sprint(t0/int64(time.Minute)); got != want {
+		t.Errorf("unknown box: %s, want %s", got, want)
+	}
+	h.apply(ev("a", 0, state.BoxEventDeclared, ""))
+	if got := pickup(); got != "customs_not_released(customs status declared)@0" {
+		t.Errorf("declared: %s", got)
+	}
+	h.apply(ev("b", 1, state.BoxEventHeld, "customs"), ev("c", 2, state.BoxEventHeld, "quarantine"))
+	if got := pickup(); got != "customs_hold(r-b)@1 quarantine(r-c)@2" {
+		t.Errorf("held: %s", got)
+	}
+	h.apply(ev("d", 3, state.BoxEventReleased, ""))
+	if got := pickup(); got != "" {
+		t.Errorf("released: %s", got)
+	}
+}
