@@ -237,7 +237,7 @@ func runCustomsEngine(ctx context.Context, cfg CustomsConfig, brokers []string, 
 		return 0, nil, err
 	}
 	defer func() { store.Close(); os.RemoveAll(dir) }()
-	e, err := ingest.New(ingest.Config{Brokers: brokers, Topics: topics, FetchMaxBytes: fetchMaxBytes, FetchMaxWait: fetchMaxWait, Logger: quiet}, store.Store)
+	e, err := ingest.New(ingest.Config{Brokers: brokers, Topics: topics, FetchMaxBytes: fetchMaxBytes, FetchMaxWait: fetchMaxWait, Deadlines: store.Customs, Logger: quiet}, store.Store)
 	if err != nil {
 		return 0, nil, err
 	}

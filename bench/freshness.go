@@ -168,7 +168,7 @@ func RunFreshness(ctx context.Context, cfg FreshnessConfig) (res FreshnessResult
 		}
 	}()
 	e, err := ingest.New(ingest.Config{Brokers: brokers, Topics: topics, FetchMaxBytes: fetchMaxBytes,
-		FetchMaxWait: fetchMaxWait, Logger: quiet}, store.Store)
+		FetchMaxWait: fetchMaxWait, Deadlines: store.Customs, Logger: quiet}, store.Store)
 	if err != nil {
 		return res, fmt.Errorf("bench: freshness: %w", err)
 	}

@@ -144,7 +144,7 @@ func startUpdates(ctx context.Context, r *geoRun, dir string, quiet *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("start the feed: %w", err)
 	}
-	e, err := ingest.New(ingest.Config{Brokers: feed.brokers, GroupID: "", Topics: feedTopics, Logger: quiet}, r.store.Store)
+	e, err := ingest.New(ingest.Config{Brokers: feed.brokers, GroupID: "", Topics: feedTopics, Deadlines: r.store.Customs, Logger: quiet}, r.store.Store)
 	if err != nil {
 		feed.close()
 		return nil, err

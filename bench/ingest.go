@@ -410,6 +410,7 @@ func runEngine(ctx context.Context, cfg IngestConfig, brokers []string, topics i
 		Topics:        topics,
 		FetchMaxBytes: fetchMaxBytes,
 		FetchMaxWait:  fetchMaxWait,
+		Deadlines:     store.Customs,
 		Logger:        quiet,
 	}, store.Store)
 	if err != nil {

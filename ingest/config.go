@@ -54,6 +54,9 @@ type Config struct {
 	// CustomsTick is how often incomplete-order deadlines are checked when
 	// no customs record arrives. Default 1s.
 	CustomsTick time.Duration
+	// Deadlines are checked every CustomsTick (the customs domain,
+	// portstate.State.Customs); nil: no tick.
+	Deadlines Deadlines
 
 	// FetchMaxBytes and FetchMaxWait bound one fetch from a partition.
 	FetchMaxBytes int

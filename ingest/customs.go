@@ -57,9 +57,19 @@ func (m *customsMetrics) write(w io.Writer) {
 	fmt.Fprintf(w, "# HELP porttrack_customs_expiry_results_total Customs results published by the incomplete-order deadline tick.\n# TYPE porttrack_customs_expiry_results_total counter\nporttrack_customs_expiry_results_total %d\n", m.expired.Load())
 }
 
+// Deadlines is what the engine's tick asks of the state: report the
+// customs orders whose wait for documents ran out, in a transaction of its
+// own, returning the number of results written to the outbox.
+type Deadlines interface {
+	Expire() (int, error)
+}
+
 // tickCustoms reports orders whose wait for documents ran out while no
 // record arrived (Apply checks the deadlines too).
 func (e *Engine) tickCustoms(ctx context.Context) {
+	if e.cfg.Deadlines == nil {
+		return
+	}
 	t := time.NewTicker(e.cfg.CustomsTick)
 	defer t.Stop()
 	for {
@@ -68,7 +78,7 @@ func (e *Engine) tickCustoms(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := e.store.ExpireCustoms()
+		n, err := e.cfg.Deadlines.Expire()
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Warn("customs deadline tick", "err", err)

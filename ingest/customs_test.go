@@ -12,7 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/porttrack/porttrack/ingest"
-	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/customs"
 )
 
 // TestCustomsBadInputDeadLettered: every kind of bad customs record goes to
@@ -54,11 +54,11 @@ func TestCustomsBadInputDeadLettered(t *testing.T) {
 	w.Close()
 
 	waitFor(t, 20*time.Second, func() (bool, string) {
-		b, err := h.store.Order(nil, "3302461234", "NB20261122000001")
+		b, err := h.store.Customs.Order(nil, "3302461234", "NB20261122000001")
 		return err == nil && bytes.Contains(b, []byte(`"result":"matched"`)) && bytes.Contains(b, []byte(`"status":"released"`)), fmt.Sprintf("%s %v", b, err)
 	})
-	var cc state.ContainerCustoms
-	if err := h.store.ContainerCustoms("MSKU9070323", &cc); err != nil || string(cc.Status) != "held" {
+	var cc customs.ContainerCustoms
+	if err := h.store.Customs.ContainerCustoms(h.store.Live(), "MSKU9070323", &cc); err != nil || string(cc.Status) != "held" {
 		t.Errorf("container customs %s %v", cc.Status, err)
 	}
 	var dlq []dlqRecord

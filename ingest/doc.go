@@ -22,9 +22,10 @@
 // reassembly of its partition), ingest/transport for port.transport (truck
 // positions), ingest/customs for port.customs (CEB e-commerce documents and
 // container customs messages). A missing input topic is logged and skipped
-// at start. A ticker goroutine calls Store.ExpireCustoms every CustomsTick so
-// that orders still missing documents are reported incomplete while the
-// customs topic is quiet (Apply checks the same deadlines).
+// at start. A ticker goroutine calls Config.Deadlines (the customs domain)
+// every CustomsTick so that orders still missing documents are reported
+// incomplete while the customs topic is quiet (Apply checks the same
+// deadlines).
 // A record that cannot be decoded or validated becomes an outbox message to
 // the dead-letter topic, with its original key, value and headers plus the
 // headers error, source-topic, source-partition, source-offset and

@@ -71,7 +71,7 @@ func startOn(t *testing.T, c *kfake.Cluster, group string) *harness {
 	e, err := ingest.New(ingest.Config{
 		Brokers: c.ListenAddrs(), GroupID: group,
 		SessionTimeout: time.Second, HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: time.Second,
-		FetchMaxWait: 50 * time.Millisecond,
+		FetchMaxWait: 50 * time.Millisecond, Deadlines: store.Customs,
 	}, store.Store)
 	if err != nil {
 		t.Fatal(err)

@@ -203,7 +203,7 @@ func TestGolden(t *testing.T) {
 			}
 		}
 		// The customs deadline tick, at the input's time.
-		if _, err := store.ExpireCustoms(); err != nil {
+		if _, err := store.Customs.Expire(); err != nil {
 			t.Fatal(err)
 		}
 	}

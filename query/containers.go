@@ -126,7 +126,7 @@ func (s *Server) container(ctx *fasthttp.RequestCtx, raw []byte) {
 	b = appendContainer(b, &c, place, pos, 0)
 	b = appendTransport(b[:len(b)-1], &legs)
 	// The customs state and pickup readiness.
-	b, _, err = appendCustomsReadiness(b, vw, id, &c)
+	b, _, err = appendCustomsReadiness(b, s.cfg.Store.Customs, vw, id, &c)
 	if err != nil {
 		s.storeError(ctx, "container "+id, err)
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/customs"
 )
 
 // customsRoutes are the e-commerce order and container customs endpoints.
@@ -64,7 +65,7 @@ func (s *Server) order(ctx *fasthttp.RequestCtx, rawEBP, rawNo []byte) {
 	if !ok {
 		return
 	}
-	b, err := s.cfg.Store.Order(body(ctx), ebp, no)
+	b, err := s.cfg.Store.Customs.Order(body(ctx), ebp, no)
 	if err != nil {
 		s.storeError(ctx, "order "+ebp+"/"+no, err)
 		return
@@ -94,7 +95,7 @@ func oneOf(ctx *fasthttp.RequestCtx, name string, allowed []string) (string, boo
 
 // orderList answers GET /v1/orders?result=&reason=&status=&limit=&cursor=.
 func (s *Server) orderList(ctx *fasthttp.RequestCtx) {
-	var q state.OrderListQuery
+	var q customs.OrderListQuery
 	var ok bool
 	if q.Result, ok = oneOf(ctx, "result", orderResults); !ok {
 		return
@@ -129,7 +130,7 @@ func (s *Server) orderList(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	l := newList(ctx, `{"orders":[`)
-	next, err := s.cfg.Store.Orders(q, keep, func(sum []byte) error {
+	next, err := s.cfg.Store.Customs.Orders(q, keep, func(sum []byte) error {
 		l.b = append(l.next(), sum...)
 		return nil
 	})
@@ -156,14 +157,14 @@ func appendSeconds(b []byte, d int64) []byte {
 // customs, under inspection or in quarantine, with reason, since and
 // duration. A logistics caller's list holds only its boxes.
 func (s *Server) customsHolds(ctx *fasthttp.RequestCtx, r *request) {
-	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor")), Scope: r.who.scope()}
+	q := customs.ListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor")), Scope: r.who.scope()}
 	var ok bool
 	if q.Limit, ok = s.limit(ctx, 100); !ok {
 		return
 	}
 	now := s.now()
 	l := newList(ctx, `{"holds":[`)
-	next, err := s.cfg.Store.CustomsHolds(q, func(h *state.HeldBox) error {
+	next, err := s.cfg.Store.Customs.Holds(q, func(h *customs.HeldBox) error {
 		b := append(l.next(), '{')
 		b = appendKey(b, true, "container")
 		b = appendString(b, h.Container)
@@ -199,7 +200,7 @@ func (s *Server) customsHolds(ctx *fasthttp.RequestCtx, r *request) {
 // event is a gate-out or a load). A logistics caller's list holds only its
 // boxes.
 func (s *Server) customsReleased(ctx *fasthttp.RequestCtx, r *request) {
-	q := state.CustomsListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor")), Scope: r.who.scope()}
+	q := customs.ListQuery{Cursor: string(ctx.QueryArgs().Peek("cursor")), Scope: r.who.scope()}
 	var ok bool
 	if q.Limit, ok = s.limit(ctx, 100); !ok {
 		return
@@ -218,7 +219,7 @@ func (s *Server) customsReleased(ctx *fasthttp.RequestCtx, r *request) {
 	// The list and each box's current state from one snapshot.
 	vw := s.cfg.Store.View()
 	defer vw.Close()
-	next, err := vw.CustomsReleased(q, func(rb *state.ReleasedBox) (bool, error) {
+	next, err := s.cfg.Store.Customs.Released(vw, q, func(rb *customs.ReleasedBox) (bool, error) {
 		c, err := vw.Container(rb.Container)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			return false, err
@@ -259,7 +260,7 @@ func (s *Server) customsReleased(ctx *fasthttp.RequestCtx, r *request) {
 	s.finishList(ctx, &l, "}", err, "released containers")
 }
 
-func appendBlocks(b []byte, blocks []state.Block) []byte {
+func appendBlocks(b []byte, blocks []customs.Block) []byte {
 	b = append(b, '[')
 	for i, bl := range blocks {
 		if i > 0 {
@@ -284,7 +285,7 @@ func appendBlocks(b []byte, blocks []state.Block) []byte {
 var customsScratch = sync.Pool{New: func() any { return new(customsBuf) }}
 
 type customsBuf struct {
-	cc     state.ContainerCustoms
+	cc     customs.ContainerCustoms
 	reason []byte
 }
 
@@ -313,21 +314,22 @@ func appendBlock(b []byte, first *bool, kind string, since int64, reason string)
 // box) and "readiness" members of a container answer, read from the
 // answer's view; c is nil when no RFID/EPCIS event of the box is known.
 // found reports whether customs state exists.
-func appendCustomsReadiness(b []byte, vw *state.View, id string, c *state.Container) ([]byte, bool, error) {
+func appendCustomsReadiness(b []byte, cu *customs.Customs, vw *state.View, id string, c *state.Container) ([]byte, bool, error) {
 	sc := customsScratch.Get().(*customsBuf)
 	defer customsScratch.Put(sc)
 	cc := &sc.cc
-	err := vw.ContainerCustoms(id, cc)
+	err := cu.ContainerCustoms(vw, id, cc)
 	found := err == nil
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return b, false, err
 	}
-	customsBlocks, released := 0, false
 	if found {
 		b = appendKey(b, false, "customs")
 		b = append(b, cc.JSON...)
-		customsBlocks, released = cc.NumBlocks(), cc.Released()
 	}
+	// What customs keeps the box for (customs.ContainerCustoms.PickupBlocks).
+	customsBlocks := 0
+	cc.PickupBlocks(func([]byte, []byte, int64) { customsBlocks++ })
 	// The box's own status (RFID/EPCIS) may block it too.
 	var kind, prefix string
 	var since int64
@@ -341,25 +343,14 @@ func appendCustomsReadiness(b []byte, vw *state.View, id string, c *state.Contai
 	case c.Last.Code == state.CodeGTOT:
 		kind, prefix, since = "gated_out", "gated out at ", c.Last.Time
 	}
-	notReleased := !released && customsBlocks == 0
 	b = appendKey(b, false, "readiness")
 	b = append(b, `{"available_for_pickup":`...)
-	b = strconv.AppendBool(b, customsBlocks == 0 && !notReleased && kind == "")
+	b = strconv.AppendBool(b, customsBlocks == 0 && kind == "")
 	b = append(b, `,"blocking":[`...)
 	first := true
-	if found {
-		cc.EachBlock(func(k, reason []byte, since int64) {
-			b = appendBlock(b, &first, bytesString(k), since, bytesString(reason))
-		})
-	}
-	if notReleased {
-		if found {
-			sc.reason = append(append(sc.reason[:0], "customs status "...), cc.Status...)
-			b = appendBlock(b, &first, "customs_not_released", cc.Since, bytesString(sc.reason))
-		} else {
-			b = appendBlock(b, &first, "customs_not_released", 0, "no customs release recorded")
-		}
-	}
+	cc.PickupBlocks(func(k, reason []byte, since int64) {
+		b = appendBlock(b, &first, bytesString(k), since, bytesString(reason))
+	})
 	switch {
 	case kind == "":
 	case c == nil:
@@ -375,7 +366,7 @@ func appendCustomsReadiness(b []byte, vw *state.View, id string, c *state.Contai
 // RFID/EPCIS event: its customs state and readiness, or 404.
 func (s *Server) customsOnlyContainer(ctx *fasthttp.RequestCtx, vw *state.View, id string) {
 	b := appendString(append(body(ctx), `{"id":`...), id)
-	b, found, err := appendCustomsReadiness(b, vw, id, nil)
+	b, found, err := appendCustomsReadiness(b, s.cfg.Store.Customs, vw, id, nil)
 	if err == nil && !found {
 		err = state.ErrNotFound
 	}

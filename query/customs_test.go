@@ -39,7 +39,7 @@ func TestCustomsReadinessAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 0, 4096)
-	out, found, err := appendCustomsReadiness(buf, vw, box, &c)
+	out, found, err := appendCustomsReadiness(buf, store.Customs, vw, box, &c)
 	if err != nil || !found {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestCustomsReadinessAllocs(t *testing.T) {
 		t.Fatalf("readiness:\n%s\nwant suffix\n%s", got, want)
 	}
 	n := testing.AllocsPerRun(100, func() {
-		out, _, _ = appendCustomsReadiness(buf[:0], vw, box, &c)
+		out, _, _ = appendCustomsReadiness(buf[:0], store.Customs, vw, box, &c)
 	})
 	// Pebble's Get of a memtable key (through a snapshot too) allocates
 	// nothing; the rest is ours.

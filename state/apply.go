@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"io"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -25,6 +26,28 @@ type Tx struct {
 
 // Now returns the batch's clock, Unix ns.
 func (tx *Tx) Now() int64 { return tx.now }
+
+// Input returns the batch being applied (empty in a Store.Update).
+func (tx *Tx) Input() *Batch { return tx.b }
+
+// Result returns the result being built.
+func (tx *Tx) Result() *ApplyResult { return tx.res }
+
+// Get reads key from the database as committed before this transaction:
+// the transaction's own writes are not visible (a stage that reads what it
+// wrote keeps its own overlay). The value is valid until the closer is
+// closed.
+func (tx *Tx) Get(key []byte) ([]byte, io.Closer, error) { return tx.s.db.Get(key) }
+
+// NewIter opens an iterator on the database as committed before this
+// transaction (as Get); the caller closes it.
+func (tx *Tx) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) { return tx.s.db.NewIter(o) }
+
+// Set writes key in the transaction (key and value are copied).
+func (tx *Tx) Set(key, val []byte) error { return tx.pb.Set(key, val, nil) }
+
+// Delete deletes key in the transaction.
+func (tx *Tx) Delete(key []byte) error { return tx.pb.Delete(key, nil) }
 
 // Outbox adds m to the outbox at the next sequence number.
 func (tx *Tx) Outbox(m *Message) error { return tx.s.putOutbox(tx.pb, m) }
@@ -76,7 +99,6 @@ var (
 	ContainerFencesStage Stage = containerFencesStage{}
 	LoadsStage           Stage = loadsStage{}
 	VesselsStage         Stage = vesselsStage{}
-	CustomsStage         Stage = customsStage{}
 	MultimodalStage      Stage = multimodalStage{}
 	// BatchOutboxStage is the kernel's: the batch's own messages.
 	BatchOutboxStage Stage = batchOutboxStage{}
@@ -91,7 +113,6 @@ var builtinStages = []Stage{
 	ContainerFencesStage,
 	LoadsStage,
 	VesselsStage,
-	CustomsStage,
 	MultimodalStage,
 	BatchOutboxStage,
 }
@@ -262,16 +283,6 @@ func (vesselsStage) Committed(tx *Tx) error {
 		tx.s.indexMovedVessels()
 	}
 	return nil
-}
-
-// customsStage applies customs documents: orders and three-document
-// matching, receipts, container customs state.
-type customsStage struct{ noHooks }
-
-func (customsStage) Name() string { return "customs" }
-
-func (customsStage) Apply(tx *Tx) error {
-	return tx.s.applyCustoms(tx.pb, tx.b.Customs, tx.now, tx.res)
 }
 
 // multimodalStage applies rail and barge plans and events and truck

@@ -119,6 +119,56 @@ func (r *reader) bytes() []byte {
 
 func (r *reader) str() string { return string(r.bytes()) }
 
+// ErrCorrupt is the error of a stored key or value that does not decode.
+var ErrCorrupt = errCorrupt
+
+// SortableTime encodes a Unix-ns time so that big-endian byte order is time
+// order (negative times first); UnsortTime decodes it.
+func SortableTime(t int64) uint64 { return sortableTime(t) }
+
+// UnsortTime decodes a SortableTime.
+func UnsortTime(u uint64) int64 { return unsortTime(u) }
+
+// AppendStr appends s with its length (uvarint) in front, as Reader.Bytes
+// reads it.
+func AppendStr(dst []byte, s string) []byte { return appendStr(dst, s) }
+
+// Reader decodes a stored value field by field (strings written by
+// AppendStr, binary.AppendVarint and AppendUvarint numbers). Its error is
+// sticky: after a field that does not decode, every read returns zero and
+// Err returns ErrCorrupt.
+type Reader struct{ r reader }
+
+// NewReader returns a Reader over b.
+func NewReader(b []byte) Reader { return Reader{r: reader{b: b}} }
+
+// Byte reads one byte.
+func (r *Reader) Byte() byte { return r.r.byte() }
+
+// Int reads a signed varint as an int.
+func (r *Reader) Int() int { return r.r.int() }
+
+// F64 reads a float written by AppendF64.
+func (r *Reader) F64() float64 { return r.r.f64() }
+
+// Varint reads a binary.AppendVarint number.
+func (r *Reader) Varint() int64 { return r.r.varint() }
+
+// Uvarint reads a binary.AppendUvarint number.
+func (r *Reader) Uvarint() uint64 { return r.r.uvarint() }
+
+// Bytes reads an AppendStr string; the result aliases the value.
+func (r *Reader) Bytes() []byte { return r.r.bytes() }
+
+// Str reads an AppendStr string as a copy.
+func (r *Reader) Str() string { return r.r.str() }
+
+// Rest returns what is left to read.
+func (r *Reader) Rest() []byte { return r.r.b }
+
+// Err returns ErrCorrupt after a field that did not decode, else nil.
+func (r *Reader) Err() error { return r.r.err }
+
 // Container is the current state of one container.
 type Container struct {
 	ID string

@@ -11,9 +11,10 @@
 // (asof.go), tenancy (API keys stored hashed, container links to bookings,
 // transport documents and parties), the DCSA event log (every DCSA Track &
 // Trace 2.2 event derived, with its filter fields), event subscriptions
-// with their delivery state, customs (e-commerce order aggregates with
-// three-document matching, parcel receipts, container customs state:
-// customs*.go) and the outbox of messages to publish, all in
+// with their delivery state, the customs documents of each batch (their
+// domain is package state/customs: e-commerce order aggregates with
+// three-document matching, parcel receipts, container customs state) and
+// the outbox of messages to publish, all in
 // one Pebble database whose layout is specified in FORMAT.md. Current vessel
 // positions are also held in an in-memory H3 index (package geo), rebuilt at
 // Open and updated after each committed batch; state/truck does the same for
@@ -94,8 +95,9 @@
 //     the rides it records (DCSA truck legs of waybills, through
 //     TruckDomain.EachBatchRide).
 //  7. customs: orders and three-document matching, receipts, container
-//     customs state. Before multimodal: the connection guard reads the
-//     customs blocks this batch changed.
+//     customs state (package state/customs). Before multimodal: the
+//     connection guard asks customs (Options.CustomsBlocks) for the boxes
+//     whose customs state this batch changed and what blocks each.
 //  8. multimodal: rail and barge plans and events, waybills, then the
 //     connection guard over every plan whose boxes any earlier stage
 //     changed (events, customs, rides). Last of the domains for that reason.

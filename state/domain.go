@@ -14,9 +14,6 @@ import (
 // ValueV1 is the first byte of every value layout of version 1.
 const ValueV1 = valueV1
 
-// ErrCorrupt is returned (wrapped) for a key or value that does not decode.
-var ErrCorrupt = errCorrupt
-
 // YieldEvery is how many records a stage handles between yields of its
 // processor (runtime.Gosched): Apply is the longest-running CPU work of the
 // engine, and a query goroutine woken by the network waits for a processor
@@ -33,16 +30,6 @@ const ScratchMapMax = scratchMapMax
 
 const scratchMapMax = 1024
 
-// SortableTime maps a Unix-ns time to a uint64 whose big-endian bytes sort
-// in time order (negative times first): the time field of keys.
-func SortableTime(t int64) uint64 { return sortableTime(t) }
-
-// UnsortTime is the inverse of SortableTime.
-func UnsortTime(u uint64) int64 { return unsortTime(u) }
-
-// AppendStr appends s with its uvarint length.
-func AppendStr(dst []byte, s string) []byte { return appendStr(dst, s) }
-
 // AppendF64 appends f as 8 bytes (IEEE 754, big-endian).
 func AppendF64(dst []byte, f float64) []byte { return appendF64(dst, f) }
 
@@ -54,35 +41,6 @@ func TrimDue(stored bool, prev, now int64, ret time.Duration) bool {
 	return trimDue(stored, prev, now, ret)
 }
 
-// Decoder reads a value written with the Append helpers and
-// encoding/binary's varints. Errors are sticky: after the first, every read
-// returns the zero value and Err returns ErrCorrupt.
-type Decoder struct{ r reader }
-
-// NewDecoder returns a Decoder over v (not copied).
-func NewDecoder(v []byte) Decoder { return Decoder{reader{b: v}} }
-
-// Byte reads one byte.
-func (d *Decoder) Byte() byte { return d.r.byte() }
-
-// Varint reads a signed varint.
-func (d *Decoder) Varint() int64 { return d.r.varint() }
-
-// Uvarint reads an unsigned varint.
-func (d *Decoder) Uvarint() uint64 { return d.r.uvarint() }
-
-// Int reads a signed varint as an int.
-func (d *Decoder) Int() int { return d.r.int() }
-
-// F64 reads a float written by AppendF64.
-func (d *Decoder) F64() float64 { return d.r.f64() }
-
-// Str reads a string written by AppendStr.
-func (d *Decoder) Str() string { return d.r.str() }
-
-// Err returns ErrCorrupt after a read past the value or of a bad varint.
-func (d *Decoder) Err() error { return d.r.err }
-
 // Store returns the store the transaction writes to.
 func (tx *Tx) Store() *Store { return tx.s }
 
@@ -90,28 +48,15 @@ func (tx *Tx) Store() *Store { return tx.s }
 // there, to be committed with the partition's offset.
 func (tx *Tx) Writes() *pebble.Batch { return tx.pb }
 
-// Input returns the batch being applied.
-func (tx *Tx) Input() *Batch { return tx.b }
-
-// Result returns the result being built; stages add their counts.
-func (tx *Tx) Result() *ApplyResult { return tx.res }
-
 // Options returns the options the store was opened with, defaults filled.
 func (s *Store) Options() Options { return s.opts }
 
-// Live returns the view of the live database: each read sees the batches
-// committed when it runs. It needs no Close. Apply's stages read stored
-// state through it (not the batch being built).
-func (s *Store) Live() *View { return s.live() }
-
-// Get reads key and hands its value to decode (valid only during the call);
-// found is false, and decode not called, when the key is absent.
-func (vw *View) Get(key []byte, decode func(v []byte) error) (found bool, err error) {
+// Lookup reads key and hands its value to decode (valid only during the
+// call); found is false, and decode not called, when the key is absent.
+// Get is the same read with the value's closer in the caller's hands.
+func (vw *View) Lookup(key []byte, decode func(v []byte) error) (found bool, err error) {
 	return getValue(vw.r, key, decode)
 }
-
-// NewIter opens an iterator over the view. The caller closes it.
-func (vw *View) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) { return vw.newIter(o) }
 
 // TruckDomain is what the code still in this package needs of the trucks
 // domain (state/truck), wired by portstate (Options.Trucks): the fence

@@ -1,4 +1,6 @@
-package state
+// The connection guard's tests open the state through portstate: the guard
+// asks the customs domain (state/customs) what blocks a box.
+package state_test
 
 import (
 	"bytes"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
+	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestGuardScenarios runs the connection-guard scenarios in
@@ -76,8 +80,8 @@ func runGuardScenario(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	fs := vfs.NewMem()
-	open := func() *Store {
-		s, err := Open(Options{Dir: "db", FS: fs, Guard: GuardConfig{AlertTopic: "porttrack.alerts"}})
+	open := func() *portstate.State {
+		s, err := portstate.Open(state.Options{Dir: "db", FS: fs, Guard: state.GuardConfig{AlertTopic: "porttrack.alerts"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +90,7 @@ func runGuardScenario(t *testing.T, file string) {
 	s := open()
 	defer func() { s.Close() }()
 	var off int64
-	apply := func(b Batch) {
+	apply := func(b state.Batch) {
 		t.Helper()
 		off++
 		b.Topic, b.Next = "port.transport", off
@@ -108,58 +112,58 @@ func runGuardScenario(t *testing.T, file string) {
 		at := fmt.Sprintf("%s:%d: %s", filepath.Base(file), n+1, line)
 		switch f[0] {
 		case "plan":
-			m, _ := ParseMode(f[1])
+			m, _ := state.ParseMode(f[1])
 			a := kv(t, f[3:])
-			p := Plan{Mode: m, ID: f[2], Service: a["service"], From: a["from"], To: a["to"],
+			p := state.Plan{Mode: m, ID: f[2], Service: a["service"], From: a["from"], To: a["to"],
 				Departure: guardTime(t, a["departure"]), Cutoff: guardTime(t, a["cutoff"]), Time: guardTime(t, a["t"])}
 			for _, w := range strings.Split(a["wagons"], ";") {
 				id, boxes, _ := strings.Cut(w, ":")
-				wg := Wagon{ID: id}
+				wg := state.Wagon{ID: id}
 				if boxes != "" {
 					wg.Containers = strings.Split(boxes, ",")
 				}
 				p.Wagons = append(p.Wagons, wg)
 			}
-			apply(Batch{Plans: []Plan{p}})
+			apply(state.Batch{Plans: []state.Plan{p}})
 		case "event":
-			code, ok := ParseCode(f[2])
+			code, ok := state.ParseCode(f[2])
 			if !ok {
 				t.Fatalf("%s: code %q", at, f[2])
 			}
 			a := kv(t, f[4:])
 			tm := guardTime(t, f[3])
-			apply(Batch{Events: []Event{{ID: fmt.Sprintf("e%d", n), Container: f[1], Code: code, Time: tm, Location: a["loc"], Source: "test"}}})
+			apply(state.Batch{Events: []state.Event{{ID: fmt.Sprintf("e%d", n), Container: f[1], Code: code, Time: tm, Location: a["loc"], Source: "test"}}})
 		case "waybill":
 			a := kv(t, f[2:])
-			w := Waybill{ID: f[1], Plate: a["plate"], From: a["from"], To: a["to"], Gate: a["gate"], Time: guardTime(t, a["t"])}
+			w := state.Waybill{ID: f[1], Plate: a["plate"], From: a["from"], To: a["to"], Gate: a["gate"], Time: guardTime(t, a["t"])}
 			if a["containers"] != "" {
 				w.Containers = strings.Split(a["containers"], ",")
 			}
 			if a["start"] != "" {
 				w.ApptStart, w.ApptEnd = guardTime(t, a["start"]), guardTime(t, a["end"])
 			}
-			apply(Batch{Waybills: []Waybill{w}})
+			apply(state.Batch{Waybills: []state.Waybill{w}})
 		case "planevent":
-			m, _ := ParseMode(f[1])
+			m, _ := state.ParseMode(f[1])
 			a := kv(t, f[5:])
-			apply(Batch{PlanEvents: []PlanEvent{{Mode: m, Plan: f[2], Event: f[3], Time: guardTime(t, f[4]),
+			apply(state.Batch{PlanEvents: []state.PlanEvent{{Mode: m, Plan: f[2], Event: f[3], Time: guardTime(t, f[4]),
 				Container: a["container"], Wagon: a["wagon"], Station: a["station"]}}})
 		case "customs":
 			a := kv(t, f[4:])
-			apply(Batch{Customs: []CustomsDoc{{Type: CustomsContainer, ID: fmt.Sprintf("c%d", n), Time: guardTime(t, f[3]),
-				Box: &ContainerCustomsEvent{Container: f[1], Event: f[2], HoldKind: a["hold_kind"], Reason: a["reason"]}}}})
+			apply(state.Batch{Customs: []state.CustomsDoc{{Type: state.CustomsContainer, ID: fmt.Sprintf("c%d", n), Time: guardTime(t, f[3]),
+				Box: &state.ContainerCustomsEvent{Container: f[1], Event: f[2], HoldKind: a["hold_kind"], Reason: a["reason"]}}}})
 		case "restart":
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			s = open()
 		case "verdict":
-			m, _ := ParseMode(f[1])
+			m, _ := state.ParseMode(f[1])
 			p, err := s.Plan(m, f[2])
 			if err != nil {
 				t.Fatalf("%s: %v", at, err)
 			}
-			g := p.guard(f[3])
+			g := guardOf(p, f[3])
 			if g == nil {
 				t.Fatalf("%s: %s not on the plan", at, f[3])
 			}
@@ -176,7 +180,7 @@ func runGuardScenario(t *testing.T, file string) {
 			}
 		case "alerts":
 			var got []string
-			err := s.ScanOutbox(1000, func(e *OutboxEntry) error {
+			err := s.ScanOutbox(1000, func(e *state.OutboxEntry) error {
 				if e.Seq <= seenSeq || e.Topic != "porttrack.alerts" {
 					return nil
 				}
@@ -232,11 +236,11 @@ func TestGuardRailRamp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := NewPortModel(features, "CNNGB")
+	pm, err := state.NewPortModel(features, "CNNGB")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm})
+	s, err := portstate.Open(state.Options{Dir: "db", FS: vfs.NewMem(), PortModel: pm})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +248,7 @@ func TestGuardRailRamp(t *testing.T) {
 	const box = "MSKU9070323"
 	h := func(hm string) int64 { return guardTime(t, hm) }
 	var off int64
-	apply := func(b Batch) {
+	apply := func(b state.Batch) {
 		off++
 		b.Topic, b.Next = "port.transport", off
 		if _, err := s.Apply(&b); err != nil {
@@ -252,36 +256,47 @@ func TestGuardRailRamp(t *testing.T) {
 		}
 	}
 	verdict := func() string {
-		p, err := s.Plan(ModeRail, "X1")
+		p, err := s.Plan(state.ModeRail, "X1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := p.guard(box)
+		g := guardOf(p, box)
 		return fmt.Sprint(g.Verdict, g.Reasons)
 	}
-	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "X1", From: "beilun-rail-station", Departure: h("20:00"), Cutoff: h("18:00"), Time: h("16:00"),
-		Wagons: []Wagon{{ID: "W1", Containers: []string{box}}}}}})
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeRail, ID: "X1", From: "beilun-rail-station", Departure: h("20:00"), Cutoff: h("18:00"), Time: h("16:00"),
+		Wagons: []state.Wagon{{ID: "W1", Containers: []string{box}}}}}})
 	if got := verdict(); got != "at_risk [not_discharged no_truck_appointment late]" {
 		t.Errorf("before: %s", got)
 	}
-	apply(Batch{Events: []Event{{ID: "r1", Container: box, Code: CodeDISC, Time: h("16:30"), Location: "CNNGB-BEILUN-RAIL", Source: "t"}}})
+	apply(state.Batch{Events: []state.Event{{ID: "r1", Container: box, Code: state.CodeDISC, Time: h("16:30"), Location: "CNNGB-BEILUN-RAIL", Source: "t"}}})
 	if got := verdict(); got != "on_track []" { // at the station: loading left
 		t.Errorf("at the ramp: %s", got)
 	}
-	apply(Batch{Events: []Event{{ID: "r2", Container: box, Code: CodeLOAD, Time: h("17:00"), Location: "CNNGB-BEILUN-RAIL", Source: "t"}}})
-	apply(Batch{Events: []Event{{ID: "x", Container: "CSQU3054383", Code: CodeGTIN, Time: h("19:00"), Location: "CNNGB-BLCT-GATE", Source: "t"}}})
+	apply(state.Batch{Events: []state.Event{{ID: "r2", Container: box, Code: state.CodeLOAD, Time: h("17:00"), Location: "CNNGB-BEILUN-RAIL", Source: "t"}}})
+	apply(state.Batch{Events: []state.Event{{ID: "x", Container: "CSQU3054383", Code: state.CodeGTIN, Time: h("19:00"), Location: "CNNGB-BLCT-GATE", Source: "t"}}})
 	if got := verdict(); got != "on_track []" { // loaded by the ramp read: the cutoff passing changes nothing
 		t.Errorf("loaded at the ramp: %s", got)
 	}
 	// A train from an inland station the port model does not know is
 	// judged by time alone: unjudged before its cutoff, with the reason.
-	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "X2", From: "yiwu-west", To: "beilun-rail-station", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:30"),
-		Wagons: []Wagon{{ID: "W1", Containers: []string{"APZU4812090"}}}}}})
-	p, err := s.Plan(ModeRail, "X2")
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeRail, ID: "X2", From: "yiwu-west", To: "beilun-rail-station", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:30"),
+		Wagons: []state.Wagon{{ID: "W1", Containers: []string{"APZU4812090"}}}}}})
+	p, err := s.Plan(state.ModeRail, "X2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := p.guard("APZU4812090"); g.Verdict != VerdictNone || !slices.Equal(g.Reasons, []Reason{ReasonUnknownStation}) || p.Wake != h("21:00")+1 { // 19:30 + 1h load: late at 21:00
+	if g := guardOf(p, "APZU4812090"); g.Verdict != state.VerdictNone || !slices.Equal(g.Reasons, []state.Reason{state.ReasonUnknownStation}) || p.Wake != h("21:00")+1 { // 19:30 + 1h load: late at 21:00
 		t.Errorf("inland departure: %+v wake %d", g, p.Wake)
 	}
+}
+
+// guardOf returns the guard state of box c on plan p, nil when c is not on
+// it.
+func guardOf(p state.PlanState, c string) *state.GuardState {
+	for i := range p.Containers {
+		if p.Containers[i].Container == c {
+			return &p.Containers[i]
+		}
+	}
+	return nil
 }

@@ -38,15 +38,15 @@ const (
 	PrefixContainerTruck byte = 0x42
 
 	// customs
-	prefixOrder       byte = 0x50 // ebpCode 0 orderNo -> order record
-	prefixLogiLink    byte = 0x51 // logisticsCode 0 logisticsNo -> ebpCode 0 orderNo
-	prefixLogistics   byte = 0x52 // logisticsCode 0 logisticsNo -> waybill
-	prefixReceipt     byte = 0x53 // ebpCode 0 copNo -> receipt state
-	prefixCopLink     byte = 0x54 // ebpCode 0 copNo -> orderNo
-	prefixOrderIdx    byte = 0x55 // kind byte | value 0 ebpCode 0 orderNo -> summary
-	prefixDeadline    byte = 0x56 // deadline u64 | ebpCode 0 orderNo -> empty
-	prefixBoxCustoms  byte = 0x58 // container -> container customs state
-	prefixCustomsList byte = 0x59 // 'h' | container (held), 'r' | container (released)
+	PrefixOrder       byte = 0x50 // ebpCode 0 orderNo -> order record
+	PrefixLogiLink    byte = 0x51 // logisticsCode 0 logisticsNo -> ebpCode 0 orderNo
+	PrefixLogistics   byte = 0x52 // logisticsCode 0 logisticsNo -> waybill
+	PrefixReceipt     byte = 0x53 // ebpCode 0 copNo -> receipt state
+	PrefixCopLink     byte = 0x54 // ebpCode 0 copNo -> orderNo
+	PrefixOrderIdx    byte = 0x55 // kind byte | value 0 ebpCode 0 orderNo -> summary
+	PrefixDeadline    byte = 0x56 // deadline u64 | ebpCode 0 orderNo -> empty
+	PrefixBoxCustoms  byte = 0x58 // container -> container customs state
+	PrefixCustomsList byte = 0x59 // 'h' | container (held), 'r' | container (released)
 
 	// tenant
 	prefixAPIKey byte = 0x60
@@ -124,15 +124,15 @@ var families = [...]keyFamily{
 	{PrefixTruck, "truck", domainTruck, false, "Trucks"},
 	{PrefixTruckTrack, "truck-track", domainTruck, false, "Trucks"},
 	{PrefixContainerTruck, "container-truck", domainTruck, false, "Trucks"},
-	{prefixOrder, "order", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixLogiLink, "logistics-link", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixLogistics, "logistics", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixReceipt, "receipt", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixCopLink, "cop-link", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixOrderIdx, "order-index", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixDeadline, "order-deadline", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixBoxCustoms, "box-customs", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixCustomsList, "customs-list", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixOrder, "order", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixLogiLink, "logistics-link", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixLogistics, "logistics", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixReceipt, "receipt", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixCopLink, "cop-link", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixOrderIdx, "order-index", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixDeadline, "order-deadline", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixBoxCustoms, "box-customs", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
+	{PrefixCustomsList, "customs-list", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
 	{prefixAPIKey, "api-key", domainTenant, true, "Tenancy"},
 	{prefixLink, "link", domainTenant, false, "Tenancy"},
 	{prefixDCSALog, "dcsa-log", domainDCSA, false, "DCSA event log"},

@@ -602,10 +602,12 @@ func (s *Store) applyMultimodal(pb *pebble.Batch, b *Batch, now int64, res *Appl
 			affected[c] = struct{}{}
 		}
 	}
-	for c := range s.mu.scratch.custBoxes { // customs state changed
-		if len(s.mmIdx.plans[c]) > 0 {
-			affected[c] = struct{}{}
-		}
+	if cb := s.opts.CustomsBlocks; cb != nil {
+		cb.ChangedBoxes(func(c string) { // customs state changed
+			if len(s.mmIdx.plans[c]) > 0 {
+				affected[c] = struct{}{}
+			}
+		})
 	}
 	for c := range affected {
 		for _, r := range s.mmIdx.plans[c] {
@@ -983,28 +985,31 @@ func (s *Store) atPlace(location, station string) bool {
 	return ok && p.ID == station
 }
 
+// CustomsBlocks is what the connection guard asks of customs during
+// Apply, after the customs stage: satisfied by state/customs, wired by
+// state/portstate (Options.CustomsBlocks). Called under the Apply lock.
+type CustomsBlocks interface {
+	// ChangedBoxes calls fn for each box whose customs state the batch
+	// being applied changed.
+	ChangedBoxes(fn func(box string))
+	// PickupBlocks calls fn with the kind of each customs reason that
+	// keeps box from being picked up, as the batch being applied leaves
+	// its customs state.
+	PickupBlocks(box string, fn func(kind string)) error
+}
+
 // customsBlockers returns the customs reasons that keep container c from
-// moving: its customs blocks as this batch left them (holds, quarantine,
-// inspection).
+// moving: the customs blocks in force as this batch left them (holds,
+// quarantine, inspection). A box customs has not released yet, with no
+// block in force, is no connection risk: the guard leaves that kind out.
 func (s *Store) customsBlockers(c string) ([]Reason, error) {
-	blocks, ok := s.mu.scratch.custBoxes[c]
-	if !ok {
-		var cc ContainerCustoms
-		err := s.ContainerCustoms(c, &cc)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range cc.Blocks() {
-			blocks = append(blocks, CustomsBlock{Kind: b.Kind})
-		}
+	if s.opts.CustomsBlocks == nil {
+		return nil, nil
 	}
 	var rs []Reason
-	for _, b := range blocks {
+	err := s.opts.CustomsBlocks.PickupBlocks(c, func(kind string) {
 		var r Reason
-		switch b.Kind {
+		switch kind {
 		case "customs_hold":
 			r = ReasonCustomsHold
 		case "quarantine":
@@ -1012,13 +1017,13 @@ func (s *Store) customsBlockers(c string) ([]Reason, error) {
 		case "inspection":
 			r = ReasonInspection
 		default:
-			continue
+			return
 		}
 		if !slices.Contains(rs, r) {
 			rs = append(rs, r)
 		}
-	}
-	return rs, nil
+	})
+	return rs, err
 }
 
 // evaluatePlan judges the containers of p at clock (only those in only,

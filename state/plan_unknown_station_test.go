@@ -1,4 +1,6 @@
-package state
+// The connection guard's tests open the state through portstate: the guard
+// asks the customs domain (state/customs) what blocks a box.
+package state_test
 
 import (
 	"bytes"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/porttrack/porttrack/geo"
 	"github.com/porttrack/porttrack/geo/portmodel"
+	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/portstate"
 )
 
 // TestGuardUnknownStation: a plan from a station the port model does not
@@ -26,15 +30,15 @@ func TestGuardUnknownStation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := NewPortModel(features, "CNNGB")
+	pm, err := state.NewPortModel(features, "CNNGB")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
 	fs := vfs.NewMem()
-	open := func() *Store {
-		s, err := Open(Options{Dir: "db", FS: fs, PortModel: pm, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-			Guard: GuardConfig{AlertTopic: "porttrack.alerts"}})
+	open := func() *portstate.State {
+		s, err := portstate.Open(state.Options{Dir: "db", FS: fs, PortModel: pm, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+			Guard: state.GuardConfig{AlertTopic: "porttrack.alerts"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +48,7 @@ func TestGuardUnknownStation(t *testing.T) {
 	defer func() { s.Close() }()
 	h := func(hm string) int64 { return guardTime(t, hm) }
 	var off int64
-	apply := func(b Batch) {
+	apply := func(b state.Batch) {
 		t.Helper()
 		off++
 		b.Topic, b.Next = "port.transport", off
@@ -60,11 +64,11 @@ func TestGuardUnknownStation(t *testing.T) {
 	)
 	verdict := func(id, box string) string {
 		t.Helper()
-		p, err := s.Plan(ModeRail, id)
+		p, err := s.Plan(state.ModeRail, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := p.guard(box)
+		g := guardOf(p, box)
 		if g == nil {
 			t.Fatalf("%s not on %s", box, id)
 		}
@@ -74,11 +78,11 @@ func TestGuardUnknownStation(t *testing.T) {
 		}
 		return strings.TrimSpace(g.Verdict.String() + " " + strings.Join(rs, ","))
 	}
-	apply(Batch{Events: []Event{{ID: "v1", Container: onVessel, Code: CodeLOAD, Time: h("08:00"), Location: "CNNGB-BLCT-QUAY", Source: "t"}}})
-	apply(Batch{Customs: []CustomsDoc{{Type: CustomsContainer, ID: "c1", Time: h("09:00"),
-		Box: &ContainerCustomsEvent{Container: held, Event: "held", HoldKind: "customs"}}}})
-	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "Z1", From: "nowhere-station", Departure: h("20:00"), Cutoff: h("18:00"), Time: h("16:00"),
-		Wagons: []Wagon{{ID: "W1", Containers: []string{idle, loaded, held, onVessel}}}}}})
+	apply(state.Batch{Events: []state.Event{{ID: "v1", Container: onVessel, Code: state.CodeLOAD, Time: h("08:00"), Location: "CNNGB-BLCT-QUAY", Source: "t"}}})
+	apply(state.Batch{Customs: []state.CustomsDoc{{Type: state.CustomsContainer, ID: "c1", Time: h("09:00"),
+		Box: &state.ContainerCustomsEvent{Container: held, Event: "held", HoldKind: "customs"}}}})
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeRail, ID: "Z1", From: "nowhere-station", Departure: h("20:00"), Cutoff: h("18:00"), Time: h("16:00"),
+		Wagons: []state.Wagon{{ID: "W1", Containers: []string{idle, loaded, held, onVessel}}}}}})
 	for _, c := range []struct{ box, want string }{
 		{idle, "unknown_station"},
 		{loaded, "unknown_station"},
@@ -89,14 +93,14 @@ func TestGuardUnknownStation(t *testing.T) {
 			t.Errorf("after the plan, %s: %q, want %q", c.box, got, c.want)
 		}
 	}
-	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeRail, Plan: "Z1", Event: PlanLoaded, Container: loaded, Wagon: "W1", Station: "nowhere-station", Time: h("17:00")}}})
+	apply(state.Batch{PlanEvents: []state.PlanEvent{{Mode: state.ModeRail, Plan: "Z1", Event: state.PlanLoaded, Container: loaded, Wagon: "W1", Station: "nowhere-station", Time: h("17:00")}}})
 	if got := verdict("Z1", loaded); got != "on_track" {
 		t.Errorf("loaded: %q", got)
 	}
 	s.Close() // the wake time survives a restart
 	s = open()
 	// Time passes the cutoff (any record moves the guard clock).
-	apply(Batch{Events: []Event{{ID: "x", Container: "TGHU1234567", Code: CodeGTIN, Time: h("18:30"), Location: "CNNGB-BLCT-GATE", Source: "t"}}})
+	apply(state.Batch{Events: []state.Event{{ID: "x", Container: "TGHU1234567", Code: state.CodeGTIN, Time: h("18:30"), Location: "CNNGB-BLCT-GATE", Source: "t"}}})
 	for _, c := range []struct{ box, want string }{
 		{idle, "missed cutoff_passed,unknown_station"},
 		{loaded, "on_track"},
@@ -108,29 +112,29 @@ func TestGuardUnknownStation(t *testing.T) {
 		}
 	}
 	// A departure from an unknown station leaving without a box.
-	apply(Batch{Plans: []Plan{{Mode: ModeBarge, ID: "B7", From: "nowhere-station", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:00"),
-		Wagons: []Wagon{{ID: "BAY1", Containers: []string{idle}}}}}})
-	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeBarge, Plan: "B7", Event: PlanDeparted, Station: "nowhere-station", Time: h("19:30")}}})
-	p, err := s.Plan(ModeBarge, "B7")
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeBarge, ID: "B7", From: "nowhere-station", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:00"),
+		Wagons: []state.Wagon{{ID: "BAY1", Containers: []string{idle}}}}}})
+	apply(state.Batch{PlanEvents: []state.PlanEvent{{Mode: state.ModeBarge, Plan: "B7", Event: state.PlanDeparted, Station: "nowhere-station", Time: h("19:30")}}})
+	p, err := s.Plan(state.ModeBarge, "B7")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := p.guard(idle); g.Verdict != VerdictMissed || !slices.Equal(g.Reasons, []Reason{ReasonDepartedWithout, ReasonUnknownStation}) {
+	if g := guardOf(p, idle); g.Verdict != state.VerdictMissed || !slices.Equal(g.Reasons, []state.Reason{state.ReasonDepartedWithout, state.ReasonUnknownStation}) {
 		t.Errorf("departed without it: %v %v", g.Verdict, g.Reasons)
 	}
 	// An inbound train from the unknown station: loaded there, departed,
 	// unloaded at the port: it made its departure.
-	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "IN1", From: "nowhere-station", To: "beilun-rail-station", Departure: h("20:30"), Cutoff: h("20:00"), Time: h("19:00"),
-		Wagons: []Wagon{{ID: "W1", Containers: []string{loaded}}}}}})
-	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeRail, Plan: "IN1", Event: PlanLoaded, Container: loaded, Wagon: "W1", Station: "nowhere-station", Time: h("19:40")}}})
-	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeRail, Plan: "IN1", Event: PlanDeparted, Station: "nowhere-station", Time: h("20:30")}}})
-	apply(Batch{PlanEvents: []PlanEvent{{Mode: ModeRail, Plan: "IN1", Event: PlanUnloaded, Container: loaded, Wagon: "W1", Station: "beilun-rail-station", Time: h("23:50")}}})
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeRail, ID: "IN1", From: "nowhere-station", To: "beilun-rail-station", Departure: h("20:30"), Cutoff: h("20:00"), Time: h("19:00"),
+		Wagons: []state.Wagon{{ID: "W1", Containers: []string{loaded}}}}}})
+	apply(state.Batch{PlanEvents: []state.PlanEvent{{Mode: state.ModeRail, Plan: "IN1", Event: state.PlanLoaded, Container: loaded, Wagon: "W1", Station: "nowhere-station", Time: h("19:40")}}})
+	apply(state.Batch{PlanEvents: []state.PlanEvent{{Mode: state.ModeRail, Plan: "IN1", Event: state.PlanDeparted, Station: "nowhere-station", Time: h("20:30")}}})
+	apply(state.Batch{PlanEvents: []state.PlanEvent{{Mode: state.ModeRail, Plan: "IN1", Event: state.PlanUnloaded, Container: loaded, Wagon: "W1", Station: "beilun-rail-station", Time: h("23:50")}}})
 	if got := verdict("IN1", loaded); got != "on_track" {
 		t.Errorf("unloaded at the end of the trip: %q, want on_track", got)
 	}
 	// The missed verdicts were alerted, with their reasons.
 	var alerts []string
-	s.ScanOutbox(1000, func(e *OutboxEntry) error {
+	s.ScanOutbox(1000, func(e *state.OutboxEntry) error {
 		var a struct {
 			Container, Verdict string
 			Reasons            []struct{ Code string }
@@ -147,9 +151,9 @@ func TestGuardUnknownStation(t *testing.T) {
 		t.Errorf("missed alerts %q, want %q", alerts, want)
 	}
 	// Counted per plan message since Open, logged once per station.
-	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "Z2", From: "elsewhere", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:00")}}})
-	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "Z3", From: "elsewhere", Departure: h("23:30"), Cutoff: h("22:00"), Time: h("19:00")}}})
-	apply(Batch{Plans: []Plan{{Mode: ModeRail, ID: "K1", From: "beilun-rail-station", Departure: h("23:30"), Cutoff: h("22:00"), Time: h("19:00")}}})
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeRail, ID: "Z2", From: "elsewhere", Departure: h("23:00"), Cutoff: h("22:00"), Time: h("19:00")}}})
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeRail, ID: "Z3", From: "elsewhere", Departure: h("23:30"), Cutoff: h("22:00"), Time: h("19:00")}}})
+	apply(state.Batch{Plans: []state.Plan{{Mode: state.ModeRail, ID: "K1", From: "beilun-rail-station", Departure: h("23:30"), Cutoff: h("22:00"), Time: h("19:00")}}})
 	if m := s.PlanMetrics(); m.UnknownStation != 4 {
 		t.Errorf("unknown-station plans %d since the restart, want 4 (B7, IN1, Z2, Z3)", m.UnknownStation)
 	}

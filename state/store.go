@@ -62,6 +62,10 @@ type Options struct {
 	Fences FenceConfig
 	// Customs configures three-document matching and customs results.
 	Customs CustomsConfig
+	// CustomsBlocks is what the connection guard asks of customs (the
+	// customs domain, wired by state/portstate); nil: no box is blocked by
+	// customs.
+	CustomsBlocks CustomsBlocks
 	// Stages are Apply's stages in their order (state/portstate lists
 	// them); nil means BuiltinStages.
 	Stages []Stage
@@ -90,7 +94,7 @@ func (o Options) withDefaults() Options {
 	o.PortCalls = o.PortCalls.withDefaults()
 	o.Fences = o.Fences.withDefaults()
 	o.Guard = o.Guard.withDefaults()
-	o.Customs = o.Customs.withDefaults()
+	o.Customs = o.Customs.WithDefaults()
 	return o
 }
 
@@ -371,10 +375,7 @@ type applyScratch struct {
 	changed  map[string]struct{}   // containers whose state this batch changed
 	stored   map[[32]byte]struct{} // ids of the batch already stored
 	vessels  map[uint32]*vesselWork
-	// custBoxes is the customs blocks of each box whose customs state
-	// this batch changed (for the connection guard).
-	custBoxes map[string][]CustomsBlock
-	mm        mmScratch
+	mm       mmScratch
 }
 
 // Apply validates and stores the batch in one atomic Pebble batch: new
@@ -453,6 +454,32 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	s.m.outbox.Add(uint64(len(b.Outbox)))
 	s.m.applyNanos.Add(uint64(time.Since(start)))
 	return res, nil
+}
+
+// Update runs fn over a transaction of its own under the Apply lock and
+// commits it: for a domain's writes outside Apply (the customs deadline
+// tick), with Apply's guarantees (one atomic Pebble batch, outbox sequence
+// numbers in order, no Apply in between). The Tx has an empty input batch
+// and the clock Options.Now; nothing is committed when fn fails or writes
+// nothing. Outbox messages written count in Metrics.Outbox.
+func (s *Store) Update(fn func(*Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	pb := s.db.NewBatch()
+	defer pb.Close()
+	seq := s.mu.outboxSeq
+	tx := &Tx{s: s, pb: pb, b: &Batch{}, now: s.opts.Now().UnixNano(), res: &ApplyResult{}, sc: &s.mu.scratch}
+	if err := fn(tx); err != nil || pb.Empty() {
+		return err
+	}
+	if err := pb.Commit(s.writeO); err != nil {
+		return fmt.Errorf("state: commit update: %w", err)
+	}
+	s.m.outbox.Add(s.mu.outboxSeq - seq)
+	return nil
 }
 
 // putOutbox adds m to the outbox in pb at the next sequence number. Called

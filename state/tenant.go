@@ -427,6 +427,15 @@ func (f *scopeFilter) close() {
 	}
 }
 
+// ScopeFilter returns visible, which reports whether a container is linked
+// to anything in scope as vw sees it, for the many containers of one list
+// (one iterator reused across calls), and done, which releases it. A nil
+// scope sees nothing.
+func (s *Store) ScopeFilter(vw *View, scope *Scope) (visible func(container string) (bool, error), done func()) {
+	f := &scopeFilter{}
+	return func(c string) (bool, error) { return f.visible(vw.r, c, scope) }, f.close
+}
+
 // Visible reports whether a container is linked to anything in scope.
 func (s *Store) Visible(container string, scope *Scope) (bool, error) {
 	return visibleIn(s.db, container, scope)

@@ -1,6 +1,10 @@
 package state
 
-import "github.com/cockroachdb/pebble/v2"
+import (
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
+)
 
 // View reads the store as of one moment. Every read through one View sees
 // the same committed batches, whatever Apply commits meanwhile, so an answer
@@ -47,6 +51,18 @@ func (vw *View) Close() error {
 // live is the view of the Store's own read methods: each read on the live
 // database.
 func (s *Store) live() *View { return &View{s: s, r: s.db} }
+
+// Live returns the view over the live database: each read sees the batches
+// committed when it runs. It holds no snapshot; Close does nothing.
+func (s *Store) Live() *View { return s.live() }
+
+// Get reads one key as the view sees it (pebble.Reader's Get: the value is
+// valid until the closer is closed). For a domain's read methods.
+func (vw *View) Get(key []byte) ([]byte, io.Closer, error) { return vw.r.Get(key) }
+
+// NewIter opens an iterator on the view; the caller closes it. For a
+// domain's read methods.
+func (vw *View) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) { return vw.newIter(o) }
 
 // newIter opens an iterator on the view. Calling NewIter on the concrete
 // type rather than through pebble.Reader lets the options stay on the

@@ -90,6 +90,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		SessionTimeout:      cfg.SessionTimeout,
 		RebalanceTimeout:    cfg.SessionTimeout,
 		HeartbeatInterval:   cfg.Heartbeat,
+		Deadlines:           store.Customs,
 		Logger:              log,
 	}, store.Store)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/customs"
 	"github.com/porttrack/porttrack/state/truck"
 )
 
@@ -18,11 +19,15 @@ type State struct {
 	*state.Store
 	// Trucks is the trucks domain: positions, tracks, the boxes they carry.
 	Trucks *truck.Trucks
+	// Customs is the customs and cross-border e-commerce domain.
+	Customs *customs.Customs
 }
 
-// domains are the domain values of one state, before it is opened.
+// domains are the domains of one State, constructed before the kernel
+// opens so that their stages can be listed.
 type domains struct {
-	trucks *truck.Trucks
+	trucks  *truck.Trucks
+	customs *customs.Customs
 }
 
 // stages returns Apply's stages in their order: the one list of it.
@@ -35,16 +40,17 @@ func stages(d *domains) []state.Stage {
 		state.LoadsStage,
 		state.VesselsStage,
 		d.trucks.Stage(),
-		state.CustomsStage,
+		d.customs.Stage(),
 		state.MultimodalStage,
 		state.BatchOutboxStage,
 	}
 }
 
 // newDomains constructs each domain with what it needs of the others.
-func newDomains() *domains {
+func newDomains(opts state.Options) *domains {
 	return &domains{
-		trucks: truck.New(kernelFences{}, kernelBoxes{}),
+		trucks:  truck.New(kernelFences{}, kernelBoxes{}),
+		customs: customs.New(opts.Customs, opts.Now),
 	}
 }
 
@@ -54,16 +60,20 @@ func Open(opts state.Options) (*State, error) {
 	if opts.Stages != nil {
 		return nil, errStagesSet
 	}
-	d := newDomains()
+	d := newDomains(opts)
 	opts.Stages = stages(d)
 	// The code still in package state that needs trucks (fences,
 	// multimodal, container legs).
 	opts.Trucks = d.trucks
+	// The connection guard asks customs what blocks a box.
+	opts.CustomsBlocks = d.customs
 	st, err := state.Open(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &State{Store: st, Trucks: d.trucks}, nil
+	// Customs lists answer a logistics caller with its boxes (tenancy).
+	d.customs.UseScopes(st)
+	return &State{Store: st, Trucks: d.trucks, Customs: d.customs}, nil
 }
 
 // kernelFences gives the trucks domain the fence observations of the fence

@@ -38,7 +38,7 @@ func TestStageOrderDocumented(t *testing.T) {
 		name, _, _ := strings.Cut(rest, ":")
 		listed = append(listed, name)
 	}
-	want := names(stages(newDomains()))
+	want := names(stages(newDomains(state.Options{})))
 	seen := map[string]bool{}
 	for _, n := range want {
 		if seen[n] {
@@ -57,7 +57,7 @@ func TestStageOrderDocumented(t *testing.T) {
 func TestBuiltinStagesInOrder(t *testing.T) {
 	builtin := names(state.BuiltinStages())
 	var want []string
-	for _, n := range names(stages(newDomains())) {
+	for _, n := range names(stages(newDomains(state.Options{}))) {
 		if slices.Contains(builtin, n) {
 			want = append(want, n)
 		}

@@ -121,7 +121,7 @@ func appendTruck(dst []byte, t *Truck) []byte {
 }
 
 func decodeTruck(plate string, b []byte, t *Truck) error {
-	r := state.NewDecoder(b)
+	r := state.NewReader(b)
 	if r.Byte() != state.ValueV1 {
 		return state.ErrCorrupt
 	}
@@ -148,7 +148,7 @@ func appendTruckPoint(dst []byte, r *state.TruckReport) []byte {
 // decodeTruckPoint decodes a track value; the key's time is read by the
 // caller, which knows the plate's length.
 func decodeTruckPoint(t int64, b []byte, p *TruckPoint) error {
-	r := state.NewDecoder(b)
+	r := state.NewReader(b)
 	if r.Byte() != state.ValueV1 {
 		return state.ErrCorrupt
 	}
@@ -173,7 +173,7 @@ func appendTruckLink(dst []byte, l *truckLink) []byte {
 }
 
 func decodeTruckLink(b []byte, l *truckLink) error {
-	r := state.NewDecoder(b)
+	r := state.NewReader(b)
 	if r.Byte() != state.ValueV1 {
 		return state.ErrCorrupt
 	}
@@ -387,7 +387,7 @@ func (t *Trucks) truckDuplicate(w *truckWork, r *state.TruckReport) (bool, error
 	}
 	sc.key = truckTrackKey(sc.key[:0], r.Plate, r.Time)
 	var p TruckPoint
-	found, err := sc.live.Get(sc.key, func(v []byte) error { return decodeTruckPoint(r.Time, v, &p) })
+	found, err := sc.live.Lookup(sc.key, func(v []byte) error { return decodeTruckPoint(r.Time, v, &p) })
 	if err != nil {
 		return false, fmt.Errorf("state: track of truck %s: %w", r.Plate, err)
 	}
@@ -463,7 +463,7 @@ func (t *Trucks) linkForApply(container string) (*linkWork, error) {
 func truckLinkOf(vw *state.View, container string) (truckLink, bool, error) {
 	var l truckLink
 	var kb [1 + state.ContainerLen]byte
-	found, err := vw.Get(containerTruckKey(kb[:0], container), func(v []byte) error { return decodeTruckLink(v, &l) })
+	found, err := vw.Lookup(containerTruckKey(kb[:0], container), func(v []byte) error { return decodeTruckLink(v, &l) })
 	if err != nil {
 		return l, false, fmt.Errorf("state: truck of container %s: %w", container, err)
 	}
@@ -476,7 +476,7 @@ func getTruck(vw *state.View, plate string) (Truck, error) {
 		return t, state.ErrNotFound
 	}
 	var kb [2 + state.MaxPlateRunes*4]byte
-	found, err := vw.Get(truckKey(kb[:0], plate), func(v []byte) error { return decodeTruck(plate, v, &t) })
+	found, err := vw.Lookup(truckKey(kb[:0], plate), func(v []byte) error { return decodeTruck(plate, v, &t) })
 	if err != nil {
 		return t, fmt.Errorf("state: truck %s: %w", plate, err)
 	}

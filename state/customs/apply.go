@@ -1,4 +1,4 @@
-package state
+package customs
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 // Order index kinds (0x55).
@@ -64,10 +66,10 @@ type DocVersion[T any] struct {
 
 // OrderDocs are an order's four documents (nil: not received).
 type OrderDocs struct {
-	Order     *DocVersion[Order]     `json:"order"`
-	Payment   *DocVersion[Payment]   `json:"payment"`
-	Waybill   *DocVersion[Logistics] `json:"waybill"`
-	Inventory *DocVersion[Inventory] `json:"inventory"`
+	Order     *DocVersion[state.Order]     `json:"order"`
+	Payment   *DocVersion[state.Payment]   `json:"payment"`
+	Waybill   *DocVersion[state.Logistics] `json:"waybill"`
+	Inventory *DocVersion[state.Inventory] `json:"inventory"`
 }
 
 // OrderHistoryEntry is one change of an order.
@@ -160,17 +162,17 @@ type InventoryStatusResult struct {
 	Time         jsTime `json:"time"`
 }
 
-// customsWork is the customs part of one Apply: reads see the writes of
-// the same batch through an overlay, flushed into the Pebble batch at the
-// end.
+// customsWork is the customs part of one transaction: reads see the writes
+// of the same transaction through an overlay, flushed into it at the end.
 type customsWork struct {
-	s       *Store
-	cfg     CustomsConfig
+	c       *Customs
+	tx      *state.Tx
+	cfg     state.CustomsConfig
 	now     int64
 	pending map[string][]byte // key -> value; nil: deleted
 	orders  map[string]*orderWork
 	order   []string // order keys in first-touch order (deterministic output)
-	msgs    []Message
+	msgs    []state.Message
 }
 
 type orderWork struct {
@@ -184,7 +186,7 @@ func (w *customsWork) get(key []byte) ([]byte, error) {
 	if v, ok := w.pending[string(key)]; ok {
 		return v, nil
 	}
-	v, closer, err := w.s.db.Get(key)
+	v, closer, err := w.tx.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
@@ -216,22 +218,24 @@ func versioned(v any) ([]byte, error) {
 
 func unversioned(v []byte, dst any) error {
 	if len(v) == 0 || v[0] != 0x01 {
-		return fmt.Errorf("customs value version: %w", errCorrupt)
+		return fmt.Errorf("customs value version: %w", state.ErrCorrupt)
 	}
 	return json.Unmarshal(v[1:], dst)
 }
 
-// applyCustoms folds a batch's customs documents into state and, for a
-// batch holding any, checks incomplete-order deadlines, writing into pb and the outbox. Called by
-// Apply with s.mu held.
-func (s *Store) applyCustoms(pb *pebble.Batch, docs []CustomsDoc, now int64, res *ApplyResult) error {
-	if s.mu.scratch.custBoxes == nil {
-		s.mu.scratch.custBoxes = map[string][]CustomsBlock{}
-	}
-	clear(s.mu.scratch.custBoxes)
+// work returns the customs work of one transaction.
+func (c *Customs) work(tx *state.Tx) *customsWork {
+	return &customsWork{c: c, tx: tx, cfg: c.cfg, now: tx.Now(), pending: map[string][]byte{}, orders: map[string]*orderWork{}}
+}
+
+// apply folds a batch's customs documents into state and, for a batch
+// holding any, checks incomplete-order deadlines, writing into tx and the
+// outbox. The customs stage's Apply.
+func (c *Customs) apply(tx *state.Tx) error {
+	docs := tx.Input().Customs
 	if len(docs) == 0 {
-		// Batches of other topics leave customs alone; the tick
-		// (ExpireCustoms) reports due orders while customs is quiet.
+		// Batches of other topics leave customs alone; the tick (Expire)
+		// reports due orders while customs is quiet.
 		return nil
 	}
 	for i := range docs {
@@ -239,63 +243,21 @@ func (s *Store) applyCustoms(pb *pebble.Batch, docs []CustomsDoc, now int64, res
 			return fmt.Errorf("state: customs document %d of batch: %w", i, err)
 		}
 	}
-	w := &customsWork{s: s, cfg: s.opts.Customs, now: now, pending: map[string][]byte{}, orders: map[string]*orderWork{}}
+	w := c.work(tx)
 	for i := range docs {
 		if err := w.apply(&docs[i]); err != nil {
 			return err
 		}
 	}
-	if err := w.expire(now); err != nil {
+	if err := w.expire(tx.Now()); err != nil {
 		return err
 	}
-	n, err := w.flush(pb)
-	res.Events += n
+	n, err := w.flush()
+	tx.Result().Events += n
 	return err
 }
 
-// ExpireCustoms reports the orders whose wait for missing documents ended
-// by now as incomplete, in one batch of its own (exactly once: the
-// deadline is deleted in the batch that publishes the result). ingest calls
-// it periodically so that a quiet topic still reports incomplete orders.
-func (s *Store) ExpireCustoms() (int, error) {
-	now := s.opts.Now().UnixNano()
-	if !s.customsDue(now) {
-		return 0, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return 0, ErrClosed
-	}
-	pb := s.db.NewBatch()
-	defer pb.Close()
-	w := &customsWork{s: s, cfg: s.opts.Customs, now: now, pending: map[string][]byte{}, orders: map[string]*orderWork{}}
-	if err := w.expire(now); err != nil {
-		return 0, err
-	}
-	n, err := w.flush(pb)
-	if err != nil || pb.Empty() {
-		return n, err
-	}
-	if err := pb.Commit(s.writeO); err != nil {
-		return 0, fmt.Errorf("state: commit customs expiry: %w", err)
-	}
-	s.m.outbox.Add(uint64(n))
-	return n, nil
-}
-
-// customsDue reports whether an order deadline is due (a cheap read).
-func (s *Store) customsDue(now int64) bool {
-	upper := binary.BigEndian.AppendUint64([]byte{prefixDeadline}, sortableTime(now+1))
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixDeadline}, UpperBound: upper})
-	if err != nil {
-		return false
-	}
-	defer it.Close()
-	return it.First()
-}
-
-func (w *customsWork) apply(d *CustomsDoc) error {
+func (w *customsWork) apply(d *state.CustomsDoc) error {
 	switch {
 	case d.Order != nil:
 		return w.orderDoc(d, d.Order.EBPCode, d.Order.OrderNo)
@@ -314,7 +276,7 @@ func (w *customsWork) apply(d *CustomsDoc) error {
 
 // loadOrder returns the order's work item, creating the record when create.
 func (w *customsWork) loadOrder(ebp, orderNo string, create bool) (*orderWork, error) {
-	k := string(pairKey(prefixOrder, ebp, orderNo))
+	k := string(pairKey(state.PrefixOrder, ebp, orderNo))
 	if ow, ok := w.orders[k]; ok {
 		return ow, nil
 	}
@@ -344,7 +306,7 @@ func (w *customsWork) loadOrder(ebp, orderNo string, create bool) (*orderWork, e
 }
 
 func deadlineKey(t int64, ebp, orderNo string) []byte {
-	k := binary.BigEndian.AppendUint64([]byte{prefixDeadline}, sortableTime(t))
+	k := binary.BigEndian.AppendUint64([]byte{state.PrefixDeadline}, state.SortableTime(t))
 	k = append(k, ebp...)
 	k = append(k, 0)
 	return append(k, orderNo...)
@@ -367,7 +329,7 @@ func supersedes(t int64, id string, curT jsTime, curID string) bool {
 }
 
 // slot applies d to one document slot and returns whether it changed it.
-func slot[T any](w *customsWork, rec *OrderRecord, cur **DocVersion[T], d *CustomsDoc, doc *T) bool {
+func slot[T any](w *customsWork, rec *OrderRecord, cur **DocVersion[T], d *state.CustomsDoc, doc *T) bool {
 	h := OrderHistoryEntry{At: jsTime(w.now), Type: string(d.Type), ID: d.ID, Time: jsTime(d.Time)}
 	switch {
 	case *cur != nil && (*cur).ID == d.ID:
@@ -387,7 +349,7 @@ func slot[T any](w *customsWork, rec *OrderRecord, cur **DocVersion[T], d *Custo
 	return true
 }
 
-func (w *customsWork) orderDoc(d *CustomsDoc, ebp, orderNo string) error {
+func (w *customsWork) orderDoc(d *state.CustomsDoc, ebp, orderNo string) error {
 	ow, err := w.loadOrder(ebp, orderNo, true)
 	if err != nil {
 		return err
@@ -405,11 +367,11 @@ func (w *customsWork) orderDoc(d *CustomsDoc, ebp, orderNo string) error {
 		if changed {
 			inv := d.Inventory
 			if old != nil && (old.Doc.LogisticsCode != inv.LogisticsCode || old.Doc.LogisticsNo != inv.LogisticsNo) {
-				w.del(pairKey(prefixLogiLink, old.Doc.LogisticsCode, old.Doc.LogisticsNo))
+				w.del(pairKey(state.PrefixLogiLink, old.Doc.LogisticsCode, old.Doc.LogisticsNo))
 				rec.Documents.Waybill = nil
 			}
-			w.set(pairKey(prefixLogiLink, inv.LogisticsCode, inv.LogisticsNo), pairKey(0, ebp, orderNo)[1:])
-			w.set(pairKey(prefixCopLink, ebp, inv.CopNo), []byte(orderNo))
+			w.set(pairKey(state.PrefixLogiLink, inv.LogisticsCode, inv.LogisticsNo), pairKey(0, ebp, orderNo)[1:])
+			w.set(pairKey(state.PrefixCopLink, ebp, inv.CopNo), []byte(orderNo))
 			rec.CopNo, rec.TradeMode, rec.AreaCode = inv.CopNo, inv.TradeMode, inv.AreaCode
 			if inv.InvtNo != "" {
 				rec.InvtNo = inv.InvtNo
@@ -432,15 +394,15 @@ func (w *customsWork) orderDoc(d *CustomsDoc, ebp, orderNo string) error {
 	return nil
 }
 
-func (w *customsWork) waybill(d *CustomsDoc) error {
+func (w *customsWork) waybill(d *state.CustomsDoc) error {
 	wb := d.Waybill
-	key := pairKey(prefixLogistics, wb.LogisticsCode, wb.LogisticsNo)
+	key := pairKey(state.PrefixLogistics, wb.LogisticsCode, wb.LogisticsNo)
 	v, err := w.get(key)
 	if err != nil {
 		return err
 	}
 	if v != nil {
-		var cur DocVersion[Logistics]
+		var cur DocVersion[state.Logistics]
 		if err := unversioned(v, &cur); err != nil {
 			return fmt.Errorf("state: waybill %s/%s: %w", wb.LogisticsCode, wb.LogisticsNo, err)
 		}
@@ -448,12 +410,12 @@ func (w *customsWork) waybill(d *CustomsDoc) error {
 			return nil
 		}
 	}
-	nv, err := versioned(&DocVersion[Logistics]{ID: d.ID, Time: jsTime(d.Time), Signed: d.Signed, Verified: d.SignatureVerified, Doc: wb})
+	nv, err := versioned(&DocVersion[state.Logistics]{ID: d.ID, Time: jsTime(d.Time), Signed: d.Signed, Verified: d.SignatureVerified, Doc: wb})
 	if err != nil {
 		return err
 	}
 	w.set(key, nv)
-	link, err := w.get(pairKey(prefixLogiLink, wb.LogisticsCode, wb.LogisticsNo))
+	link, err := w.get(pairKey(state.PrefixLogiLink, wb.LogisticsCode, wb.LogisticsNo))
 	if err != nil || link == nil {
 		return err
 	}
@@ -468,7 +430,7 @@ func (w *customsWork) waybill(d *CustomsDoc) error {
 }
 
 func (w *customsWork) loadReceipt(ebp, copNo string) (*ReceiptRecord, error) {
-	v, err := w.get(pairKey(prefixReceipt, ebp, copNo))
+	v, err := w.get(pairKey(state.PrefixReceipt, ebp, copNo))
 	if err != nil || v == nil {
 		return nil, err
 	}
@@ -499,9 +461,9 @@ func ReceiptSupersedes(cur *ReceiptRecord, next string, t int64, id string) bool
 	return true
 }
 
-func (w *customsWork) receipt(d *CustomsDoc) error {
+func (w *customsWork) receipt(d *state.CustomsDoc) error {
 	r := d.Receipt
-	st, _ := ReceiptState(r.ReturnStatus)
+	st, _ := state.ReceiptState(r.ReturnStatus)
 	rr, err := w.loadReceipt(r.EBPCode, r.CopNo)
 	if err != nil {
 		return err
@@ -525,7 +487,7 @@ func (w *customsWork) receipt(d *CustomsDoc) error {
 	if err := w.putReceipt(r.EBPCode, r.CopNo, rr); err != nil {
 		return err
 	}
-	orderNo, err := w.get(pairKey(prefixCopLink, r.EBPCode, r.CopNo))
+	orderNo, err := w.get(pairKey(state.PrefixCopLink, r.EBPCode, r.CopNo))
 	if err != nil {
 		return err
 	}
@@ -559,7 +521,7 @@ func (w *customsWork) putReceipt(ebp, copNo string, rr *ReceiptRecord) error {
 	if err != nil {
 		return err
 	}
-	w.set(pairKey(prefixReceipt, ebp, copNo), v)
+	w.set(pairKey(state.PrefixReceipt, ebp, copNo), v)
 	return nil
 }
 
@@ -585,12 +547,12 @@ func (w *customsWork) evaluate(ow *orderWork) error {
 	rec := ow.rec
 	docs := &rec.Documents
 	if inv := docs.Inventory; inv != nil {
-		v, err := w.get(pairKey(prefixLogistics, inv.Doc.LogisticsCode, inv.Doc.LogisticsNo))
+		v, err := w.get(pairKey(state.PrefixLogistics, inv.Doc.LogisticsCode, inv.Doc.LogisticsNo))
 		if err != nil {
 			return err
 		}
 		if v != nil {
-			wb := &DocVersion[Logistics]{}
+			wb := &DocVersion[state.Logistics]{}
 			if err := unversioned(v, wb); err != nil {
 				return fmt.Errorf("state: waybill of %s/%s: %w", rec.EBPCode, rec.OrderNo, err)
 			}
@@ -619,7 +581,7 @@ func (w *customsWork) evaluate(ow *orderWork) error {
 	when := latest
 	switch {
 	case len(missing) == 0:
-		if r := w.cfg.MatchDocs(docs.Order.Doc, docs.Payment.Doc, docs.Waybill.Doc, docs.Inventory.Doc); r != nil {
+		if r := Match(w.cfg, docs.Order.Doc, docs.Payment.Doc, docs.Waybill.Doc, docs.Inventory.Doc); r != nil {
 			reasons = r
 		}
 		result = "matched"
@@ -692,15 +654,15 @@ func (w *customsWork) emit(ebp, orderNo string, v any) error {
 	if key == "" {
 		key = ebp
 	}
-	w.msgs = append(w.msgs, Message{Topic: w.cfg.ResultTopic, Key: []byte(key), Value: b,
-		Headers: []Header{{Key: ResultHeaderID, Value: []byte(id)}}})
+	w.msgs = append(w.msgs, state.Message{Topic: w.cfg.ResultTopic, Key: []byte(key), Value: b,
+		Headers: []state.Header{{Key: ResultHeaderID, Value: []byte(id)}}})
 	return nil
 }
 
 // expire turns orders whose deadline passed into incomplete results.
 func (w *customsWork) expire(now int64) error {
-	upper := binary.BigEndian.AppendUint64([]byte{prefixDeadline}, sortableTime(now+1))
-	it, err := w.s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixDeadline}, UpperBound: upper})
+	upper := binary.BigEndian.AppendUint64([]byte{state.PrefixDeadline}, state.SortableTime(now+1))
+	it, err := w.tx.NewIter(&pebble.IterOptions{LowerBound: []byte{state.PrefixDeadline}, UpperBound: upper})
 	if err != nil {
 		return err
 	}
@@ -723,7 +685,7 @@ func (w *customsWork) expire(now int64) error {
 		if err != nil {
 			return err
 		}
-		if ow == nil || int64(ow.rec.Deadline) != unsortTime(binary.BigEndian.Uint64(k[1:9])) {
+		if ow == nil || int64(ow.rec.Deadline) != state.UnsortTime(binary.BigEndian.Uint64(k[1:9])) {
 			w.del(k)
 			continue
 		}
@@ -738,7 +700,7 @@ func (w *customsWork) expire(now int64) error {
 func orderIndexKeys(r *OrderRecord) [][]byte {
 	suffix := pairKey(0, r.EBPCode, r.OrderNo)[1:]
 	mk := func(kind byte, val string) []byte {
-		k := []byte{prefixOrderIdx, kind}
+		k := []byte{state.PrefixOrderIdx, kind}
 		k = append(k, val...)
 		k = append(k, 0)
 		return append(k, suffix...)
@@ -755,8 +717,8 @@ func orderIndexKeys(r *OrderRecord) [][]byte {
 }
 
 // flush writes the touched orders with their indexes, the overlay and the
-// outbox messages into pb; it returns the number of messages.
-func (w *customsWork) flush(pb *pebble.Batch) (int, error) {
+// outbox messages into the transaction; it returns the number of messages.
+func (w *customsWork) flush() (int, error) {
 	for _, k := range w.order {
 		ow := w.orders[k]
 		if !ow.touched && !ow.isNew {
@@ -799,16 +761,16 @@ func (w *customsWork) flush(pb *pebble.Batch) (int, error) {
 	for _, k := range keys {
 		var err error
 		if v := w.pending[k]; v == nil {
-			err = pb.Delete([]byte(k), nil)
+			err = w.tx.Delete([]byte(k))
 		} else {
-			err = pb.Set([]byte(k), v, nil)
+			err = w.tx.Set([]byte(k), v)
 		}
 		if err != nil {
 			return 0, err
 		}
 	}
 	for i := range w.msgs {
-		if err := w.s.putOutbox(pb, &w.msgs[i]); err != nil {
+		if err := w.tx.Outbox(&w.msgs[i]); err != nil {
 			return 0, err
 		}
 	}

@@ -1,4 +1,4 @@
-package state
+package customs
 
 import (
 	"encoding/base64"
@@ -7,23 +7,26 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/porttrack/porttrack/state"
 )
 
-// Order appends the stored order record (JSON, see OrderRecord) to dst.
-func (s *Store) Order(dst []byte, ebpCode, orderNo string) ([]byte, error) {
+// Order appends the stored order record (JSON, see OrderRecord) to dst,
+// read live.
+func (c *Customs) Order(dst []byte, ebpCode, orderNo string) ([]byte, error) {
 	if ebpCode == "" || orderNo == "" || strings.IndexByte(ebpCode, 0) >= 0 || strings.IndexByte(orderNo, 0) >= 0 {
-		return dst, ErrNotFound
+		return dst, state.ErrNotFound
 	}
-	v, closer, err := s.db.Get(pairKey(prefixOrder, ebpCode, orderNo))
+	v, closer, err := c.store.Live().Get(pairKey(state.PrefixOrder, ebpCode, orderNo))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return dst, ErrNotFound
+		return dst, state.ErrNotFound
 	}
 	if err != nil {
 		return dst, err
 	}
 	defer closer.Close()
 	if len(v) == 0 || v[0] != 0x01 {
-		return dst, fmt.Errorf("state: order %s/%s: %w", ebpCode, orderNo, errCorrupt)
+		return dst, fmt.Errorf("state: order %s/%s: %w", ebpCode, orderNo, state.ErrCorrupt)
 	}
 	return append(dst, v[1:]...), nil
 }
@@ -39,24 +42,25 @@ type OrderListQuery struct {
 
 // Orders calls fn with the summary JSON (OrderSummary) of each selected
 // order, in (ebpCode, orderNo) order within the index, and returns the
-// cursor of the next page. keep, if not nil, filters on the summary.
-func (s *Store) Orders(q OrderListQuery, keep func(summary []byte) bool, fn func(summary []byte) error) (string, error) {
+// cursor of the next page. keep, if not nil, filters on the summary. Read
+// live.
+func (c *Customs) Orders(q OrderListQuery, keep func(summary []byte) bool, fn func(summary []byte) error) (string, error) {
 	if q.Limit <= 0 {
 		return "", errors.New("state: limit must be positive")
 	}
 	var prefix []byte
 	switch {
 	case q.Result != "":
-		prefix = append([]byte{prefixOrderIdx, orderIdxResult}, q.Result...)
+		prefix = append([]byte{state.PrefixOrderIdx, orderIdxResult}, q.Result...)
 		prefix = append(prefix, 0)
 	case q.Reason != "":
-		prefix = append([]byte{prefixOrderIdx, orderIdxReason}, q.Reason...)
+		prefix = append([]byte{state.PrefixOrderIdx, orderIdxReason}, q.Reason...)
 		prefix = append(prefix, 0)
 	case q.Status != "":
-		prefix = append([]byte{prefixOrderIdx, orderIdxStatus}, q.Status...)
+		prefix = append([]byte{state.PrefixOrderIdx, orderIdxStatus}, q.Status...)
 		prefix = append(prefix, 0)
 	default:
-		prefix = []byte{prefixOrderIdx, orderIdxResult}
+		prefix = []byte{state.PrefixOrderIdx, orderIdxResult}
 	}
 	upper := append([]byte(nil), prefix...)
 	upper[len(upper)-1]++
@@ -64,11 +68,11 @@ func (s *Store) Orders(q OrderListQuery, keep func(summary []byte) bool, fn func
 	if q.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || len(raw) < len(prefix) || string(raw[:len(prefix)]) != string(prefix) {
-			return "", ErrBadCursor
+			return "", state.ErrBadCursor
 		}
 		lower = append(raw, 0)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := c.store.Live().NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package state
+package customs
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 // Container customs state: folded from the container-level customs messages
@@ -84,15 +86,15 @@ func (b *BoxCustoms) fold() {
 			}
 		}
 		switch e.Event {
-		case BoxEventManifest:
+		case state.BoxEventManifest:
 			if b.Status == "" {
 				setStatus("manifested", e.Time)
 			}
-		case BoxEventDeclared:
+		case state.BoxEventDeclared:
 			if b.Status == "" || b.Status == "manifested" {
 				setStatus("declared", e.Time)
 			}
-		case BoxEventInspection, BoxEventScan:
+		case state.BoxEventInspection, state.BoxEventScan:
 			reason := e.Reason
 			if reason == "" {
 				reason = "selected for " + e.Event
@@ -100,9 +102,9 @@ func (b *BoxCustoms) fold() {
 			drop("inspection")
 			b.Blocks = append(b.Blocks, CustomsBlock{Kind: "inspection", Since: e.Time, Reason: reason})
 			setStatus("inspection", e.Time)
-		case BoxEventInspected:
+		case state.BoxEventInspected:
 			drop("inspection")
-		case BoxEventHeld:
+		case state.BoxEventHeld:
 			kind := "customs_hold"
 			if e.HoldKind == "quarantine" {
 				kind = "quarantine"
@@ -110,19 +112,19 @@ func (b *BoxCustoms) fold() {
 			drop(kind)
 			b.Blocks = append(b.Blocks, CustomsBlock{Kind: kind, Since: e.Time, Reason: e.Reason})
 			setStatus("held", e.Time)
-		case BoxEventHoldLifted:
+		case state.BoxEventHoldLifted:
 			if e.HoldKind == "quarantine" {
 				drop("quarantine")
 			} else {
 				drop("customs_hold")
 			}
-		case BoxEventReleased:
+		case state.BoxEventReleased:
 			drop("")
 			setStatus("released", e.Time)
-		case BoxEventZoneEntry:
+		case state.BoxEventZoneEntry:
 			drop("")
 			setStatus("in_bonded_zone", e.Time)
-		case BoxEventClosed:
+		case state.BoxEventClosed:
 			drop("")
 			setStatus("closed", e.Time)
 		}
@@ -132,19 +134,19 @@ func (b *BoxCustoms) fold() {
 	}
 }
 
-func boxCustomsKey(id string) []byte { return append([]byte{prefixBoxCustoms}, id...) }
+func boxCustomsKey(id string) []byte { return append([]byte{state.PrefixBoxCustoms}, id...) }
 
 func appendBlocks(dst []byte, blocks []CustomsBlock) []byte {
 	dst = appendUvarint(dst, uint64(len(blocks)))
 	for _, b := range blocks {
-		dst = appendStr(dst, b.Kind)
+		dst = state.AppendStr(dst, b.Kind)
 		dst = appendVarint(dst, int64(b.Since))
-		dst = appendStr(dst, b.Reason)
+		dst = state.AppendStr(dst, b.Reason)
 	}
 	return dst
 }
 
-func (w *customsWork) box(d *CustomsDoc) error {
+func (w *customsWork) box(d *state.CustomsDoc) error {
 	e := d.Box
 	key := boxCustomsKey(e.Container)
 	v, err := w.get(key)
@@ -170,23 +172,21 @@ func (w *customsWork) box(d *CustomsDoc) error {
 	if err != nil {
 		return err
 	}
-	val := appendStr([]byte{0x01}, string(js))
+	val := state.AppendStr([]byte{0x01}, string(js))
 	val = appendBlocks(val, bc.Blocks)
-	val = appendStr(val, bc.Status)
+	val = state.AppendStr(val, bc.Status)
 	val = appendVarint(val, int64(bc.Since))
 	w.set(key, val)
-	if cb := w.s.mu.scratch.custBoxes; cb != nil {
-		cb[e.Container] = slices.Clone(bc.Blocks)
-	}
-	held := append([]byte{prefixCustomsList, 'h'}, e.Container...)
+	w.c.batch[e.Container] = val // for the connection guard
+	held := append([]byte{state.PrefixCustomsList, 'h'}, e.Container...)
 	if len(bc.Blocks) > 0 {
 		w.set(held, appendBlocks(nil, bc.Blocks))
 	} else {
 		w.del(held)
 	}
-	rel := append([]byte{prefixCustomsList, 'r'}, e.Container...)
+	rel := append([]byte{state.PrefixCustomsList, 'r'}, e.Container...)
 	if bc.Released() {
-		w.set(rel, appendStr(appendVarint(nil, int64(bc.Since)), bc.Status))
+		w.set(rel, state.AppendStr(appendVarint(nil, int64(bc.Since)), bc.Status))
 	} else {
 		w.del(rel)
 	}
@@ -195,12 +195,12 @@ func (w *customsWork) box(d *CustomsDoc) error {
 
 func decodeBoxCustomsJSON(v []byte, bc *BoxCustoms) error {
 	if len(v) == 0 || v[0] != 0x01 {
-		return errCorrupt
+		return state.ErrCorrupt
 	}
-	r := reader{b: v[1:]}
-	js := r.bytes()
-	if r.err != nil {
-		return r.err
+	r := state.NewReader(v[1:])
+	js := r.Bytes()
+	if err := r.Err(); err != nil {
+		return err
 	}
 	return json.Unmarshal(js, bc)
 }
@@ -213,13 +213,16 @@ type Block struct {
 }
 
 // ContainerCustoms is a box's customs state for the container answer. Its
-// buffers are reused by the next ContainerCustoms call on the same value.
+// buffers are reused by the next read into the same value.
 type ContainerCustoms struct {
 	JSON   []byte // the "customs" object
 	Status []byte
 	Since  int64
 	blocks []byte // n uvarint | n × (str kind | since varint | str reason)
 	key    []byte
+	reason []byte
+	// found is whether customs spoke of the box (the last read found it).
+	found bool
 }
 
 // Released reports whether customs let the box go.
@@ -230,20 +233,20 @@ func (cc *ContainerCustoms) Released() bool {
 
 // NumBlocks returns the number of customs blocks.
 func (cc *ContainerCustoms) NumBlocks() int {
-	r := reader{b: cc.blocks}
-	return int(r.uvarint())
+	r := state.NewReader(cc.blocks)
+	return int(r.Uvarint())
 }
 
 // EachBlock calls fn for each customs block; kind and reason are valid
 // only during the call.
 func (cc *ContainerCustoms) EachBlock(fn func(kind, reason []byte, since int64)) {
-	r := reader{b: cc.blocks}
-	n := r.uvarint()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		kind := r.bytes()
-		since := r.varint()
-		reason := r.bytes()
-		if r.err == nil {
+	r := state.NewReader(cc.blocks)
+	n := r.Uvarint()
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		kind := r.Bytes()
+		since := r.Varint()
+		reason := r.Bytes()
+		if r.Err() == nil {
 			fn(kind, reason, since)
 		}
 	}
@@ -258,60 +261,99 @@ func (cc *ContainerCustoms) Blocks() []Block {
 	return out
 }
 
-// ContainerCustoms reads the customs state of a box into cc; ErrNotFound
-// when customs never spoke of it.
-func (s *Store) ContainerCustoms(id string, cc *ContainerCustoms) error {
-	return s.live().ContainerCustoms(id, cc)
+// KindNotReleased is the kind of the pickup block of a box customs has not
+// released while no block is in force.
+const KindNotReleased = "customs_not_released"
+
+var (
+	kindNotReleased   = []byte(KindNotReleased)
+	reasonNoneRecords = []byte("no customs release recorded")
+)
+
+// PickupBlocks calls fn for each customs reason that keeps the box from
+// being picked up, in the state the last read left cc (found or not). It
+// is the one statement of that rule, used by the container answer's
+// readiness and by the connection guard: every block in force (kind
+// customs_hold, quarantine or inspection, in the order they were put on),
+// then, when none is in force and customs has not released the box,
+// KindNotReleased (since the status's time, reason "customs status
+// <status>"; for a box customs never spoke of, since 0 and reason "no
+// customs release recorded"). kind and reason are valid only during the
+// call.
+func (cc *ContainerCustoms) PickupBlocks(fn func(kind, reason []byte, since int64)) {
+	if !cc.found {
+		fn(kindNotReleased, reasonNoneRecords, 0)
+		return
+	}
+	if cc.NumBlocks() > 0 {
+		cc.EachBlock(fn)
+		return
+	}
+	if !cc.Released() {
+		cc.reason = append(append(cc.reason[:0], "customs status "...), cc.Status...)
+		fn(kindNotReleased, cc.reason, cc.Since)
+	}
 }
 
-// ContainerCustoms is Store.ContainerCustoms as the view sees it.
-func (vw *View) ContainerCustoms(id string, cc *ContainerCustoms) error {
-	if len(id) != ContainerLen {
-		return ErrNotFound
+// ContainerCustoms reads the customs state of a box into cc, as vw sees
+// it; ErrNotFound when customs never spoke of it.
+func (c *Customs) ContainerCustoms(vw *state.View, id string, cc *ContainerCustoms) error {
+	cc.found = false
+	if len(id) != state.ContainerLen {
+		return state.ErrNotFound
 	}
 	// The key lives in cc: a local array would escape into Get.
-	cc.key = append(append(cc.key[:0], prefixBoxCustoms), id...)
-	v, closer, err := vw.r.Get(cc.key)
+	cc.key = append(append(cc.key[:0], state.PrefixBoxCustoms), id...)
+	v, closer, err := vw.Get(cc.key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return ErrNotFound
+		return state.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
-	if len(v) == 0 || v[0] != 0x01 {
-		return errCorrupt
-	}
-	r := reader{b: v[1:]}
-	cc.JSON = append(cc.JSON[:0], r.bytes()...)
-	rest := r.b
-	n := r.uvarint()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		r.bytes()
-		r.varint()
-		r.bytes()
-	}
-	cc.blocks = append(cc.blocks[:0], rest[:len(rest)-len(r.b)]...)
-	cc.Status = append(cc.Status[:0], r.bytes()...)
-	cc.Since = r.varint()
-	return r.err
+	return cc.decode(v)
 }
 
-func readBlocks(r *reader, dst []Block) []Block {
-	n := r.uvarint()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		dst = append(dst, Block{Kind: r.str(), Since: r.varint(), Reason: r.str()})
+// decode reads a stored box-customs value into cc.
+func (cc *ContainerCustoms) decode(v []byte) error {
+	if len(v) == 0 || v[0] != 0x01 {
+		return state.ErrCorrupt
+	}
+	r := state.NewReader(v[1:])
+	cc.JSON = append(cc.JSON[:0], r.Bytes()...)
+	rest := r.Rest()
+	n := r.Uvarint()
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		r.Bytes()
+		r.Varint()
+		r.Bytes()
+	}
+	cc.blocks = append(cc.blocks[:0], rest[:len(rest)-len(r.Rest())]...)
+	cc.Status = append(cc.Status[:0], r.Bytes()...)
+	cc.Since = r.Varint()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	cc.found = true
+	return nil
+}
+
+func readBlocks(r *state.Reader, dst []Block) []Block {
+	n := r.Uvarint()
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		dst = append(dst, Block{Kind: r.Str(), Since: r.Varint(), Reason: r.Str()})
 	}
 	return dst
 }
 
-// CustomsListQuery pages through held or released boxes.
-type CustomsListQuery struct {
+// ListQuery pages through held or released boxes.
+type ListQuery struct {
 	Cursor string // container to start after; "" from the first
 	Limit  int
 	// Scope, when not nil, is a logistics caller's: only the boxes linked
-	// to it are listed (as ListQuery.Scope).
-	Scope *Scope
+	// to it are listed (as state.ListQuery.Scope).
+	Scope *state.Scope
 }
 
 // HeldBox is a box held by customs (or under inspection / quarantine).
@@ -320,17 +362,17 @@ type HeldBox struct {
 	Blocks    []Block
 }
 
-// CustomsHolds calls fn for held boxes in container order and returns the
-// cursor of the next page ("" at the end).
-func (s *Store) CustomsHolds(q CustomsListQuery, fn func(*HeldBox) error) (string, error) {
+// Holds calls fn for held boxes in container order, read live, and
+// returns the cursor of the next page ("" at the end).
+func (c *Customs) Holds(q ListQuery, fn func(*HeldBox) error) (string, error) {
 	var hb HeldBox
-	return s.scanCustomsList('h', q, func(id string, v []byte) error {
-		r := reader{b: v}
+	return c.scanList(c.store.Live(), 'h', q, func(id string, v []byte) (bool, error) {
+		r := state.NewReader(v)
 		hb.Container, hb.Blocks = id, readBlocks(&r, hb.Blocks[:0])
-		if r.err != nil {
-			return r.err
+		if err := r.Err(); err != nil {
+			return false, err
 		}
-		return fn(&hb)
+		return true, fn(&hb)
 	})
 }
 
@@ -341,54 +383,49 @@ type ReleasedBox struct {
 	Status    string
 }
 
-// CustomsReleased calls fn for released boxes in container order; fn
-// returns whether the box counts toward the page (a filter).
-func (s *Store) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool, error)) (string, error) {
-	return s.live().CustomsReleased(q, fn)
-}
-
-// CustomsReleased is Store.CustomsReleased as the view sees it.
-func (vw *View) CustomsReleased(q CustomsListQuery, fn func(*ReleasedBox) (bool, error)) (string, error) {
+// Released calls fn for released boxes in container order, as vw sees
+// them; fn returns whether the box counts toward the page (a filter).
+func (c *Customs) Released(vw *state.View, q ListQuery, fn func(*ReleasedBox) (bool, error)) (string, error) {
 	var rb ReleasedBox
-	return vw.scanCustomsListFiltered('r', q, func(id string, v []byte) (bool, error) {
-		r := reader{b: v}
-		rb.Container, rb.Since, rb.Status = id, r.varint(), r.str()
-		if r.err != nil {
-			return false, r.err
+	return c.scanList(vw, 'r', q, func(id string, v []byte) (bool, error) {
+		r := state.NewReader(v)
+		rb.Container, rb.Since, rb.Status = id, r.Varint(), r.Str()
+		if err := r.Err(); err != nil {
+			return false, err
 		}
 		return fn(&rb)
 	})
 }
 
-func (s *Store) scanCustomsList(kind byte, q CustomsListQuery, fn func(id string, v []byte) error) (string, error) {
-	return s.live().scanCustomsListFiltered(kind, q, func(id string, v []byte) (bool, error) { return true, fn(id, v) })
-}
-
-func (vw *View) scanCustomsListFiltered(kind byte, q CustomsListQuery, fn func(id string, v []byte) (bool, error)) (string, error) {
+func (c *Customs) scanList(vw *state.View, kind byte, q ListQuery, fn func(id string, v []byte) (bool, error)) (string, error) {
 	if q.Limit <= 0 {
 		return "", errors.New("state: limit must be positive")
 	}
-	lower := []byte{prefixCustomsList, kind}
+	lower := []byte{state.PrefixCustomsList, kind}
 	if q.Cursor != "" {
-		if CheckContainer(q.Cursor) != nil {
-			return "", ErrBadCursor
+		if state.CheckContainer(q.Cursor) != nil {
+			return "", state.ErrBadCursor
 		}
 		lower = append(append(lower, q.Cursor...), 0)
 	}
-	it, err := vw.newIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixCustomsList, kind + 1}})
+	it, err := vw.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{state.PrefixCustomsList, kind + 1}})
 	if err != nil {
 		return "", err
 	}
 	defer it.Close()
-	var filter scopeFilter
-	defer filter.close()
+	visible := func(string) (bool, error) { return false, nil } // no tenancy wired: a scope sees nothing
+	if q.Scope != nil && c.scopes != nil {
+		vis, done := c.scopes.ScopeFilter(vw, q.Scope)
+		defer done()
+		visible = vis
+	}
 	n := 0
 	last := ""
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		id := string(k[2:])
 		if q.Scope != nil {
-			vis, err := filter.visible(vw.r, id, q.Scope)
+			vis, err := visible(id)
 			if err != nil {
 				return "", err
 			}

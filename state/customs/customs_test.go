@@ -1,4 +1,4 @@
-package state
+package customs
 
 import (
 	"encoding/json"
@@ -9,56 +9,68 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 // A matching set of documents (the testdata of ingest/customs).
-func goodOrder() *Order {
-	return &Order{OrderNo: "NB1", EBPCode: "EBP", GoodsValue: 298, Freight: 10, TaxTotal: 28.03, ActuralPaid: 336.03,
+func goodOrder() *state.Order {
+	return &state.Order{OrderNo: "NB1", EBPCode: "EBP", GoodsValue: 298, Freight: 10, TaxTotal: 28.03, ActuralPaid: 336.03,
 		BuyerName: "张三", BuyerIDNumber: "330203199001011234", PayCode: "PAY", PayTransactionID: "TX1",
 		Consignee: "张三", ConsigneeAddress: "宁波市鄞州区天童南路1号",
-		Items: []OrderItem{{GNum: 1, ItemNo: "SKU-1", Qty: 2, Price: 149, TotalPrice: 298}, {GNum: 2, ItemNo: "SKU-2", Qty: 1, Price: 0}}}
+		Items: []state.OrderItem{{GNum: 1, ItemNo: "SKU-1", Qty: 2, Price: 149, TotalPrice: 298}, {GNum: 2, ItemNo: "SKU-2", Qty: 1, Price: 0}}}
 }
-func goodPayment() *Payment {
-	return &Payment{PayCode: "PAY", PayTransactionID: "TX1", OrderNo: "NB1", EBPCode: "EBP", PayerName: "张三", PayerIDNumber: "330203199001011234", AmountPaid: 336.03}
+func goodPayment() *state.Payment {
+	return &state.Payment{PayCode: "PAY", PayTransactionID: "TX1", OrderNo: "NB1", EBPCode: "EBP", PayerName: "张三", PayerIDNumber: "330203199001011234", AmountPaid: 336.03}
 }
-func goodWaybill() *Logistics {
-	return &Logistics{LogisticsCode: "LOG", LogisticsNo: "YT1", OrderNo: "NB1", Freight: 10, Weight: 1.8, Consignee: "张三", ConsigneeAddress: "宁波市鄞州区天童南路1号"}
+func goodWaybill() *state.Logistics {
+	return &state.Logistics{LogisticsCode: "LOG", LogisticsNo: "YT1", OrderNo: "NB1", Freight: 10, Weight: 1.8, Consignee: "张三", ConsigneeAddress: "宁波市鄞州区天童南路1号"}
 }
-func goodInventory() *Inventory {
-	return &Inventory{OrderNo: "NB1", EBPCode: "EBP", LogisticsCode: "LOG", LogisticsNo: "YT1", CopNo: "COP1", BuyerName: "张三",
+func goodInventory() *state.Inventory {
+	return &state.Inventory{OrderNo: "NB1", EBPCode: "EBP", LogisticsCode: "LOG", LogisticsNo: "YT1", CopNo: "COP1", BuyerName: "张三",
 		BuyerIDNumber: "330203199001011234", Freight: 10, GrossWeight: 1.8, TradeMode: "1210", AreaCode: "3302W6000A",
-		Items: []OrderItem{{GNum: 1, ItemNo: "SKU-1", Qty: 2, Price: 149, TotalPrice: 298}}}
+		Items: []state.OrderItem{{GNum: 1, ItemNo: "SKU-1", Qty: 2, Price: 149, TotalPrice: 298}}}
 }
 
 // TestMatchRules: one case per rule, each failing exactly that rule.
 func TestMatchRules(t *testing.T) {
-	cfg := CustomsConfig{}
-	if r := cfg.MatchDocs(goodOrder(), goodPayment(), goodWaybill(), goodInventory()); len(r) != 0 {
+	cfg := state.CustomsConfig{}
+	if r := Match(cfg, goodOrder(), goodPayment(), goodWaybill(), goodInventory()); len(r) != 0 {
 		t.Fatalf("matching documents fail: %+v", r)
 	}
 	for _, tc := range []struct {
 		rule   string
-		break_ func(o *Order, p *Payment, w *Logistics, i *Inventory)
+		break_ func(o *state.Order, p *state.Payment, w *state.Logistics, i *state.Inventory)
 		fields []string
 	}{
-		{RulePayerIsBuyer, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.PayerName = "李四" }, []string{"order.buyerName", "order.buyerIdNumber", "payment.payerName", "payment.payerIdNumber"}},
-		{RulePayerIsBuyer, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.PayerIDNumber = "330203199001019999" }, nil},
-		{RuleInventoryBuyer, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.BuyerIDNumber = "X" }, nil},
-		{RulePaymentID, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.PayTransactionID = "TX2" }, nil},
-		{RulePaidAmount, func(_ *Order, p *Payment, _ *Logistics, _ *Inventory) { p.AmountPaid = 330 }, []string{"order.acturalPaid", "payment.amountPaid"}},
-		{RuleOrderTotal, func(o *Order, p *Payment, _ *Logistics, _ *Inventory) { o.ActuralPaid, p.AmountPaid = 300, 300 }, nil},
-		{RuleConsignee, func(_ *Order, _ *Payment, w *Logistics, _ *Inventory) { w.ConsigneeAddress = "杭州" }, []string{"order.consigneeAddress", "waybill.consigneeAddress"}},
-		{RuleConsignee, func(_ *Order, _ *Payment, w *Logistics, _ *Inventory) { w.Consignee = "王五" }, []string{"order.consignee", "waybill.consignee"}},
-		{RuleItems, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Items[0].ItemNo = "SKU-9" }, []string{"inventory.items", "order.items"}},
-		{RuleItems, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Items[0].Qty = 3 }, nil},
-		{RuleItems, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Items[0].Price = 99 }, nil},
-		{RuleWaybillFreight, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.Freight = 12 }, nil},
-		{RuleWaybillWeight, func(_ *Order, _ *Payment, _ *Logistics, i *Inventory) { i.GrossWeight = 2.5 }, []string{"inventory.grossWeight", "waybill.weight"}},
+		{state.RulePayerIsBuyer, func(_ *state.Order, p *state.Payment, _ *state.Logistics, _ *state.Inventory) { p.PayerName = "李四" }, []string{"order.buyerName", "order.buyerIdNumber", "payment.payerName", "payment.payerIdNumber"}},
+		{state.RulePayerIsBuyer, func(_ *state.Order, p *state.Payment, _ *state.Logistics, _ *state.Inventory) {
+			p.PayerIDNumber = "330203199001019999"
+		}, nil},
+		{state.RuleInventoryBuyer, func(_ *state.Order, _ *state.Payment, _ *state.Logistics, i *state.Inventory) { i.BuyerIDNumber = "X" }, nil},
+		{state.RulePaymentID, func(_ *state.Order, p *state.Payment, _ *state.Logistics, _ *state.Inventory) {
+			p.PayTransactionID = "TX2"
+		}, nil},
+		{state.RulePaidAmount, func(_ *state.Order, p *state.Payment, _ *state.Logistics, _ *state.Inventory) { p.AmountPaid = 330 }, []string{"order.acturalPaid", "payment.amountPaid"}},
+		{state.RuleOrderTotal, func(o *state.Order, p *state.Payment, _ *state.Logistics, _ *state.Inventory) {
+			o.ActuralPaid, p.AmountPaid = 300, 300
+		}, nil},
+		{state.RuleConsignee, func(_ *state.Order, _ *state.Payment, w *state.Logistics, _ *state.Inventory) {
+			w.ConsigneeAddress = "杭州"
+		}, []string{"order.consigneeAddress", "waybill.consigneeAddress"}},
+		{state.RuleConsignee, func(_ *state.Order, _ *state.Payment, w *state.Logistics, _ *state.Inventory) { w.Consignee = "王五" }, []string{"order.consignee", "waybill.consignee"}},
+		{state.RuleItems, func(_ *state.Order, _ *state.Payment, _ *state.Logistics, i *state.Inventory) {
+			i.Items[0].ItemNo = "SKU-9"
+		}, []string{"inventory.items", "order.items"}},
+		{state.RuleItems, func(_ *state.Order, _ *state.Payment, _ *state.Logistics, i *state.Inventory) { i.Items[0].Qty = 3 }, nil},
+		{state.RuleItems, func(_ *state.Order, _ *state.Payment, _ *state.Logistics, i *state.Inventory) { i.Items[0].Price = 99 }, nil},
+		{state.RuleWaybillFreight, func(_ *state.Order, _ *state.Payment, _ *state.Logistics, i *state.Inventory) { i.Freight = 12 }, nil},
+		{state.RuleWaybillWeight, func(_ *state.Order, _ *state.Payment, _ *state.Logistics, i *state.Inventory) { i.GrossWeight = 2.5 }, []string{"inventory.grossWeight", "waybill.weight"}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			o, p, w, i := goodOrder(), goodPayment(), goodWaybill(), goodInventory()
 			tc.break_(o, p, w, i)
-			r := cfg.MatchDocs(o, p, w, i)
+			r := Match(cfg, o, p, w, i)
 			if len(r) != 1 || r[0].Code != tc.rule || r[0].Message == "" || len(r[0].Fields) == 0 {
 				t.Fatalf("reasons %+v, want one %s", r, tc.rule)
 			}
@@ -66,8 +78,8 @@ func TestMatchRules(t *testing.T) {
 				t.Errorf("fields %v, want %v", r[0].Fields, tc.fields)
 			}
 			// The rule turned off: matched.
-			off := CustomsConfig{Rules: slices.DeleteFunc(MatchRuleNames(), func(s string) bool { return s == tc.rule })}
-			if r := off.MatchDocs(o, p, w, i); len(r) != 0 {
+			off := state.CustomsConfig{Rules: slices.DeleteFunc(state.MatchRuleNames(), func(s string) bool { return s == tc.rule })}
+			if r := Match(off, o, p, w, i); len(r) != 0 {
 				t.Errorf("with %s off: %+v", tc.rule, r)
 			}
 		})
@@ -75,18 +87,18 @@ func TestMatchRules(t *testing.T) {
 	// Tolerances.
 	o, p := goodOrder(), goodPayment()
 	p.AmountPaid += 0.005
-	if r := cfg.MatchDocs(o, p, goodWaybill(), goodInventory()); len(r) != 0 {
+	if r := Match(cfg, o, p, goodWaybill(), goodInventory()); len(r) != 0 {
 		t.Errorf("within amount tolerance: %+v", r)
 	}
 	w := goodWaybill()
 	w.Weight = 1.85
-	if r := cfg.MatchDocs(goodOrder(), goodPayment(), w, goodInventory()); len(r) != 0 {
+	if r := Match(cfg, goodOrder(), goodPayment(), w, goodInventory()); len(r) != 0 {
 		t.Errorf("within weight tolerance: %+v", r)
 	}
-	if r := (CustomsConfig{WeightTolerance: 0.001}).MatchDocs(goodOrder(), goodPayment(), w, goodInventory()); len(r) != 1 {
+	if r := Match(state.CustomsConfig{WeightTolerance: 0.001}, goodOrder(), goodPayment(), w, goodInventory()); len(r) != 1 {
 		t.Errorf("outside a tighter weight tolerance: %+v", r)
 	}
-	if err := (CustomsConfig{Rules: []string{"nope"}}).Validate(); err == nil || !strings.Contains(err.Error(), "customs.rules") {
+	if err := (state.CustomsConfig{Rules: []string{"nope"}}).Validate(); err == nil || !strings.Contains(err.Error(), "customs.rules") {
 		t.Errorf("unknown rule: %v", err)
 	}
 }
@@ -97,12 +109,12 @@ func TestReceiptTransitions(t *testing.T) {
 	for code, want := range map[string]string{"1": "pending", "2": "pending", "3": "pending", "4": "send_failed", "100": "rejected",
 		"120": "accepted", "300": "under_review", "399": "concluded", "500": "inspection", "501": "held", "502": "held", "503": "held",
 		"599": "held", "700": "returned", "800": "released", "899": "closed"} {
-		if got, ok := ReceiptState(code); !ok || got != want {
-			t.Errorf("ReceiptState(%s) = %s, %v; want %s", code, got, ok, want)
+		if got, ok := state.ReceiptState(code); !ok || got != want {
+			t.Errorf("state.ReceiptState(%s) = %s, %v; want %s", code, got, ok, want)
 		}
 	}
-	if _, ok := ReceiptState("123"); ok {
-		t.Error("ReceiptState(123) ok")
+	if _, ok := state.ReceiptState("123"); ok {
+		t.Error("state.ReceiptState(123) ok")
 	}
 	states := []string{"pending", "send_failed", "rejected", "accepted", "under_review", "concluded", "inspection", "held", "returned", "released", "closed"}
 	for _, cur := range states {
@@ -124,16 +136,22 @@ func TestReceiptTransitions(t *testing.T) {
 
 type customsHarness struct {
 	t     *testing.T
-	s     *Store
+	s     *state.Store
+	c     *Customs
 	now   time.Time
 	next  int64
 	msgs  []map[string]any
 	docID int
 }
 
-func newCustomsHarness(t *testing.T, cfg CustomsConfig) *customsHarness {
+// newCustomsHarness opens a store whose Apply runs the customs stage
+// alone (and the batch's own outbox).
+func newCustomsHarness(t *testing.T, cfg state.CustomsConfig) *customsHarness {
 	h := &customsHarness{t: t, now: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}
-	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), Now: func() time.Time { return h.now }, Customs: cfg})
+	now := func() time.Time { return h.now }
+	h.c = New(cfg, now)
+	s, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), Now: now, Customs: cfg,
+		Stages: []state.Stage{h.c.Stage(), state.BatchOutboxStage}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +160,10 @@ func newCustomsHarness(t *testing.T, cfg CustomsConfig) *customsHarness {
 	return h
 }
 
-func (h *customsHarness) apply(docs ...CustomsDoc) {
+func (h *customsHarness) apply(docs ...state.CustomsDoc) {
 	h.t.Helper()
 	h.next++
-	if _, err := h.s.Apply(&Batch{Topic: "port.customs", Next: h.next, Customs: docs}); err != nil {
+	if _, err := h.s.Apply(&state.Batch{Topic: "port.customs", Next: h.next, Customs: docs}); err != nil {
 		h.t.Fatal(err)
 	}
 	h.drain()
@@ -155,7 +173,7 @@ func (h *customsHarness) apply(docs ...CustomsDoc) {
 func (h *customsHarness) drain() {
 	h.t.Helper()
 	var last uint64
-	err := h.s.ScanOutbox(1000, func(e *OutboxEntry) error {
+	err := h.s.ScanOutbox(1000, func(e *state.OutboxEntry) error {
 		var m map[string]any
 		if err := json.Unmarshal(e.Value, &m); err != nil {
 			return err
@@ -204,7 +222,7 @@ func (h *customsHarness) results() []string {
 
 func (h *customsHarness) order() OrderRecord {
 	h.t.Helper()
-	b, err := h.s.Order(nil, "EBP", "NB1")
+	b, err := h.c.Order(nil, "EBP", "NB1")
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -215,40 +233,43 @@ func (h *customsHarness) order() OrderRecord {
 	return r
 }
 
+// boxB is the box of the container customs tests.
+const boxB = "MSKU9070323"
+
 var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC).UnixNano()
 
-func docAt(id string, min int, d any) CustomsDoc {
-	c := CustomsDoc{ID: id, Time: t0 + int64(min)*int64(time.Minute)}
+func docAt(id string, min int, d any) state.CustomsDoc {
+	c := state.CustomsDoc{ID: id, Time: t0 + int64(min)*int64(time.Minute)}
 	switch v := d.(type) {
-	case *Order:
-		c.Type, c.Order = CEB311, v
-	case *Payment:
-		c.Type, c.Payment = CEB411, v
-	case *Logistics:
-		c.Type, c.Waybill = CEB511, v
-	case *Inventory:
-		c.Type, c.Inventory = CEB621, v
-	case *Receipt:
-		c.Type, c.Receipt = CEB622, v
-	case *ContainerCustomsEvent:
-		c.Type, c.Box = CustomsContainer, v
+	case *state.Order:
+		c.Type, c.Order = state.CEB311, v
+	case *state.Payment:
+		c.Type, c.Payment = state.CEB411, v
+	case *state.Logistics:
+		c.Type, c.Waybill = state.CEB511, v
+	case *state.Inventory:
+		c.Type, c.Inventory = state.CEB621, v
+	case *state.Receipt:
+		c.Type, c.Receipt = state.CEB622, v
+	case *state.ContainerCustomsEvent:
+		c.Type, c.Box = state.CustomsContainer, v
 	}
 	return c
 }
 
-func receipt(code string) *Receipt {
-	return &Receipt{EBPCode: "EBP", CopNo: "COP1", InvtNo: "INVT1", ReturnStatus: code}
+func receipt(code string) *state.Receipt {
+	return &state.Receipt{EBPCode: "EBP", CopNo: "COP1", InvtNo: "INVT1", ReturnStatus: code}
 }
 
 // TestThreeDocOrders: documents in every order give one matched result;
 // duplicates change nothing; a corrected (newer) document re-evaluates; an
 // older one is kept out.
 func TestThreeDocOrders(t *testing.T) {
-	docs := []CustomsDoc{docAt("o1", 0, goodOrder()), docAt("p1", 1, goodPayment()), docAt("w1", 2, goodWaybill()), docAt("i1", 3, goodInventory())}
+	docs := []state.CustomsDoc{docAt("o1", 0, goodOrder()), docAt("p1", 1, goodPayment()), docAt("w1", 2, goodWaybill()), docAt("i1", 3, goodInventory())}
 	perms := [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {2, 0, 3, 1}, {1, 3, 0, 2}}
 	for _, p := range perms {
 		t.Run(fmt.Sprint(p), func(t *testing.T) {
-			h := newCustomsHarness(t, CustomsConfig{})
+			h := newCustomsHarness(t, state.CustomsConfig{})
 			for _, i := range p {
 				h.apply(docs[i])
 			}
@@ -264,7 +285,7 @@ func TestThreeDocOrders(t *testing.T) {
 		})
 	}
 	t.Run("corrected", func(t *testing.T) {
-		h := newCustomsHarness(t, CustomsConfig{})
+		h := newCustomsHarness(t, state.CustomsConfig{})
 		bad := goodPayment()
 		bad.AmountPaid = 300
 		h.apply(docAt("o1", 0, goodOrder()), docAt("p1", 1, bad), docAt("w1", 2, goodWaybill()), docAt("i1", 3, goodInventory()))
@@ -295,11 +316,11 @@ func TestThreeDocOrders(t *testing.T) {
 			t.Fatalf("after waybill change %v", got)
 		}
 		var list []string
-		if _, err := h.s.Orders(OrderListQuery{Reason: "consignee", Limit: 10}, nil, func(b []byte) error { list = append(list, string(b)); return nil }); err != nil || len(list) != 1 {
+		if _, err := h.c.Orders(OrderListQuery{Reason: "consignee", Limit: 10}, nil, func(b []byte) error { list = append(list, string(b)); return nil }); err != nil || len(list) != 1 {
 			t.Fatalf("orders by reason: %v %v", list, err)
 		}
 		list = nil
-		if _, err := h.s.Orders(OrderListQuery{Result: "matched", Limit: 10}, nil, func(b []byte) error { list = append(list, string(b)); return nil }); err != nil || len(list) != 0 {
+		if _, err := h.c.Orders(OrderListQuery{Result: "matched", Limit: 10}, nil, func(b []byte) error { list = append(list, string(b)); return nil }); err != nil || len(list) != 0 {
 			t.Fatalf("stale matched index entry: %v %v", list, err)
 		}
 	})
@@ -309,20 +330,20 @@ func TestThreeDocOrders(t *testing.T) {
 // incomplete once the wait ran out (by a tick or a later batch), once, and
 // re-evaluated when the document arrives.
 func TestIncompleteAfterWait(t *testing.T) {
-	h := newCustomsHarness(t, CustomsConfig{IncompleteAfter: int64(10 * time.Minute)})
+	h := newCustomsHarness(t, state.CustomsConfig{IncompleteAfter: int64(10 * time.Minute)})
 	h.apply(docAt("o1", 0, goodOrder()), docAt("p1", 1, goodPayment()), docAt("i1", 3, goodInventory()))
-	if n, err := h.s.ExpireCustoms(); err != nil || n != 0 {
+	if n, err := h.c.Expire(); err != nil || n != 0 {
 		t.Fatalf("early expiry: %d %v", n, err)
 	}
 	h.now = h.now.Add(11 * time.Minute)
-	if n, err := h.s.ExpireCustoms(); err != nil || n != 1 {
+	if n, err := h.c.Expire(); err != nil || n != 1 {
 		t.Fatalf("expiry: %d %v", n, err)
 	}
 	h.drain()
 	if got := h.results(); !slices.Equal(got, []string{"incomplete missing [waybill]"}) {
 		t.Fatalf("results %v", got)
 	}
-	if n, err := h.s.ExpireCustoms(); err != nil || n != 0 {
+	if n, err := h.c.Expire(); err != nil || n != 0 {
 		t.Fatalf("second expiry: %d %v", n, err)
 	}
 	h.apply(docAt("w1", 2, goodWaybill()))
@@ -343,7 +364,7 @@ func TestIncompleteAfterWait(t *testing.T) {
 // TestReceiptsOnOrders: receipts before or after the inventory, out of
 // order and repeated; released is not overwritten by an older code.
 func TestReceiptsOnOrders(t *testing.T) {
-	h := newCustomsHarness(t, CustomsConfig{})
+	h := newCustomsHarness(t, state.CustomsConfig{})
 	h.apply(docAt("r120", 10, receipt("120"))) // before the inventory
 	if got := h.results(); !slices.Equal(got, []string{"status 120 accepted"}) {
 		t.Fatalf("early receipt %v", got)
@@ -366,7 +387,7 @@ func TestReceiptsOnOrders(t *testing.T) {
 		t.Fatalf("close %v", got)
 	}
 	var list []string
-	if _, err := h.s.Orders(OrderListQuery{Status: "closed", Limit: 10}, nil, func(b []byte) error { list = append(list, string(b)); return nil }); err != nil || len(list) != 1 {
+	if _, err := h.c.Orders(OrderListQuery{Status: "closed", Limit: 10}, nil, func(b []byte) error { list = append(list, string(b)); return nil }); err != nil || len(list) != 1 {
 		t.Fatalf("orders by status: %v %v", list, err)
 	}
 }
@@ -374,39 +395,87 @@ func TestReceiptsOnOrders(t *testing.T) {
 // TestContainerCustomsFold: container messages in any order fold to the
 // same state; holds and releases maintain the lists.
 func TestContainerCustomsFold(t *testing.T) {
-	ev := func(id string, min int, event, kind string) CustomsDoc {
-		return docAt(id, min, &ContainerCustomsEvent{Container: boxB, Event: event, HoldKind: kind, Reason: "r-" + id})
+	ev := func(id string, min int, event, kind string) state.CustomsDoc {
+		return docAt(id, min, &state.ContainerCustomsEvent{Container: boxB, Event: event, HoldKind: kind, Reason: "r-" + id})
 	}
-	seq := []CustomsDoc{ev("a", 0, BoxEventManifest, ""), ev("b", 1, BoxEventDeclared, ""), ev("c", 2, BoxEventInspection, ""),
-		ev("d", 3, BoxEventHeld, "quarantine"), ev("e", 4, BoxEventInspected, "")}
+	seq := []state.CustomsDoc{ev("a", 0, state.BoxEventManifest, ""), ev("b", 1, state.BoxEventDeclared, ""), ev("c", 2, state.BoxEventInspection, ""),
+		ev("d", 3, state.BoxEventHeld, "quarantine"), ev("e", 4, state.BoxEventInspected, "")}
 	for _, order := range [][]int{{0, 1, 2, 3, 4}, {4, 3, 2, 1, 0}, {2, 4, 0, 3, 1}} {
-		h := newCustomsHarness(t, CustomsConfig{})
+		h := newCustomsHarness(t, state.CustomsConfig{})
 		for _, i := range order {
 			h.apply(seq[i])
 		}
 		h.apply(seq[0]) // duplicate
 		var cc ContainerCustoms
-		if err := h.s.ContainerCustoms(boxB, &cc); err != nil {
+		if err := h.c.ContainerCustoms(h.s.Live(), boxB, &cc); err != nil {
 			t.Fatal(err)
 		}
 		if bl := cc.Blocks(); string(cc.Status) != "held" || len(bl) != 1 || bl[0].Kind != "quarantine" || bl[0].Reason != "r-d" {
 			t.Fatalf("order %v: status %s blocks %+v", order, cc.Status, bl)
 		}
 		var held []string
-		if _, err := h.s.CustomsHolds(CustomsListQuery{Limit: 10}, func(hb *HeldBox) error { held = append(held, hb.Container); return nil }); err != nil || len(held) != 1 {
+		if _, err := h.c.Holds(ListQuery{Limit: 10}, func(hb *HeldBox) error { held = append(held, hb.Container); return nil }); err != nil || len(held) != 1 {
 			t.Fatalf("holds %v %v", held, err)
 		}
-		h.apply(ev("f", 5, BoxEventReleased, ""))
-		if err := h.s.ContainerCustoms(boxB, &cc); err != nil || string(cc.Status) != "released" || cc.NumBlocks() != 0 || !cc.Released() {
+		h.apply(ev("f", 5, state.BoxEventReleased, ""))
+		if err := h.c.ContainerCustoms(h.s.Live(), boxB, &cc); err != nil || string(cc.Status) != "released" || cc.NumBlocks() != 0 || !cc.Released() {
 			t.Fatalf("after release: %s %+v %v", cc.Status, cc.Blocks(), err)
 		}
 		held = nil
-		if _, err := h.s.CustomsHolds(CustomsListQuery{Limit: 10}, func(hb *HeldBox) error { held = append(held, hb.Container); return nil }); err != nil || len(held) != 0 {
+		if _, err := h.c.Holds(ListQuery{Limit: 10}, func(hb *HeldBox) error { held = append(held, hb.Container); return nil }); err != nil || len(held) != 0 {
 			t.Fatalf("holds after release %v %v", held, err)
 		}
 		var rel []string
-		if _, err := h.s.CustomsReleased(CustomsListQuery{Limit: 10}, func(rb *ReleasedBox) (bool, error) { rel = append(rel, rb.Container); return true, nil }); err != nil || len(rel) != 1 {
+		if _, err := h.c.Released(h.s.Live(), ListQuery{Limit: 10}, func(rb *ReleasedBox) (bool, error) { rel = append(rel, rb.Container); return true, nil }); err != nil || len(rel) != 1 {
 			t.Fatalf("released %v %v", rel, err)
 		}
+	}
+}
+
+// TestPickupBlocks: the one rule of what customs keeps a box for, as the
+// container answer and the connection guard read it: unknown to customs or
+// not released (no block in force), then every block in force, then
+// nothing once released; the guard's question (Customs.PickupBlocks) sees
+// the batch being applied the same way.
+func TestPickupBlocks(t *testing.T) {
+	h := newCustomsHarness(t, state.CustomsConfig{})
+	pickup := func() string {
+		t.Helper()
+		var cc ContainerCustoms
+		if err := h.c.ContainerCustoms(h.s.Live(), boxB, &cc); err != nil && err != state.ErrNotFound {
+			t.Fatal(err)
+		}
+		var out []string
+		cc.PickupBlocks(func(kind, reason []byte, since int64) {
+			out = append(out, fmt.Sprintf("%s(%s)@%d", kind, reason, (since-t0)/int64(time.Minute)))
+		})
+		var guard []string
+		if err := h.c.PickupBlocks(boxB, func(kind string) { guard = append(guard, kind) }); err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		cc.PickupBlocks(func(kind, _ []byte, _ int64) { kinds = append(kinds, string(kind)) })
+		if !slices.Equal(guard, kinds) {
+			t.Errorf("guard's kinds %v, the answer's %v", guard, kinds)
+		}
+		return strings.Join(out, " ")
+	}
+	ev := func(id string, min int, event, kind string) state.CustomsDoc {
+		return docAt(id, min, &state.ContainerCustomsEvent{Container: boxB, Event: event, HoldKind: kind, Reason: "r-" + id})
+	}
+	if got, want := pickup(), "customs_not_released(no customs release recorded)@-"+fmt.Sprint(t0/int64(time.Minute)); got != want {
+		t.Errorf("unknown box: %s, want %s", got, want)
+	}
+	h.apply(ev("a", 0, state.BoxEventDeclared, ""))
+	if got := pickup(); got != "customs_not_released(customs status declared)@0" {
+		t.Errorf("declared: %s", got)
+	}
+	h.apply(ev("b", 1, state.BoxEventHeld, "customs"), ev("c", 2, state.BoxEventHeld, "quarantine"))
+	if got := pickup(); got != "customs_hold(r-b)@1 quarantine(r-c)@2" {
+		t.Errorf("held: %s", got)
+	}
+	h.apply(ev("d", 3, state.BoxEventReleased, ""))
+	if got := pickup(); got != "" {
+		t.Errorf("released: %s", got)
 	}
 }
