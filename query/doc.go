@@ -7,8 +7,12 @@
 // CRUD and the objects inside, geofences.go), customs (e-commerce orders
 // and their three-document match, containers held or released by customs,
 // the customs state and pickup readiness of a container: customs.go),
-// /healthz, /readyz and
-// /metrics.
+// the live stream /v1/stream (Server-Sent Events of changed objects, fed by
+// the store's commit listener through one shared ring: stream.go,
+// stream_hub.go; the browser's stream token: stream_token.go), /healthz,
+// /readyz and /metrics. SSE rather than WebSocket: the stream flows one way,
+// is plain HTTP for proxies and curl, keeps the authentication and CORS of
+// every route, and browsers resume it with Last-Event-ID by themselves.
 //
 // DCSA Track & Trace 2.2 (dcsa.go, dcsa_subscriptions.go): /v2/events,
 // /v2/events/{eventID} and /v2/event-subscriptions.

@@ -150,6 +150,8 @@ type Store struct {
 	fence fenceState
 	// loads are the loads waiting for their ship (pending_load.go).
 	loads pendingLoads
+	// hook is told what each committed batch changed (changes.go).
+	hook changeHook
 }
 
 type storeMetrics struct {
@@ -419,6 +421,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	clear(sc.changed)
 	clear(sc.seen)
 	sc.observe = sc.observe[:0]
+	s.hook.changes = s.hook.changes[:0] // left by a batch that failed
 	s.fenceBegin(b)
 	s.loadsBegin()
 
@@ -547,6 +550,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 			return res, err
 		}
 	}
+	s.publishCommitted(b, now)
 	s.m.batches.Add(1)
 	s.m.events.Add(uint64(res.Stored))
 	s.m.duplicates.Add(uint64(res.Duplicates))
@@ -560,6 +564,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 // under s.mu by Apply and its hooks: every message derived from a batch
 // (dead letters, DCSA events, alerts, customs results) goes through here.
 func (s *Store) putOutbox(pb *pebble.Batch, m *Message) error {
+	s.noteOutbox(m)
 	sc := &s.mu.scratch
 	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
 	sc.val = appendMessage(sc.val[:0], m)
