@@ -125,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		s.subscriptionRoutes(),
 		s.customsRoutes(),
 		s.streamRoutes(),
+		s.webRoutes(),
 	)
 	if err != nil {
 		return nil, err
@@ -269,6 +270,7 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "/v1/vessels/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vessel(ctx, r.param(0)) })},
 		{pattern: "/v1/vessels/{id}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vesselTrack(ctx, r.param(0)) })},
 		{pattern: "/v1/trucks", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.truckList(ctx) })},
+		{pattern: "/v1/trucks/cells", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.truckCells(ctx) })},
 		{pattern: "/v1/trucks/{plate}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truck(ctx, r.param(0)) })},
 		{pattern: "/v1/trucks/{plate}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truckTrack(ctx, r.param(0)) })},
 		{pattern: "/healthz", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) {
