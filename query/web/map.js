@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const T = {
   zh: {
     title: '宁波舟山港 一张图', search: '查询', searchPlaceholder: '箱号 如 CSQU3054383', vessels: '船舶', trucks: '集卡',
-    trains: '班列', alerts: '告警', replay: '回放', live: '回到实时', liveNow: '实时', keyPrompt: '此服务需要 API 密钥（仅保存在本标签页）。',
+    trains: '班列', train: '班列', alerts: '告警', replay: '回放', live: '回到实时', liveNow: '实时', keyPrompt: '此服务需要 API 密钥（仅保存在本标签页）。',
     ok: '确定', approaching: '进港', at_anchorage: '锚泊', berthed: '靠泊', departed: '离港', unknown: '其他',
     yard: '堆场占用', noAlerts: '暂无告警', noTrains: '暂无班列', on_track: '正常', at_risk: '有风险', missed: '赶不上',
     departure: '发车', cutoff: '截止', wagon: '车皮', box: '箱号', verdict: '判定', reasons: '原因', where: '位置',
@@ -18,7 +18,7 @@ const T = {
   },
   en: {
     title: 'Ningbo-Zhoushan port map', search: 'Search', searchPlaceholder: 'Container e.g. CSQU3054383', vessels: 'Vessels', trucks: 'Trucks',
-    trains: 'Trains', alerts: 'Alerts', replay: 'Replay', live: 'Back to live', liveNow: 'Live', keyPrompt: 'This server needs an API key (kept for this tab only).',
+    trains: 'Trains', train: 'Train', alerts: 'Alerts', replay: 'Replay', live: 'Back to live', liveNow: 'Live', keyPrompt: 'This server needs an API key (kept for this tab only).',
     ok: 'OK', approaching: 'approaching', at_anchorage: 'at anchorage', berthed: 'berthed', departed: 'departed', unknown: 'other',
     yard: 'Yard occupancy', noAlerts: 'No alerts yet', noTrains: 'No trains', on_track: 'on track', at_risk: 'at risk', missed: 'missed',
     departure: 'departure', cutoff: 'cut-off', wagon: 'wagon', box: 'box', verdict: 'verdict', reasons: 'reasons', where: 'Where',
@@ -48,6 +48,7 @@ const S = {
   lang: 'zh',
   view: { lat: 29.925, lon: 121.93, z: 12 },
   t: null, // null: live; else Unix ms of the replay
+  dataNow: 0, // newest position time seen: the replay is relative to it
   sel: null, // {type, id}
   fences: [], fenceById: new Map(),
   vessels: new Map(), trucks: new Map(), cells: [],
@@ -307,7 +308,7 @@ function draw() {
     if (!list.length) continue;
     const [x, y] = toScreen(f.centre[0], f.centre[1]);
     const c = list.reduce((a, t) => ({ on_track: a.on_track + t.counts.on_track, at_risk: a.at_risk + t.counts.at_risk, missed: a.missed + t.counts.missed }), { on_track: 0, at_risk: 0, missed: 0 });
-    const text = `🚆${list.length}  ✓${c.on_track} ⚠${c.at_risk} ✗${c.missed}`;
+    const text = `${tr('trains')} ${list.length} · ✓${c.on_track} ⚠${c.at_risk} ✗${c.missed}`;
     ctx.font = 'bold 12px system-ui';
     const tw = ctx.measureText(text).width;
     ctx.fillStyle = '#8a3b1e';
@@ -532,7 +533,7 @@ async function showTrain(id) {
     }
   }
   const st = S.fenceById.get(t.from_station);
-  showDetail(el('h3', {}, `🚆 ${t.id}`, ' ', el('span', { class: 'muted' }, st ? fenceName(st) : t.from_station)),
+  showDetail(el('h3', {}, `${tr('train')} ${t.id}`, ' ', el('span', { class: 'muted' }, st ? fenceName(st) : t.from_station)),
     el('p', {}, `${tr('departure')} ${fmtTime(t.departure)} · ${tr('cutoff')} ${fmtTime(t.cutoff)}`),
     el('p', { id: 'verdict-counts' }, el('span', { class: 'on_track' }, `${tr('on_track')} ${t.counts.on_track}`), ' · ', el('span', { class: 'at_risk' }, `${tr('at_risk')} ${t.counts.at_risk}`), ' · ', el('span', { class: 'missed' }, `${tr('missed')} ${t.counts.missed}`)), tab);
   if (st?.centre) panTo(st.centre[0], st.centre[1], 13);
@@ -565,7 +566,7 @@ function renderTrains() {
   for (const t of S.trains) {
     const st = S.fenceById.get(t.from_station);
     ul.append(el('li', { 'data-train': t.id, onclick: () => select({ type: 'train', id: t.id }) },
-      `🚆 ${t.id} · ${st ? fenceName(st) : t.from_station} · ${fmtTime(t.departure)} `,
+      `${t.id} · ${st ? fenceName(st) : t.from_station} · ${fmtTime(t.departure)} `,
       el('span', { class: 'on_track' }, '✓' + t.counts.on_track), ' ', el('span', { class: 'at_risk' }, '⚠' + t.counts.at_risk), ' ', el('span', { class: 'missed' }, '✗' + t.counts.missed)));
   }
 }
@@ -605,6 +606,13 @@ function addAlert(a) {
 
 // ---- data: stream, periodic lists, replay ----
 
+// seen moves the data clock: a replay of an hour ago is an hour before the
+// newest position, which is the wall clock unless the input is replayed.
+function seen(ev) {
+  const t = Date.parse(ev.position_time);
+  if (t > S.dataNow && t <= Date.now() + 60e3) S.dataNow = t;
+}
+
 let es = null;
 async function stream() {
   if (es) es.close();
@@ -622,8 +630,8 @@ async function stream() {
     const ev = JSON.parse(m.data);
     switch (ev.kind) {
       case 'reset': S.vessels.clear(); S.trucks.clear(); break;
-      case 'vessel': S.vessels.set(ev.id, ev); break;
-      case 'truck': S.trucks.set(ev.id, ev); break;
+      case 'vessel': S.vessels.set(ev.id, ev); seen(ev); break;
+      case 'truck': S.trucks.set(ev.id, ev); seen(ev); break;
       case 'alert': addAlert(ev.alert); break;
       case 'train': {
         const i = S.trains.findIndex((t) => t.id === ev.id);
@@ -667,7 +675,7 @@ async function refreshYard() {
 }
 
 async function refreshTrains() {
-  const from = new Date(Date.now() - 6 * 3600e3).toISOString();
+  const from = new Date((S.dataNow || Date.now()) - 6 * 3600e3).toISOString();
   const lists = await Promise.all(STATIONS.map((st) => api(`/v1/trains?station=${st}&from=${from}&departing_within=30h&limit=50`)));
   S.trains = lists.flatMap((l) => l?.trains || []);
   renderTrains();
@@ -700,7 +708,10 @@ function setTime(t) {
   if (t === null) $('slider').value = 0;
   writeHash();
   if (t !== null) replay();
-  else refreshCells();
+  else {
+    $('status').textContent = es && es.readyState === EventSource.OPEN ? tr('streamOn') : tr('streamOff');
+    refreshCells();
+  }
   S.dirty = true;
 }
 
@@ -708,7 +719,7 @@ let slideTimer = 0;
 $('slider').addEventListener('input', () => {
   const m = Number($('slider').value);
   clearTimeout(slideTimer);
-  slideTimer = setTimeout(() => setTime(m === 0 ? null : Date.now() + m * 60e3), 200);
+  slideTimer = setTimeout(() => setTime(m === 0 ? null : (S.dataNow || Date.now()) + m * 60e3), 200);
 });
 $('live').onclick = () => setTime(null);
 
@@ -741,7 +752,7 @@ window.addEventListener('hashchange', () => {
   applyLang();
   if (JSON.stringify([S.t, S.sel, S.lang]) !== before) {
     setTime(S.t);
-    if (S.sel) select(S.sel);
+    select(S.sel);
   }
   S.dirty = true;
 });
