@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 
@@ -54,5 +55,51 @@ func TestOnCommitAndOffsets(t *testing.T) {
 	}
 	if got != nil {
 		t.Fatalf("changes after the listener was removed: %q", got)
+	}
+}
+
+// TestOnCommitAlertsAndTrains: a rail plan that puts a box at risk tells
+// the listener of the train and of its connection alert, with the alert's
+// record as published on the outbox; a batch that fails tells nothing.
+func TestOnCommitAlertsAndTrains(t *testing.T) {
+	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), Guard: GuardConfig{AlertTopic: "porttrack.alerts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []Change
+	s.OnCommit(func(c *Committed) {
+		for _, ch := range c.Changes {
+			got = append(got, Change{Kind: ch.Kind, ID: ch.ID, Body: slices.Clone(ch.Body)})
+		}
+	})
+	day := int64(86400e9)
+	p := Plan{Mode: ModeRail, ID: "X1", From: "beilun-rail-station", To: "CNYIW", Departure: 20 * day, Cutoff: 20*day - 2*3600e9, Time: 19 * day,
+		Wagons: []Wagon{{ID: "W1", Containers: []string{boxA}}}}
+	if _, err := s.Apply(&Batch{Topic: "port.transport", Next: 1, Plans: []Plan{p}}); err != nil {
+		t.Fatal(err)
+	}
+	var train, alert *Change
+	for i := range got {
+		switch got[i].Kind {
+		case ChangeTrain:
+			train = &got[i]
+		case ChangeAlert:
+			alert = &got[i]
+		}
+	}
+	if train == nil || train.ID != "X1" {
+		t.Fatalf("no train change: %+v", got)
+	}
+	if alert == nil || !bytes.Contains(alert.Body, []byte(`"kind":"connection","container":"`+boxA+`"`)) {
+		t.Fatalf("no connection alert: %+v", got)
+	}
+	got = nil
+	bad := Batch{Topic: "", Next: 2, Plans: []Plan{p}} // no topic: refused before anything is written
+	if _, err := s.Apply(&bad); err == nil {
+		t.Fatal("a batch without a topic was applied")
+	}
+	if got != nil {
+		t.Fatalf("a failed batch told the listener %+v", got)
 	}
 }
