@@ -274,6 +274,7 @@ type streamClient struct {
 	entries   []ringEntry
 	latest    map[objKey]int
 	order     []int
+	ready     []readyEvent
 	buf       []byte
 	lastID    string
 	ictx      fasthttp.RequestCtx // renders through the API's own handlers
@@ -417,18 +418,40 @@ func (c *streamClient) pass(w *bufio.Writer, entries []ringEntry) error {
 	if c.skipUntil != 0 && c.cursor+uint64(len(entries)) >= c.skipUntil {
 		c.skip, c.skipUntil = nil, 0
 	}
-	for n, i := range c.order {
-		if i < 0 {
-			continue
+	// What to send is decided with a slot of hub.render (the stream's share
+	// of the processor); the writes, which wait for the client, without.
+	h := c.s.hub
+	select {
+	case h.render <- struct{}{}:
+	case <-h.done:
+		return errClosed
+	}
+	c.ready = c.ready[:0]
+	for _, i := range c.order {
+		if i >= 0 {
+			if r, ok := c.prepare(&entries[i]); ok {
+				c.ready = append(c.ready, readyEvent{&entries[i], r})
+			}
 		}
+	}
+	<-h.render
+	for n := range c.ready {
 		if n%64 == 0 {
 			c.deadline()
 		}
-		if err := c.write(w, &entries[i]); err != nil {
+		if err := c.write(w, &c.ready[n]); err != nil {
 			return err
 		}
 	}
+	clear(c.ready) // let renderings go
 	return nil
+}
+
+// readyEvent is an event a pass will send: the change and, but for
+// alerts, the object's rendering.
+type readyEvent struct {
+	e *ringEntry
+	r *rendered
 }
 
 // writeID writes the client's position as the SSE id when it moved.
@@ -566,55 +589,36 @@ func (c *streamClient) send(w *bufio.Writer) error {
 	return err
 }
 
-// write sends the current state of the object of e, when the client may
-// see it and it is in the box.
-func (c *streamClient) write(w *bufio.Writer, e *ringEntry) error {
-	st := c.s.cfg.Store
+// prepare decides whether the client gets the change e (it may see the
+// object, the object is in its box) and returns the object's rendering
+// (nil for an alert).
+func (c *streamClient) prepare(e *ringEntry) (*rendered, bool) {
+	if e.kind == state.ChangeAlert {
+		return nil, c.alertVisible(e.body)
+	}
+	if (e.kind == state.ChangeContainer || e.kind == state.ChangeCustoms) && !c.who.SeesAll() {
+		if ok, err := c.s.cfg.Store.Visible(e.id, c.who.scope()); err != nil || !ok {
+			return nil, false
+		}
+	}
+	r := c.object(e)
+	if !r.ok || c.box.set && e.kind != state.ChangeCustoms && (!r.hasPos || !c.box.has(r.lat, r.lon)) {
+		return nil, false
+	}
+	return r, true
+}
+
+// write sends a prepared event.
+func (c *streamClient) write(w *bufio.Writer, ev *readyEvent) error {
+	e := ev.e
 	name := kindName(e.kind)
-	switch e.kind {
-	case state.ChangeVessel:
-		mmsi, err := strconv.ParseUint(e.id, 10, 32)
-		if err != nil {
-			return nil
-		}
-		v, err := st.Vessel(uint32(mmsi))
-		if err != nil || !v.HasPosition || !c.box.has(v.Lat, v.Lon) {
-			return nil
-		}
-		c.buf = appendVessel(c.head(c.buf[:0], name, e.id, e.time), &v, -1)
-	case state.ChangeTruck:
-		t, err := st.Truck(e.id)
-		if err != nil || !c.box.has(t.Lat, t.Lon) {
-			return nil
-		}
-		c.buf = appendTruck(c.head(c.buf[:0], name, e.id, e.time), &t, -1)
-	case state.ChangeContainer, state.ChangeCustoms:
-		if !c.who.SeesAll() {
-			if ok, err := st.Visible(e.id, c.who.scope()); err != nil || !ok {
-				return nil
-			}
-		}
-		b, ok := c.render(func(ctx *fasthttp.RequestCtx) { c.s.container(ctx, []byte(e.id)) })
-		if !ok || (e.kind == state.ChangeContainer && !c.inBox(b)) {
-			return nil
-		}
-		c.buf = append(c.head(c.buf[:0], name, e.id, e.time), b...)
-	case state.ChangeTrain:
-		b, ok := c.render(func(ctx *fasthttp.RequestCtx) { c.s.plan(ctx, state.ModeRail, []byte(e.id)) })
-		if !ok || !c.inBox(b) {
-			return nil
-		}
-		c.buf = append(c.head(c.buf[:0], name, e.id, e.time), b...)
-	case state.ChangeAlert:
-		if !c.alertVisible(e.body) {
-			return nil
-		}
+	if e.kind == state.ChangeAlert {
 		// Nested: the alert's own kind, id and time keep their names.
 		c.buf = append(c.head(c.buf[:0], name, e.id, e.time), `{"alert":`...)
 		c.buf = append(append(c.buf, e.body...), '}')
-	default:
-		return nil
+		return c.sendObject(w)
 	}
+	c.buf = append(c.head(c.buf[:0], name, e.id, e.time), ev.r.body...)
 	return c.sendObject(w)
 }
 
@@ -630,29 +634,9 @@ func (c *streamClient) render(h func(ctx *fasthttp.RequestCtx)) ([]byte, bool) {
 	return ctx.Response.Body(), ctx.Response.StatusCode() == fasthttp.StatusOK
 }
 
-// inBox reports whether a rendered container or train is in the client's
-// box: a container by its position, else its facility; a train by its
-// departure station. Without a place it is in no box.
-func (c *streamClient) inBox(b []byte) bool {
-	if !c.box.set {
-		return true
-	}
-	v, err := fastjson.ParseBytes(b)
-	if err != nil {
-		return false
-	}
-	if p := v.Get("position"); p != nil {
-		return c.box.has(p.GetFloat64("lat"), p.GetFloat64("lon"))
-	}
-	id := v.GetStringBytes("facility", "id")
-	if id == nil {
-		id = v.GetStringBytes("from_station")
-	}
-	if id == nil {
-		return false
-	}
-	pl, ok := c.s.cfg.Store.Place(string(id))
-	return ok && c.box.has(pl.Lat, pl.Lon)
+func parseMMSI(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err
 }
 
 // alertVisible reports whether the client may see an alert: a connection

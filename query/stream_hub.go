@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ type tp struct {
 
 // ringEntry is one changed object.
 type ringEntry struct {
+	seq  uint64 // set by read
 	kind state.ChangeKind
 	id   string
 	body []byte // the alert's JSON (alerts only)
@@ -53,8 +55,11 @@ type ringEntry struct {
 type position map[tp]int64
 
 type hub struct {
+	// mu: publish (under the store's Apply lock) takes it for writing, the
+	// clients' reads for reading, so that Apply waits for no more than the
+	// copies in progress.
 	mu struct {
-		sync.Mutex
+		sync.RWMutex
 		ring   []ringEntry
 		head   uint64 // sequence number of the next entry
 		pos    position
@@ -63,13 +68,21 @@ type hub struct {
 		closed bool
 	}
 	done chan struct{} // closed by close
+	// head mirrors mu.head for the render cache (stream_cache.go).
+	head  atomic.Uint64
+	cache renderCache
+	// render bounds the clients deciding what to send (coalescing, access,
+	// rendering) at once: GOMAXPROCS/2, at least 1, so that streams leave
+	// the processor to ingest. Writes to the clients are outside it.
+	render chan struct{}
 
 	clients                            atomic.Int64
 	events, dropped, refused, snapshot atomic.Uint64
 }
 
 func newHub(size int, offsets func(fn func(topic string, partition int32, next int64) bool) error) (*hub, error) {
-	h := &hub{done: make(chan struct{})}
+	h := &hub{done: make(chan struct{}), render: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+	h.cache.init()
 	h.mu.ring = make([]ringEntry, size)
 	h.mu.pos = position{}
 	h.mu.floor = position{}
@@ -106,6 +119,7 @@ func (h *hub) publish(c *state.Committed) {
 		h.mu.head++
 	}
 	h.mu.pos[at] = c.Next
+	h.head.Store(h.mu.head)
 	close(h.mu.wake)
 	h.mu.wake = make(chan struct{})
 }
@@ -153,8 +167,8 @@ func (h *hub) resume(from position) (cursor, head uint64, ok bool) {
 // the cursor after them, and the channel closed at the next publish. lost
 // is true when the ring has overwritten entries after cursor.
 func (h *hub) read(cursor uint64, dst []ringEntry) (out []ringEntry, next uint64, wake <-chan struct{}, lost bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	n := uint64(len(h.mu.ring))
 	if h.mu.head > n && cursor < h.mu.head-n {
 		return dst[:0], h.mu.head, h.mu.wake, true
@@ -162,6 +176,7 @@ func (h *hub) read(cursor uint64, dst []ringEntry) (out []ringEntry, next uint64
 	out = dst[:0]
 	for cursor < h.mu.head && len(out) < cap(dst) {
 		out = append(out, h.mu.ring[cursor%n])
+		out[len(out)-1].seq = cursor
 		cursor++
 	}
 	return out, cursor, h.mu.wake, false

@@ -401,3 +401,31 @@ func TestStreamStalledClientBoundedMemory(t *testing.T) {
 	}
 	t.Logf("heap %d -> peak %d; dropped after %d events", base, peak, f.srv.hub.events.Load())
 }
+
+// TestRenderCache: a rendering serves the changes made before it began,
+// never a later one; a full shard is emptied rather than grown.
+func TestRenderCache(t *testing.T) {
+	var c renderCache
+	c.init()
+	k := objKey{state.ChangeVessel, "413000001"}
+	c.put(k, &rendered{upTo: 10, ok: true, body: []byte("v10")})
+	if r := c.get(k, 9); r == nil || string(r.body) != "v10" {
+		t.Fatalf("change 9, rendering from head 10: %v", r)
+	}
+	if r := c.get(k, 10); r != nil {
+		t.Fatalf("change 10 served by a rendering that began before it: %s", r.body)
+	}
+	c.put(k, &rendered{upTo: 5, ok: true, body: []byte("v5")}) // older: ignored
+	if r := c.get(k, 9); string(r.body) != "v10" {
+		t.Fatalf("an older rendering replaced a newer one: %s", r.body)
+	}
+	big := bytes.Repeat([]byte("x"), cacheShardBytes/4)
+	for i := range 10000 {
+		c.put(objKey{state.ChangeTruck, fmt.Sprint(i)}, &rendered{upTo: 1, body: big})
+	}
+	for i := range c.shards {
+		if c.shards[i].bytes > cacheShardBytes+len(big)+16 {
+			t.Fatalf("shard %d holds %d bytes", i, c.shards[i].bytes)
+		}
+	}
+}
