@@ -126,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 		s.customsRoutes(),
 		s.streamRoutes(),
 		s.webRoutes(),
+		s.alertRoutes(),
 	)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ const T = {
     departure: '发车', cutoff: '截止', wagon: '车皮', box: '箱号', verdict: '判定', reasons: '原因', where: '位置',
     legs: '运输段', customs: '海关', history: '历史', status: '状态', notFound: '未找到', waiting: '等待', speed: '航速',
     callsign: '呼号', phase: '状态', connection: '衔接', geofence: '围栏', trucksIn: '辆集卡', containers: '箱',
-    streamOn: '实时流已连接', streamOff: '实时流重连中…', at: '时刻', close: '关闭', ready: '可提箱', notReady: '不可提箱',
+    streamOn: '实时流已连接', streamOff: '实时流重连中…', at: '时刻', close: '关闭', ready: '可提箱', notReady: '不可提箱', ack: '确认',
   },
   en: {
     title: 'Ningbo-Zhoushan port map', search: 'Search', searchPlaceholder: 'Container e.g. CSQU3054383', vessels: 'Vessels', trucks: 'Trucks',
@@ -24,7 +24,7 @@ const T = {
     departure: 'departure', cutoff: 'cut-off', wagon: 'wagon', box: 'box', verdict: 'verdict', reasons: 'reasons', where: 'Where',
     legs: 'Legs', customs: 'Customs', history: 'History', status: 'status', notFound: 'not found', waiting: 'waiting', speed: 'speed',
     callsign: 'call sign', phase: 'phase', connection: 'connection', geofence: 'geofence', trucksIn: 'trucks', containers: 'boxes',
-    streamOn: 'stream connected', streamOff: 'stream reconnecting…', at: 'at', close: 'close', ready: 'ready for pickup', notReady: 'not ready',
+    streamOn: 'stream connected', streamOff: 'stream reconnecting…', at: 'at', close: 'close', ready: 'ready for pickup', notReady: 'not ready', ack: 'acknowledge',
   },
 };
 
@@ -54,7 +54,7 @@ const S = {
   vessels: new Map(), trucks: new Map(), cells: [],
   replay: { vessels: [], trucks: [] },
   yard: new Map(), berths: new Map(),
-  trains: [], alerts: [], alertIds: new Set(),
+  trains: [], alerts: [], alertIds: new Set(), acks: new Map(),
   drawn: { vessels: [], trucks: [] },
   dirty: true,
 };
@@ -582,9 +582,31 @@ function renderAlerts() {
   ul.replaceChildren();
   if (!S.alerts.length) ul.append(el('li', { class: 'muted' }, tr('noAlerts')));
   for (const a of S.alerts.slice(0, 100)) {
+    const ack = S.acks.get(a.id);
+    const mark = ack
+      ? el('span', { class: 'ack', 'data-acked-by': ack.by }, ` ✓ ${ack.by} ${fmtTime(ack.at)}`)
+      : el('button', { type: 'button', class: 'ackbtn', onclick: (e) => { e.stopPropagation(); ackAlert(a.id); } }, tr('ack'));
     ul.append(el('li', { 'data-alert': a.id, 'data-container': a.container || a.object?.id || '', onclick: () => alertPan(a) },
-      el('span', { class: a.verdict || '' }, alertText(a)), el('br'), el('span', { class: 'muted' }, fmtTime(a.time))));
+      el('span', { class: a.verdict || '' }, alertText(a)), el('br'), el('span', { class: 'muted' }, fmtTime(a.time)), ' ', mark));
   }
+}
+
+// Acknowledgements: recorded by the server (who, when) and read back for
+// the alerts shown, so every dispatcher sees them.
+async function ackAlert(id) {
+  const by = sessionStorage.getItem('porttrack.name') || '';
+  const a = await api('/v1/alerts/' + encodeURIComponent(id) + '/ack', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ by }) });
+  if (a) S.acks.set(a.alert, a);
+  renderAlerts();
+}
+
+async function refreshAcks() {
+  const ids = S.alerts.slice(0, 100).map((a) => a.id).filter((id) => !S.acks.has(id));
+  if (!ids.length) return;
+  const r = await api('/v1/alerts/acks?ids=' + ids.map(encodeURIComponent).join(','));
+  let changed = false;
+  for (const a of r?.acks || []) { S.acks.set(a.alert, a); changed = true; }
+  if (changed) renderAlerts();
 }
 
 async function alertPan(a) {
@@ -602,6 +624,7 @@ function addAlert(a) {
   S.alerts.unshift(a);
   if (S.alerts.length > 200) S.alertIds.delete(S.alerts.pop().id);
   renderAlerts();
+  refreshAcks();
 }
 
 // ---- data: stream, periodic lists, replay ----
@@ -783,6 +806,7 @@ async function main() {
   setInterval(refreshYard, 20000);
   setInterval(refreshTrains, 30000);
   setInterval(refreshCells, 5000);
+  setInterval(refreshAcks, 5000);
   setInterval(tick, 1000);
   tick();
   if (S.t !== null) setTime(S.t);
