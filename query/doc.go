@@ -9,7 +9,9 @@
 // the customs state and pickup readiness of a container: customs.go),
 // the live stream /v1/stream (Server-Sent Events of changed objects, fed by
 // the store's commit listener through one shared ring: stream.go,
-// stream_hub.go; the browser's stream token: stream_token.go), /healthz,
+// stream_hub.go, stream_cache.go; the browser's stream token:
+// stream_token.go), the dispatcher's map page /map (assets embedded from
+// web/: web.go), alert acknowledgements (alerts.go), /healthz,
 // /readyz and /metrics. SSE rather than WebSocket: the stream flows one way,
 // is plain HTTP for proxies and curl, keeps the authentication and CORS of
 // every route, and browsers resume it with Last-Event-ID by themselves.
