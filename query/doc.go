@@ -40,7 +40,8 @@
 //
 // It never writes derived state (what Kafka input produced): that is
 // ingest's, partition by partition. It writes only control-plane records —
-// API keys, webhook subscriptions, user geofences — through state's
+// API keys, webhook subscriptions, user geofences, alert acknowledgements —
+// through state's
 // control-plane methods, each its own small atomic batch. Routes are
 // registered per feature (router.go); every non-public route passes
 // Server.authenticate and its handler gets the caller's Principal. Handlers append JSON into the response
