@@ -239,6 +239,9 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx, r *request) {
 		s.hub.clients.Add(-1)
 		return
 	}
+	// The connection is kept (not the context) for its write deadlines:
+	// fasthttp set one deadline for the whole response, which a stream
+	// outlives; the body writer below runs before the connection is reused.
 	c := &streamClient{s: s, who: r.who, kinds: kinds, box: box, conn: ctx.Conn()}
 	if r.who.Scope != nil {
 		sc := *r.who.Scope // the principal's scope outlives the request
