@@ -247,7 +247,7 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (res IngestResult, err err
 		log.Info("bench ingest: ceiling", "round", round+1, "records", n, "seconds", r.CeilingSeconds, "rate", r.CeilingRate)
 
 		runtime.GC()
-		er, err := runEngine(ctx, cfg, brokers, topics, filepath.Join(dir, "state-"+strconv.Itoa(round+1)), expected)
+		er, err := runEngine(ctx, cfg, brokers, topics, filepath.Join(dir, "state-"+strconv.Itoa(round+1)), expected, nil)
 		if err != nil {
 			return res, fmt.Errorf("bench: ingest: engine, round %d: %w", round+1, err)
 		}
@@ -390,7 +390,7 @@ type engineRun struct {
 
 // runEngine ingests the topic into a fresh store in dir and times it from
 // Run until every record is consumed and applied and the engine is Ready.
-func runEngine(ctx context.Context, cfg IngestConfig, brokers []string, topics ingest.Topics, dir string, expected int64) (er engineRun, err error) {
+func runEngine(ctx context.Context, cfg IngestConfig, brokers []string, topics ingest.Topics, dir string, expected int64, before func(*portstate.State) (stop func(), err error)) (er engineRun, err error) {
 	quiet := slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})
 	store, err := portstate.Open(state.Options{Dir: dir, NoSync: cfg.NoSync, Logger: quiet})
 	if err != nil {
@@ -415,6 +415,15 @@ func runEngine(ctx context.Context, cfg IngestConfig, brokers []string, topics i
 	}, store.Store)
 	if err != nil {
 		return er, err
+	}
+	if before != nil {
+		// Beside the engine (the stream scenario's clients), stopped before
+		// the store closes.
+		stop, err := before(store)
+		if err != nil {
+			return er, err
+		}
+		defer stop()
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -34,9 +34,12 @@ import (
 // objects inside the tenant's fences, filtered by Principal.scope (its
 // containers, trucks carrying one, every vessel); the container lists (at a
 // place, by dwell, held or released by customs), filtered by the same
-// scope in the store so that pages, cursors and counts hold only its boxes.
+// scope in the store so that pages, cursors and counts hold only its boxes;
+// the live stream, which sends it only vessels, its containers and their
+// alerts (stream.go: streamAllowed, alertVisible).
 var logisticsRoutes = []string{"/v1/vessels", "/v1/vessels/", "/v1/geofences", "/v1/geofences/{id}",
-	"/v1/geofences/{id}/inside", "/v1/containers", "/v1/customs/holds", "/v1/customs/released"}
+	"/v1/geofences/{id}/inside", "/v1/containers", "/v1/customs/holds", "/v1/customs/released",
+	"/v1/stream", "/v1/stream/token"}
 
 // auth returns the caller, or answers 401 (429 beyond the caller's rate)
 // and returns false. The scheme is matched in any case (RFC 9110 §11.1). On

@@ -23,6 +23,10 @@ import (
 //     origin gets Access-Control-Allow-Origin on its answers, and its
 //     preflight (OPTIONS with Access-Control-Request-Method) is answered 204
 //     with the route's methods; the preflight of any other origin is 403.
+//   - An Origin naming this server's own Host (http or https) is the page
+//     it serves itself (/map) and passes without CORS headers. A rebound
+//     name has the same Origin and Host, but the open server has refused its
+//     Host already, and any other server answers nothing without a key.
 //   - With Config.Open (the demo without a key, where a request without a
 //     key is the port operator), a request whose Host is not a loopback name
 //     or address, nor the address the connection was accepted on, is refused
@@ -73,6 +77,9 @@ func (s *Server) crossSite(ctx *fasthttp.RequestCtx) bool {
 	origin := ctx.Request.Header.Peek("Origin")
 	if len(origin) == 0 {
 		return true
+	}
+	if sameOrigin(origin, ctx.Host()) {
+		return true // the page /map served by this server
 	}
 	if !s.origins[string(bytes.ToLower(origin))] {
 		s.anyError(ctx, fasthttp.StatusForbidden, "forbidden_origin",
@@ -169,4 +176,14 @@ func (s *Server) jsonBody(ctx *fasthttp.RequestCtx, r *route) bool {
 	s.anyError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type",
 		fmt.Sprintf("Content-Type %.100q: the body of %s %s must be sent as %s", ctx.Request.Header.ContentType(), ctx.Method(), r.pattern, want))
 	return false
+}
+
+// sameOrigin reports whether origin is http:// or https:// followed by
+// host (case-insensitive).
+func sameOrigin(origin, host []byte) bool {
+	rest, ok := bytes.CutPrefix(origin, []byte("http://"))
+	if !ok {
+		rest, ok = bytes.CutPrefix(origin, []byte("https://"))
+	}
+	return ok && len(host) > 0 && bytes.EqualFold(rest, host)
 }

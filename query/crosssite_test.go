@@ -149,3 +149,23 @@ func TestCORSAllowList(t *testing.T) {
 		}
 	}
 }
+
+// TestSameOriginPage: the page the server serves itself (/map) sends its
+// own Origin on writes; it passes without being in the allow-list, on the
+// open demo too, and a rebound name does not.
+func TestSameOriginPage(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		f := newDCSAFixture(t, open)
+		code, h, body := f.send(t, newReq("POST", "/v1/stream/token", "", "Origin", "http://localhost", "Authorization", "Bearer "+keyPort))
+		if code != 200 || len(h.Peek("Access-Control-Allow-Origin")) > 0 {
+			t.Errorf("open=%v: same-origin POST: %d %s", open, code, body)
+		}
+		if code, _, body := f.send(t, newReq("POST", "/v1/stream/token", "", "Origin", "http://evil.example", "Authorization", "Bearer "+keyPort)); code != 403 {
+			t.Errorf("open=%v: foreign origin: %d %s", open, code, body)
+		}
+	}
+	f := newDCSAFixture(t, true)
+	if code, _, body := f.send(t, newReq("POST", "/v1/stream/token", "", "Origin", "http://rebound.example", "Host", "rebound.example")); code != 403 {
+		t.Errorf("rebound name on the open demo: %d %s", code, body)
+	}
+}

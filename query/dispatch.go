@@ -41,18 +41,6 @@ func (s *Server) parseNearRef(ctx *fasthttp.RequestCtx, example string) (nearQue
 	return q, parseRadius(ctx, &q)
 }
 
-// rejectAtOnArea answers 400 when at is given on an area query (near,
-// fence): which trucks or vessels were near a point at T cannot be answered
-// exactly from an index of current positions without reading the track of
-// every one of them. lookup names the as-of endpoint for one object.
-func rejectAtOnArea(ctx *fasthttp.RequestCtx, kind, lookup string) bool {
-	if len(ctx.QueryArgs().Peek("at")) == 0 {
-		return false
-	}
-	writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "at: not supported on "+kind+" area queries: the position index holds current positions only, and an exact answer at a past time would read the track of every "+kind+"; ask one "+kind+" at a time with GET "+lookup+"?at=")
-	return true
-}
-
 // appendCount closes a near list with its count when asked.
 // nearList is a near list query: near (a point, gate:<id> or a fence id),
 // radius, limit and count.

@@ -7,8 +7,14 @@
 // CRUD and the objects inside, geofences.go), customs (e-commerce orders
 // and their three-document match, containers held or released by customs,
 // the customs state and pickup readiness of a container: customs.go),
-// /healthz, /readyz and
-// /metrics.
+// the live stream /v1/stream (Server-Sent Events of changed objects, fed by
+// the store's commit listener through one shared ring: stream.go,
+// stream_hub.go, stream_cache.go; the browser's stream token:
+// stream_token.go), the dispatcher's map page /map (assets embedded from
+// web/: web.go), alert acknowledgements (alerts.go), /healthz,
+// /readyz and /metrics. SSE rather than WebSocket: the stream flows one way,
+// is plain HTTP for proxies and curl, keeps the authentication and CORS of
+// every route, and browsers resume it with Last-Event-ID by themselves.
 //
 // DCSA Track & Trace 2.2 (dcsa.go, dcsa_subscriptions.go): /v2/events,
 // /v2/events/{eventID} and /v2/event-subscriptions.
@@ -34,7 +40,8 @@
 //
 // It never writes derived state (what Kafka input produced): that is
 // ingest's, partition by partition. It writes only control-plane records —
-// API keys, webhook subscriptions, user geofences — through state's
+// API keys, webhook subscriptions, user geofences, alert acknowledgements —
+// through state's
 // control-plane methods, each its own small atomic batch. Routes are
 // registered per feature (router.go); every non-public route passes
 // Server.authenticate and its handler gets the caller's Principal. Handlers append JSON into the response

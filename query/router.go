@@ -39,6 +39,8 @@ type route struct {
 	methods map[string]handler
 	// public routes (health, readiness, metrics) skip authentication.
 	public bool
+	// token routes also accept a stream token as ?token= (stream_token.go).
+	token bool
 
 	segs  []string // pattern split at '/', without the leading empty one
 	allow string   // the Allow header for 405 answers

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,8 @@ type Config struct {
 	// may call the API; a request with any other Origin is refused 403.
 	// Empty: none.
 	CORSOrigins []string
+	// Stream configures the live stream /v1/stream (stream.go).
+	Stream StreamConfig
 	// Now is the clock of durations in answers; nil means time.Now.
 	Now func() time.Time
 	// Wrap, when not nil, wraps the request handler: instrumentation around
@@ -75,6 +78,11 @@ type Server struct {
 	// hookContainerRead, when set (tests only), runs in GET
 	// /v1/containers/{id} between its first read and the others.
 	hookContainerRead func()
+	// hub feeds /v1/stream with the store's changes (stream_hub.go).
+	hub *hub
+	// tokenKey signs stream tokens (stream_token.go).
+	tokenKey []byte
+	unhook   func() // removes the hub's store listener
 }
 
 // New builds a server; Serve runs it.
@@ -96,7 +104,22 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Stream.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Stream = cfg.Stream.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "query"), rate: newRateLimiter(cfg.RateLimit, cfg.RateBurst), origins: origins}
+	s.tokenKey = cfg.Stream.TokenSecret
+	if s.tokenKey == nil {
+		s.tokenKey = make([]byte, 32)
+		if _, err := rand.Read(s.tokenKey); err != nil {
+			return nil, err
+		}
+	}
+	if s.hub, err = newHub(cfg.Stream.Ring, cfg.Store.Offsets); err != nil {
+		return nil, err
+	}
+	s.unhook = cfg.Store.OnCommit(s.hub.publish)
 	rt, err := newRouter(
 		s.coreRoutes(),
 		s.geofenceRoutes(),
@@ -105,6 +128,9 @@ func New(cfg Config) (*Server, error) {
 		s.dcsaRoutes(),
 		s.subscriptionRoutes(),
 		s.customsRoutes(),
+		s.streamRoutes(),
+		s.webRoutes(),
+		s.alertRoutes(),
 	)
 	if err != nil {
 		return nil, err
@@ -166,8 +192,19 @@ func (p debugPrinter) Printf(format string, args ...any) {
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
-// Shutdown stops accepting connections and waits for open requests.
-func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+// Shutdown ends the streams, stops accepting connections and waits for
+// open requests.
+func (s *Server) Shutdown() error {
+	s.Close()
+	return s.srv.Shutdown()
+}
+
+// Close ends the streams and stops taking the store's changes: for a
+// server whose Handler is served by someone else. Shutdown calls it.
+func (s *Server) Close() {
+	s.unhook()
+	s.hub.close()
+}
 
 // Handler returns the request handler (for tests and in-memory listeners).
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
@@ -209,7 +246,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) string {
 		return r.pattern
 	}
 	if !r.public {
-		if req.who, ok = s.authenticate(ctx); !ok {
+		if tok := ctx.QueryArgs().Peek("token"); r.token && len(tok) > 0 && len(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) == 0 {
+			if req.who, ok = s.tokenAuth(ctx, tok); !ok {
+				return r.pattern
+			}
+		} else if req.who, ok = s.authenticate(ctx); !ok {
 			return r.pattern
 		}
 		if !s.authorize(ctx, r.pattern, &req) {
@@ -234,6 +275,7 @@ func (s *Server) coreRoutes() []route {
 		{pattern: "/v1/vessels/{id}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vessel(ctx, r.param(0)) })},
 		{pattern: "/v1/vessels/{id}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.vesselTrack(ctx, r.param(0)) })},
 		{pattern: "/v1/trucks", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.truckList(ctx) })},
+		{pattern: "/v1/trucks/cells", methods: get(func(ctx *fasthttp.RequestCtx, _ *request) { s.truckCells(ctx) })},
 		{pattern: "/v1/trucks/{plate}", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truck(ctx, r.param(0)) })},
 		{pattern: "/v1/trucks/{plate}/track", methods: get(func(ctx *fasthttp.RequestCtx, r *request) { s.truckTrack(ctx, r.param(0)) })},
 		{pattern: "/healthz", public: true, methods: get(func(ctx *fasthttp.RequestCtx, _ *request) {
@@ -307,6 +349,7 @@ func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
 	var sb strings.Builder
 	s.hist.write(&sb)
 	s.rate.writePrometheus(&sb)
+	s.hub.writePrometheus(&sb)
 	for _, m := range s.cfg.Metrics {
 		m(&sb)
 	}

@@ -124,13 +124,19 @@ func (s *Server) truckTrack(ctx *fasthttp.RequestCtx, raw []byte) {
 // truckList answers GET /v1/trucks?near=<lat>,<lon>&radius=<m>&limit=<n>:
 // trucks nearest first with distance_m. near may also be gate:<id> or a
 // fence id of the port model (its centroid); count=true adds the number of
-// trucks within the radius.
+// trucks within the radius; at=T answers where they were then
+// (asof_area.go).
 func (s *Server) truckList(ctx *fasthttp.RequestCtx) {
-	if rejectAtOnArea(ctx, "truck", "/v1/trucks/{plate}") {
+	at, hasAt, ok := parseAt(ctx)
+	if !ok {
 		return
 	}
 	q, ok := s.parseNearList(ctx, "29.93,121.86")
 	if !ok {
+		return
+	}
+	if hasAt {
+		s.trucksNearAt(ctx, at, q)
 		return
 	}
 	l := newList(ctx, `{"trucks":[`)

@@ -216,13 +216,14 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, def int) (int, bool) {
 }
 
 // vesselList answers GET /v1/vessels?near=<lat>,<lon>&radius=<m>&limit=<n>:
-// vessels nearest first with distance_m.
+// vessels nearest first with distance_m; with at=T, where they were then
+// (asof_area.go).
 func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 	args := ctx.QueryArgs()
-	if rejectAtOnArea(ctx, "vessel", "/v1/vessels/{id}") {
-		return
-	}
 	if fence := args.Peek("fence"); len(fence) > 0 {
+		if rejectAtOnFence(ctx) {
+			return
+		}
 		s.vesselsInFence(ctx, string(fence))
 		return
 	}
@@ -230,8 +231,16 @@ func (s *Server) vesselList(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusBadRequest, "bad_parameter", "near or fence: one is required, as near=<lat>,<lon> (for example near=29.965,121.921), near=gate:<id>, near=<fence id> or fence=<id>")
 		return
 	}
+	at, hasAt, ok := parseAt(ctx)
+	if !ok {
+		return
+	}
 	q, ok := s.parseNearList(ctx, "29.965,121.921")
 	if !ok {
+		return
+	}
+	if hasAt {
+		s.vesselsNearAt(ctx, at, q)
 		return
 	}
 	l := newList(ctx, `{"vessels":[`)

@@ -77,6 +77,9 @@ const (
 	prefixWaybillMember byte = 0x87
 	prefixGateAppt      byte = 0x88
 	prefixGuardClock    byte = 0x8F
+
+	// alert
+	prefixAlertAck byte = 0x90 // alert id → who acknowledged it, when
 )
 
 // Domains own key families; the names are those of the packages the domains
@@ -91,6 +94,7 @@ const (
 	domainMultimodal = "multimodal"
 	domainDCSA       = "dcsa"
 	domainTenant     = "tenant"
+	domainAlert      = "alert"
 )
 
 // keyFamily is one family of keys.
@@ -155,6 +159,7 @@ var families = [...]keyFamily{
 	{prefixWaybillMember, "waybill-member", domainMultimodal, false, "Multimodal plans, waybills and the connection guard"},
 	{prefixGateAppt, "gate-appointment", domainMultimodal, false, "Multimodal plans, waybills and the connection guard"},
 	{prefixGuardClock, "guard-clock", domainMultimodal, false, "Multimodal plans, waybills and the connection guard"},
+	{prefixAlertAck, "alert-ack", domainAlert, true, "Alert acknowledgements"},
 }
 
 // familyByPrefix indexes families by prefix byte; nil for a free byte.

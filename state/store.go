@@ -170,6 +170,8 @@ type Store struct {
 	fence fenceState
 	// loads are the loads waiting for their ship (pending_load.go).
 	loads pendingLoads
+	// hook is told what each committed batch changed (changes.go).
+	hook changeHook
 }
 
 type storeMetrics struct {
@@ -429,6 +431,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	pb := s.db.NewBatch()
 	defer pb.Close()
 	tx := &Tx{s: s, pb: pb, b: b, now: now, res: &res, sc: sc}
+	s.hook.changes = s.hook.changes[:0] // left by a batch that failed
 	for _, st := range s.stages {
 		st.Begin(tx)
 	}
@@ -447,6 +450,7 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	if err := publishCommitted(tx); err != nil {
 		return res, err
 	}
+	s.publishCommitted(b, now)
 	s.m.batches.Add(1)
 	s.m.events.Add(uint64(res.Stored))
 	s.m.duplicates.Add(uint64(res.Duplicates))
@@ -486,6 +490,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 // under s.mu by Apply and its hooks: every message derived from a batch
 // (dead letters, DCSA events, alerts, customs results) goes through here.
 func (s *Store) putOutbox(pb *pebble.Batch, m *Message) error {
+	s.noteOutbox(m)
 	sc := &s.mu.scratch
 	sc.key = outboxKey(sc.key[:0], s.mu.outboxSeq)
 	sc.val = appendMessage(sc.val[:0], m)

@@ -21,7 +21,7 @@ import (
 )
 
 // benchScenarios are the scenario names of `porttrack bench`, in run order.
-var benchScenarios = []string{"ingest", "ais", "geo", "guard", "queries", "freshness", "recovery", "memory", "dcsa", "customs"}
+var benchScenarios = []string{"ingest", "ais", "geo", "guard", "queries", "freshness", "recovery", "memory", "dcsa", "customs", "stream"}
 
 // defaultAISFile is the NMEA log of the ais scenario, in the repository
 // (testdata/README.md).
@@ -60,6 +60,9 @@ type benchFlags struct {
 	probeEvery time.Duration
 	// recovery, memory
 	tracked int
+	// stream
+	streamClients int
+	streamKinds   string
 }
 
 // parseBenchFlags parses the bench's flags and scenarios; --help prints
@@ -93,7 +96,9 @@ func parseBenchFlags(args []string, stdout io.Writer) (benchFlags, error) {
 	fs.IntVar(&f.probes, "probes", 300, "freshness: probe events")
 	fs.DurationVar(&f.probeEvery, "probe-every", 20*time.Millisecond, "freshness: time between probe events")
 	fs.IntVar(&f.tracked, "tracked", 200_000, "recovery, memory: containers tracked by the serve process (two events each)")
-	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round; geo, queries: 50000 trucks, 1 s per case; freshness: 100 probes; recovery, memory: 20000 containers (explicit flags win)")
+	fs.IntVar(&f.streamClients, "stream-clients", 1000, "stream: live-stream clients connected during the ingest with clients")
+	fs.StringVar(&f.streamKinds, "stream-kinds", "containers", "stream: the clients' kinds (containers: every RFID change to every client; vessels,trucks,trains,alerts: the map's, idle here)")
+	fs.BoolVar(&f.quick, "quick", false, "a short run: 20000 records, 1 round; geo, queries: 50000 trucks, 1 s per case; freshness: 100 probes; recovery, memory: 20000 containers; stream: 100 clients (explicit flags win)")
 	// Flags may come before or after the scenario names.
 	for {
 		if err := parseFlags(fs, args, usage, stdout); err != nil {
@@ -125,6 +130,9 @@ func parseBenchFlags(args []string, stdout io.Writer) (benchFlags, error) {
 		}
 		if !set["tracked"] {
 			f.tracked = 20_000
+		}
+		if !set["stream-clients"] {
+			f.streamClients = 100
 		}
 	}
 	for _, s := range f.scenarios {
@@ -320,6 +328,13 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 			results = append(results, res)
 		case "dcsa":
 			res, err := bench.RunDCSA(ctx, bench.DCSAConfig{Duration: f.duration, Conns: f.conns, Events: min(f.objects, 100_000), DataDir: f.dataDir, Logger: log})
+			if err != nil {
+				return err
+			}
+			res.WriteTable(stdout)
+			results = append(results, res)
+		case "stream":
+			res, err := bench.RunStream(ctx, bench.StreamConfig{Ingest: f.ingestConfig(log), Clients: f.streamClients, Kinds: f.streamKinds})
 			if err != nil {
 				return err
 			}

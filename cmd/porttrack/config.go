@@ -74,6 +74,8 @@ type Config struct {
 	MaxSubscriptions int `yaml:"max_subscriptions"`
 	// Webhook delivery of DCSA event subscriptions.
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Stream bounds the live stream /v1/stream.
+	Stream Stream `yaml:"stream"`
 	// CORSOrigins are the web origins whose pages may call the API.
 	CORSOrigins []string `yaml:"cors_origins"`
 	// openAPI lets requests without a key act as the port operator (only
@@ -93,6 +95,20 @@ type GuardSteps struct {
 	CustomsClear time.Duration `yaml:"customs_clear"`
 	Transfer     time.Duration `yaml:"transfer"`
 	Load         time.Duration `yaml:"load"`
+}
+
+// Stream bounds the live stream /v1/stream (query.StreamConfig).
+type Stream struct {
+	MaxClients int           `yaml:"max_clients"`
+	Ring       int           `yaml:"ring"`
+	Stall      time.Duration `yaml:"stall"`
+	Heartbeat  time.Duration `yaml:"heartbeat"`
+	Flush      time.Duration `yaml:"flush"`
+	TokenTTL   time.Duration `yaml:"token_ttl"`
+}
+
+func (s Stream) query() query.StreamConfig {
+	return query.StreamConfig{MaxClients: s.MaxClients, Ring: s.Ring, Stall: s.Stall, Heartbeat: s.Heartbeat, Flush: s.Flush, TokenTTL: s.TokenTTL}
 }
 
 // Webhooks tune the delivery of DCSA event subscriptions.
@@ -201,6 +217,7 @@ func defaultConfig() Config {
 			Transfer: 2 * time.Hour, Load: time.Hour},
 		MaxFences: 1000,
 		Webhooks:  Webhooks{Timeout: 10 * time.Second, MaxFailures: 10, MaxBatch: 100, BackoffMax: 5 * time.Minute},
+		Stream:    Stream{MaxClients: 1000, Ring: 65536, Stall: 10 * time.Second, Heartbeat: 15 * time.Second, Flush: 250 * time.Millisecond, TokenTTL: time.Minute},
 		Customs: CustomsSettings{Rules: state.MatchRuleNames(), AmountTolerance: 0.01, WeightTolerance: 0.05,
 			IncompleteAfter: 30 * time.Minute},
 		Topics: Topics{
@@ -367,6 +384,12 @@ var serveSettings = []setting{
 	{"webhooks.backoff_max", "longest wait between webhook attempts (also caps Retry-After)", dur(func(c *Config) *time.Duration { return &c.Webhooks.BackoffMax })},
 	{"webhooks.deny", "CIDR ranges (a list, or comma-separated) webhook callbacks may not reach besides the non-public ones denied by default; wins over webhooks.allow", listSetting(func(c *Config) *[]string { return &c.Webhooks.Deny })},
 	{"webhooks.allow", "CIDR ranges (a list, or comma-separated) re-opened to webhook callbacks among those denied by default (loopback, private, link-local, CGNAT, multicast, unspecified); empty: none", listSetting(func(c *Config) *[]string { return &c.Webhooks.Allow })},
+	{"stream.max_clients", "most concurrent /v1/stream clients; beyond it 503", intSetting(func(c *Config) *int { return &c.Stream.MaxClients })},
+	{"stream.ring", "changed objects the live stream holds for clients that fall behind (about 100 bytes each); further behind, a client gets a snapshot", intSetting(func(c *Config) *int { return &c.Stream.Ring })},
+	{"stream.stall", "a stream client whose connection accepts nothing for this long is dropped", dur(func(c *Config) *time.Duration { return &c.Stream.Stall })},
+	{"stream.heartbeat", "interval of the stream's heartbeat comments (keep proxies from closing it)", dur(func(c *Config) *time.Duration { return &c.Stream.Heartbeat })},
+	{"stream.flush", "how long a stream client gathers changes before it writes (one event per object per flush)", dur(func(c *Config) *time.Duration { return &c.Stream.Flush })},
+	{"stream.token_ttl", "lifetime of a stream token (POST /v1/stream/token)", dur(func(c *Config) *time.Duration { return &c.Stream.TokenTTL })},
 	{"cors_origins", "comma-separated web origins (https://app.example.com) whose pages may call the API; requests with another Origin are refused (empty: none)", listSetting(func(c *Config) *[]string { return &c.CORSOrigins })},
 	{"log_level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log_format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
@@ -903,6 +926,24 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.Webhooks.allowPrefixes(); err != nil {
 		bad("webhooks.allow", "%v", err)
+	}
+	if c.Stream.MaxClients < 1 || c.Stream.MaxClients > 100_000 {
+		bad("stream.max_clients", "%d is out of range [1, 100000]", c.Stream.MaxClients)
+	}
+	if c.Stream.Ring < 1024 || c.Stream.Ring > 1<<24 {
+		bad("stream.ring", "%d is out of range [1024, 16777216]", c.Stream.Ring)
+	}
+	if c.Stream.Stall < 100*time.Millisecond || c.Stream.Stall > 10*time.Minute {
+		bad("stream.stall", "%s is out of range [100ms, 10m]", c.Stream.Stall)
+	}
+	if c.Stream.Heartbeat < time.Second || c.Stream.Heartbeat > 10*time.Minute {
+		bad("stream.heartbeat", "%s is out of range [1s, 10m]", c.Stream.Heartbeat)
+	}
+	if c.Stream.Flush < time.Millisecond || c.Stream.Flush > 10*time.Second {
+		bad("stream.flush", "%s is out of range [1ms, 10s]", c.Stream.Flush)
+	}
+	if c.Stream.TokenTTL < time.Second || c.Stream.TokenTTL > time.Hour {
+		bad("stream.token_ttl", "%s is out of range [1s, 1h]", c.Stream.TokenTTL)
 	}
 	if err := query.CheckCORSOrigins(c.CORSOrigins); err != nil {
 		bad("cors_origins", "%v", err)

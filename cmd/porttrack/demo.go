@@ -419,6 +419,7 @@ func printDemoHints(w io.Writer, broker, httpAddr string, f demoFlags, tempDir b
 		dataDir += "  (temporary: removed when the demo stops)"
 	}
 	fmt.Fprintf(w, `porttrack demo is running (Ctrl-C stops it).
+  Port map      http://%[2]s/map  (open it in a browser)
   HTTP API      http://%[2]s
   Kafka broker  %[1]s  (embedded, for one machine and trials; production uses a Kafka cluster)
   consumer group %[9]s  (a porttrack serve on this broker with another group consumes apart)

@@ -118,6 +118,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 		CORSOrigins:   cfg.CORSOrigins,
 		RateLimit:     cfg.RateLimit,
 		RateBurst:     cfg.RateBurst,
+		Stream:        cfg.Stream.query(),
 	})
 	if err != nil {
 		store.Close()

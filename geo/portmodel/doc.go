@@ -6,7 +6,8 @@
 // # The data
 //
 // One FeatureCollection in WGS84 [lon, lat] order. Every feature has the
-// properties id (stable; other configuration refers to it), name, kind (one
+// properties id (stable; other configuration refers to it), name, name_zh
+// (the Chinese name: every feature but reader points), kind (one
 // of port_area, terminal, berth, yard_block, gate, anchorage, route,
 // rail_station, reader), approximate and source, and where relevant
 // port_area, terminal, facility (the RFID facility id of the reader table,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -85,6 +86,11 @@ func TestFeatures(t *testing.T) {
 		}
 		ids[id] = true
 		kind := str(f, "kind")
+		// The map labels every place in Chinese and English; readers are
+		// not drawn.
+		if zh := str(f, "name_zh"); kind != "reader" && (zh == "" || !strings.ContainsFunc(zh, func(r rune) bool { return r >= 0x4e00 && r <= 0x9fff })) {
+			t.Errorf("%s: name_zh %q: a Chinese name is required", id, zh)
+		}
 		if !slices.Contains(kinds, kind) {
 			t.Errorf("%s: kind %q is not one of %v", id, kind, kinds)
 		}
