@@ -23,6 +23,7 @@ import (
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // DCSAConfig configures the dcsa scenario: GET /v2/events under concurrent
@@ -158,10 +159,10 @@ func RunDCSA(ctx context.Context, cfg DCSAConfig) (DCSAResult, error) {
 	}
 	defer store.Close()
 	const portKey, logisticsKey = "bench-port-key-0123456789", "bench-logistics-key-0123456789"
-	if _, err := store.CreateAPIKey(portKey, state.APIKey{Tenant: "port", Role: state.RolePort}); err != nil {
+	if _, err := store.Tenants.CreateAPIKey(portKey, tenant.APIKey{Tenant: "port", Role: state.RolePort}); err != nil {
 		return res, err
 	}
-	if _, err := store.CreateAPIKey(logisticsKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-3"}}}); err != nil {
+	if _, err := store.Tenants.CreateAPIKey(logisticsKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-3"}}}); err != nil {
 		return res, err
 	}
 	cfg.Logger.Info("bench dcsa: loading events", "events", cfg.Events)
@@ -328,7 +329,7 @@ func runFanout(ctx context.Context, cfg DCSAConfig, store *portstate.State, res 
 	go hs.Serve(rcvLn)
 	defer hs.Close()
 	url := "http://" + rcvLn.Addr().String() + "/hook"
-	owner, err := store.CreateAPIKey("bench-port-key-0123456789", state.APIKey{Tenant: "port", Role: state.RolePort})
+	owner, err := store.Tenants.CreateAPIKey("bench-port-key-0123456789", tenant.APIKey{Tenant: "port", Role: state.RolePort})
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func (s *Server) linksOf(c linkCache) func(string) ([]state.Ref, error) {
 			return l, nil
 		}
 		var l []state.Ref
-		err := s.cfg.Store.Links(id, func(r state.Ref) bool { l = append(l, r); return true })
+		err := s.cfg.Store.Tenants.Links(id, func(r state.Ref) bool { l = append(l, r); return true })
 		c[id] = l
 		return l, err
 	}

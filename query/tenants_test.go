@@ -13,6 +13,7 @@ import (
 
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // tenantServer is a query server over an empty in-memory store.
@@ -40,9 +41,9 @@ func newTenantServer(t *testing.T, cfg Config, opts state.Options) *tenantServer
 	return &tenantServer{store: store, client: &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}}
 }
 
-func (ts *tenantServer) key(t *testing.T, secret string, k state.APIKey) state.APIKey {
+func (ts *tenantServer) key(t *testing.T, secret string, k tenant.APIKey) tenant.APIKey {
 	t.Helper()
-	k, err := ts.store.CreateAPIKey(secret, k)
+	k, err := ts.store.Tenants.CreateAPIKey(secret, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ const (
 // case (RFC 9110 §11.1); other schemes and empty credentials are refused.
 func TestBearerSchemeAnyCase(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{})
-	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
+	ts.key(t, tenantPortKey, tenant.APIKey{Tenant: "ops", Role: state.RolePort})
 	for _, auth := range []string{"Bearer ", "bearer ", "BEARER ", "bEaReR  "} {
 		if code, _, body := ts.do(t, "GET", trucksURI, auth+tenantPortKey, ""); code != 200 {
 			t.Errorf("%q: %d %s", auth, code, body)
@@ -105,14 +106,14 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 // unknown or revoked key is refused with a JSON error, never ignored.
 func TestOpenAPIWithKey(t *testing.T) {
 	ts := newTenantServer(t, Config{Open: true}, state.Options{})
-	k := ts.key(t, tenantLogiKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
+	k := ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
 	if code, _, body := ts.do(t, "GET", trucksURI, "", ""); code != 200 {
 		t.Errorf("no key: %d %s", code, body)
 	}
 	if code, _, body := ts.do(t, "GET", trucksURI, "Bearer "+tenantLogiKey, ""); code != 403 {
 		t.Errorf("logistics key on a port route: %d %s", code, body)
 	}
-	if err := ts.store.RevokeAPIKey(k.ID); err != nil {
+	if err := ts.store.Tenants.RevokeAPIKey(k.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{tenantLogiKey, "never-created-0123456789"} {
@@ -131,7 +132,7 @@ func TestOpenAPIWithKey(t *testing.T) {
 // versions let be created) neither lists, reads nor changes it.
 func TestSubscriptionNotTakenOverByAnotherRole(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{})
-	ts.key(t, tenantLogiKey, state.APIKey{Tenant: "admin-like", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"NOPE"}}})
+	ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "admin-like", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"NOPE"}}})
 	sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "admin-like", Role: state.RolePort,
 		CallbackURL: "http://port.example/hook", Secret: make([]byte, 32)}
 	if err := ts.store.PutSubscription(&sub, true, nil); err != nil {
@@ -163,8 +164,8 @@ func TestSubscriptionNotTakenOverByAnotherRole(t *testing.T) {
 // sees it and resumes it by updating it, becoming its owner.
 func TestRevokedKeyPausesSubscription(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{})
-	k1 := ts.key(t, tenantLogiKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
-	k2 := ts.key(t, tenantLogiKey2, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B2"}}})
+	k1 := ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
+	k2 := ts.key(t, tenantLogiKey2, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B2"}}})
 	code, _, body := ts.do(t, "POST", "/v2/event-subscriptions", "Bearer "+tenantLogiKey,
 		`{"callbackUrl":"http://acme.example/hook","secret":"`+testSecret+`"}`)
 	var created struct{ SubscriptionID string }
@@ -186,7 +187,7 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 	if b := deliveries(); strings.Contains(b, `"paused"`) {
 		t.Errorf("paused before revocation: %s", b)
 	}
-	if err := ts.store.RevokeAPIKey(k1.ID); err != nil {
+	if err := ts.store.Tenants.RevokeAPIKey(k1.ID); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := ts.do(t, "GET", "/v2/event-subscriptions/"+id, "Bearer "+tenantLogiKey, ""); code != 401 {
@@ -212,8 +213,8 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 // keys are not held by it.
 func TestRateLimitPerKey(t *testing.T) {
 	ts := newTenantServer(t, Config{RateLimit: 0.1, RateBurst: 2}, state.Options{})
-	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
-	ts.key(t, tenantLogiKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
+	ts.key(t, tenantPortKey, tenant.APIKey{Tenant: "ops", Role: state.RolePort})
+	ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
 	for i := range 2 {
 		if code, _, body := ts.do(t, "GET", trucksURI, "Bearer "+tenantPortKey, ""); code != 200 {
 			t.Fatalf("request %d: %d %s", i, code, body)
@@ -249,7 +250,7 @@ func TestRateLimitPerKey(t *testing.T) {
 // 409 with a DCSA error naming the limit.
 func TestSubscriptionLimitAnswer(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{MaxSubscriptions: 2})
-	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
+	ts.key(t, tenantPortKey, tenant.APIKey{Tenant: "ops", Role: state.RolePort})
 	body := `{"callbackUrl":"http://ops.example/hook","secret":"` + testSecret + `"}`
 	for i := range 2 {
 		if code, _, b := ts.do(t, "POST", "/v2/event-subscriptions", "Bearer "+tenantPortKey, body); code != 201 {

@@ -109,7 +109,7 @@ func (sub *Subscription) Validate(deny []netip.Prefix) error {
 	if len(sub.Secret) < MinSecretLen || len(sub.Secret) > MaxSecretLen {
 		return fmt.Errorf("secret must decode to %d to %d bytes, got %d", MinSecretLen, MaxSecretLen, len(sub.Secret))
 	}
-	if !validRole(sub.Role) {
+	if !ValidRole(sub.Role) {
 		return fmt.Errorf("role %q unknown", sub.Role)
 	}
 	return CheckCallbackURL(sub.CallbackURL, deny)
@@ -235,18 +235,18 @@ func (s *Store) checkSubscriptionLimitLocked(tenant, role string) error {
 // until a key of its tenant updates it (which makes that key its owner).
 func (s *Store) SubscriptionOwnerLive(sub *Subscription, open bool) (bool, error) {
 	if sub.KeyID != "" {
-		k, err := s.APIKeyByID(sub.KeyID)
+		tenant, role, err := s.opts.Keys.KeyOwner(s.db, sub.KeyID)
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
-		return err == nil && k.Tenant == sub.Tenant && k.Role == sub.Role, err
+		return err == nil && tenant == sub.Tenant && role == sub.Role, err
 	}
 	if sub.Tenant == "" {
 		return open && sub.Role == RolePort, nil
 	}
 	live := false
-	err := s.APIKeys(func(k *APIKey) error {
-		if k.Tenant == sub.Tenant && k.Role == sub.Role {
+	err := s.opts.Keys.EachKey(s.db, func(tenant, role string, _ *Scope) error {
+		if tenant == sub.Tenant && role == sub.Role {
 			live = true
 			return errStopKeys
 		}
@@ -259,6 +259,17 @@ func (s *Store) SubscriptionOwnerLive(sub *Subscription, open bool) (bool, error
 }
 
 var errStopKeys = errors.New("stop")
+
+// ControlLock is the lock of the control-plane writes of subscriptions and
+// API keys (subLock): state/tenant takes it to check a tenant's role
+// against its subscriptions and write its key atomically.
+func (s *Store) ControlLock() sync.Locker { return &s.subs.Mutex }
+
+// SubscriptionRoles calls fn with the tenant and role of every
+// subscription, in id order, until fn returns false.
+func (s *Store) SubscriptionRoles(fn func(tenant, role string) bool) error {
+	return s.Subscriptions("", func(sub *Subscription) bool { return fn(sub.Tenant, sub.Role) })
+}
 
 // Subscription returns a subscription, or ErrNotFound.
 func (s *Store) Subscription(id string) (Subscription, error) {

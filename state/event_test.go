@@ -123,7 +123,7 @@ func TestStoredInYard(t *testing.T) {
 		t.Fatalf("DCSA events of %s: %v, want only the DISC", boxA, codes)
 	}
 	var refs []Ref
-	if err := s.Links(boxA, func(r Ref) bool { refs = append(refs, r); return true }); err != nil {
+	if err := LinksIn(s.db, boxA, func(r Ref) bool { refs = append(refs, r); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if len(refs) != 1 || refs[0].Value != "BKG1" {

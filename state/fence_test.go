@@ -34,7 +34,13 @@ var (
 
 func openFenceStore(t *testing.T, fs vfs.FS, dwell time.Duration) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: "db", FS: fs, Fences: FenceConfig{MinDwell: dwell, AlertTopic: alertTopic, MaxPerTenant: 3,
+	return openFenceStoreKeys(t, fs, dwell, nil)
+}
+
+// openFenceStoreKeys is openFenceStore with the tenants' keys.
+func openFenceStoreKeys(t *testing.T, fs vfs.FS, dwell time.Duration, keys Keys) *Store {
+	t.Helper()
+	s, err := Open(Options{Dir: "db", FS: fs, Keys: keys, Fences: FenceConfig{MinDwell: dwell, AlertTopic: alertTopic, MaxPerTenant: 3,
 		Readers: map[string]geo.LatLng{"YARD-R1": {Lat: 29.926, Lng: 121.856}, "FAR-R1": {Lat: 29.95, Lng: 121.80}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ const (
 	prefixCustomsList byte = 0x59 // 'h' | container (held), 'r' | container (released)
 
 	// tenant
-	prefixAPIKey byte = 0x60
+	PrefixAPIKey byte = 0x60
 	prefixLink   byte = 0x61
 
 	// dcsa
@@ -133,7 +133,7 @@ var families = [...]keyFamily{
 	{prefixDeadline, "order-deadline", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
 	{prefixBoxCustoms, "box-customs", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
 	{prefixCustomsList, "customs-list", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixAPIKey, "api-key", domainTenant, true, "Tenancy"},
+	{PrefixAPIKey, "api-key", domainTenant, true, "Tenancy"},
 	{prefixLink, "link", domainTenant, false, "Tenancy"},
 	{prefixDCSALog, "dcsa-log", domainDCSA, false, "DCSA event log"},
 	{prefixDCSAID, "dcsa-id", domainDCSA, false, "DCSA event log"},

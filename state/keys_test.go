@@ -98,10 +98,14 @@ func checkPrefixDecls(t *testing.T, byPrefix map[byte]string) {
 	}
 }
 
-// isPrefixName reports whether a declared name is a key prefix: prefix
-// followed by an upper-case letter (prefixVersion, not prefixes).
+// isPrefixName reports whether a declared name is a key prefix: prefix or
+// Prefix (exported for a domain package) followed by an upper-case letter
+// (prefixVersion, PrefixAPIKey, not prefixes).
 func isPrefixName(s string) bool {
 	r, ok := strings.CutPrefix(s, "prefix")
+	if !ok {
+		r, ok = strings.CutPrefix(s, "Prefix")
+	}
 	return ok && r != "" && r[0] >= 'A' && r[0] <= 'Z'
 }
 

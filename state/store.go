@@ -68,11 +68,17 @@ type Options struct {
 	// MaxSubscriptions bounds the DCSA event subscriptions of one tenant;
 	// 0 means DefaultMaxSubscriptions.
 	MaxSubscriptions int
+	// Keys reads the tenants' API keys (state/tenant, set by portstate);
+	// nil means none.
+	Keys Keys
 }
 
 func (o Options) withDefaults() Options {
 	if o.FS == nil {
 		o.FS = vfs.Default
+	}
+	if o.Keys == nil {
+		o.Keys = noKeys{}
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = 64 << 20

@@ -23,6 +23,7 @@ import (
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // node is one running engine: state, ingest and the HTTP API.
@@ -60,7 +61,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	// The admin key is the one key of tenant admin: a new admin_key
 	// replaces the old one, and none is left without the setting.
-	removed, err := store.SetAdminKey(cfg.AdminKey)
+	removed, err := store.Tenants.SetAdminKey(cfg.AdminKey)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("admin_key: %w", err)
@@ -200,7 +201,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // its geofences between the roles (subscriptions are kept apart by role).
 func warnMixedRoles(store *portstate.State, log *slog.Logger) {
 	roles := map[string]map[string]bool{}
-	err := store.APIKeys(func(k *state.APIKey) error {
+	err := store.Tenants.APIKeys(func(k *tenant.APIKey) error {
 		if roles[k.Tenant] == nil {
 			roles[k.Tenant] = map[string]bool{}
 		}

@@ -283,7 +283,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			return l, nil
 		}
 		var l []state.Ref
-		err := d.cfg.Store.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
+		err := d.cfg.Store.Tenants.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
 		if len(links) > 10000 {
 			clear(links)
 		}

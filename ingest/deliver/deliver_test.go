@@ -25,6 +25,7 @@ import (
 
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // The receiver runs in a child process: this test binary started again
@@ -312,7 +313,7 @@ func TestDeliveryNeverLosesEvents(t *testing.T) {
 		sub.CallbackURL = "http://" + addr + "/hook"
 		sub.Secret = []byte(strings.Repeat(string(rune('k'+i)), 32+i))
 		secrets[sub.ID] = sub.Secret
-		k, err := n.store.CreateAPIKey("key-of-"+sub.Tenant+"-0123456789", state.APIKey{Tenant: sub.Tenant, Role: sub.Role, Scope: sub.Scope})
+		k, err := n.store.Tenants.CreateAPIKey("key-of-"+sub.Tenant+"-0123456789", tenant.APIKey{Tenant: sub.Tenant, Role: sub.Role, Scope: sub.Scope})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +354,7 @@ func TestDeliveryNeverLosesEvents(t *testing.T) {
 	want := map[string][]string{}
 	links := func(c string) ([]state.Ref, error) {
 		var l []state.Ref
-		err := n.store.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
+		err := n.store.Tenants.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
 		return l, err
 	}
 	err := n.store.ScanDCSA(0, false, func(e *state.DCSAEvent) bool {

@@ -16,17 +16,18 @@ import (
 
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // ownedSubscription stores a port-role subscription owned by a new key of
-// tenant.
-func ownedSubscription(tb testing.TB, s *portstate.State, tenant, callback string) *state.Subscription {
+// owner.
+func ownedSubscription(tb testing.TB, s *portstate.State, owner, callback string) *state.Subscription {
 	tb.Helper()
-	k, err := s.CreateAPIKey("key-of-"+tenant+"-0123456789", state.APIKey{Tenant: tenant, Role: state.RolePort})
+	k, err := s.Tenants.CreateAPIKey("key-of-"+owner+"-0123456789", tenant.APIKey{Tenant: owner, Role: state.RolePort})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: tenant, Role: state.RolePort, KeyID: k.ID,
+	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: owner, Role: state.RolePort, KeyID: k.ID,
 		CallbackURL: callback, Secret: make([]byte, 32)}
 	if err := s.PutSubscription(sub, true, nil); err != nil {
 		tb.Fatal(err)
@@ -152,7 +153,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 	applyEvents(t, s, 0, 4)
 	waitFor(t, 10*time.Second, "4 events delivered", func() bool { return received() == 4 })
 
-	if err := s.RevokeAPIKey(sub.KeyID); err != nil {
+	if err := s.Tenants.RevokeAPIKey(sub.KeyID); err != nil {
 		t.Fatal(err)
 	}
 	applyEvents(t, s, 4, 6)
@@ -166,7 +167,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 		t.Errorf("metrics:\n%s", m.String())
 	}
 
-	k2, err := s.CreateAPIKey("second-key-acme-0123456789", state.APIKey{Tenant: "acme", Role: state.RolePort})
+	k2, err := s.Tenants.CreateAPIKey("second-key-acme-0123456789", tenant.APIKey{Tenant: "acme", Role: state.RolePort})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 	var subs []*state.Subscription
 	for i := range n {
 		sub := ownedSubscription(t, s, fmt.Sprintf("t%d", i), srv.URL)
-		if err := s.RevokeAPIKey(sub.KeyID); err != nil {
+		if err := s.Tenants.RevokeAPIKey(sub.KeyID); err != nil {
 			t.Fatal(err)
 		}
 		subs = append(subs, sub)
@@ -226,7 +227,7 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 	}
 
 	sub := subs[0]
-	k2, err := s.CreateAPIKey("second-key-of-t0-0123456789", state.APIKey{Tenant: sub.Tenant, Role: state.RolePort})
+	k2, err := s.Tenants.CreateAPIKey("second-key-of-t0-0123456789", tenant.APIKey{Tenant: sub.Tenant, Role: state.RolePort})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestPausedResumesOnKeyChange(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitFor(t, 10*time.Second, "the subscription to pause", func() bool { return d.m.paused.Load() == 1 })
 	version := s.SubscriptionsVersion()
-	if _, err := s.CreateAPIKey("first-key-of-acme-0123456789", state.APIKey{Tenant: "acme", Role: state.RolePort}); err != nil {
+	if _, err := s.Tenants.CreateAPIKey("first-key-of-acme-0123456789", tenant.APIKey{Tenant: "acme", Role: state.RolePort}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the events delivered after the key was created", func() bool { return received() == 3 })

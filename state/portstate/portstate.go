@@ -6,11 +6,16 @@
 // through the State it returns.
 package portstate
 
-import "github.com/porttrack/porttrack/state"
+import (
+	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/tenant"
+)
 
 // State is porttrack's opened state: the kernel's Store and its domains.
 type State struct {
 	*state.Store
+	// Tenants are the API keys and the reads of container links.
+	Tenants *tenant.Tenants
 }
 
 // stages returns Apply's stages in their order: the one list of it.
@@ -36,9 +41,12 @@ func Open(opts state.Options) (*State, error) {
 		return nil, errStagesSet
 	}
 	opts.Stages = stages()
+	tenants := tenant.New()
+	opts.Keys = tenants
 	st, err := state.Open(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &State{Store: st}, nil
+	tenants.Attach(st, st)
+	return &State{Store: st, Tenants: tenants}, nil
 }
