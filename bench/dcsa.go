@@ -22,6 +22,7 @@ import (
 	"github.com/porttrack/porttrack/ingest/deliver"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 	"github.com/porttrack/porttrack/state/tenant"
 )
@@ -193,7 +194,7 @@ func RunDCSA(ctx context.Context, cfg DCSAConfig) (DCSAResult, error) {
 	defer ceil.Shutdown()
 
 	mid := ""
-	if err := store.ScanDCSA(uint64(cfg.Events/2), false, func(e *state.DCSAEvent) bool { mid = e.ID; return false }); err != nil {
+	if err := store.DCSA.Scan(uint64(cfg.Events/2), false, func(e *state.DCSAEvent) bool { mid = e.ID; return false }); err != nil {
 		return res, err
 	}
 	cases := []struct{ name, addr, path, key string }{
@@ -334,8 +335,8 @@ func runFanout(ctx context.Context, cfg DCSAConfig, store *portstate.State, res 
 		return err
 	}
 	for i := range cfg.Subscribers {
-		sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, KeyID: owner.ID, CallbackURL: url, Secret: secret}
-		if err := store.PutSubscription(&sub, true, nil); err != nil {
+		sub := dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, KeyID: owner.ID, CallbackURL: url, Secret: secret}
+		if err := store.DCSA.PutSubscription(&sub, true, nil); err != nil {
 			return err
 		}
 		idsMu.Lock()

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 	"github.com/porttrack/porttrack/state/tenant"
 )
@@ -133,9 +134,9 @@ func TestOpenAPIWithKey(t *testing.T) {
 func TestSubscriptionNotTakenOverByAnotherRole(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{})
 	ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "admin-like", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"NOPE"}}})
-	sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "admin-like", Role: state.RolePort,
+	sub := dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: "admin-like", Role: state.RolePort,
 		CallbackURL: "http://port.example/hook", Secret: make([]byte, 32)}
-	if err := ts.store.PutSubscription(&sub, true, nil); err != nil {
+	if err := ts.store.DCSA.PutSubscription(&sub, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	auth := "Bearer " + tenantLogiKey
@@ -153,7 +154,7 @@ func TestSubscriptionNotTakenOverByAnotherRole(t *testing.T) {
 			t.Errorf("%s %s: %d %s", c.method, c.uri, code, body)
 		}
 	}
-	got, err := ts.store.Subscription(sub.ID)
+	got, err := ts.store.DCSA.Subscription(sub.ID)
 	if err != nil || got.CallbackURL != "http://port.example/hook" || !bytes.Equal(got.Secret, sub.Secret) {
 		t.Errorf("subscription changed: %+v %v", got, err)
 	}
@@ -173,7 +174,7 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 		t.Fatalf("create: %d %s", code, body)
 	}
 	id := created.SubscriptionID
-	if sub, _ := ts.store.Subscription(id); sub.KeyID != k1.ID {
+	if sub, _ := ts.store.DCSA.Subscription(id); sub.KeyID != k1.ID {
 		t.Fatalf("owner %q, want %q", sub.KeyID, k1.ID)
 	}
 	deliveries := func() string {
@@ -199,7 +200,7 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 	if code, _, body := ts.do(t, "PUT", "/v2/event-subscriptions/"+id, "Bearer "+tenantLogiKey2, `{"callbackUrl":"http://acme.example/hook2"}`); code != 200 {
 		t.Fatalf("update by the tenant's other key: %d %s", code, body)
 	}
-	sub, _ := ts.store.Subscription(id)
+	sub, _ := ts.store.DCSA.Subscription(id)
 	if sub.KeyID != k2.ID || !sub.Scope.Has(state.Ref{Kind: state.LinkBooking, Value: "B2"}) || sub.Scope.Has(state.Ref{Kind: state.LinkBooking, Value: "B1"}) {
 		t.Errorf("after the update: owner %q scope %+v, want %q with B2 only", sub.KeyID, sub.Scope, k2.ID)
 	}

@@ -15,6 +15,10 @@ import (
 // batches; Apply's writes go through the Tx.
 func (s *Store) DB() *pebble.DB { return s.db }
 
+// WriteOptions are the options of the Store's own commits (pebble.Sync
+// unless Options.NoSync), for a domain's writes that follow them.
+func (s *Store) WriteOptions() *pebble.WriteOptions { return s.writeO }
+
 // Reader returns the Pebble reader the view reads: its snapshot, or the
 // live database for the Store's own read methods.
 func (vw *View) Reader() pebble.Reader { return vw.r }

@@ -182,6 +182,4 @@ func (ks fakeKeys) EachKey(_ pebble.Reader, fn func(tenant, role string, scope *
 	return nil
 }
 
-func (fakeKeys) KeyOwner(pebble.Reader, string) (string, string, error) { return "", "", ErrNotFound }
-
 func fmtList(l []string) string { return "[" + strings.Join(l, " ") + "]" }

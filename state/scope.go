@@ -80,22 +80,17 @@ func (r *reader) strs() []string {
 
 // Keys is what the kernel's domains need of the tenants' API keys
 // (state/tenant satisfies it; portstate sets it as Options.Keys): a fence
-// stored before owners were takes its owner from its tenant's keys, and a
-// subscription pauses when its owning key is gone.
+// stored before owners were takes its owner from its tenant's keys.
 type Keys interface {
 	// EachKey calls fn with the tenant, role and scope of every key
 	// stored in rd.
 	EachKey(rd pebble.Reader, fn func(tenant, role string, scope *Scope) error) error
-	// KeyOwner returns the tenant and role of the key with this ID in rd,
-	// or ErrNotFound.
-	KeyOwner(rd pebble.Reader, id string) (tenant, role string, err error)
 }
 
 // noKeys is the Keys of a Store opened without Options.Keys: no key.
 type noKeys struct{}
 
 func (noKeys) EachKey(pebble.Reader, func(string, string, *Scope) error) error { return nil }
-func (noKeys) KeyOwner(pebble.Reader, string) (string, string, error)          { return "", "", ErrNotFound }
 
 // linkKey is 0x61 | container | kind | value.
 func linkKey(dst []byte, container string, r Ref) []byte {

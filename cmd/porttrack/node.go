@@ -22,6 +22,7 @@ import (
 	"github.com/porttrack/porttrack/ingest/deliver"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 	"github.com/porttrack/porttrack/state/tenant"
 )
@@ -68,7 +69,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	if len(removed) > 0 {
 		paused := 0
-		store.Subscriptions("", func(sub *state.Subscription) bool {
+		store.DCSA.Subscriptions("", func(sub *dcsa.Subscription) bool {
 			if slices.Contains(removed, sub.KeyID) {
 				paused++
 			}

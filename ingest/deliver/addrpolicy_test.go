@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 )
 
@@ -55,7 +56,7 @@ func TestZonedCallbackDenied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), CallbackURL: "http://[::1%25lo]:" + port + "/hook", Secret: make([]byte, 32)}
+	sub := &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), CallbackURL: "http://[::1%25lo]:" + port + "/hook", Secret: make([]byte, 32)}
 	if _, _, err := d.post(context.Background(), sub, []byte("[]")); err == nil || hits.Load() != 0 {
 		t.Fatalf("post to %s: err %v, reached the receiver %d times", sub.CallbackURL, err, hits.Load())
 	}
@@ -84,7 +85,7 @@ func TestCallbackDefaultDenyAndAllow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		status, _, err := d.post(context.Background(), &state.Subscription{ID: state.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
+		status, _, err := d.post(context.Background(), &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
 		return status, err
 	}
 	for _, u := range urls {
@@ -142,7 +143,7 @@ func TestDeliveryReasons(t *testing.T) {
 		"http://10.0.0.1:9/":           "denied",
 		"http://no-such-host.invalid/": "dns",
 	} {
-		status, _, err := d.post(context.Background(), &state.Subscription{ID: state.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
+		status, _, err := d.post(context.Background(), &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
 		if got := Reason(status, err); got != want {
 			t.Errorf("%s: reason %q, want %q (status %d, err %v)", u, got, want, status, err)
 		}
@@ -166,10 +167,10 @@ func TestDeliveryReasons(t *testing.T) {
 		}
 	}()
 	applyEvents(t, s, 0, 3)
-	var dead []state.DeadLetter
+	var dead []dcsa.DeadLetter
 	waitFor(t, 10*time.Second, "a dead letter", func() bool {
 		dead = dead[:0]
-		s.DeadLetters(sub.ID, func(dl *state.DeadLetter) bool { dead = append(dead, *dl); return true })
+		s.DCSA.DeadLetters(sub.ID, func(dl *dcsa.DeadLetter) bool { dead = append(dead, *dl); return true })
 		return len(dead) > 0
 	})
 	stop()
@@ -177,7 +178,7 @@ func TestDeliveryReasons(t *testing.T) {
 		t.Errorf("dead letter's last error %q, want refused", dead[0].LastError)
 	}
 	n := 0
-	s.DeliveryLog(sub.ID, func(r *state.DeliveryRecord) bool {
+	s.DCSA.DeliveryLog(sub.ID, func(r *dcsa.DeliveryRecord) bool {
 		n++
 		if r.Error != "refused" {
 			t.Errorf("delivery log error %q, want refused", r.Error)

@@ -15,21 +15,22 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // ownedSubscription stores a port-role subscription owned by a new key of
 // owner.
-func ownedSubscription(tb testing.TB, s *portstate.State, owner, callback string) *state.Subscription {
+func ownedSubscription(tb testing.TB, s *portstate.State, owner, callback string) *dcsa.Subscription {
 	tb.Helper()
 	k, err := s.Tenants.CreateAPIKey("key-of-"+owner+"-0123456789", tenant.APIKey{Tenant: owner, Role: state.RolePort})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: owner, Role: state.RolePort, KeyID: k.ID,
+	sub := &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: owner, Role: state.RolePort, KeyID: k.ID,
 		CallbackURL: callback, Secret: make([]byte, 32)}
-	if err := s.PutSubscription(sub, true, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, true, nil); err != nil {
 		tb.Fatal(err)
 	}
 	return sub
@@ -172,7 +173,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub.KeyID = k2.ID
-	if err := s.PutSubscription(sub, false, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the rest delivered after the update", func() bool { return received() == 10 })
@@ -192,7 +193,7 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 	}
 	defer s.Close()
 	const n, events = 50, 20
-	var subs []*state.Subscription
+	var subs []*dcsa.Subscription
 	for i := range n {
 		sub := ownedSubscription(t, s, fmt.Sprintf("t%d", i), srv.URL)
 		if err := s.Tenants.RevokeAPIKey(sub.KeyID); err != nil {
@@ -232,7 +233,7 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub.KeyID = k2.ID
-	if err := s.PutSubscription(sub, false, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the updated subscription to receive every event", func() bool { return received() == events+1 })
@@ -250,9 +251,9 @@ func TestPausedResumesOnKeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: "acme", Role: state.RolePort,
+	sub := &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: "acme", Role: state.RolePort,
 		CallbackURL: srv.URL, Secret: make([]byte, 32)}
-	if err := s.PutSubscription(sub, true, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	applyEvents(t, s, 0, 3)
@@ -265,7 +266,7 @@ func TestPausedResumesOnKeyChange(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	waitFor(t, 10*time.Second, "the subscription to pause", func() bool { return d.m.paused.Load() == 1 })
-	version := s.SubscriptionsVersion()
+	version := s.DCSA.SubscriptionsVersion()
 	if _, err := s.Tenants.CreateAPIKey("first-key-of-acme-0123456789", tenant.APIKey{Tenant: "acme", Role: state.RolePort}); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestPausedResumesOnKeyChange(t *testing.T) {
 	if d.m.paused.Load() != 0 {
 		t.Errorf("%d subscriptions paused, want 0", d.m.paused.Load())
 	}
-	if v := s.SubscriptionsVersion(); v != version {
+	if v := s.DCSA.SubscriptionsVersion(); v != version {
 		t.Fatalf("the subscriptions changed (version %d to %d): the test would not show the key change alone resumes", version, v)
 	}
 }

@@ -8,6 +8,7 @@ package portstate
 
 import (
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/tenant"
 )
 
@@ -16,6 +17,8 @@ type State struct {
 	*state.Store
 	// Tenants are the API keys and the reads of container links.
 	Tenants *tenant.Tenants
+	// DCSA is the DCSA event log and its subscriptions.
+	DCSA *dcsa.DCSA
 }
 
 // stages returns Apply's stages in their order: the one list of it.
@@ -41,12 +44,16 @@ func Open(opts state.Options) (*State, error) {
 		return nil, errStagesSet
 	}
 	opts.Stages = stages()
+	// The domains the kernel calls during Open and Apply exist before it;
+	// they get the opened store after.
 	tenants := tenant.New()
-	opts.Keys = tenants
+	events := dcsa.New(opts.MaxSubscriptions, tenants)
+	opts.Keys, opts.DCSA = tenants, events
 	st, err := state.Open(opts)
 	if err != nil {
 		return nil, err
 	}
-	tenants.Attach(st, st)
-	return &State{Store: st, Tenants: tenants}, nil
+	events.Attach(st)
+	tenants.Attach(st, events)
+	return &State{Store: st, Tenants: tenants, DCSA: events}, nil
 }

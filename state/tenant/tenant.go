@@ -43,9 +43,10 @@ type Tenants struct {
 	subs Subscriptions
 }
 
-// New returns the tenants of no store yet: its EachKey and KeyOwner (the
-// kernel's state.Keys) read the reader they are given, so it can be set as
-// state.Options.Keys before the store opens. Attach gives it the store.
+// New returns the tenants of no store yet: EachKey and KeyOwner (the keys
+// as the kernel and the DCSA subscriptions read them) read the reader they
+// are given, so they work before the store opens (state.Options.Keys).
+// Attach gives it the store.
 func New() *Tenants { return &Tenants{} }
 
 // Attach gives t its opened store and the subscriptions it checks roles
@@ -310,7 +311,7 @@ func (t *Tenants) EachKey(rd pebble.Reader, fn func(tenant, role string, scope *
 }
 
 // KeyOwner returns the tenant and role of the key with this ID in rd, or
-// state.ErrNotFound (state.Keys).
+// state.ErrNotFound (dcsa.Keys).
 func (t *Tenants) KeyOwner(rd pebble.Reader, id string) (tenant, role string, err error) {
 	k, err := apiKeyByIDIn(rd, id)
 	return k.Tenant, k.Role, err

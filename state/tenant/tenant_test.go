@@ -1,16 +1,14 @@
 package tenant_test
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 	"github.com/porttrack/porttrack/state/tenant"
 )
@@ -140,91 +138,11 @@ func TestTenantHasOneRole(t *testing.T) {
 		}
 	}
 	// A subscription of the tenant counts too (its keys may all be revoked).
-	sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "gone", Role: state.RolePort, CallbackURL: "http://example.com/", Secret: make([]byte, 32)}
-	if err := s.PutSubscription(&sub, true, nil); err != nil {
+	sub := dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: "gone", Role: state.RolePort, CallbackURL: "http://example.com/", Secret: make([]byte, 32)}
+	if err := s.DCSA.PutSubscription(&sub, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Tenants.CreateAPIKey("logi-key-gone-0123456789", tenant.APIKey{Tenant: "gone", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"X"}}}); !errors.Is(err, tenant.ErrTenantRole) {
 		t.Errorf("logistics key for a tenant with port subscriptions: %v", err)
-	}
-}
-
-// TestSubscriptionOwnerLive: a subscription pauses when its owning key is
-// revoked; one stored by an older version (no owning key) while its tenant
-// has no key of its role left; one made on the open API while it is open.
-func TestSubscriptionOwnerLive(t *testing.T) {
-	s := openState(t, state.Options{})
-	k1, err := s.Tenants.CreateAPIKey("logi-key-one-0123456789", tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := s.Tenants.CreateAPIKey("logi-key-two-0123456789", tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owned := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "acme", Role: state.RoleLogistics, KeyID: k1.ID, CallbackURL: "http://example.com/", Secret: make([]byte, 32)}
-	legacy := owned
-	legacy.ID, legacy.KeyID = state.NewSubscriptionID(), ""
-	open := state.Subscription{ID: state.NewSubscriptionID(), Role: state.RolePort, CallbackURL: "http://example.com/", Secret: make([]byte, 32)}
-	for _, sub := range []*state.Subscription{&owned, &legacy, &open} {
-		if err := s.PutSubscription(sub, true, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	live := func(sub *state.Subscription, openAPI bool) bool {
-		t.Helper()
-		got, err := s.Subscription(sub.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.KeyID != sub.KeyID {
-			t.Fatalf("stored KeyID %q, want %q", got.KeyID, sub.KeyID)
-		}
-		ok, err := s.SubscriptionOwnerLive(&got, openAPI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
-	if !live(&owned, false) || !live(&legacy, false) || live(&open, false) || !live(&open, true) {
-		t.Fatal("before revocation")
-	}
-	if err := s.Tenants.RevokeAPIKey(k1.ID); err != nil {
-		t.Fatal(err)
-	}
-	if live(&owned, false) {
-		t.Error("the revoked key's subscription still delivers")
-	}
-	if !live(&legacy, false) {
-		t.Error("an older subscription paused while its tenant has a key")
-	}
-	if err := s.Tenants.RevokeAPIKey(k2.ID); err != nil {
-		t.Fatal(err)
-	}
-	if live(&legacy, false) {
-		t.Error("an older subscription delivers with no key of its tenant left")
-	}
-	// A key of another role with the same name (as an older version could
-	// store) does not keep it live.
-	putRawKey(t, s.Store, "port-acme-0123456789", "acme", state.RolePort)
-	if live(&legacy, false) {
-		t.Error("a port key of the same tenant name keeps a logistics subscription live")
-	}
-}
-
-// putRawKey stores a key as an older version could (FORMAT.md "Tenancy"),
-// without the checks of CreateAPIKey.
-func putRawKey(t *testing.T, st *state.Store, secret, tenantName, role string) {
-	t.Helper()
-	h := sha256.Sum256([]byte(secret))
-	v := []byte{state.ValueV1}
-	v = state.AppendStr(v, tenantName)
-	v = state.AppendStr(v, role)
-	v = state.AppendStrs(v, nil)
-	v = state.AppendStrs(v, nil)
-	v = state.AppendStrs(v, nil)
-	v = binary.AppendVarint(v, 1)
-	if err := st.DB().Set(append([]byte{state.PrefixAPIKey}, h[:]...), v, pebble.Sync); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package state
+package dcsa
 
 import (
 	"encoding/binary"
@@ -8,37 +8,51 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/porttrack/porttrack/state"
 )
 
-func openSubStore(t *testing.T, o Options) *Store {
+// openDCSA opens a store in memory with its DCSA log and subscriptions
+// (no API keys).
+func openDCSA(t *testing.T, o state.Options) (*state.Store, *DCSA) {
 	t.Helper()
-	o.Dir, o.FS = "db", vfs.NewMem()
-	s, err := Open(o)
+	d := New(o.MaxSubscriptions, noKeys{})
+	o.Dir, o.FS, o.DCSA = "db", vfs.NewMem(), d
+	st, err := state.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	t.Cleanup(func() { st.Close() })
+	d.Attach(st)
+	return st, d
+}
+
+// noKeys are the API keys of a store that has none.
+type noKeys struct{}
+
+func (noKeys) EachKey(pebble.Reader, func(string, string, *state.Scope) error) error { return nil }
+func (noKeys) KeyOwner(pebble.Reader, string) (string, string, error) {
+	return "", "", state.ErrNotFound
 }
 
 // TestSubscriptionStoredByOlderVersion: a record without the owner field
 // decodes with no owning key.
 func TestSubscriptionStoredByOlderVersion(t *testing.T) {
-	s := openSubStore(t, Options{})
+	st, s := openDCSA(t, state.Options{})
 	id := NewSubscriptionID()
-	k, _ := subKey(prefixSub, id)
-	v := []byte{valueV1}
-	v = appendStr(v, "acme")
-	v = appendStr(v, RolePort)
-	v = appendStrs(v, nil)
-	v = appendStrs(v, nil)
-	v = appendStrs(v, nil)
-	v = appendStr(v, "http://example.com/")
-	v = appendBytes(v, make([]byte, 32))
-	v = appendStr(v, "")
+	k, _ := subKey(state.PrefixSub, id)
+	v := []byte{state.ValueV1}
+	v = state.AppendStr(v, "acme")
+	v = state.AppendStr(v, state.RolePort)
+	v = state.AppendStrs(v, nil)
+	v = state.AppendStrs(v, nil)
+	v = state.AppendStrs(v, nil)
+	v = state.AppendStr(v, "http://example.com/")
+	v = state.AppendBytes(v, make([]byte, 32))
+	v = state.AppendStr(v, "")
 	v = binary.AppendVarint(v, 1)
 	v = binary.AppendVarint(v, 2)
-	if err := s.db.Set(k, v, pebble.Sync); err != nil {
+	if err := st.DB().Set(k, v, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	sub, err := s.Subscription(id)
@@ -50,9 +64,9 @@ func TestSubscriptionStoredByOlderVersion(t *testing.T) {
 // TestSubscriptionLimit: a tenant has at most MaxSubscriptions; other
 // tenants and updates are not held by it.
 func TestSubscriptionLimit(t *testing.T) {
-	s := openSubStore(t, Options{MaxSubscriptions: 3})
+	_, s := openDCSA(t, state.Options{MaxSubscriptions: 3})
 	put := func(tenant string) error {
-		sub := Subscription{ID: NewSubscriptionID(), Tenant: tenant, Role: RolePort, CallbackURL: "http://example.com/", Secret: make([]byte, 32)}
+		sub := Subscription{ID: NewSubscriptionID(), Tenant: tenant, Role: state.RolePort, CallbackURL: "http://example.com/", Secret: make([]byte, 32)}
 		return s.PutSubscription(&sub, true, nil)
 	}
 	for i := range 3 {
