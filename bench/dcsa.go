@@ -344,7 +344,7 @@ func runFanout(ctx context.Context, cfg DCSAConfig, store *portstate.State, res 
 		idsMu.Unlock()
 	}
 	// The receiver listens on loopback, which callbacks are denied by default.
-	d, err := deliver.New(deliver.Config{Store: store, Poll: 20 * time.Millisecond, MaxBatch: 500, Logger: cfg.Logger,
+	d, err := deliver.New(deliver.Config{Log: store.DCSA, Links: store.Tenants, Poll: 20 * time.Millisecond, MaxBatch: 500, Logger: cfg.Logger,
 		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		return err

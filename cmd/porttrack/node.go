@@ -100,7 +100,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	deny, _ := cfg.Webhooks.denyPrefixes() // checked by validate
 	allow, _ := cfg.Webhooks.allowPrefixes()
-	hooks, err := deliver.New(deliver.Config{Store: store, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
+	hooks, err := deliver.New(deliver.Config{Log: store.DCSA, Links: store.Tenants, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
 		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Allow: allow, Logger: log, Open: cfg.openAPI})
 	if err != nil {
 		store.Close()

@@ -52,7 +52,8 @@ func TestZonedCallbackDenied(t *testing.T) {
 	var hits atomic.Int32
 	srv := ipv6Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	d, err := New(Config{Store: openStore(t), Deny: []netip.Prefix{netip.MustParsePrefix("::1/128")}})
+	st := openStore(t)
+	d, err := New(Config{Log: st.DCSA, Links: st.Tenants, Deny: []netip.Prefix{netip.MustParsePrefix("::1/128")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,8 @@ func TestCallbackDefaultDenyAndAllow(t *testing.T) {
 	}
 	post := func(cfg Config, u string) (int, error) {
 		t.Helper()
-		cfg.Store = openStore(t)
+		st := openStore(t)
+		cfg.Log, cfg.Links = st.DCSA, st.Tenants
 		d, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -131,7 +133,7 @@ func TestDeliveryReasons(t *testing.T) {
 	refusedURL := "http://" + closed.Addr().String() + "/"
 	closed.Close()
 
-	d, err := New(Config{Store: s, Allow: loopback, Timeout: 3 * time.Second}) // a TLS handshake under -race on a loaded machine can take longer than a short timeout
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Allow: loopback, Timeout: 3 * time.Second}) // a TLS handshake under -race on a loaded machine can take longer than a short timeout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +153,7 @@ func TestDeliveryReasons(t *testing.T) {
 
 	// Through the deliverer: the log and the dead letter carry the reason.
 	var logBuf strings.Builder
-	d, err = New(Config{Store: s, Allow: loopback, MaxFailures: 2, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond,
+	d, err = New(Config{Log: s.DCSA, Links: s.Tenants, Allow: loopback, MaxFailures: 2, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond,
 		Poll: 5 * time.Millisecond, Logger: newTextLogger(&logBuf)})
 	if err != nil {
 		t.Fatal(err)

@@ -22,12 +22,34 @@ import (
 
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/dcsa"
-	"github.com/porttrack/porttrack/state/portstate"
 )
+
+// Log is what the deliverer reads and writes of the DCSA event log and its
+// subscriptions (state/dcsa's DCSA).
+type Log interface {
+	LastSeq() (uint64, error)
+	Scan(from uint64, desc bool, fn func(*state.DCSAEvent) bool) error
+	SubscriptionsVersion() uint64
+	Subscriptions(after string, fn func(*dcsa.Subscription) bool) error
+	Subscription(id string) (dcsa.Subscription, error)
+	SubscriptionOwnerLive(sub *dcsa.Subscription, open bool) (bool, error)
+	DeliveryStateOf(id string) (dcsa.DeliveryState, error)
+	TakeRedelivery(id string, st *dcsa.DeliveryState) (bool, error)
+	RecordDelivery(id string, st *dcsa.DeliveryState, rec *dcsa.DeliveryRecord, dead *dcsa.DeadLetter) error
+}
+
+// Links are the containers' links, which decide what a logistics
+// subscriber sees (state/tenant's Tenants).
+type Links interface {
+	Links(container string, fn func(state.Ref) bool) error
+}
 
 // Config configures the deliverer.
 type Config struct {
-	Store *portstate.State
+	// Log is the DCSA event log and its subscriptions; Links the
+	// containers' links.
+	Log   Log
+	Links Links
 	// Timeout bounds one POST, connection to last byte (default 10 s).
 	Timeout time.Duration
 	// MaxBatch is the most events per POST (default 100); MaxBodyBytes the
@@ -87,8 +109,8 @@ func (c Config) withDefaults() Config {
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	switch {
-	case c.Store == nil:
-		return errors.New("deliver: Store is nil")
+	case c.Log == nil || c.Links == nil:
+		return errors.New("deliver: Log or Links is nil")
 	case c.Timeout < 0 || c.MaxBatch < 0 || c.MaxBodyBytes < 0 || c.MaxFailures < 0 || c.BackoffMin < 0 || c.BackoffMax < 0 || c.Poll < 0:
 		return errors.New("deliver: negative setting")
 	case c.BackoffMax != 0 && c.BackoffMin > c.BackoffMax:
@@ -215,8 +237,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	first := true
 	for {
 		d.m.rounds.Add(1)
-		version := d.cfg.Store.DCSA.SubscriptionsVersion()
-		seq, err := d.cfg.Store.DCSA.LastSeq()
+		version := d.cfg.Log.SubscriptionsVersion()
+		seq, err := d.cfg.Log.LastSeq()
 		if err != nil && !errors.Is(err, state.ErrClosed) {
 			d.log.Error("reading the event log failed", "err", err)
 		}
@@ -225,7 +247,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		relist := d.m.rounds.Load()%relistRounds == 0
 		if first || version != lastVersion || relist {
 			var ids []string
-			err := d.cfg.Store.DCSA.Subscriptions("", func(sub *dcsa.Subscription) bool {
+			err := d.cfg.Log.Subscriptions("", func(sub *dcsa.Subscription) bool {
 				ids = append(ids, sub.ID)
 				return true
 			})
@@ -284,7 +306,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			return l, nil
 		}
 		var l []state.Ref
-		err := d.cfg.Store.Tenants.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
+		err := d.cfg.Links.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
 		if len(links) > 10000 {
 			clear(links)
 		}
@@ -316,7 +338,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 	}()
 	for ctx.Err() == nil {
 		wake, owners := d.wake.wait(), d.owners.wait() // before looking, so no change is missed
-		sub, err := d.cfg.Store.DCSA.Subscription(id)
+		sub, err := d.cfg.Log.Subscription(id)
 		if errors.Is(err, state.ErrNotFound) || errors.Is(err, state.ErrClosed) {
 			return
 		}
@@ -327,7 +349,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			}
 			continue
 		}
-		st, err := d.cfg.Store.DCSA.DeliveryStateOf(id)
+		st, err := d.cfg.Log.DeliveryStateOf(id)
 		if err != nil {
 			if errors.Is(err, state.ErrNotFound) {
 				return
@@ -338,14 +360,14 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			}
 			continue
 		}
-		if _, err := d.cfg.Store.DCSA.TakeRedelivery(id, &st); err != nil {
+		if _, err := d.cfg.Log.TakeRedelivery(id, &st); err != nil {
 			d.log.Error("redelivery request failed", "subscription", id, "err", err)
 		}
 		// Deliver only while the owner's key exists: a revoked key's
 		// subscription pauses (it keeps its position) until a key of its
 		// tenant updates it. Checked before the log is read, so a paused
 		// subscription costs no read however many events arrive.
-		live, err := d.cfg.Store.DCSA.SubscriptionOwnerLive(&sub, d.cfg.Open)
+		live, err := d.cfg.Log.SubscriptionOwnerLive(&sub, d.cfg.Open)
 		if err != nil {
 			d.log.Error("reading the subscription's owner failed", "subscription", id, "err", err)
 			if !wait(nil, d.cfg.Poll) {
@@ -391,7 +413,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		}
 		if n == 0 { // only events this subscription does not want
 			st.Next = to + 1
-			if err := d.cfg.Store.DCSA.RecordDelivery(id, &st, nil, nil); err != nil {
+			if err := d.cfg.Log.RecordDelivery(id, &st, nil, nil); err != nil {
 				return
 			}
 			continue
@@ -414,7 +436,7 @@ func (d *Deliverer) batch(sub *dcsa.Subscription, next uint64, links func(string
 	body = append(body, '[')
 	scanned := 0
 	var ferr error
-	err = d.cfg.Store.DCSA.Scan(next, false, func(e *state.DCSAEvent) bool {
+	err = d.cfg.Log.Scan(next, false, func(e *state.DCSAEvent) bool {
 		ok, err := f.Match(e, links)
 		if err == nil && ok {
 			ok, err = dcsa.SubscriptionVisible(sub, e, links)
@@ -481,7 +503,7 @@ func (d *Deliverer) attempt(ctx context.Context, sub *dcsa.Subscription, st *dcs
 			st.RetryAt = time.Now().Add(wait).UnixNano()
 		}
 	}
-	if err := d.cfg.Store.DCSA.RecordDelivery(sub.ID, st, &rec, dead); err != nil && !errors.Is(err, state.ErrNotFound) {
+	if err := d.cfg.Log.RecordDelivery(sub.ID, st, &rec, dead); err != nil && !errors.Is(err, state.ErrNotFound) {
 		d.log.Error("recording a delivery failed", "subscription", sub.ID, "err", err)
 	}
 }

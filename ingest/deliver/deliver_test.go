@@ -233,7 +233,7 @@ func startNode(t *testing.T, dir string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{Store: s, Timeout: 200 * time.Millisecond, MaxBatch: 7, MaxFailures: 1000,
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Timeout: 200 * time.Millisecond, MaxBatch: 7, MaxFailures: 1000,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Poll: 10 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +429,7 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 	}
 	defer s.Close()
 	sub := ownedSubscription(t, s, "port", srv.URL)
-	d, err := New(Config{Store: s, MaxFailures: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Poll: 5 * time.Millisecond, MaxBatch: 100, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, MaxFailures: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Poll: 5 * time.Millisecond, MaxBatch: 100, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestDeniedCallbackAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	d, err := New(Config{Store: s, Deny: deny})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Deny: deny})
 	if err != nil {
 		t.Fatal(err)
 	}

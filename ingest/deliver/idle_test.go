@@ -49,7 +49,7 @@ func TestIdleSubscriptionsDoNotPoll(t *testing.T) {
 	for i := range n {
 		ownedSubscription(t, s, fmt.Sprintf("t%d", i), "http://127.0.0.1:9/hook")
 	}
-	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func benchIdle(b *testing.B, n int) {
 	for i := range n {
 		ownedSubscription(b, s, fmt.Sprintf("t%d", i), "http://127.0.0.1:9/hook")
 	}
-	d, err := New(Config{Store: s})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 	}
 	defer s.Close()
 	sub := ownedSubscription(t, s, "acme", srv.URL)
-	d, err := New(Config{Store: s, Poll: 5 * time.Millisecond, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 5 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 		subs = append(subs, sub)
 	}
 	applyEvents(t, s, 0, 1)
-	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 2 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestPausedResumesOnKeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	applyEvents(t, s, 0, 3)
-	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 2 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}

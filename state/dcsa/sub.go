@@ -40,11 +40,12 @@ type subLock struct {
 	version atomic.Uint64
 }
 
-// DefaultMaxSubscriptions is the default of Options.MaxSubscriptions.
+// DefaultMaxSubscriptions is the default of the bound on one tenant's
+// subscriptions (New; state.Options.MaxSubscriptions).
 const DefaultMaxSubscriptions = 100
 
-// ErrSubscriptionLimit: the tenant already has Options.MaxSubscriptions
-// subscriptions.
+// ErrSubscriptionLimit: the tenant already has as many subscriptions as
+// New allows.
 var ErrSubscriptionLimit = errors.New("state: subscription limit reached")
 
 // SubscriptionsVersion changes whenever a subscription is created,
@@ -153,7 +154,7 @@ func decodeSub(k, v []byte, sub *Subscription) error {
 // PutSubscription stores a subscription. A new one (create) starts
 // delivering with the events logged after now; an update keeps its
 // delivery position. A create is refused with ErrSubscriptionLimit when the
-// tenant (with this role) has Options.MaxSubscriptions already.
+// tenant (with this role) has its maximum already.
 func (d *DCSA) PutSubscription(sub *Subscription, create bool, deny []netip.Prefix) error {
 	if err := sub.Validate(deny); err != nil {
 		return err
