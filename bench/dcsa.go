@@ -22,7 +22,9 @@ import (
 	"github.com/porttrack/porttrack/ingest/deliver"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // DCSAConfig configures the dcsa scenario: GET /v2/events under concurrent
@@ -158,10 +160,10 @@ func RunDCSA(ctx context.Context, cfg DCSAConfig) (DCSAResult, error) {
 	}
 	defer store.Close()
 	const portKey, logisticsKey = "bench-port-key-0123456789", "bench-logistics-key-0123456789"
-	if _, err := store.CreateAPIKey(portKey, state.APIKey{Tenant: "port", Role: state.RolePort}); err != nil {
+	if _, err := store.Tenants.CreateAPIKey(portKey, tenant.APIKey{Tenant: "port", Role: state.RolePort}); err != nil {
 		return res, err
 	}
-	if _, err := store.CreateAPIKey(logisticsKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-3"}}}); err != nil {
+	if _, err := store.Tenants.CreateAPIKey(logisticsKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-3"}}}); err != nil {
 		return res, err
 	}
 	cfg.Logger.Info("bench dcsa: loading events", "events", cfg.Events)
@@ -192,7 +194,7 @@ func RunDCSA(ctx context.Context, cfg DCSAConfig) (DCSAResult, error) {
 	defer ceil.Shutdown()
 
 	mid := ""
-	if err := store.ScanDCSA(uint64(cfg.Events/2), false, func(e *state.DCSAEvent) bool { mid = e.ID; return false }); err != nil {
+	if err := store.DCSA.Scan(uint64(cfg.Events/2), false, func(e *state.DCSAEvent) bool { mid = e.ID; return false }); err != nil {
 		return res, err
 	}
 	cases := []struct{ name, addr, path, key string }{
@@ -328,13 +330,13 @@ func runFanout(ctx context.Context, cfg DCSAConfig, store *portstate.State, res 
 	go hs.Serve(rcvLn)
 	defer hs.Close()
 	url := "http://" + rcvLn.Addr().String() + "/hook"
-	owner, err := store.CreateAPIKey("bench-port-key-0123456789", state.APIKey{Tenant: "port", Role: state.RolePort})
+	owner, err := store.Tenants.CreateAPIKey("bench-port-key-0123456789", tenant.APIKey{Tenant: "port", Role: state.RolePort})
 	if err != nil {
 		return err
 	}
 	for i := range cfg.Subscribers {
-		sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, KeyID: owner.ID, CallbackURL: url, Secret: secret}
-		if err := store.PutSubscription(&sub, true, nil); err != nil {
+		sub := dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: "port", Role: state.RolePort, KeyID: owner.ID, CallbackURL: url, Secret: secret}
+		if err := store.DCSA.PutSubscription(&sub, true, nil); err != nil {
 			return err
 		}
 		idsMu.Lock()
@@ -342,7 +344,7 @@ func runFanout(ctx context.Context, cfg DCSAConfig, store *portstate.State, res 
 		idsMu.Unlock()
 	}
 	// The receiver listens on loopback, which callbacks are denied by default.
-	d, err := deliver.New(deliver.Config{Store: store, Poll: 20 * time.Millisecond, MaxBatch: 500, Logger: cfg.Logger,
+	d, err := deliver.New(deliver.Config{Log: store.DCSA, Links: store.Tenants, Poll: 20 * time.Millisecond, MaxBatch: 500, Logger: cfg.Logger,
 		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		return err

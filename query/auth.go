@@ -15,7 +15,7 @@ import (
 
 // Authentication and authorisation. Every non-public request carries
 // "Authorization: Bearer <key>" (the scheme in any case); the key's SHA-256 is looked up in the
-// store (state.LookupAPIKey) and gives the caller's tenant, role and, for a
+// store (tenant.Tenants.LookupAPIKey) and gives the caller's tenant, role and, for a
 // logistics tenant, its scope. A request without a known key gets 401
 // (when Config.Open is set, a request without any key acts as the port
 // operator: the demo on loopback).
@@ -61,7 +61,7 @@ func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
 			s.unauthorized(ctx, "the Authorization header must be \"Bearer <key>\"")
 			return Principal{}, false
 		}
-		k, err := s.cfg.Store.LookupAPIKey(string(key))
+		k, err := s.cfg.Store.Tenants.LookupAPIKey(string(key))
 		if errors.Is(err, state.ErrNotFound) {
 			// Unknown keys spend the budget of the client's address, so
 			// that guessing keys is as slow as using one.
@@ -155,7 +155,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, pattern string, r *request)
 			if err != nil {
 				return true // the handler answers 400
 			}
-			ok, err := s.cfg.Store.Visible(id, r.who.Scope)
+			ok, err := s.cfg.Store.Tenants.Visible(id, r.who.Scope)
 			if err != nil {
 				s.storeError(ctx, "container "+id, err)
 				return false
@@ -194,7 +194,7 @@ func (s *Server) visibleEvent(p *Principal, e *state.DCSAEvent, seen map[string]
 	if v, ok := seen[e.Equipment]; ok {
 		return v, nil
 	}
-	v, err := s.cfg.Store.Visible(e.Equipment, p.Scope)
+	v, err := s.cfg.Store.Tenants.Visible(e.Equipment, p.Scope)
 	if err != nil {
 		return false, err
 	}

@@ -15,10 +15,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 )
 
 // DCSA Track & Trace 2.2: GET /v2/events and /v2/events/{eventID}, served
-// from the store's DCSA event log (state/dcsa.go), and the spec's error body.
+// from the store's DCSA event log (state/dcsa), and the spec's error body.
 
 // dcsaAPIVersion is the API-Version response header.
 const dcsaAPIVersion = "2.2.0"
@@ -74,7 +75,7 @@ func (s *Server) linksOf(c linkCache) func(string) ([]state.Ref, error) {
 			return l, nil
 		}
 		var l []state.Ref
-		err := s.cfg.Store.Links(id, func(r state.Ref) bool { l = append(l, r); return true })
+		err := s.cfg.Store.Tenants.Links(id, func(r state.Ref) bool { l = append(l, r); return true })
 		c[id] = l
 		return l, err
 	}
@@ -115,7 +116,7 @@ func parseCursor(s string) (pageCursor, bool) {
 }
 
 // start is the cursor position of the first page.
-func start(f *state.DCSAFilter) uint64 {
+func start(f *dcsa.Filter) uint64 {
 	if f.Desc {
 		return math.MaxUint64
 	}
@@ -142,7 +143,7 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 		args = &fasthttp.Args{}
 		args.Parse(cur.raw)
 	}
-	f, err := state.ParseDCSAFilter(argsValues(args), s.cfg.MaxLimit, true)
+	f, err := dcsa.ParseFilter(argsValues(args), s.cfg.MaxLimit, true)
 	if err != nil {
 		dcsaError(ctx, fasthttp.StatusBadRequest, "invalidQuery", err.Error())
 		return
@@ -154,7 +155,7 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	// the log reaches it (the log is in creation order).
 	from := cur.seq
 	if t, ok := f.CreatedFrom(); ok && cur.mode == 'F' && cur.seq == 0 && !f.Desc {
-		if from, err = s.cfg.Store.DCSASeqAt(t); err != nil {
+		if from, err = s.cfg.Store.DCSA.SeqAt(t); err != nil {
 			s.log.Error("DCSA event scan failed", "err", err)
 			dcsaError(ctx, fasthttp.StatusInternalServerError, "internalError", "state read failed")
 			return
@@ -179,10 +180,10 @@ func (s *Server) dcsaEvents(ctx *fasthttp.RequestCtx, r *request) {
 	collect := func(from uint64, desc bool, n int) ([]item, error) {
 		out := make([]item, 0, n)
 		var ferr error
-		scan := s.cfg.Store.ScanDCSA
+		scan := s.cfg.Store.DCSA.Scan
 		if box, ok := f.Equipment(); ok {
 			scan = func(from uint64, desc bool, fn func(*state.DCSAEvent) bool) error {
-				return s.cfg.Store.ScanDCSAOf(box, from, desc, fn)
+				return s.cfg.Store.DCSA.ScanOf(box, from, desc, fn)
 			}
 		}
 		err := scan(from, desc, func(e *state.DCSAEvent) bool {
@@ -280,7 +281,7 @@ func (s *Server) dcsaEvent(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	id := string(r.param(0))
-	e, err := s.cfg.Store.DCSAEventByID(id)
+	e, err := s.cfg.Store.DCSA.EventByID(id)
 	if errors.Is(err, state.ErrNotFound) {
 		dcsaError(ctx, fasthttp.StatusNotFound, "notFound", "event "+id+" not found")
 		return

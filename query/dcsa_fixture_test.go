@@ -16,6 +16,7 @@ import (
 	"github.com/porttrack/porttrack/geo/portmodel"
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // The DCSA fixture: two logistics tenants whose containers are
@@ -72,14 +73,14 @@ func newDCSAFixture(t *testing.T, open bool, opts ...func(*Config)) *dcsaFixture
 	t.Cleanup(func() { store.Close() })
 	for _, k := range []struct {
 		secret string
-		key    state.APIKey
+		key    tenant.APIKey
 	}{
-		{keyPort, state.APIKey{Tenant: "port", Role: state.RolePort}},
-		{keyA, state.APIKey{Tenant: "a", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-A"}, TransportDocs: []string{"TD-A"}}}},
-		{keyB, state.APIKey{Tenant: "b", Role: state.RoleLogistics, Scope: state.Scope{Parties: []string{"PARTY-B"}}}},
-		{keyNone, state.APIKey{Tenant: "c", Role: state.RoleLogistics, Scope: state.Scope{Parties: []string{"PARTY-C"}}}},
+		{keyPort, tenant.APIKey{Tenant: "port", Role: state.RolePort}},
+		{keyA, tenant.APIKey{Tenant: "a", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-A"}, TransportDocs: []string{"TD-A"}}}},
+		{keyB, tenant.APIKey{Tenant: "b", Role: state.RoleLogistics, Scope: state.Scope{Parties: []string{"PARTY-B"}}}},
+		{keyNone, tenant.APIKey{Tenant: "c", Role: state.RoleLogistics, Scope: state.Scope{Parties: []string{"PARTY-C"}}}},
 	} {
-		if _, err := store.CreateAPIKey(k.secret, k.key); err != nil {
+		if _, err := store.Tenants.CreateAPIKey(k.secret, k.key); err != nil {
 			t.Fatal(err)
 		}
 	}

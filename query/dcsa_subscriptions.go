@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 )
 
 // DCSA event subscriptions: /v2/event-subscriptions create, list, get,
@@ -53,7 +54,7 @@ type subBody struct {
 	id, callbackURL string
 	secret          []byte
 	hasSecret       bool
-	filter          state.DCSAFilter
+	filter          dcsa.Filter
 }
 
 func decodeSecret(raw json.RawMessage) ([]byte, error) {
@@ -67,8 +68,8 @@ func decodeSecret(raw json.RawMessage) ([]byte, error) {
 			return nil, errors.New("secret: not Base64")
 		}
 	}
-	if len(b) < state.MinSecretLen || len(b) > state.MaxSecretLen {
-		return nil, fmt.Errorf("secret: must decode to %d to %d bytes, got %d", state.MinSecretLen, state.MaxSecretLen, len(b))
+	if len(b) < dcsa.MinSecretLen || len(b) > dcsa.MaxSecretLen {
+		return nil, fmt.Errorf("secret: must decode to %d to %d bytes, got %d", dcsa.MinSecretLen, dcsa.MaxSecretLen, len(b))
 	}
 	return b, nil
 }
@@ -120,10 +121,10 @@ func (s *Server) parseSubBody(body []byte) (subBody, error) {
 	if sb.callbackURL == "" {
 		return sb, errors.New("callbackUrl: required")
 	}
-	if err := state.CheckCallbackURL(sb.callbackURL, s.cfg.CallbackDeny); err != nil {
+	if err := dcsa.CheckCallbackURL(sb.callbackURL, s.cfg.CallbackDeny); err != nil {
 		return sb, err
 	}
-	f, err := state.ParseDCSAFilter(q, s.cfg.MaxLimit, false)
+	f, err := dcsa.ParseFilter(q, s.cfg.MaxLimit, false)
 	if err != nil {
 		return sb, err
 	}
@@ -132,7 +133,7 @@ func (s *Server) parseSubBody(body []byte) (subBody, error) {
 }
 
 // appendSubscription renders a subscription (never its secret).
-func appendSubscription(b []byte, sub *state.Subscription) []byte {
+func appendSubscription(b []byte, sub *dcsa.Subscription) []byte {
 	m := map[string]any{"subscriptionID": sub.ID, "callbackUrl": sub.CallbackURL}
 	q, _ := url.ParseQuery(sub.Filter)
 	for k := range q {
@@ -146,7 +147,7 @@ func appendSubscription(b []byte, sub *state.Subscription) []byte {
 	return append(b, out...)
 }
 
-func (s *Server) subJSON(ctx *fasthttp.RequestCtx, status int, sub *state.Subscription) {
+func (s *Server) subJSON(ctx *fasthttp.RequestCtx, status int, sub *dcsa.Subscription) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	setBody(ctx, appendSubscription(body(ctx), sub))
@@ -157,7 +158,7 @@ func (s *Server) subStoreError(ctx *fasthttp.RequestCtx, err error) {
 		dcsaError(ctx, fasthttp.StatusNotFound, "notFound", "subscription not found")
 		return
 	}
-	if errors.Is(err, state.ErrSubscriptionLimit) {
+	if errors.Is(err, dcsa.ErrSubscriptionLimit) {
 		dcsaError(ctx, fasthttp.StatusConflict, "subscriptionLimit", strings.TrimPrefix(err.Error(), "state: ")+
 			" (the max_subscriptions setting); delete one first")
 		return
@@ -168,11 +169,11 @@ func (s *Server) subStoreError(ctx *fasthttp.RequestCtx, err error) {
 
 // owned loads the subscription of the path if it belongs to the caller's
 // tenant; otherwise it answers 404 and returns false.
-func (s *Server) owned(ctx *fasthttp.RequestCtx, r *request) (state.Subscription, bool) {
+func (s *Server) owned(ctx *fasthttp.RequestCtx, r *request) (dcsa.Subscription, bool) {
 	if !checkAPIVersion(ctx) {
-		return state.Subscription{}, false
+		return dcsa.Subscription{}, false
 	}
-	sub, err := s.cfg.Store.Subscription(string(r.param(0)))
+	sub, err := s.cfg.Store.DCSA.Subscription(string(r.param(0)))
 	if err == nil && !r.who.owns(&sub) {
 		err = state.ErrNotFound
 	}
@@ -196,10 +197,10 @@ func (s *Server) subCreate(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	now := time.Now().UnixNano()
-	sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: r.who.Tenant, Role: string(r.who.Role),
+	sub := dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: r.who.Tenant, Role: string(r.who.Role),
 		CallbackURL: sb.callbackURL, Secret: sb.secret, Filter: sb.filter.Raw, Created: now, Updated: now}
 	r.who.ownSubscription(&sub)
-	if err := s.cfg.Store.PutSubscription(&sub, true, s.cfg.CallbackDeny); err != nil {
+	if err := s.cfg.Store.DCSA.PutSubscription(&sub, true, s.cfg.CallbackDeny); err != nil {
 		s.subStoreError(ctx, err)
 		return
 	}
@@ -232,7 +233,7 @@ func (s *Server) subUpdate(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	sub.CallbackURL, sub.Filter, sub.Updated = sb.callbackURL, sb.filter.Raw, time.Now().UnixNano()
 	r.who.ownSubscription(&sub)
-	if err := s.cfg.Store.PutSubscription(&sub, false, s.cfg.CallbackDeny); err != nil {
+	if err := s.cfg.Store.DCSA.PutSubscription(&sub, false, s.cfg.CallbackDeny); err != nil {
 		s.subStoreError(ctx, err)
 		return
 	}
@@ -244,7 +245,7 @@ func (s *Server) subDelete(ctx *fasthttp.RequestCtx, r *request) {
 	if !ok {
 		return
 	}
-	if err := s.cfg.Store.DeleteSubscription(sub.ID); err != nil {
+	if err := s.cfg.Store.DCSA.DeleteSubscription(sub.ID); err != nil {
 		s.subStoreError(ctx, err)
 		return
 	}
@@ -272,7 +273,7 @@ func (s *Server) subSecret(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	sub.Updated = time.Now().UnixNano()
 	r.who.ownSubscription(&sub)
-	if err := s.cfg.Store.PutSubscription(&sub, false, nil); err != nil {
+	if err := s.cfg.Store.DCSA.PutSubscription(&sub, false, nil); err != nil {
 		s.subStoreError(ctx, err)
 		return
 	}
@@ -305,9 +306,9 @@ func (s *Server) subList(ctx *fasthttp.RequestCtx, r *request) {
 		after = string(raw[1:])
 	}
 	cursor := func(after string) string { return base64.RawURLEncoding.EncodeToString([]byte("s" + after)) }
-	var page []state.Subscription
+	var page []dcsa.Subscription
 	more := false
-	err := s.cfg.Store.Subscriptions(after, func(sub *state.Subscription) bool {
+	err := s.cfg.Store.DCSA.Subscriptions(after, func(sub *dcsa.Subscription) bool {
 		if !r.who.owns(sub) {
 			return true
 		}
@@ -354,12 +355,12 @@ func (s *Server) subDeliveries(ctx *fasthttp.RequestCtx, r *request) {
 	if !ok {
 		return
 	}
-	st, err := s.cfg.Store.DeliveryStateOf(sub.ID)
+	st, err := s.cfg.Store.DCSA.DeliveryStateOf(sub.ID)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		s.subStoreError(ctx, err)
 		return
 	}
-	live, err := s.cfg.Store.SubscriptionOwnerLive(&sub, s.cfg.Open)
+	live, err := s.cfg.Store.DCSA.SubscriptionOwnerLive(&sub, s.cfg.Open)
 	if err != nil {
 		s.subStoreError(ctx, err)
 		return
@@ -379,7 +380,7 @@ func (s *Server) subDeliveries(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	l.b = append(l.b, `,"deliveries":[`...)
 	n := 0
-	err = s.cfg.Store.DeliveryLog(sub.ID, func(d *state.DeliveryRecord) bool {
+	err = s.cfg.Store.DCSA.DeliveryLog(sub.ID, func(d *dcsa.DeliveryRecord) bool {
 		b := l.next()
 		b = append(b, `{"attempt":`...)
 		b = appendUint(b, d.Attempt)
@@ -417,7 +418,7 @@ func (s *Server) subDeadLetters(ctx *fasthttp.RequestCtx, r *request) {
 		return
 	}
 	l := newList(ctx, `{"dead_letters":[`)
-	err := s.cfg.Store.DeadLetters(sub.ID, func(d *state.DeadLetter) bool {
+	err := s.cfg.Store.DCSA.DeadLetters(sub.ID, func(d *dcsa.DeadLetter) bool {
 		b := l.next()
 		b = append(b, `{"from_sequence":`...)
 		b = appendUint(b, d.From)
@@ -452,7 +453,7 @@ func (s *Server) subRedeliver(ctx *fasthttp.RequestCtx, r *request) {
 		dcsaError(ctx, fasthttp.StatusBadRequest, "invalidQuery", "since: "+err.Error())
 		return
 	}
-	seq, err := s.cfg.Store.RequestRedelivery(sub.ID, since.UnixNano())
+	seq, err := s.cfg.Store.DCSA.RequestRedelivery(sub.ID, since.UnixNano())
 	if err != nil {
 		s.subStoreError(ctx, err)
 		return

@@ -1,6 +1,9 @@
 package query
 
-import "github.com/porttrack/porttrack/state"
+import (
+	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
+)
 
 // Role is what a caller may see: customs and port see everything, a
 // logistics firm only what is linked to its bookings, transport documents
@@ -29,7 +32,7 @@ type Principal struct {
 // tenant with its role. A name alone is not enough: a key of another role
 // under the same tenant name (which older versions let be created) owns
 // nothing of it.
-func (p Principal) owns(sub *state.Subscription) bool {
+func (p Principal) owns(sub *dcsa.Subscription) bool {
 	return sub.Tenant == p.Tenant && sub.Role == string(p.Role)
 }
 
@@ -51,7 +54,7 @@ func (p Principal) scope() *state.Scope {
 
 // ownSubscription makes p the owner of a subscription it creates or
 // updates: its key, and its scope (what the callback may be sent).
-func (p Principal) ownSubscription(sub *state.Subscription) {
+func (p Principal) ownSubscription(sub *dcsa.Subscription) {
 	sub.KeyID = p.KeyID
 	sub.Scope = state.Scope{}
 	if p.Scope != nil && !p.SeesAll() {

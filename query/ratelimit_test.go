@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // TestRateLimiter: a token bucket per caller that refills at the rate, up
@@ -59,7 +60,7 @@ func TestRateLimitOpenAPI(t *testing.T) {
 // budget, so guessing keys is limited too.
 func TestRateLimitUnknownKeys(t *testing.T) {
 	ts := newTenantServer(t, Config{RateLimit: 0.1, RateBurst: 2}, state.Options{})
-	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
+	ts.key(t, tenantPortKey, tenant.APIKey{Tenant: "ops", Role: state.RolePort})
 	for i, want := range []int{401, 401, 429, 429} {
 		if code, _, body := ts.do(t, "GET", trucksURI, "Bearer guess-"+string(rune('a'+i))+"-0123456789", ""); code != want {
 			t.Errorf("guess %d: %d %s, want %d", i, code, body, want)

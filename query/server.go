@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 )
 
@@ -36,8 +37,8 @@ type Config struct {
 	// MaxLimit caps the page size of list endpoints (default 1000).
 	MaxLimit int
 	// Webhook callback URLs may not name an address in
-	// state.DefaultCallbackDeny unless CallbackAllow re-opens its range, nor
-	// one in CallbackDeny (which wins); see state.CallbackDenyList.
+	// dcsa.DefaultCallbackDeny unless CallbackAllow re-opens its range, nor
+	// one in CallbackDeny (which wins); see dcsa.CallbackDenyList.
 	CallbackDeny, CallbackAllow []netip.Prefix
 	// Open lets requests without an API key act as the port operator (the
 	// demo on loopback); a request with a key is still checked. An open
@@ -99,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return nil, errors.New("query: negative RateLimit or RateBurst")
 	}
-	cfg.CallbackDeny = state.CallbackDenyList(cfg.CallbackDeny, cfg.CallbackAllow)
+	cfg.CallbackDeny = dcsa.CallbackDenyList(cfg.CallbackDeny, cfg.CallbackAllow)
 	origins, err := parseOrigins(cfg.CORSOrigins)
 	if err != nil {
 		return nil, err

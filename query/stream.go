@@ -601,7 +601,7 @@ func (c *streamClient) prepare(e *ringEntry) (*rendered, bool) {
 		return nil, c.alertVisible(e.body)
 	}
 	if (e.kind == state.ChangeContainer || e.kind == state.ChangeCustoms) && !c.who.SeesAll() {
-		if ok, err := c.s.cfg.Store.Visible(e.id, c.who.scope()); err != nil || !ok {
+		if ok, err := c.s.cfg.Store.Tenants.Visible(e.id, c.who.scope()); err != nil || !ok {
 			return nil, false
 		}
 	}
@@ -672,7 +672,7 @@ func (c *streamClient) alertVisible(body []byte) bool {
 	if box == "" {
 		return false
 	}
-	ok, err := c.s.cfg.Store.Visible(box, c.who.scope())
+	ok, err := c.s.cfg.Store.Tenants.Visible(box, c.who.scope())
 	return err == nil && ok
 }
 

@@ -106,7 +106,7 @@ func (s *Server) tokenAuth(ctx *fasthttp.RequestCtx, tok []byte) (Principal, boo
 		}
 		p = openPrincipal
 	} else {
-		k, err := s.cfg.Store.APIKeyByID(keyID)
+		k, err := s.cfg.Store.Tenants.APIKeyByID(keyID)
 		if errors.Is(err, state.ErrNotFound) {
 			s.unauthorized(ctx, "token: its API key was revoked")
 			return Principal{}, false

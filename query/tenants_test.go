@@ -12,7 +12,9 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // tenantServer is a query server over an empty in-memory store.
@@ -40,9 +42,9 @@ func newTenantServer(t *testing.T, cfg Config, opts state.Options) *tenantServer
 	return &tenantServer{store: store, client: &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}}
 }
 
-func (ts *tenantServer) key(t *testing.T, secret string, k state.APIKey) state.APIKey {
+func (ts *tenantServer) key(t *testing.T, secret string, k tenant.APIKey) tenant.APIKey {
 	t.Helper()
-	k, err := ts.store.CreateAPIKey(secret, k)
+	k, err := ts.store.Tenants.CreateAPIKey(secret, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ const (
 // case (RFC 9110 §11.1); other schemes and empty credentials are refused.
 func TestBearerSchemeAnyCase(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{})
-	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
+	ts.key(t, tenantPortKey, tenant.APIKey{Tenant: "ops", Role: state.RolePort})
 	for _, auth := range []string{"Bearer ", "bearer ", "BEARER ", "bEaReR  "} {
 		if code, _, body := ts.do(t, "GET", trucksURI, auth+tenantPortKey, ""); code != 200 {
 			t.Errorf("%q: %d %s", auth, code, body)
@@ -105,14 +107,14 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 // unknown or revoked key is refused with a JSON error, never ignored.
 func TestOpenAPIWithKey(t *testing.T) {
 	ts := newTenantServer(t, Config{Open: true}, state.Options{})
-	k := ts.key(t, tenantLogiKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
+	k := ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
 	if code, _, body := ts.do(t, "GET", trucksURI, "", ""); code != 200 {
 		t.Errorf("no key: %d %s", code, body)
 	}
 	if code, _, body := ts.do(t, "GET", trucksURI, "Bearer "+tenantLogiKey, ""); code != 403 {
 		t.Errorf("logistics key on a port route: %d %s", code, body)
 	}
-	if err := ts.store.RevokeAPIKey(k.ID); err != nil {
+	if err := ts.store.Tenants.RevokeAPIKey(k.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{tenantLogiKey, "never-created-0123456789"} {
@@ -131,10 +133,10 @@ func TestOpenAPIWithKey(t *testing.T) {
 // versions let be created) neither lists, reads nor changes it.
 func TestSubscriptionNotTakenOverByAnotherRole(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{})
-	ts.key(t, tenantLogiKey, state.APIKey{Tenant: "admin-like", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"NOPE"}}})
-	sub := state.Subscription{ID: state.NewSubscriptionID(), Tenant: "admin-like", Role: state.RolePort,
+	ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "admin-like", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"NOPE"}}})
+	sub := dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: "admin-like", Role: state.RolePort,
 		CallbackURL: "http://port.example/hook", Secret: make([]byte, 32)}
-	if err := ts.store.PutSubscription(&sub, true, nil); err != nil {
+	if err := ts.store.DCSA.PutSubscription(&sub, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	auth := "Bearer " + tenantLogiKey
@@ -152,7 +154,7 @@ func TestSubscriptionNotTakenOverByAnotherRole(t *testing.T) {
 			t.Errorf("%s %s: %d %s", c.method, c.uri, code, body)
 		}
 	}
-	got, err := ts.store.Subscription(sub.ID)
+	got, err := ts.store.DCSA.Subscription(sub.ID)
 	if err != nil || got.CallbackURL != "http://port.example/hook" || !bytes.Equal(got.Secret, sub.Secret) {
 		t.Errorf("subscription changed: %+v %v", got, err)
 	}
@@ -163,8 +165,8 @@ func TestSubscriptionNotTakenOverByAnotherRole(t *testing.T) {
 // sees it and resumes it by updating it, becoming its owner.
 func TestRevokedKeyPausesSubscription(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{})
-	k1 := ts.key(t, tenantLogiKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
-	k2 := ts.key(t, tenantLogiKey2, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B2"}}})
+	k1 := ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
+	k2 := ts.key(t, tenantLogiKey2, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B2"}}})
 	code, _, body := ts.do(t, "POST", "/v2/event-subscriptions", "Bearer "+tenantLogiKey,
 		`{"callbackUrl":"http://acme.example/hook","secret":"`+testSecret+`"}`)
 	var created struct{ SubscriptionID string }
@@ -172,7 +174,7 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 		t.Fatalf("create: %d %s", code, body)
 	}
 	id := created.SubscriptionID
-	if sub, _ := ts.store.Subscription(id); sub.KeyID != k1.ID {
+	if sub, _ := ts.store.DCSA.Subscription(id); sub.KeyID != k1.ID {
 		t.Fatalf("owner %q, want %q", sub.KeyID, k1.ID)
 	}
 	deliveries := func() string {
@@ -186,7 +188,7 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 	if b := deliveries(); strings.Contains(b, `"paused"`) {
 		t.Errorf("paused before revocation: %s", b)
 	}
-	if err := ts.store.RevokeAPIKey(k1.ID); err != nil {
+	if err := ts.store.Tenants.RevokeAPIKey(k1.ID); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := ts.do(t, "GET", "/v2/event-subscriptions/"+id, "Bearer "+tenantLogiKey, ""); code != 401 {
@@ -198,7 +200,7 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 	if code, _, body := ts.do(t, "PUT", "/v2/event-subscriptions/"+id, "Bearer "+tenantLogiKey2, `{"callbackUrl":"http://acme.example/hook2"}`); code != 200 {
 		t.Fatalf("update by the tenant's other key: %d %s", code, body)
 	}
-	sub, _ := ts.store.Subscription(id)
+	sub, _ := ts.store.DCSA.Subscription(id)
 	if sub.KeyID != k2.ID || !sub.Scope.Has(state.Ref{Kind: state.LinkBooking, Value: "B2"}) || sub.Scope.Has(state.Ref{Kind: state.LinkBooking, Value: "B1"}) {
 		t.Errorf("after the update: owner %q scope %+v, want %q with B2 only", sub.KeyID, sub.Scope, k2.ID)
 	}
@@ -212,8 +214,8 @@ func TestRevokedKeyPausesSubscription(t *testing.T) {
 // keys are not held by it.
 func TestRateLimitPerKey(t *testing.T) {
 	ts := newTenantServer(t, Config{RateLimit: 0.1, RateBurst: 2}, state.Options{})
-	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
-	ts.key(t, tenantLogiKey, state.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
+	ts.key(t, tenantPortKey, tenant.APIKey{Tenant: "ops", Role: state.RolePort})
+	ts.key(t, tenantLogiKey, tenant.APIKey{Tenant: "acme", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"B1"}}})
 	for i := range 2 {
 		if code, _, body := ts.do(t, "GET", trucksURI, "Bearer "+tenantPortKey, ""); code != 200 {
 			t.Fatalf("request %d: %d %s", i, code, body)
@@ -249,7 +251,7 @@ func TestRateLimitPerKey(t *testing.T) {
 // 409 with a DCSA error naming the limit.
 func TestSubscriptionLimitAnswer(t *testing.T) {
 	ts := newTenantServer(t, Config{}, state.Options{MaxSubscriptions: 2})
-	ts.key(t, tenantPortKey, state.APIKey{Tenant: "ops", Role: state.RolePort})
+	ts.key(t, tenantPortKey, tenant.APIKey{Tenant: "ops", Role: state.RolePort})
 	body := `{"callbackUrl":"http://ops.example/hook","secret":"` + testSecret + `"}`
 	for i := range 2 {
 		if code, _, b := ts.do(t, "POST", "/v2/event-subscriptions", "Bearer "+tenantPortKey, body); code != 201 {

@@ -1,11 +1,8 @@
 package state
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -64,23 +61,6 @@ type DCSAEvent struct {
 	Mode string
 }
 
-// dcsaLog is the writer's position (under Store.mu).
-type dcsaLog struct {
-	loaded  bool
-	next    uint64 // next sequence number
-	created int64  // last eventCreatedDateTime written
-}
-
-func dcsaBoxKey(dst []byte, container string, seq uint64) []byte {
-	dst = append(dst, prefixDCSABox)
-	dst = append(dst, container...)
-	return binary.BigEndian.AppendUint64(dst, seq)
-}
-
-func dcsaLogKey(dst []byte, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(dst, prefixDCSALog), seq)
-}
-
 // uuidFrom makes a stable UUID-shaped id from a name (RFC 9562 layout,
 // name-based), so a replay derives the same eventID.
 func uuidFrom(name string) string {
@@ -91,112 +71,42 @@ func uuidFrom(name string) string {
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
-func parseUUID(id string) ([16]byte, bool) {
-	var u [16]byte
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
-		return u, false
-	}
-	raw := id[0:8] + id[9:13] + id[14:18] + id[19:23] + id[24:36]
-	if _, err := hex.Decode(u[:], []byte(raw)); err != nil {
-		return u, false
-	}
-	return u, true
+// DCSALog is the DCSA event log as Apply appends to it: state/dcsa's, set
+// by portstate as Options.DCSA. Append runs under the Store's Apply lock
+// (LOCKS.md), which also guards the log's position in memory.
+type DCSALog interface {
+	// Append gives e its place in the log: e.Seq, and e.Created, the batch
+	// clock now but never before the last event's (a SHIPMENT event's
+	// eventDateTime is its eventCreatedDateTime); renders e.Body
+	// (RenderDCSA) and writes e into the log in pb.
+	Append(pb *pebble.Batch, e *DCSAEvent, now int64) error
 }
 
-func appendDCSA(dst []byte, e *DCSAEvent) []byte {
-	dst = append(dst, valueV1)
-	for _, s := range []string{e.ID, e.Type, e.Code} {
-		dst = appendStr(dst, s)
-	}
-	dst = binary.AppendVarint(dst, e.Created)
-	dst = binary.AppendVarint(dst, e.Time)
-	for _, s := range []string{e.Equipment, e.TransportCallID, e.VesselIMO, e.UNLocationCode, e.ExportVoyage, e.ServiceCode, e.DocumentType} {
-		dst = appendStr(dst, s)
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(e.Refs)))
-	for _, r := range e.Refs {
-		dst = append(dst, r.Kind)
-		dst = appendStr(dst, r.Value)
-	}
-	return appendBytes(dst, e.Body)
+// unloggedDCSA is the DCSA log of a Store opened without Options.DCSA
+// (this package's own tests): it numbers, dates and renders the events as
+// the log does, for the outbox, and stores none.
+type unloggedDCSA struct {
+	next    uint64
+	created int64
 }
 
-// dcsaWords are the strings a log value repeats (types, codes, the port's
-// LOCODE): decoding them costs no allocation.
-var dcsaWords = func() map[string]string {
-	m := map[string]string{}
-	for _, w := range []string{DCSAEquipment, DCSATransport, DCSAShipment, "GTIN", "GTOT", "LOAD", "DISC", "INSP", "HOLD",
-		"ARRI", "DEPA", "CUS", "CNNGB", ""} {
-		m[w] = w
-	}
-	return m
-}()
-
-// interned reads a string, shared when it is one of dcsaWords.
-func (r *reader) interned() string {
-	b := r.bytes()
-	if w, ok := dcsaWords[string(b)]; ok { // no allocation: map lookup by []byte
-		return w
-	}
-	return string(b)
-}
-
-// decodeDCSA decodes a log value; e.Body and the strings alias v only for
-// Body (the strings are copies).
-func decodeDCSA(seq uint64, v []byte, e *DCSAEvent) error {
-	r := reader{b: v}
-	if r.byte() != valueV1 {
-		return errCorrupt
-	}
-	e.Seq = seq
-	e.ID, e.Type, e.Code = r.str(), r.interned(), r.interned()
-	e.Created, e.Time = r.varint(), r.varint()
-	e.Equipment, e.TransportCallID, e.VesselIMO = r.str(), r.str(), r.str()
-	e.UNLocationCode, e.ExportVoyage, e.ServiceCode, e.DocumentType = r.interned(), r.str(), r.str(), r.interned()
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		return errCorrupt
-	}
-	e.Refs = e.Refs[:0]
-	for range n {
-		k := r.byte()
-		e.Refs = append(e.Refs, Ref{Kind: k, Value: r.str()})
-	}
-	e.Body = r.bytes()
-	return r.err
-}
-
-// writeDCSA appends e to the log and the outbox (under s.mu, in the Apply
-// batch). It fills e.Seq and e.Created and renders e.Body with render.
-func (s *Store) writeDCSA(pb *pebble.Batch, e *DCSAEvent, now int64, key string, res *ApplyResult) error {
-	l := &s.mu.dcsa
-	if !l.loaded {
-		last, created, err := s.lastDCSA()
-		if err != nil {
-			return err
-		}
-		l.next, l.created, l.loaded = last+1, created, true
-	}
-	e.Created = max(now, l.created)
-	if e.Type == DCSAShipment {
-		e.Time = e.Created // the spec: eventDateTime equals eventCreatedDateTime
-	}
-	e.Seq = l.next
-	e.Body = renderDCSA(e.Body[:0], e)
-	if err := pb.Set(dcsaLogKey(nil, e.Seq), appendDCSA(nil, e), nil); err != nil {
-		return err
-	}
-	u, _ := parseUUID(e.ID)
-	if err := pb.Set(append([]byte{prefixDCSAID}, u[:]...), binary.BigEndian.AppendUint64(nil, e.Seq), nil); err != nil {
-		return err
-	}
-	if e.Equipment != "" {
-		if err := pb.Set(dcsaBoxKey(nil, e.Equipment, e.Seq), nil, nil); err != nil {
-			return err
-		}
-	}
+func (l *unloggedDCSA) Append(_ *pebble.Batch, e *DCSAEvent, now int64) error {
 	l.next++
-	l.created = e.Created
+	l.created = max(now, l.created)
+	e.Seq, e.Created = l.next, l.created
+	if e.Type == DCSAShipment {
+		e.Time = e.Created
+	}
+	e.Body = RenderDCSA(e.Body[:0], e)
+	return nil
+}
+
+// writeDCSA appends e to the DCSA log and puts it in the outbox for the
+// events topic, keyed by key (under s.mu, in the Apply batch).
+func (s *Store) writeDCSA(pb *pebble.Batch, e *DCSAEvent, now int64, key string, res *ApplyResult) error {
+	if err := s.opts.DCSA.Append(pb, e, now); err != nil {
+		return err
+	}
 	if topic := s.opts.PortCalls.EventTopic; topic != "" {
 		m := Message{Topic: topic, Key: []byte(key), Value: e.Body,
 			Headers: []Header{{Key: "porttrack-id", Value: []byte(e.ID)}, {Key: "event-type", Value: []byte(e.Type)}}}
@@ -206,25 +116,6 @@ func (s *Store) writeDCSA(pb *pebble.Batch, e *DCSAEvent, now int64, key string,
 		res.Events++
 	}
 	return nil
-}
-
-func (s *Store) lastDCSA() (seq uint64, created int64, err error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixDCSALog}, UpperBound: []byte{prefixDCSALog + 1}})
-	if err != nil {
-		return 0, 0, err
-	}
-	defer it.Close()
-	if !it.Last() {
-		return 0, 0, it.Error()
-	}
-	var e DCSAEvent
-	if len(it.Key()) != 9 {
-		return 0, 0, errCorrupt
-	}
-	if err := decodeDCSA(binary.BigEndian.Uint64(it.Key()[1:]), it.Value(), &e); err != nil {
-		return 0, 0, err
-	}
-	return e.Seq, e.Created, nil
 }
 
 // dcsaContainerEvent logs the DCSA event of a newly stored container event
@@ -306,8 +197,8 @@ func jsonTime(b []byte, ns int64) []byte {
 	return append(b, '"')
 }
 
-// renderDCSA appends the JSON object of e.
-func renderDCSA(dst []byte, e *DCSAEvent) []byte {
+// RenderDCSA appends the JSON object of e (its Body).
+func RenderDCSA(dst []byte, e *DCSAEvent) []byte {
 	b := append(dst, `{"eventID":`...)
 	b = jsonStr(b, e.ID)
 	b = append(b, `,"eventType":`...)
@@ -462,156 +353,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// DCSAEventByID returns the event with this eventID, or ErrNotFound.
-func (s *Store) DCSAEventByID(id string) (DCSAEvent, error) {
-	var e DCSAEvent
-	u, ok := parseUUID(id)
-	if !ok {
-		return e, ErrNotFound
-	}
-	v, closer, err := s.db.Get(append([]byte{prefixDCSAID}, u[:]...))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return e, ErrNotFound
-	}
-	if err != nil {
-		return e, err
-	}
-	if len(v) != 8 {
-		closer.Close()
-		return e, errCorrupt
-	}
-	seq := binary.BigEndian.Uint64(v)
-	closer.Close()
-	v, closer, err = s.db.Get(dcsaLogKey(nil, seq))
-	if err != nil {
-		return e, fmt.Errorf("state: DCSA event %d: %w", seq, err)
-	}
-	defer closer.Close()
-	if err := decodeDCSA(seq, v, &e); err != nil {
-		return e, err
-	}
-	e.Body = bytes.Clone(e.Body)
-	return e, nil
-}
-
-// ScanDCSA calls fn with the log's events from seq from (inclusive)
-// upwards, or downwards when desc, until fn returns false. The event and
-// its Body are reused between calls.
-func (s *Store) ScanDCSA(from uint64, desc bool, fn func(*DCSAEvent) bool) error {
-	opts := &pebble.IterOptions{LowerBound: []byte{prefixDCSALog}, UpperBound: []byte{prefixDCSALog + 1}}
-	if desc {
-		opts.UpperBound = dcsaLogKey(nil, from+1)
-		if from == ^uint64(0) {
-			opts.UpperBound = []byte{prefixDCSALog + 1}
-		}
-	} else {
-		opts.LowerBound = dcsaLogKey(nil, from)
-	}
-	it, err := s.db.NewIter(opts)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	var e DCSAEvent
-	ok := it.First()
-	step := it.Next
-	if desc {
-		ok, step = it.Last(), it.Prev
-	}
-	for ; ok; ok = step() {
-		k := it.Key()
-		if len(k) != 9 {
-			return errCorrupt
-		}
-		if err := decodeDCSA(binary.BigEndian.Uint64(k[1:]), it.Value(), &e); err != nil {
-			return fmt.Errorf("state: DCSA event %x: %w", k, err)
-		}
-		if !fn(&e) {
-			break
-		}
-	}
-	return it.Error()
-}
-
-// ScanDCSAOf is ScanDCSA restricted to the events of one container
-// (equipmentReference), read through the equipment index.
-func (s *Store) ScanDCSAOf(container string, from uint64, desc bool, fn func(*DCSAEvent) bool) error {
-	if len(container) != ContainerLen {
-		return nil // only ISO 6346 numbers are indexed, and only they occur
-	}
-	opts := &pebble.IterOptions{LowerBound: dcsaBoxKey(nil, container, 0), UpperBound: append(append([]byte{prefixDCSABox}, container...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)}
-	if desc {
-		if from != ^uint64(0) {
-			opts.UpperBound = dcsaBoxKey(nil, container, from+1)
-		}
-	} else {
-		opts.LowerBound = dcsaBoxKey(nil, container, from)
-	}
-	idx, err := s.db.NewIter(opts)
-	if err != nil {
-		return err
-	}
-	defer idx.Close()
-	log, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixDCSALog}, UpperBound: []byte{prefixDCSALog + 1}})
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	var e DCSAEvent
-	var key []byte
-	ok, step := idx.First(), idx.Next
-	if desc {
-		ok, step = idx.Last(), idx.Prev
-	}
-	for ; ok; ok = step() {
-		k := idx.Key()
-		if len(k) != 1+ContainerLen+8 {
-			return errCorrupt
-		}
-		seq := binary.BigEndian.Uint64(k[1+ContainerLen:])
-		key = dcsaLogKey(key[:0], seq)
-		if !log.SeekGE(key) || !bytes.Equal(log.Key(), key) {
-			return fmt.Errorf("state: DCSA event %d indexed but not logged: %w", seq, errCorrupt)
-		}
-		if err := decodeDCSA(seq, log.Value(), &e); err != nil {
-			return fmt.Errorf("state: DCSA event %d: %w", seq, err)
-		}
-		if !fn(&e) {
-			break
-		}
-	}
-	return errors.Join(idx.Error(), log.Error())
-}
-
-// DCSASeqAt returns the sequence number of the first event created at or
-// after t (Unix ns), or the next sequence number when there is none.
-func (s *Store) DCSASeqAt(t int64) (uint64, error) {
-	seq, created, err := s.lastDCSA()
-	if err != nil || created < t {
-		return seq + 1, err
-	}
-	// eventCreatedDateTime never decreases along the log: binary search.
-	lo, hi := uint64(1), seq
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		var c int64
-		found := false
-		if err := s.ScanDCSA(mid, false, func(e *DCSAEvent) bool { c, found = e.Created, true; return false }); err != nil {
-			return 0, err
-		}
-		if found && c >= t {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo, nil
-}
-
-// LastDCSASeq returns the sequence number of the newest event (0: none).
-func (s *Store) LastDCSASeq() (uint64, error) {
-	seq, _, err := s.lastDCSA()
-	return seq, err
 }

@@ -8,10 +8,11 @@
 // the port model, stays at places, time in the terminal, and a per-day place
 // history for "what was at place X at time T": location.go,
 // container_index.go), as-of reads of containers and vessels
-// (asof.go), tenancy (API keys stored hashed, container links to bookings,
-// transport documents and parties), the DCSA event log (every DCSA Track &
-// Trace 2.2 event derived, with its filter fields), event subscriptions
-// with their delivery state, the customs documents of each batch (their
+// (asof.go), container links to bookings, transport documents and parties
+// and the scopes over them (scope.go; the tenants' API keys are
+// state/tenant's), the DCSA events the stages derive (dcsa.go: emitted
+// through Tx.DCSA to the DCSA event log, which with its subscriptions is
+// state/dcsa's, Options.DCSA), the customs documents of each batch (their
 // domain is package state/customs: e-commerce order aggregates with
 // three-document matching, parcel receipts, container customs state) and
 // the outbox of messages to publish, all in
@@ -39,13 +40,15 @@
 //     holds exactly the location records that name a ship; a box on board
 //     has no fence membership of its own and takes its ship's, its
 //     transitions fanned out from the ship's in the same batch.
-//   - Every DCSA event is logged (and put in the outbox for the events
-//     topic) in the Apply batch of the input that derived it; the log's
+//   - Every DCSA event is logged (by state/dcsa, through Tx.DCSA; and put
+//     in the outbox for the events topic) in the Apply batch of the input
+//     that derived it; the log's
 //     sequence numbers have no gaps and eventCreatedDateTime never
 //     decreases along them, so subscribers tail it by position.
 //   - Control-plane records (API keys, subscriptions) are written in their
 //     own small batches; subscription records and delivery state change
-//     under one lock (subLock) so a deleted subscription stays deleted.
+//     under one lock (state/dcsa's subLock, which state/tenant takes for
+//     its keys) so a deleted subscription stays deleted.
 //   - Current state is the newest event by event time, not arrival: a late
 //     event enters the history and leaves current state alone.
 //   - Readers (Container, History, ScanOutbox) never take the write lock.

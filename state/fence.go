@@ -272,7 +272,7 @@ func (s *Store) PutFence(tenant, id string, owner FenceOwner, feature []byte) (c
 	if err := checkTenant(tenant); err != nil {
 		return false, err
 	}
-	if !validRole(owner.Role) {
+	if !ValidRole(owner.Role) {
 		return false, fmt.Errorf("state: fence owner role %q is not port, customs or logistics", owner.Role)
 	}
 	if _, ok := s.opts.PortModel.Fence(id); ok {
@@ -405,18 +405,18 @@ func (s *Store) legacyFenceOwners() func(tenant string) (FenceOwner, error) {
 	return func(tenant string) (FenceOwner, error) {
 		if owners == nil {
 			owners = map[string]*FenceOwner{}
-			err := s.APIKeys(func(k *APIKey) error {
-				o := owners[k.Tenant]
+			err := s.opts.Keys.EachKey(s.db, func(tenant, role string, scope *Scope) error {
+				o := owners[tenant]
 				if o == nil {
 					o = &FenceOwner{Role: RoleLogistics}
-					owners[k.Tenant] = o
+					owners[tenant] = o
 				}
-				if k.Role != RoleLogistics {
-					o.Role = k.Role
+				if role != RoleLogistics {
+					o.Role = role
 				}
-				o.Scope.Bookings = append(o.Scope.Bookings, k.Scope.Bookings...)
-				o.Scope.TransportDocs = append(o.Scope.TransportDocs, k.Scope.TransportDocs...)
-				o.Scope.Parties = append(o.Scope.Parties, k.Scope.Parties...)
+				o.Scope.Bookings = append(o.Scope.Bookings, scope.Bookings...)
+				o.Scope.TransportDocs = append(o.Scope.TransportDocs, scope.TransportDocs...)
+				o.Scope.Parties = append(o.Scope.Parties, scope.Parties...)
 				return nil
 			})
 			if err != nil {

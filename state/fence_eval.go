@@ -647,5 +647,5 @@ func objectVisible(rd pebble.Reader, typ byte, id, box string, scope *Scope, pen
 			return true, nil
 		}
 	}
-	return visibleIn(rd, id, scope)
+	return VisibleIn(rd, id, scope)
 }

@@ -132,17 +132,10 @@ func TestFenceOwnerStored(t *testing.T) {
 		t.Fatal("a fence with an unknown owner role was stored")
 	}
 	// Legacy fences of three tenants: logistics keys, a port key, no key.
-	for _, k := range []struct {
-		secret string
-		key    APIKey
-	}{
-		{"legacy-logistics-key-1", APIKey{Tenant: "old-l", Role: RoleLogistics, Scope: Scope{Parties: []string{"P1"}}}},
-		{"legacy-logistics-key-2", APIKey{Tenant: "old-l", Role: RoleLogistics, Scope: Scope{Bookings: []string{"B2"}}}},
-		{"legacy-port-key-000001", APIKey{Tenant: "old-p", Role: RolePort}},
-	} {
-		if _, err := s.CreateAPIKey(k.secret, k.key); err != nil {
-			t.Fatal(err)
-		}
+	keys := fakeKeys{
+		{"old-l", RoleLogistics, Scope{Parties: []string{"P1"}}},
+		{"old-l", RoleLogistics, Scope{Bookings: []string{"B2"}}},
+		{"old-p", RolePort, Scope{}},
 	}
 	for _, tenant := range []string{"old-l", "old-p", "old-none"} {
 		v := appendBytes(append([]byte{valueV1}, 2), []byte(yardFence)) // version 1 | updated 1 | feature
@@ -153,7 +146,7 @@ func TestFenceOwnerStored(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openFenceStore(t, fs, 0)
+	s = openFenceStoreKeys(t, fs, 0, keys)
 	for _, c := range []struct {
 		tenant string
 		want   string
@@ -172,6 +165,21 @@ func TestFenceOwnerStored(t *testing.T) {
 			t.Errorf("tenant %s: owner %s, want %s", c.tenant, got, c.want)
 		}
 	}
+}
+
+// fakeKeys are the tenants' keys (Options.Keys) as a list.
+type fakeKeys []struct {
+	tenant, role string
+	scope        Scope
+}
+
+func (ks fakeKeys) EachKey(_ pebble.Reader, fn func(tenant, role string, scope *Scope) error) error {
+	for i := range ks {
+		if err := fn(ks[i].tenant, ks[i].role, &ks[i].scope); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func fmtList(l []string) string { return "[" + strings.Join(l, " ") + "]" }

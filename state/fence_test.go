@@ -34,8 +34,24 @@ var (
 
 func openFenceStore(t *testing.T, fs vfs.FS, dwell time.Duration) *Store {
 	t.Helper()
-	s := openDomains(t, Options{Dir: "db", FS: fs, Fences: FenceConfig{MinDwell: dwell, AlertTopic: alertTopic, MaxPerTenant: 3,
-		Readers: map[string]geo.LatLng{"YARD-R1": {Lat: 29.926, Lng: 121.856}, "FAR-R1": {Lat: 29.95, Lng: 121.80}}}})
+	return openFenceStoreKeys(t, fs, dwell, nil)
+}
+
+// openFenceStoreKeys is openFenceStore with the tenants' keys: with keys set
+// it opens on BuiltinStages (portstate wires the real tenants' keys).
+func openFenceStoreKeys(t *testing.T, fs vfs.FS, dwell time.Duration, keys Keys) *Store {
+	t.Helper()
+	opts := Options{Dir: "db", FS: fs, Keys: keys, Fences: FenceConfig{MinDwell: dwell, AlertTopic: alertTopic, MaxPerTenant: 3,
+		Readers: map[string]geo.LatLng{"YARD-R1": {Lat: 29.926, Lng: 121.856}, "FAR-R1": {Lat: 29.95, Lng: 121.80}}}}
+	var s *Store
+	if keys == nil {
+		s = openDomains(t, opts)
+	} else {
+		var err error
+		if s, err = Open(opts); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }

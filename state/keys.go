@@ -49,18 +49,18 @@ const (
 	PrefixCustomsList byte = 0x59 // 'h' | container (held), 'r' | container (released)
 
 	// tenant
-	prefixAPIKey byte = 0x60
+	PrefixAPIKey byte = 0x60
 	prefixLink   byte = 0x61
 
 	// dcsa
-	prefixDCSALog   byte = 0x64
-	prefixDCSAID    byte = 0x65
-	prefixSub       byte = 0x66
-	prefixSubState  byte = 0x67
-	prefixSubDead   byte = 0x68
-	prefixSubLog    byte = 0x69
-	prefixSubReplay byte = 0x6A
-	prefixDCSABox   byte = 0x6B // equipment index: container | seq
+	PrefixDCSALog   byte = 0x64
+	PrefixDCSAID    byte = 0x65
+	PrefixSub       byte = 0x66
+	PrefixSubState  byte = 0x67
+	PrefixSubDead   byte = 0x68
+	PrefixSubLog    byte = 0x69
+	PrefixSubReplay byte = 0x6A
+	PrefixDCSABox   byte = 0x6B // equipment index: container | seq
 
 	// fence
 	prefixUserFence     byte = 0x70
@@ -137,16 +137,16 @@ var families = [...]keyFamily{
 	{PrefixDeadline, "order-deadline", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
 	{PrefixBoxCustoms, "box-customs", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
 	{PrefixCustomsList, "customs-list", domainCustoms, false, "Customs and cross-border e-commerce (0x50–0x5F)"},
-	{prefixAPIKey, "api-key", domainTenant, true, "Tenancy"},
+	{PrefixAPIKey, "api-key", domainTenant, true, "Tenancy"},
 	{prefixLink, "link", domainTenant, false, "Tenancy"},
-	{prefixDCSALog, "dcsa-log", domainDCSA, false, "DCSA event log"},
-	{prefixDCSAID, "dcsa-id", domainDCSA, false, "DCSA event log"},
-	{prefixSub, "subscription", domainDCSA, true, "Subscriptions"},
-	{prefixSubState, "sub-state", domainDCSA, true, "Subscriptions"},
-	{prefixSubDead, "sub-dead", domainDCSA, true, "Subscriptions"},
-	{prefixSubLog, "sub-log", domainDCSA, true, "Subscriptions"},
-	{prefixSubReplay, "sub-replay", domainDCSA, true, "Subscriptions"},
-	{prefixDCSABox, "dcsa-box", domainDCSA, false, "DCSA event log"},
+	{PrefixDCSALog, "dcsa-log", domainDCSA, false, "DCSA event log"},
+	{PrefixDCSAID, "dcsa-id", domainDCSA, false, "DCSA event log"},
+	{PrefixSub, "subscription", domainDCSA, true, "Subscriptions"},
+	{PrefixSubState, "sub-state", domainDCSA, true, "Subscriptions"},
+	{PrefixSubDead, "sub-dead", domainDCSA, true, "Subscriptions"},
+	{PrefixSubLog, "sub-log", domainDCSA, true, "Subscriptions"},
+	{PrefixSubReplay, "sub-replay", domainDCSA, true, "Subscriptions"},
+	{PrefixDCSABox, "dcsa-box", domainDCSA, false, "DCSA event log"},
 	{prefixUserFence, "user-fence", domainFence, true, "Geofences"},
 	{prefixFenceMember, "fence-member", domainFence, false, "Geofences"},
 	{prefixContainerFObs, "container-observed", domainFence, false, "Geofences"},

@@ -100,7 +100,7 @@ func checkPrefixDecls(t *testing.T, byPrefix map[byte]string) {
 
 // isPrefixName reports whether a declared name is a key prefix: prefix or
 // Prefix (exported for a domain package) followed by an upper-case letter
-// (prefixVersion, PrefixTruck, PrefixOrder; not prefixes).
+// (prefixVersion, PrefixTruck, PrefixOrder, PrefixAPIKey; not prefixes).
 func isPrefixName(s string) bool {
 	r, ok := strings.CutPrefix(s, "prefix")
 	if !ok {

@@ -74,13 +74,25 @@ type Options struct {
 	// trucks (a Store without the trucks stage).
 	Trucks TruckDomain
 	// MaxSubscriptions bounds the DCSA event subscriptions of one tenant;
-	// 0 means DefaultMaxSubscriptions.
+	// 0 means dcsa.DefaultMaxSubscriptions (read by state/dcsa).
 	MaxSubscriptions int
+	// Keys reads the tenants' API keys (state/tenant, set by portstate);
+	// nil means none.
+	Keys Keys
+	// DCSA is the DCSA event log (state/dcsa, set by portstate); nil: the
+	// events go to the outbox and are not logged.
+	DCSA DCSALog
 }
 
 func (o Options) withDefaults() Options {
 	if o.FS == nil {
 		o.FS = vfs.Default
+	}
+	if o.Keys == nil {
+		o.Keys = noKeys{}
+	}
+	if o.DCSA == nil {
+		o.DCSA = &unloggedDCSA{}
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = 64 << 20
@@ -142,7 +154,6 @@ type Store struct {
 		// guardClock is the connection guard's clock: the newest record time
 		// applied (plan_store.go).
 		guardClock int64
-		dcsa       dcsaLog
 		scratch    applyScratch
 	}
 
@@ -150,7 +161,6 @@ type Store struct {
 	m      storeMetrics
 	// stages are Apply's stages in their order (Options.Stages).
 	stages []Stage
-	subs   subLock // subscription records and delivery state
 	// outboxFloor is a sequence below which no outbox message is left
 	// (DeleteOutbox moves it); ScanOutbox starts there.
 	outboxFloor atomic.Uint64

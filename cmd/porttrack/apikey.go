@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 const apikeyUsage = `Usage:
@@ -67,10 +68,10 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fs := flag.NewFlagSet("apikey "+sub, flag.ContinueOnError)
 	dataDir := fs.String("data-dir", getenv("PORTTRACK_DATA_DIR"), "data directory of the node (env PORTTRACK_DATA_DIR)")
-	var tenant, role string
+	var tenantName, role string
 	var bookings, docs, parties listFlag
 	if sub == "create" {
-		fs.StringVar(&tenant, "tenant", "", "tenant the key acts for")
+		fs.StringVar(&tenantName, "tenant", "", "tenant the key acts for")
 		fs.StringVar(&role, "role", "", "port, customs or logistics")
 		fs.Var(&bookings, "booking", "carrier booking reference a logistics tenant sees (repeatable)")
 		fs.Var(&docs, "transport-document", "transport document reference (B/L) a logistics tenant sees (repeatable)")
@@ -96,7 +97,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if sub == "create" {
 		switch {
-		case tenant == "":
+		case tenantName == "":
 			return usageError("invalid setting tenant (flag --tenant): required")
 		case role != state.RolePort && role != state.RoleCustoms && role != state.RoleLogistics:
 			return usageError("invalid setting role (flag --role): %q is not port, customs or logistics", role)
@@ -116,9 +117,9 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 		secret := "pt_" + base64.RawURLEncoding.EncodeToString(raw[:])
-		k, err := store.CreateAPIKey(secret, state.APIKey{Tenant: tenant, Role: role,
+		k, err := store.Tenants.CreateAPIKey(secret, tenant.APIKey{Tenant: tenantName, Role: role,
 			Scope: state.Scope{Bookings: bookings, TransportDocs: docs, Parties: parties}})
-		if errors.Is(err, state.ErrTenantRole) || errors.Is(err, state.ErrReservedTenant) {
+		if errors.Is(err, tenant.ErrTenantRole) || errors.Is(err, tenant.ErrReservedTenant) {
 			// A tenant has one role; the admin key's tenant is its own.
 			return usageError("invalid setting tenant (flag --tenant): %s", strings.TrimPrefix(err.Error(), "state: "))
 		}
@@ -130,7 +131,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	case "list":
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tTENANT\tROLE\tBOOKINGS\tTRANSPORT DOCUMENTS\tPARTIES\tCREATED")
-		err := store.APIKeys(func(k *state.APIKey) error {
+		err := store.Tenants.APIKeys(func(k *tenant.APIKey) error {
 			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Tenant, k.Role,
 				strings.Join(k.Scope.Bookings, ","), strings.Join(k.Scope.TransportDocs, ","), strings.Join(k.Scope.Parties, ","),
 				time.Unix(0, k.Created).UTC().Format(time.RFC3339))
@@ -141,7 +142,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return tw.Flush()
 	case "revoke":
-		if err := store.RevokeAPIKey(fs.Arg(0)); errors.Is(err, state.ErrNotFound) {
+		if err := store.Tenants.RevokeAPIKey(fs.Arg(0)); errors.Is(err, state.ErrNotFound) {
 			return &exitError{code: 1, err: fmt.Errorf("apikey revoke: no key with id %q", fs.Arg(0))}
 		} else if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // TestAPIKeyCommand creates, lists and revokes keys on a data dir; the
@@ -30,9 +31,9 @@ func TestAPIKeyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := s.LookupAPIKey(key)
+	k, err := s.Tenants.LookupAPIKey(key)
 	var raw bytes.Buffer
-	s.APIKeys(func(k *state.APIKey) error { raw.WriteString(k.Tenant + k.Role); return nil })
+	s.Tenants.APIKeys(func(k *tenant.APIKey) error { raw.WriteString(k.Tenant + k.Role); return nil })
 	s.Close()
 	if err != nil || k.Tenant != "acme" || k.Role != "logistics" || len(k.Scope.Bookings) != 2 || k.Scope.Parties[0] != "ACME" {
 		t.Fatalf("stored key %+v, %v", k, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/porttrack/porttrack/ingest/rfid"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 )
 
 // Config is the node configuration: from a YAML file (--config), then
@@ -118,7 +119,7 @@ type Webhooks struct {
 	MaxBatch    int           `yaml:"max_batch"`
 	BackoffMax  time.Duration `yaml:"backoff_max"`
 	// Callbacks may not reach loopback, private, link-local and other
-	// non-public ranges (state.DefaultCallbackDeny) unless Allow lists
+	// non-public ranges (dcsa.DefaultCallbackDeny) unless Allow lists
 	// them, nor the ranges in Deny (which wins over Allow). Both are lists
 	// of CIDR ranges or addresses.
 	Deny  []string `yaml:"deny"`
@@ -229,7 +230,7 @@ func defaultConfig() Config {
 		// A dispatcher UI refreshing a dozen panels a second stays far below.
 		RateLimit:        100,
 		RateBurst:        200,
-		MaxSubscriptions: state.DefaultMaxSubscriptions,
+		MaxSubscriptions: dcsa.DefaultMaxSubscriptions,
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -194,9 +194,9 @@ func TestWebhookRangeSettings(t *testing.T) {
 	}
 	allow, _ := cfg.Webhooks.allowPrefixes()
 	deny, _ := cfg.Webhooks.denyPrefixes()
-	list := state.CallbackDenyList(deny, allow)
+	list := dcsa.CallbackDenyList(deny, allow)
 	for a, want := range map[string]bool{"127.0.0.1": false, "::1": false, "203.0.113.5": true, "::ffff:203.0.113.5": true, "10.0.0.1": true} {
-		if got := state.DeniedAddr(netip.MustParseAddr(a), list); got != want {
+		if got := dcsa.DeniedAddr(netip.MustParseAddr(a), list); got != want {
 			t.Errorf("%s denied %v, want %v", a, got, want)
 		}
 	}

@@ -22,7 +22,9 @@ import (
 	"github.com/porttrack/porttrack/ingest/deliver"
 	"github.com/porttrack/porttrack/query"
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // node is one running engine: state, ingest and the HTTP API.
@@ -60,14 +62,14 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	// The admin key is the one key of tenant admin: a new admin_key
 	// replaces the old one, and none is left without the setting.
-	removed, err := store.SetAdminKey(cfg.AdminKey)
+	removed, err := store.Tenants.SetAdminKey(cfg.AdminKey)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("admin_key: %w", err)
 	}
 	if len(removed) > 0 {
 		paused := 0
-		store.Subscriptions("", func(sub *state.Subscription) bool {
+		store.DCSA.Subscriptions("", func(sub *dcsa.Subscription) bool {
 			if slices.Contains(removed, sub.KeyID) {
 				paused++
 			}
@@ -99,7 +101,7 @@ func newNode(cfg *Config, log *slog.Logger) (*node, error) {
 	}
 	deny, _ := cfg.Webhooks.denyPrefixes() // checked by validate
 	allow, _ := cfg.Webhooks.allowPrefixes()
-	hooks, err := deliver.New(deliver.Config{Store: store, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
+	hooks, err := deliver.New(deliver.Config{Log: store.DCSA, Links: store.Tenants, Timeout: cfg.Webhooks.Timeout, MaxFailures: cfg.Webhooks.MaxFailures,
 		MaxBatch: cfg.Webhooks.MaxBatch, BackoffMax: cfg.Webhooks.BackoffMax, Deny: deny, Allow: allow, Logger: log, Open: cfg.openAPI})
 	if err != nil {
 		store.Close()
@@ -202,7 +204,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // its geofences between the roles (subscriptions are kept apart by role).
 func warnMixedRoles(store *portstate.State, log *slog.Logger) {
 	roles := map[string]map[string]bool{}
-	err := store.APIKeys(func(k *state.APIKey) error {
+	err := store.Tenants.APIKeys(func(k *tenant.APIKey) error {
 		if roles[k.Tenant] == nil {
 			roles[k.Tenant] = map[string]bool{}
 		}

@@ -83,7 +83,7 @@ func TestAdminKeyReplaced(t *testing.T) {
 	}
 	works := func(s *portstate.State, key string) bool {
 		t.Helper()
-		_, err := s.LookupAPIKey(key)
+		_, err := s.Tenants.LookupAPIKey(key)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			t.Fatal(err)
 		}

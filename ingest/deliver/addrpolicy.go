@@ -11,13 +11,13 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 )
 
 // Where callbacks may connect, and what a tenant is told when they fail.
 //
-// The ranges are state.CallbackDenyList(Config.Deny, Config.Allow): every
-// non-public range unless allowed (state/callback_addr.go). They are
+// The ranges are dcsa.CallbackDenyList(Config.Deny, Config.Allow): every
+// non-public range unless allowed (state/dcsa/callback_addr.go). They are
 // checked in the dialer's Control hook, on the address of each connection
 // after resolution, so a name that resolves (or is re-pointed, DNS
 // rebinding) to a denied address is refused as a literal one is, whatever
@@ -44,7 +44,7 @@ func dialControl(deny []netip.Prefix) func(network, address string, c syscall.Ra
 		if err != nil {
 			return err
 		}
-		if state.DeniedAddr(ap.Addr(), deny) {
+		if dcsa.DeniedAddr(ap.Addr(), deny) {
 			return &deniedError{addr: ap.Addr()}
 		}
 		return nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
 )
 
@@ -51,11 +52,12 @@ func TestZonedCallbackDenied(t *testing.T) {
 	var hits atomic.Int32
 	srv := ipv6Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	d, err := New(Config{Store: openStore(t), Deny: []netip.Prefix{netip.MustParsePrefix("::1/128")}})
+	st := openStore(t)
+	d, err := New(Config{Log: st.DCSA, Links: st.Tenants, Deny: []netip.Prefix{netip.MustParsePrefix("::1/128")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), CallbackURL: "http://[::1%25lo]:" + port + "/hook", Secret: make([]byte, 32)}
+	sub := &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), CallbackURL: "http://[::1%25lo]:" + port + "/hook", Secret: make([]byte, 32)}
 	if _, _, err := d.post(context.Background(), sub, []byte("[]")); err == nil || hits.Load() != 0 {
 		t.Fatalf("post to %s: err %v, reached the receiver %d times", sub.CallbackURL, err, hits.Load())
 	}
@@ -79,12 +81,13 @@ func TestCallbackDefaultDenyAndAllow(t *testing.T) {
 	}
 	post := func(cfg Config, u string) (int, error) {
 		t.Helper()
-		cfg.Store = openStore(t)
+		st := openStore(t)
+		cfg.Log, cfg.Links = st.DCSA, st.Tenants
 		d, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		status, _, err := d.post(context.Background(), &state.Subscription{ID: state.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
+		status, _, err := d.post(context.Background(), &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
 		return status, err
 	}
 	for _, u := range urls {
@@ -130,7 +133,7 @@ func TestDeliveryReasons(t *testing.T) {
 	refusedURL := "http://" + closed.Addr().String() + "/"
 	closed.Close()
 
-	d, err := New(Config{Store: s, Allow: loopback, Timeout: 3 * time.Second}) // a TLS handshake under -race on a loaded machine can take longer than a short timeout
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Allow: loopback, Timeout: 3 * time.Second}) // a TLS handshake under -race on a loaded machine can take longer than a short timeout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +145,7 @@ func TestDeliveryReasons(t *testing.T) {
 		"http://10.0.0.1:9/":           "denied",
 		"http://no-such-host.invalid/": "dns",
 	} {
-		status, _, err := d.post(context.Background(), &state.Subscription{ID: state.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
+		status, _, err := d.post(context.Background(), &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), CallbackURL: u, Secret: make([]byte, 32)}, []byte("[]"))
 		if got := Reason(status, err); got != want {
 			t.Errorf("%s: reason %q, want %q (status %d, err %v)", u, got, want, status, err)
 		}
@@ -150,7 +153,7 @@ func TestDeliveryReasons(t *testing.T) {
 
 	// Through the deliverer: the log and the dead letter carry the reason.
 	var logBuf strings.Builder
-	d, err = New(Config{Store: s, Allow: loopback, MaxFailures: 2, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond,
+	d, err = New(Config{Log: s.DCSA, Links: s.Tenants, Allow: loopback, MaxFailures: 2, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond,
 		Poll: 5 * time.Millisecond, Logger: newTextLogger(&logBuf)})
 	if err != nil {
 		t.Fatal(err)
@@ -166,10 +169,10 @@ func TestDeliveryReasons(t *testing.T) {
 		}
 	}()
 	applyEvents(t, s, 0, 3)
-	var dead []state.DeadLetter
+	var dead []dcsa.DeadLetter
 	waitFor(t, 10*time.Second, "a dead letter", func() bool {
 		dead = dead[:0]
-		s.DeadLetters(sub.ID, func(dl *state.DeadLetter) bool { dead = append(dead, *dl); return true })
+		s.DCSA.DeadLetters(sub.ID, func(dl *dcsa.DeadLetter) bool { dead = append(dead, *dl); return true })
 		return len(dead) > 0
 	})
 	stop()
@@ -177,7 +180,7 @@ func TestDeliveryReasons(t *testing.T) {
 		t.Errorf("dead letter's last error %q, want refused", dead[0].LastError)
 	}
 	n := 0
-	s.DeliveryLog(sub.ID, func(r *state.DeliveryRecord) bool {
+	s.DCSA.DeliveryLog(sub.ID, func(r *dcsa.DeliveryRecord) bool {
 		n++
 		if r.Error != "refused" {
 			t.Errorf("delivery log error %q, want refused", r.Error)

@@ -21,12 +21,35 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
-	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/dcsa"
 )
+
+// Log is what the deliverer reads and writes of the DCSA event log and its
+// subscriptions (state/dcsa's DCSA).
+type Log interface {
+	LastSeq() (uint64, error)
+	Scan(from uint64, desc bool, fn func(*state.DCSAEvent) bool) error
+	SubscriptionsVersion() uint64
+	Subscriptions(after string, fn func(*dcsa.Subscription) bool) error
+	Subscription(id string) (dcsa.Subscription, error)
+	SubscriptionOwnerLive(sub *dcsa.Subscription, open bool) (bool, error)
+	DeliveryStateOf(id string) (dcsa.DeliveryState, error)
+	TakeRedelivery(id string, st *dcsa.DeliveryState) (bool, error)
+	RecordDelivery(id string, st *dcsa.DeliveryState, rec *dcsa.DeliveryRecord, dead *dcsa.DeadLetter) error
+}
+
+// Links are the containers' links, which decide what a logistics
+// subscriber sees (state/tenant's Tenants).
+type Links interface {
+	Links(container string, fn func(state.Ref) bool) error
+}
 
 // Config configures the deliverer.
 type Config struct {
-	Store *portstate.State
+	// Log is the DCSA event log and its subscriptions; Links the
+	// containers' links.
+	Log   Log
+	Links Links
 	// Timeout bounds one POST, connection to last byte (default 10 s).
 	Timeout time.Duration
 	// MaxBatch is the most events per POST (default 100); MaxBodyBytes the
@@ -45,9 +68,9 @@ type Config struct {
 	// for it to wake them.
 	Poll time.Duration
 	// Open is whether the API is open (the demo): subscriptions made there
-	// without a key deliver only while it is (state.SubscriptionOwnerLive).
+	// without a key deliver only while it is (dcsa.DCSA.SubscriptionOwnerLive).
 	Open bool
-	// Callbacks may not connect to state.DefaultCallbackDeny (loopback,
+	// Callbacks may not connect to dcsa.DefaultCallbackDeny (loopback,
 	// private, link-local, ...) unless Allow re-opens a range, nor to Deny
 	// (which wins over Allow); checked on the resolved address of every
 	// connection (addrpolicy.go).
@@ -86,8 +109,8 @@ func (c Config) withDefaults() Config {
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	switch {
-	case c.Store == nil:
-		return errors.New("deliver: Store is nil")
+	case c.Log == nil || c.Links == nil:
+		return errors.New("deliver: Log or Links is nil")
 	case c.Timeout < 0 || c.MaxBatch < 0 || c.MaxBodyBytes < 0 || c.MaxFailures < 0 || c.BackoffMin < 0 || c.BackoffMax < 0 || c.Poll < 0:
 		return errors.New("deliver: negative setting")
 	case c.BackoffMax != 0 && c.BackoffMin > c.BackoffMax:
@@ -160,7 +183,7 @@ func New(cfg Config) (*Deliverer, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: dialControl(state.CallbackDenyList(cfg.Deny, cfg.Allow))}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: dialControl(dcsa.CallbackDenyList(cfg.Deny, cfg.Allow))}
 	tr := &http.Transport{
 		DialContext:            dialer.DialContext,
 		MaxIdleConnsPerHost:    4,
@@ -214,8 +237,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	first := true
 	for {
 		d.m.rounds.Add(1)
-		version := d.cfg.Store.SubscriptionsVersion()
-		seq, err := d.cfg.Store.LastDCSASeq()
+		version := d.cfg.Log.SubscriptionsVersion()
+		seq, err := d.cfg.Log.LastSeq()
 		if err != nil && !errors.Is(err, state.ErrClosed) {
 			d.log.Error("reading the event log failed", "err", err)
 		}
@@ -224,7 +247,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		relist := d.m.rounds.Load()%relistRounds == 0
 		if first || version != lastVersion || relist {
 			var ids []string
-			err := d.cfg.Store.Subscriptions("", func(sub *state.Subscription) bool {
+			err := d.cfg.Log.Subscriptions("", func(sub *dcsa.Subscription) bool {
 				ids = append(ids, sub.ID)
 				return true
 			})
@@ -283,7 +306,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			return l, nil
 		}
 		var l []state.Ref
-		err := d.cfg.Store.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
+		err := d.cfg.Links.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
 		if len(links) > 10000 {
 			clear(links)
 		}
@@ -315,7 +338,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 	}()
 	for ctx.Err() == nil {
 		wake, owners := d.wake.wait(), d.owners.wait() // before looking, so no change is missed
-		sub, err := d.cfg.Store.Subscription(id)
+		sub, err := d.cfg.Log.Subscription(id)
 		if errors.Is(err, state.ErrNotFound) || errors.Is(err, state.ErrClosed) {
 			return
 		}
@@ -326,7 +349,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			}
 			continue
 		}
-		st, err := d.cfg.Store.DeliveryStateOf(id)
+		st, err := d.cfg.Log.DeliveryStateOf(id)
 		if err != nil {
 			if errors.Is(err, state.ErrNotFound) {
 				return
@@ -337,14 +360,14 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 			}
 			continue
 		}
-		if _, err := d.cfg.Store.TakeRedelivery(id, &st); err != nil {
+		if _, err := d.cfg.Log.TakeRedelivery(id, &st); err != nil {
 			d.log.Error("redelivery request failed", "subscription", id, "err", err)
 		}
 		// Deliver only while the owner's key exists: a revoked key's
 		// subscription pauses (it keeps its position) until a key of its
 		// tenant updates it. Checked before the log is read, so a paused
 		// subscription costs no read however many events arrive.
-		live, err := d.cfg.Store.SubscriptionOwnerLive(&sub, d.cfg.Open)
+		live, err := d.cfg.Log.SubscriptionOwnerLive(&sub, d.cfg.Open)
 		if err != nil {
 			d.log.Error("reading the subscription's owner failed", "subscription", id, "err", err)
 			if !wait(nil, d.cfg.Poll) {
@@ -390,7 +413,7 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 		}
 		if n == 0 { // only events this subscription does not want
 			st.Next = to + 1
-			if err := d.cfg.Store.RecordDelivery(id, &st, nil, nil); err != nil {
+			if err := d.cfg.Log.RecordDelivery(id, &st, nil, nil); err != nil {
 				return
 			}
 			continue
@@ -402,9 +425,9 @@ func (d *Deliverer) work(ctx context.Context, id string) {
 // batch reads the log from seq next and renders the JSON array of the
 // events the subscription matches: at most MaxBatch events and MaxBodyBytes
 // bytes. to is the last sequence number read (< next when none).
-func (d *Deliverer) batch(sub *state.Subscription, next uint64, links func(string) ([]state.Ref, error)) (body []byte, from, to uint64, n int, err error) {
+func (d *Deliverer) batch(sub *dcsa.Subscription, next uint64, links func(string) ([]state.Ref, error)) (body []byte, from, to uint64, n int, err error) {
 	q, _ := url.ParseQuery(sub.Filter)
-	f, err := state.ParseDCSAFilter(q, 1, false)
+	f, err := dcsa.ParseFilter(q, 1, false)
 	if err != nil {
 		return nil, 0, 0, 0, fmt.Errorf("subscription %s filter: %w", sub.ID, err)
 	}
@@ -413,10 +436,10 @@ func (d *Deliverer) batch(sub *state.Subscription, next uint64, links func(strin
 	body = append(body, '[')
 	scanned := 0
 	var ferr error
-	err = d.cfg.Store.ScanDCSA(next, false, func(e *state.DCSAEvent) bool {
+	err = d.cfg.Log.Scan(next, false, func(e *state.DCSAEvent) bool {
 		ok, err := f.Match(e, links)
 		if err == nil && ok {
-			ok, err = state.SubscriptionVisible(sub, e, links)
+			ok, err = dcsa.SubscriptionVisible(sub, e, links)
 		}
 		if err != nil {
 			ferr = err
@@ -449,15 +472,15 @@ func Sign(secret, body []byte) string {
 }
 
 // attempt posts one batch and records the outcome.
-func (d *Deliverer) attempt(ctx context.Context, sub *state.Subscription, st *state.DeliveryState, body []byte, from, to uint64, n int) {
+func (d *Deliverer) attempt(ctx context.Context, sub *dcsa.Subscription, st *dcsa.DeliveryState, body []byte, from, to uint64, n int) {
 	start := time.Now()
 	status, retryAfter, perr := d.post(ctx, sub, body)
 	if ctx.Err() != nil && perr != nil {
 		return // shutting down: the batch is sent again after the restart
 	}
 	st.Attempts++
-	rec := state.DeliveryRecord{Attempt: st.Attempts, At: start.UnixNano(), From: from, To: to, Events: n, Status: status, Nanos: int64(time.Since(start))}
-	var dead *state.DeadLetter
+	rec := dcsa.DeliveryRecord{Attempt: st.Attempts, At: start.UnixNano(), From: from, To: to, Events: n, Status: status, Nanos: int64(time.Since(start))}
+	var dead *dcsa.DeadLetter
 	if perr == nil {
 		d.m.delivered.Add(1)
 		d.m.events.Add(uint64(n))
@@ -470,7 +493,7 @@ func (d *Deliverer) attempt(ctx context.Context, sub *state.Subscription, st *st
 		if st.Failures >= d.cfg.MaxFailures {
 			d.m.deadBatches.Add(1)
 			rec.Dead = true
-			dead = &state.DeadLetter{From: from, To: to, Events: n, Attempts: st.Failures, LastError: rec.Error, At: rec.At}
+			dead = &dcsa.DeadLetter{From: from, To: to, Events: n, Attempts: st.Failures, LastError: rec.Error, At: rec.At}
 			st.Next, st.Failures, st.RetryAt = to+1, 0, 0
 		} else {
 			wait := d.backoff(st.Failures)
@@ -480,7 +503,7 @@ func (d *Deliverer) attempt(ctx context.Context, sub *state.Subscription, st *st
 			st.RetryAt = time.Now().Add(wait).UnixNano()
 		}
 	}
-	if err := d.cfg.Store.RecordDelivery(sub.ID, st, &rec, dead); err != nil && !errors.Is(err, state.ErrNotFound) {
+	if err := d.cfg.Log.RecordDelivery(sub.ID, st, &rec, dead); err != nil && !errors.Is(err, state.ErrNotFound) {
 		d.log.Error("recording a delivery failed", "subscription", sub.ID, "err", err)
 	}
 }
@@ -496,7 +519,7 @@ func (d *Deliverer) backoff(failures int) time.Duration {
 
 // post sends the body; it returns the status, the Retry-After wait (0 if
 // none) and an error for anything but a 2xx answer.
-func (d *Deliverer) post(ctx context.Context, sub *state.Subscription, body []byte) (int, time.Duration, error) {
+func (d *Deliverer) post(ctx context.Context, sub *dcsa.Subscription, body []byte) (int, time.Duration, error) {
 	d.m.posts.Add(1)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
 	if err != nil {

@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // The receiver runs in a child process: this test binary started again
@@ -231,7 +233,7 @@ func startNode(t *testing.T, dir string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{Store: s, Timeout: 200 * time.Millisecond, MaxBatch: 7, MaxFailures: 1000,
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Timeout: 200 * time.Millisecond, MaxBatch: 7, MaxFailures: 1000,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Poll: 10 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
@@ -302,22 +304,22 @@ func TestDeliveryNeverLosesEvents(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "received.txt")
 
 	n := startNode(t, dir)
-	subs := []*state.Subscription{
-		{ID: state.NewSubscriptionID(), Tenant: "port", Role: state.RolePort},
-		{ID: state.NewSubscriptionID(), Tenant: "a", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-A"}}},
-		{ID: state.NewSubscriptionID(), Tenant: "b", Role: state.RoleLogistics, Scope: state.Scope{Parties: []string{"PARTY-B"}}, Filter: "eventType=EQUIPMENT"},
+	subs := []*dcsa.Subscription{
+		{ID: dcsa.NewSubscriptionID(), Tenant: "port", Role: state.RolePort},
+		{ID: dcsa.NewSubscriptionID(), Tenant: "a", Role: state.RoleLogistics, Scope: state.Scope{Bookings: []string{"BKG-A"}}},
+		{ID: dcsa.NewSubscriptionID(), Tenant: "b", Role: state.RoleLogistics, Scope: state.Scope{Parties: []string{"PARTY-B"}}, Filter: "eventType=EQUIPMENT"},
 	}
 	secrets := map[string][]byte{}
 	for i, sub := range subs {
 		sub.CallbackURL = "http://" + addr + "/hook"
 		sub.Secret = []byte(strings.Repeat(string(rune('k'+i)), 32+i))
 		secrets[sub.ID] = sub.Secret
-		k, err := n.store.CreateAPIKey("key-of-"+sub.Tenant+"-0123456789", state.APIKey{Tenant: sub.Tenant, Role: sub.Role, Scope: sub.Scope})
+		k, err := n.store.Tenants.CreateAPIKey("key-of-"+sub.Tenant+"-0123456789", tenant.APIKey{Tenant: sub.Tenant, Role: sub.Role, Scope: sub.Scope})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sub.KeyID = k.ID
-		if err := n.store.PutSubscription(sub, true, nil); err != nil {
+		if err := n.store.DCSA.PutSubscription(sub, true, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -333,7 +335,7 @@ func TestDeliveryNeverLosesEvents(t *testing.T) {
 	applyEvents(t, n.store, 120, 60)
 	waitFor(t, 10*time.Second, "failed attempts while the receiver is down", func() bool {
 		failed := false
-		n.store.DeliveryLog(subs[0].ID, func(r *state.DeliveryRecord) bool {
+		n.store.DCSA.DeliveryLog(subs[0].ID, func(r *dcsa.DeliveryRecord) bool {
 			failed = r.Status == 0 && r.Error != ""
 			return false
 		})
@@ -353,15 +355,15 @@ func TestDeliveryNeverLosesEvents(t *testing.T) {
 	want := map[string][]string{}
 	links := func(c string) ([]state.Ref, error) {
 		var l []state.Ref
-		err := n.store.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
+		err := n.store.Tenants.Links(c, func(r state.Ref) bool { l = append(l, r); return true })
 		return l, err
 	}
-	err := n.store.ScanDCSA(0, false, func(e *state.DCSAEvent) bool {
+	err := n.store.DCSA.Scan(0, false, func(e *state.DCSAEvent) bool {
 		for _, sub := range subs {
 			if sub.Filter != "" && e.Type != state.DCSAEquipment {
 				continue
 			}
-			if ok, _ := state.SubscriptionVisible(sub, e, links); ok {
+			if ok, _ := dcsa.SubscriptionVisible(sub, e, links); ok {
 				want[sub.ID] = append(want[sub.ID], e.ID)
 			}
 		}
@@ -427,7 +429,7 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 	}
 	defer s.Close()
 	sub := ownedSubscription(t, s, "port", srv.URL)
-	d, err := New(Config{Store: s, MaxFailures: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Poll: 5 * time.Millisecond, MaxBatch: 100, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, MaxFailures: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Poll: 5 * time.Millisecond, MaxBatch: 100, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,23 +438,23 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	applyEvents(t, s, 0, 10)
-	var dead []state.DeadLetter
+	var dead []dcsa.DeadLetter
 	waitFor(t, 10*time.Second, "a dead letter", func() bool {
 		dead = dead[:0]
-		s.DeadLetters(sub.ID, func(dl *state.DeadLetter) bool { dead = append(dead, *dl); return true })
+		s.DCSA.DeadLetters(sub.ID, func(dl *dcsa.DeadLetter) bool { dead = append(dead, *dl); return true })
 		return len(dead) > 0
 	})
 	if dead[0].From != 1 || dead[0].To != 10 || dead[0].Events != 10 || dead[0].Attempts != 3 {
 		t.Errorf("dead letter %+v", dead[0])
 	}
-	st, _ := s.DeliveryStateOf(sub.ID)
+	st, _ := s.DCSA.DeliveryStateOf(sub.ID)
 	if st.Next != 11 {
 		t.Errorf("delivery state after the dead letter: %+v", st)
 	}
 	mu.Lock()
 	fail = false
 	mu.Unlock()
-	if _, err := s.RequestRedelivery(sub.ID, 0); err != nil {
+	if _, err := s.DCSA.RequestRedelivery(sub.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "redelivery", func() bool {
@@ -462,10 +464,10 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 	})
 	// The receiver has the events before the deliverer has its answer and
 	// logs the attempt: wait for the redelivery's record.
-	var log []state.DeliveryRecord
+	var log []dcsa.DeliveryRecord
 	waitFor(t, 10*time.Second, "the redelivery in the delivery log", func() bool {
 		log = log[:0]
-		s.DeliveryLog(sub.ID, func(r *state.DeliveryRecord) bool { log = append(log, *r); return true })
+		s.DCSA.DeliveryLog(sub.ID, func(r *dcsa.DeliveryRecord) bool { log = append(log, *r); return true })
 		return len(log) >= 4
 	})
 	if len(log) != 4 || log[0].Status != 204 || log[1].Status != 503 || !log[1].Dead {
@@ -477,11 +479,11 @@ func TestDeadLettersAndRedelivery(t *testing.T) {
 // address of every connection, and to literal addresses when subscribing.
 func TestDeniedCallbackAddress(t *testing.T) {
 	deny := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	if err := state.CheckCallbackURL("http://127.0.0.1:9/x", deny); err == nil {
+	if err := dcsa.CheckCallbackURL("http://127.0.0.1:9/x", deny); err == nil {
 		t.Error("a denied literal address was accepted")
 	}
 	for _, u := range []string{"ftp://example.com/", "http://user:pw@example.com/", "http:///x", "not a url"} {
-		if err := state.CheckCallbackURL(u, nil); err == nil {
+		if err := dcsa.CheckCallbackURL(u, nil); err == nil {
 			t.Errorf("%q accepted", u)
 		}
 	}
@@ -493,12 +495,12 @@ func TestDeniedCallbackAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	d, err := New(Config{Store: s, Deny: deny})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Deny: deny})
 	if err != nil {
 		t.Fatal(err)
 	}
 	host := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) // a name, resolved at connect time
-	_, _, err = d.post(context.Background(), &state.Subscription{ID: state.NewSubscriptionID(), CallbackURL: host, Secret: make([]byte, 32)}, []byte("[]"))
+	_, _, err = d.post(context.Background(), &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), CallbackURL: host, Secret: make([]byte, 32)}, []byte("[]"))
 	if err == nil || hit {
 		t.Errorf("post to a denied address: err %v, reached %v", err, hit)
 	}

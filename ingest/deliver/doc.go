@@ -1,19 +1,19 @@
 // Package deliver sends DCSA Track & Trace 2.2 events to the callback URLs
 // of event subscriptions (webhooks).
 //
-// It tails the store's DCSA event log (state/dcsa.go), which Apply writes
+// It tails the store's DCSA event log (state/dcsa), which Apply writes
 // in the same batch as the state that produced each event, so nothing can
 // be derived without being offered to every subscription. Each
 // subscription has its own goroutine and its own durable delivery state
 // (the next log sequence number, failures, the retry time): a slow or dead
 // receiver delays only its own subscription, never ingest (which never
 // waits for delivery) nor other subscribers. One watcher looks at the end of
-// the log and at the subscriptions' version (state.SubscriptionsVersion)
+// the log and at the subscriptions' version (dcsa.DCSA.SubscriptionsVersion)
 // every Poll and wakes the subscriptions when either moved: an idle
 // subscription holds no timer and reads nothing.
 //
 // A subscription delivers only while the API key that owns it exists
-// (state.SubscriptionOwnerLive): once that key is revoked it is paused —
+// (dcsa.DCSA.SubscriptionOwnerLive): once that key is revoked it is paused —
 // kept, with its position, delivering nothing, counted in
 // porttrack_webhook_paused_subscriptions — until a key of its tenant
 // updates it and becomes its owner. The owner is checked before the log is
@@ -36,7 +36,7 @@
 //
 // Callback connections are checked against the denied address ranges
 // (every non-public range by default, less Config.Allow, plus Config.Deny:
-// state/callback_addr.go) on the resolved address of each connection (so a
+// state/dcsa/callback_addr.go) on the resolved address of each connection (so a
 // host name cannot route around it, nor a zoned or IPv4-mapped spelling);
 // a failed attempt is logged for the tenant as a classified reason
 // (refused, timeout, tls, dns, denied, connection, http_<code>: Reason),

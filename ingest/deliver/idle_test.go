@@ -15,20 +15,22 @@ import (
 	"time"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/dcsa"
 	"github.com/porttrack/porttrack/state/portstate"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // ownedSubscription stores a port-role subscription owned by a new key of
-// tenant.
-func ownedSubscription(tb testing.TB, s *portstate.State, tenant, callback string) *state.Subscription {
+// owner.
+func ownedSubscription(tb testing.TB, s *portstate.State, owner, callback string) *dcsa.Subscription {
 	tb.Helper()
-	k, err := s.CreateAPIKey("key-of-"+tenant+"-0123456789", state.APIKey{Tenant: tenant, Role: state.RolePort})
+	k, err := s.Tenants.CreateAPIKey("key-of-"+owner+"-0123456789", tenant.APIKey{Tenant: owner, Role: state.RolePort})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: tenant, Role: state.RolePort, KeyID: k.ID,
+	sub := &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: owner, Role: state.RolePort, KeyID: k.ID,
 		CallbackURL: callback, Secret: make([]byte, 32)}
-	if err := s.PutSubscription(sub, true, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, true, nil); err != nil {
 		tb.Fatal(err)
 	}
 	return sub
@@ -47,7 +49,7 @@ func TestIdleSubscriptionsDoNotPoll(t *testing.T) {
 	for i := range n {
 		ownedSubscription(t, s, fmt.Sprintf("t%d", i), "http://127.0.0.1:9/hook")
 	}
-	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func benchIdle(b *testing.B, n int) {
 	for i := range n {
 		ownedSubscription(b, s, fmt.Sprintf("t%d", i), "http://127.0.0.1:9/hook")
 	}
-	d, err := New(Config{Store: s})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 	}
 	defer s.Close()
 	sub := ownedSubscription(t, s, "acme", srv.URL)
-	d, err := New(Config{Store: s, Poll: 5 * time.Millisecond, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 5 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 	applyEvents(t, s, 0, 4)
 	waitFor(t, 10*time.Second, "4 events delivered", func() bool { return received() == 4 })
 
-	if err := s.RevokeAPIKey(sub.KeyID); err != nil {
+	if err := s.Tenants.RevokeAPIKey(sub.KeyID); err != nil {
 		t.Fatal(err)
 	}
 	applyEvents(t, s, 4, 6)
@@ -166,12 +168,12 @@ func TestRevokedOwnerPausesDelivery(t *testing.T) {
 		t.Errorf("metrics:\n%s", m.String())
 	}
 
-	k2, err := s.CreateAPIKey("second-key-acme-0123456789", state.APIKey{Tenant: "acme", Role: state.RolePort})
+	k2, err := s.Tenants.CreateAPIKey("second-key-acme-0123456789", tenant.APIKey{Tenant: "acme", Role: state.RolePort})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sub.KeyID = k2.ID
-	if err := s.PutSubscription(sub, false, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the rest delivered after the update", func() bool { return received() == 10 })
@@ -191,16 +193,16 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 	}
 	defer s.Close()
 	const n, events = 50, 20
-	var subs []*state.Subscription
+	var subs []*dcsa.Subscription
 	for i := range n {
 		sub := ownedSubscription(t, s, fmt.Sprintf("t%d", i), srv.URL)
-		if err := s.RevokeAPIKey(sub.KeyID); err != nil {
+		if err := s.Tenants.RevokeAPIKey(sub.KeyID); err != nil {
 			t.Fatal(err)
 		}
 		subs = append(subs, sub)
 	}
 	applyEvents(t, s, 0, 1)
-	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 2 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +228,12 @@ func TestPausedSubscriptionsDoNotReadTheLog(t *testing.T) {
 	}
 
 	sub := subs[0]
-	k2, err := s.CreateAPIKey("second-key-of-t0-0123456789", state.APIKey{Tenant: sub.Tenant, Role: state.RolePort})
+	k2, err := s.Tenants.CreateAPIKey("second-key-of-t0-0123456789", tenant.APIKey{Tenant: sub.Tenant, Role: state.RolePort})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sub.KeyID = k2.ID
-	if err := s.PutSubscription(sub, false, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the updated subscription to receive every event", func() bool { return received() == events+1 })
@@ -249,13 +251,13 @@ func TestPausedResumesOnKeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	sub := &state.Subscription{ID: state.NewSubscriptionID(), Tenant: "acme", Role: state.RolePort,
+	sub := &dcsa.Subscription{ID: dcsa.NewSubscriptionID(), Tenant: "acme", Role: state.RolePort,
 		CallbackURL: srv.URL, Secret: make([]byte, 32)}
-	if err := s.PutSubscription(sub, true, nil); err != nil {
+	if err := s.DCSA.PutSubscription(sub, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	applyEvents(t, s, 0, 3)
-	d, err := New(Config{Store: s, Poll: 2 * time.Millisecond, Allow: allowLoopback})
+	d, err := New(Config{Log: s.DCSA, Links: s.Tenants, Poll: 2 * time.Millisecond, Allow: allowLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,15 +266,15 @@ func TestPausedResumesOnKeyChange(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	waitFor(t, 10*time.Second, "the subscription to pause", func() bool { return d.m.paused.Load() == 1 })
-	version := s.SubscriptionsVersion()
-	if _, err := s.CreateAPIKey("first-key-of-acme-0123456789", state.APIKey{Tenant: "acme", Role: state.RolePort}); err != nil {
+	version := s.DCSA.SubscriptionsVersion()
+	if _, err := s.Tenants.CreateAPIKey("first-key-of-acme-0123456789", tenant.APIKey{Tenant: "acme", Role: state.RolePort}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the events delivered after the key was created", func() bool { return received() == 3 })
 	if d.m.paused.Load() != 0 {
 		t.Errorf("%d subscriptions paused, want 0", d.m.paused.Load())
 	}
-	if v := s.SubscriptionsVersion(); v != version {
+	if v := s.DCSA.SubscriptionsVersion(); v != version {
 		t.Fatalf("the subscriptions changed (version %d to %d): the test would not show the key change alone resumes", version, v)
 	}
 }

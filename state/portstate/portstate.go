@@ -11,6 +11,8 @@ import (
 
 	"github.com/porttrack/porttrack/state"
 	"github.com/porttrack/porttrack/state/customs"
+	"github.com/porttrack/porttrack/state/dcsa"
+	"github.com/porttrack/porttrack/state/tenant"
 	"github.com/porttrack/porttrack/state/truck"
 )
 
@@ -21,13 +23,20 @@ type State struct {
 	Trucks *truck.Trucks
 	// Customs is the customs and cross-border e-commerce domain.
 	Customs *customs.Customs
+	// Tenants are the API keys and the reads of container links.
+	Tenants *tenant.Tenants
+	// DCSA is the DCSA event log and its subscriptions.
+	DCSA *dcsa.DCSA
 }
 
 // domains are the domains of one State, constructed before the kernel
-// opens so that their stages can be listed.
+// opens so that their stages can be listed and the kernel given the ones
+// it calls; they get the opened store after.
 type domains struct {
 	trucks  *truck.Trucks
 	customs *customs.Customs
+	tenants *tenant.Tenants
+	dcsa    *dcsa.DCSA
 }
 
 // stages returns Apply's stages in their order: the one list of it.
@@ -48,9 +57,12 @@ func stages(d *domains) []state.Stage {
 
 // newDomains constructs each domain with what it needs of the others.
 func newDomains(opts state.Options) *domains {
+	tenants := tenant.New()
 	return &domains{
 		trucks:  truck.New(kernelFences{}, kernelBoxes{}),
 		customs: customs.New(opts.Customs, opts.Now),
+		tenants: tenants,
+		dcsa:    dcsa.New(opts.MaxSubscriptions, tenants),
 	}
 }
 
@@ -67,13 +79,18 @@ func Open(opts state.Options) (*State, error) {
 	opts.Trucks = d.trucks
 	// The connection guard asks customs what blocks a box.
 	opts.CustomsBlocks = d.customs
+	// Fences and DCSA filters ask the tenants' keys; the stages emit
+	// DCSA events into the log.
+	opts.Keys, opts.DCSA = d.tenants, d.dcsa
 	st, err := state.Open(opts)
 	if err != nil {
 		return nil, err
 	}
+	d.dcsa.Attach(st)
+	d.tenants.Attach(st, d.dcsa)
 	// Customs lists answer a logistics caller with its boxes (tenancy).
 	d.customs.UseScopes(st)
-	return &State{Store: st, Trucks: d.trucks, Customs: d.customs}, nil
+	return &State{Store: st, Trucks: d.trucks, Customs: d.customs, Tenants: d.tenants, DCSA: d.dcsa}, nil
 }
 
 // kernelFences gives the trucks domain the fence observations of the fence

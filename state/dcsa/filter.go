@@ -1,4 +1,4 @@
-package state
+package dcsa
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 // DCSA event filters: the query parameters of GET /v2/events and the
@@ -14,8 +16,8 @@ import (
 // filters AND'ed; a type-specific code filter excludes the other types, so
 // contradictory combinations match nothing.
 
-// DCSAFilter is a parsed /v2/events query (also a subscription's filter).
-type DCSAFilter struct {
+// Filter is a parsed /v2/events query (also a subscription's filter).
+type Filter struct {
 	types                                       []string // eventType; nil: all
 	shipCodes, docTypes, transCodes, equipCodes []string // nil: not filtered
 	booking, tdr, callID, imo, voyage, service  *string
@@ -35,7 +37,7 @@ type createdBound struct {
 }
 
 var (
-	eventTypes      = []string{DCSAShipment, DCSATransport, DCSAEquipment}
+	eventTypes      = []string{state.DCSAShipment, state.DCSATransport, state.DCSAEquipment}
 	shipmentCodes   = strings.Split("RECE,DRFT,PENA,PENU,REJE,APPR,ISSU,SURR,SUBM,VOID,CONF,REQS,CMPL,HOLD,RELS", ",")
 	documentTypes   = strings.Split("CBR,BKG,SHI,SRM,TRD,ARN,VGM,CAS,CUS,DGD,OOG", ",")
 	transportCodes  = []string{"ARRI", "DEPA"}
@@ -47,11 +49,11 @@ var (
 	}
 )
 
-// ParseDCSAFilter reads the filters of a /v2/events query (with paging,
+// ParseFilter reads the filters of a /v2/events query (with paging,
 // also limit and sort) or of a subscription (without); the error names
 // what is wrong. A parameter given twice counts once (its first value).
-func ParseDCSAFilter(q url.Values, maxLimit int, paging bool) (DCSAFilter, error) {
-	f := DCSAFilter{Limit: min(100, maxLimit)}
+func ParseFilter(q url.Values, maxLimit int, paging bool) (Filter, error) {
+	f := Filter{Limit: min(100, maxLimit)}
 	var err error
 	keys := make([]string, 0, len(q))
 	for k := range q {
@@ -144,7 +146,7 @@ func ParseDCSAFilter(q url.Values, maxLimit int, paging bool) (DCSAFilter, error
 				err = fmt.Errorf("%s: want an RFC 3339 date-time, got %q", key, val)
 				break
 			}
-			if e := CheckTime(t); e != nil {
+			if e := state.CheckTime(t); e != nil {
 				err = fmt.Errorf("%s: %w", key, e)
 				break
 			}
@@ -163,7 +165,7 @@ func ParseDCSAFilter(q url.Values, maxLimit int, paging bool) (DCSAFilter, error
 }
 
 // linked reports whether the event or its container carries the link.
-func linked(links func(string) ([]Ref, error), e *DCSAEvent, want Ref) (bool, error) {
+func linked(links func(string) ([]state.Ref, error), e *state.DCSAEvent, want state.Ref) (bool, error) {
 	if slices.Contains(e.Refs, want) {
 		return true, nil
 	}
@@ -175,8 +177,8 @@ func linked(links func(string) ([]Ref, error), e *DCSAEvent, want Ref) (bool, er
 }
 
 // Match applies the filter to one event; links returns a container's
-// links (Store.Links, usually cached by the caller).
-func (f *DCSAFilter) Match(e *DCSAEvent, links func(container string) ([]Ref, error)) (bool, error) {
+// links (tenant.Tenants.Links, usually cached by the caller).
+func (f *Filter) Match(e *state.DCSAEvent, links func(container string) ([]state.Ref, error)) (bool, error) {
 	if f.never {
 		return false, nil
 	}
@@ -186,10 +188,10 @@ func (f *DCSAFilter) Match(e *DCSAEvent, links func(container string) ([]Ref, er
 	codes := func(l []string, typ string) bool {
 		return l == nil || (e.Type == typ && slices.Contains(l, e.Code))
 	}
-	if !codes(f.shipCodes, DCSAShipment) || !codes(f.transCodes, DCSATransport) || !codes(f.equipCodes, DCSAEquipment) {
+	if !codes(f.shipCodes, state.DCSAShipment) || !codes(f.transCodes, state.DCSATransport) || !codes(f.equipCodes, state.DCSAEquipment) {
 		return false, nil
 	}
-	if f.docTypes != nil && (e.Type != DCSAShipment || !slices.Contains(f.docTypes, e.DocumentType)) {
+	if f.docTypes != nil && (e.Type != state.DCSAShipment || !slices.Contains(f.docTypes, e.DocumentType)) {
 		return false, nil
 	}
 	eq := func(want *string, have string) bool { return want == nil || *want == have }
@@ -216,12 +218,12 @@ func (f *DCSAFilter) Match(e *DCSAEvent, links func(container string) ([]Ref, er
 		}
 	}
 	if f.booking != nil {
-		if ok, err := linked(links, e, Ref{Kind: LinkBooking, Value: *f.booking}); !ok || err != nil {
+		if ok, err := linked(links, e, state.Ref{Kind: state.LinkBooking, Value: *f.booking}); !ok || err != nil {
 			return false, err
 		}
 	}
 	if f.tdr != nil {
-		if ok, err := linked(links, e, Ref{Kind: LinkTransport, Value: *f.tdr}); !ok || err != nil {
+		if ok, err := linked(links, e, state.Ref{Kind: state.LinkTransport, Value: *f.tdr}); !ok || err != nil {
 			return false, err
 		}
 	}
@@ -231,7 +233,7 @@ func (f *DCSAFilter) Match(e *DCSAEvent, links func(container string) ([]Ref, er
 // PastEnd reports whether, scanning in direction desc, no later event can
 // meet the created bounds (eventCreatedDateTime never decreases along the
 // log).
-func (f *DCSAFilter) PastEnd(e *DCSAEvent, desc bool) bool {
+func (f *Filter) PastEnd(e *state.DCSAEvent, desc bool) bool {
 	for _, b := range f.created {
 		switch {
 		case !desc && (b.op == "lt" && e.Created >= b.t || b.op == "lte" && e.Created > b.t || b.op == "eq" && e.Created > b.t):
@@ -243,7 +245,7 @@ func (f *DCSAFilter) PastEnd(e *DCSAEvent, desc bool) bool {
 	return false
 }
 
-func (f *DCSAFilter) parseSort(val string, err *error) {
+func (f *Filter) parseSort(val string, err *error) {
 	for i, field := range strings.Split(val, ",") {
 		name, dir, _ := strings.Cut(field, ":")
 		if name != "eventCreatedDateTime" || i > 0 {
@@ -263,7 +265,7 @@ func (f *DCSAFilter) parseSort(val string, err *error) {
 
 // Equipment returns the equipmentReference the filter requires, if any:
 // such a query reads the equipment index instead of the whole log.
-func (f *DCSAFilter) Equipment() (string, bool) {
+func (f *Filter) Equipment() (string, bool) {
 	if f.equipment == nil {
 		return "", false
 	}
@@ -272,8 +274,8 @@ func (f *DCSAFilter) Equipment() (string, bool) {
 
 // CreatedFrom returns the earliest eventCreatedDateTime (Unix ns) the
 // filter admits, if it has a lower bound (gte, gt or eq): an ascending scan
-// may start at DCSASeqAt of it.
-func (f *DCSAFilter) CreatedFrom() (int64, bool) {
+// may start at SeqAt of it.
+func (f *Filter) CreatedFrom() (int64, bool) {
 	var from int64
 	found := false
 	for _, b := range f.created {

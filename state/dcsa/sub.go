@@ -1,4 +1,4 @@
-package state
+package dcsa
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/porttrack/porttrack/state"
 )
 
 // DCSA event subscriptions (webhooks): the subscription records, written by
@@ -38,26 +40,27 @@ type subLock struct {
 	version atomic.Uint64
 }
 
-// DefaultMaxSubscriptions is the default of Options.MaxSubscriptions.
+// DefaultMaxSubscriptions is the default of the bound on one tenant's
+// subscriptions (New; state.Options.MaxSubscriptions).
 const DefaultMaxSubscriptions = 100
 
-// ErrSubscriptionLimit: the tenant already has Options.MaxSubscriptions
-// subscriptions.
+// ErrSubscriptionLimit: the tenant already has as many subscriptions as
+// New allows.
 var ErrSubscriptionLimit = errors.New("state: subscription limit reached")
 
 // SubscriptionsVersion changes whenever a subscription is created,
 // updated or deleted, or a redelivery is requested.
-func (s *Store) SubscriptionsVersion() uint64 { return s.subs.version.Load() }
+func (d *DCSA) SubscriptionsVersion() uint64 { return d.subs.version.Load() }
 
 // Subscription is a DCSA event subscription and its owner.
 type Subscription struct {
 	ID          string // UUID
 	Tenant      string
 	Role        string
-	Scope       Scope // the owner's scope (logistics) when it subscribed
+	Scope       state.Scope // the owner's scope (logistics) when it subscribed
 	CallbackURL string
 	Secret      []byte // HMAC-SHA256 key, MinSecretLen to MaxSecretLen bytes
-	Filter      string // canonical filter query (DCSAFilter.Raw)
+	Filter      string // canonical filter query (Filter.Raw)
 	Created     int64
 	Updated     int64
 	// KeyID is the ID of the API key that created or last updated it (its
@@ -109,7 +112,7 @@ func (sub *Subscription) Validate(deny []netip.Prefix) error {
 	if len(sub.Secret) < MinSecretLen || len(sub.Secret) > MaxSecretLen {
 		return fmt.Errorf("secret must decode to %d to %d bytes, got %d", MinSecretLen, MaxSecretLen, len(sub.Secret))
 	}
-	if !validRole(sub.Role) {
+	if !state.ValidRole(sub.Role) {
 		return fmt.Errorf("role %q unknown", sub.Role)
 	}
 	return CheckCallbackURL(sub.CallbackURL, deny)
@@ -118,7 +121,7 @@ func (sub *Subscription) Validate(deny []netip.Prefix) error {
 func subKey(prefix byte, id string) ([]byte, error) {
 	u, ok := parseUUID(id)
 	if !ok {
-		return nil, ErrNotFound
+		return nil, state.ErrNotFound
 	}
 	return append([]byte{prefix}, u[:]...), nil
 }
@@ -130,48 +133,48 @@ func formatUUID(u []byte) string {
 
 func decodeSub(k, v []byte, sub *Subscription) error {
 	if len(k) != 17 {
-		return errCorrupt
+		return state.ErrCorrupt
 	}
-	r := reader{b: v}
-	if r.byte() != valueV1 {
-		return errCorrupt
+	r := state.NewReader(v)
+	if r.Byte() != state.ValueV1 {
+		return state.ErrCorrupt
 	}
-	*sub = Subscription{ID: formatUUID(k[1:]), Tenant: r.str(), Role: r.str()}
-	sub.Scope.Bookings, sub.Scope.TransportDocs, sub.Scope.Parties = r.strs(), r.strs(), r.strs()
-	sub.CallbackURL = r.str()
-	sub.Secret = bytes.Clone(r.bytes())
-	sub.Filter = r.str()
-	sub.Created, sub.Updated = r.varint(), r.varint()
-	if r.err == nil && len(r.b) > 0 { // written by a version that records the owner
-		sub.KeyID = r.str()
+	*sub = Subscription{ID: formatUUID(k[1:]), Tenant: r.Str(), Role: r.Str()}
+	sub.Scope.Bookings, sub.Scope.TransportDocs, sub.Scope.Parties = r.Strs(), r.Strs(), r.Strs()
+	sub.CallbackURL = r.Str()
+	sub.Secret = bytes.Clone(r.Bytes())
+	sub.Filter = r.Str()
+	sub.Created, sub.Updated = r.Varint(), r.Varint()
+	if r.Err() == nil && len(r.Rest()) > 0 { // written by a version that records the owner
+		sub.KeyID = r.Str()
 	}
-	return r.err
+	return r.Err()
 }
 
 // PutSubscription stores a subscription. A new one (create) starts
 // delivering with the events logged after now; an update keeps its
 // delivery position. A create is refused with ErrSubscriptionLimit when the
-// tenant (with this role) has Options.MaxSubscriptions already.
-func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Prefix) error {
+// tenant (with this role) has its maximum already.
+func (d *DCSA) PutSubscription(sub *Subscription, create bool, deny []netip.Prefix) error {
 	if err := sub.Validate(deny); err != nil {
 		return err
 	}
-	k, _ := subKey(prefixSub, sub.ID)
-	v := []byte{valueV1}
-	v = appendStr(v, sub.Tenant)
-	v = appendStr(v, sub.Role)
-	v = appendStrs(v, sub.Scope.Bookings)
-	v = appendStrs(v, sub.Scope.TransportDocs)
-	v = appendStrs(v, sub.Scope.Parties)
-	v = appendStr(v, sub.CallbackURL)
-	v = appendBytes(v, sub.Secret)
-	v = appendStr(v, sub.Filter)
+	k, _ := subKey(state.PrefixSub, sub.ID)
+	v := []byte{state.ValueV1}
+	v = state.AppendStr(v, sub.Tenant)
+	v = state.AppendStr(v, sub.Role)
+	v = state.AppendStrs(v, sub.Scope.Bookings)
+	v = state.AppendStrs(v, sub.Scope.TransportDocs)
+	v = state.AppendStrs(v, sub.Scope.Parties)
+	v = state.AppendStr(v, sub.CallbackURL)
+	v = state.AppendBytes(v, sub.Secret)
+	v = state.AppendStr(v, sub.Filter)
 	v = binary.AppendVarint(v, sub.Created)
 	v = binary.AppendVarint(v, sub.Updated)
-	v = appendStr(v, sub.KeyID)
-	s.subs.Lock()
-	defer s.subs.Unlock()
-	_, closer, err := s.db.Get(k)
+	v = state.AppendStr(v, sub.KeyID)
+	d.subs.Lock()
+	defer d.subs.Unlock()
+	_, closer, err := d.db.Get(k)
 	exists := err == nil
 	if exists {
 		closer.Close()
@@ -182,25 +185,25 @@ func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Pre
 		if create {
 			return fmt.Errorf("subscription %s exists", sub.ID)
 		}
-		return ErrNotFound
+		return state.ErrNotFound
 	}
 	if create {
-		if err := s.checkSubscriptionLimitLocked(sub.Tenant, sub.Role); err != nil {
+		if err := d.checkSubscriptionLimitLocked(sub.Tenant, sub.Role); err != nil {
 			return err
 		}
 	}
-	b := s.db.NewBatch()
+	b := d.db.NewBatch()
 	defer b.Close()
 	if err := b.Set(k, v, nil); err != nil {
 		return err
 	}
-	defer s.subs.version.Add(1)
+	defer d.subs.version.Add(1)
 	if create {
-		last, _, err := s.lastDCSA()
+		last, _, err := d.lastDCSA()
 		if err != nil {
 			return err
 		}
-		sk, _ := subKey(prefixSubState, sub.ID)
+		sk, _ := subKey(state.PrefixSubState, sub.ID)
 		if err := b.Set(sk, appendDeliveryState(nil, &DeliveryState{Next: last + 1}), nil); err != nil {
 			return err
 		}
@@ -208,13 +211,13 @@ func (s *Store) PutSubscription(sub *Subscription, create bool, deny []netip.Pre
 	return b.Commit(pebble.Sync)
 }
 
-func (s *Store) checkSubscriptionLimitLocked(tenant, role string) error {
-	limit := s.opts.MaxSubscriptions
+func (d *DCSA) checkSubscriptionLimitLocked(tenant, role string) error {
+	limit := d.maxSubs
 	if limit <= 0 {
 		limit = DefaultMaxSubscriptions
 	}
 	n := 0
-	err := s.Subscriptions("", func(o *Subscription) bool {
+	err := d.Subscriptions("", func(o *Subscription) bool {
 		if o.Tenant == tenant && o.Role == role {
 			n++
 		}
@@ -233,20 +236,20 @@ func (s *Store) checkSubscriptionLimitLocked(tenant, role string) error {
 // an older version) while its tenant has a key of its role. A subscription
 // that is not live is paused: it keeps its position and delivers nothing
 // until a key of its tenant updates it (which makes that key its owner).
-func (s *Store) SubscriptionOwnerLive(sub *Subscription, open bool) (bool, error) {
+func (d *DCSA) SubscriptionOwnerLive(sub *Subscription, open bool) (bool, error) {
 	if sub.KeyID != "" {
-		k, err := s.APIKeyByID(sub.KeyID)
-		if errors.Is(err, ErrNotFound) {
+		tenant, role, err := d.keys.KeyOwner(d.db, sub.KeyID)
+		if errors.Is(err, state.ErrNotFound) {
 			return false, nil
 		}
-		return err == nil && k.Tenant == sub.Tenant && k.Role == sub.Role, err
+		return err == nil && tenant == sub.Tenant && role == sub.Role, err
 	}
 	if sub.Tenant == "" {
-		return open && sub.Role == RolePort, nil
+		return open && sub.Role == state.RolePort, nil
 	}
 	live := false
-	err := s.APIKeys(func(k *APIKey) error {
-		if k.Tenant == sub.Tenant && k.Role == sub.Role {
+	err := d.keys.EachKey(d.db, func(tenant, role string, _ *state.Scope) error {
+		if tenant == sub.Tenant && role == sub.Role {
 			live = true
 			return errStopKeys
 		}
@@ -260,32 +263,43 @@ func (s *Store) SubscriptionOwnerLive(sub *Subscription, open bool) (bool, error
 
 var errStopKeys = errors.New("stop")
 
-// Subscription returns a subscription, or ErrNotFound.
-func (s *Store) Subscription(id string) (Subscription, error) {
+// ControlLock is the lock of the control-plane writes of subscriptions and
+// API keys (subLock): state/tenant takes it to check a tenant's role
+// against its subscriptions and write its key atomically.
+func (d *DCSA) ControlLock() sync.Locker { return &d.subs.Mutex }
+
+// SubscriptionRoles calls fn with the tenant and role of every
+// subscription, in id order, until fn returns false.
+func (d *DCSA) SubscriptionRoles(fn func(tenant, role string) bool) error {
+	return d.Subscriptions("", func(sub *Subscription) bool { return fn(sub.Tenant, sub.Role) })
+}
+
+// Subscription returns a subscription, or state.ErrNotFound.
+func (d *DCSA) Subscription(id string) (Subscription, error) {
 	var sub Subscription
-	k, err := subKey(prefixSub, id)
+	k, err := subKey(state.PrefixSub, id)
 	if err != nil {
 		return sub, err
 	}
-	found, err := getValue(s.db, k, func(v []byte) error { return decodeSub(k, v, &sub) })
+	found, err := state.GetValue(d.db, k, func(v []byte) error { return decodeSub(k, v, &sub) })
 	if err == nil && !found {
-		err = ErrNotFound
+		err = state.ErrNotFound
 	}
 	return sub, err
 }
 
 // Subscriptions calls fn for every subscription in id order, starting
 // after the id after ("" from the first).
-func (s *Store) Subscriptions(after string, fn func(*Subscription) bool) error {
-	lower := []byte{prefixSub}
+func (d *DCSA) Subscriptions(after string, fn func(*Subscription) bool) error {
+	lower := []byte{state.PrefixSub}
 	if after != "" {
-		k, err := subKey(prefixSub, after)
+		k, err := subKey(state.PrefixSub, after)
 		if err != nil {
-			return ErrBadCursor
+			return state.ErrBadCursor
 		}
 		lower = append(k, 0)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixSub + 1}})
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{state.PrefixSub + 1}})
 	if err != nil {
 		return err
 	}
@@ -304,24 +318,24 @@ func (s *Store) Subscriptions(after string, fn func(*Subscription) bool) error {
 
 // DeleteSubscription deletes a subscription with its delivery state, dead
 // letters and delivery log.
-func (s *Store) DeleteSubscription(id string) error {
-	k, err := subKey(prefixSub, id)
+func (d *DCSA) DeleteSubscription(id string) error {
+	k, err := subKey(state.PrefixSub, id)
 	if err != nil {
 		return err
 	}
-	s.subs.Lock()
-	defer s.subs.Unlock()
-	_, closer, err := s.db.Get(k)
+	d.subs.Lock()
+	defer d.subs.Unlock()
+	_, closer, err := d.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return ErrNotFound
+		return state.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
 	closer.Close()
-	b := s.db.NewBatch()
+	b := d.db.NewBatch()
 	defer b.Close()
-	for _, p := range []byte{prefixSub, prefixSubState, prefixSubDead, prefixSubLog, prefixSubReplay} {
+	for _, p := range []byte{state.PrefixSub, state.PrefixSubState, state.PrefixSubDead, state.PrefixSubLog, state.PrefixSubReplay} {
 		lo := append([]byte{p}, k[1:]...)
 		hi := append(bytes.Clone(lo), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 		if err := b.DeleteRange(lo, hi, nil); err != nil {
@@ -331,7 +345,7 @@ func (s *Store) DeleteSubscription(id string) error {
 			return err
 		}
 	}
-	defer s.subs.version.Add(1)
+	defer d.subs.version.Add(1)
 	return b.Commit(pebble.Sync)
 }
 
@@ -344,30 +358,30 @@ type DeliveryState struct {
 }
 
 func appendDeliveryState(dst []byte, st *DeliveryState) []byte {
-	dst = append(dst, valueV1)
+	dst = append(dst, state.ValueV1)
 	dst = binary.AppendUvarint(dst, st.Next)
 	dst = binary.AppendUvarint(dst, uint64(st.Failures))
 	dst = binary.AppendVarint(dst, st.RetryAt)
 	return binary.AppendUvarint(dst, st.Attempts)
 }
 
-// DeliveryStateOf returns a subscription's delivery state, or ErrNotFound.
-func (s *Store) DeliveryStateOf(id string) (DeliveryState, error) {
+// DeliveryStateOf returns a subscription's delivery state, or state.ErrNotFound.
+func (d *DCSA) DeliveryStateOf(id string) (DeliveryState, error) {
 	var st DeliveryState
-	k, err := subKey(prefixSubState, id)
+	k, err := subKey(state.PrefixSubState, id)
 	if err != nil {
 		return st, err
 	}
-	found, err := getValue(s.db, k, func(v []byte) error {
-		r := reader{b: v}
-		if r.byte() != valueV1 {
-			return errCorrupt
+	found, err := state.GetValue(d.db, k, func(v []byte) error {
+		r := state.NewReader(v)
+		if r.Byte() != state.ValueV1 {
+			return state.ErrCorrupt
 		}
-		st.Next, st.Failures, st.RetryAt, st.Attempts = r.uvarint(), int(r.uvarint()), r.varint(), r.uvarint()
-		return r.err
+		st.Next, st.Failures, st.RetryAt, st.Attempts = r.Uvarint(), int(r.Uvarint()), r.Varint(), r.Uvarint()
+		return r.Err()
 	})
 	if err == nil && !found {
-		err = ErrNotFound
+		err = state.ErrNotFound
 	}
 	return st, err
 }
@@ -395,38 +409,38 @@ type DeadLetter struct {
 
 // RecordDelivery stores the outcome of one attempt: the new delivery state,
 // the log record (the log keeps the newest maxDeliveryLog) and, when the
-// batch was given up, its dead letter. It returns ErrNotFound when the
+// batch was given up, its dead letter. It returns state.ErrNotFound when the
 // subscription was deleted meanwhile.
-func (s *Store) RecordDelivery(id string, st *DeliveryState, rec *DeliveryRecord, dead *DeadLetter) error {
-	k, err := subKey(prefixSub, id)
+func (d *DCSA) RecordDelivery(id string, st *DeliveryState, rec *DeliveryRecord, dead *DeadLetter) error {
+	k, err := subKey(state.PrefixSub, id)
 	if err != nil {
 		return err
 	}
-	s.subs.Lock()
-	defer s.subs.Unlock()
-	_, closer, err := s.db.Get(k)
+	d.subs.Lock()
+	defer d.subs.Unlock()
+	_, closer, err := d.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return ErrNotFound
+		return state.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
 	closer.Close()
 	u := k[1:]
-	b := s.db.NewBatch()
+	b := d.db.NewBatch()
 	defer b.Close()
-	if err := b.Set(append([]byte{prefixSubState}, u...), appendDeliveryState(nil, st), nil); err != nil {
+	if err := b.Set(append([]byte{state.PrefixSubState}, u...), appendDeliveryState(nil, st), nil); err != nil {
 		return err
 	}
 	if rec != nil {
-		lk := binary.BigEndian.AppendUint64(append([]byte{prefixSubLog}, u...), rec.Attempt)
-		v := []byte{valueV1}
+		lk := binary.BigEndian.AppendUint64(append([]byte{state.PrefixSubLog}, u...), rec.Attempt)
+		v := []byte{state.ValueV1}
 		v = binary.AppendVarint(v, rec.At)
 		v = binary.AppendUvarint(v, rec.From)
 		v = binary.AppendUvarint(v, rec.To)
 		v = binary.AppendUvarint(v, uint64(rec.Events))
 		v = binary.AppendUvarint(v, uint64(rec.Status))
-		v = appendStr(v, rec.Error)
+		v = state.AppendStr(v, rec.Error)
 		v = binary.AppendVarint(v, rec.Nanos)
 		dead := byte(0)
 		if rec.Dead {
@@ -437,33 +451,33 @@ func (s *Store) RecordDelivery(id string, st *DeliveryState, rec *DeliveryRecord
 			return err
 		}
 		if rec.Attempt > maxDeliveryLog {
-			old := binary.BigEndian.AppendUint64(append([]byte{prefixSubLog}, u...), rec.Attempt-maxDeliveryLog)
+			old := binary.BigEndian.AppendUint64(append([]byte{state.PrefixSubLog}, u...), rec.Attempt-maxDeliveryLog)
 			if err := b.Delete(old, nil); err != nil {
 				return err
 			}
 		}
 	}
 	if dead != nil {
-		dk := binary.BigEndian.AppendUint64(append([]byte{prefixSubDead}, u...), dead.From)
-		v := []byte{valueV1}
+		dk := binary.BigEndian.AppendUint64(append([]byte{state.PrefixSubDead}, u...), dead.From)
+		v := []byte{state.ValueV1}
 		v = binary.AppendUvarint(v, dead.To)
 		v = binary.AppendUvarint(v, uint64(dead.Events))
 		v = binary.AppendUvarint(v, uint64(dead.Attempts))
-		v = appendStr(v, dead.LastError)
+		v = state.AppendStr(v, dead.LastError)
 		v = binary.AppendVarint(v, dead.At)
 		if err := b.Set(dk, v, nil); err != nil {
 			return err
 		}
 	}
-	return b.Commit(s.writeO)
+	return b.Commit(d.writeO)
 }
 
-func scanSub(s *Store, prefix byte, id string, newestFirst bool, fn func(k, v []byte) (bool, error)) error {
+func scanSub(d *DCSA, prefix byte, id string, newestFirst bool, fn func(k, v []byte) (bool, error)) error {
 	k, err := subKey(prefix, id)
 	if err != nil {
 		return err
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: k, UpperBound: append(bytes.Clone(k), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)})
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: k, UpperBound: append(bytes.Clone(k), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)})
 	if err != nil {
 		return err
 	}
@@ -474,7 +488,7 @@ func scanSub(s *Store, prefix byte, id string, newestFirst bool, fn func(k, v []
 	}
 	for ; ok; ok = step() {
 		if len(it.Key()) != 25 {
-			return errCorrupt
+			return state.ErrCorrupt
 		}
 		more, err := fn(it.Key()[17:], it.Value())
 		if err != nil || !more {
@@ -486,32 +500,32 @@ func scanSub(s *Store, prefix byte, id string, newestFirst bool, fn func(k, v []
 
 // DeliveryLog calls fn with the subscription's delivery records, newest
 // first.
-func (s *Store) DeliveryLog(id string, fn func(*DeliveryRecord) bool) error {
-	return scanSub(s, prefixSubLog, id, true, func(k, v []byte) (bool, error) {
-		r := reader{b: v}
-		if r.byte() != valueV1 {
-			return false, errCorrupt
+func (d *DCSA) DeliveryLog(id string, fn func(*DeliveryRecord) bool) error {
+	return scanSub(d, state.PrefixSubLog, id, true, func(k, v []byte) (bool, error) {
+		r := state.NewReader(v)
+		if r.Byte() != state.ValueV1 {
+			return false, state.ErrCorrupt
 		}
-		rec := DeliveryRecord{Attempt: binary.BigEndian.Uint64(k), At: r.varint(), From: r.uvarint(), To: r.uvarint(),
-			Events: int(r.uvarint()), Status: int(r.uvarint()), Error: r.str(), Nanos: r.varint(), Dead: r.byte() == 1}
-		if r.err != nil {
-			return false, r.err
+		rec := DeliveryRecord{Attempt: binary.BigEndian.Uint64(k), At: r.Varint(), From: r.Uvarint(), To: r.Uvarint(),
+			Events: int(r.Uvarint()), Status: int(r.Uvarint()), Error: r.Str(), Nanos: r.Varint(), Dead: r.Byte() == 1}
+		if r.Err() != nil {
+			return false, r.Err()
 		}
 		return fn(&rec), nil
 	})
 }
 
 // DeadLetters calls fn with the subscription's dead letters, oldest first.
-func (s *Store) DeadLetters(id string, fn func(*DeadLetter) bool) error {
-	return scanSub(s, prefixSubDead, id, false, func(k, v []byte) (bool, error) {
-		r := reader{b: v}
-		if r.byte() != valueV1 {
-			return false, errCorrupt
+func (d *DCSA) DeadLetters(id string, fn func(*DeadLetter) bool) error {
+	return scanSub(d, state.PrefixSubDead, id, false, func(k, v []byte) (bool, error) {
+		r := state.NewReader(v)
+		if r.Byte() != state.ValueV1 {
+			return false, state.ErrCorrupt
 		}
-		d := DeadLetter{From: binary.BigEndian.Uint64(k), To: r.uvarint(), Events: int(r.uvarint()), Attempts: int(r.uvarint()),
-			LastError: r.str(), At: r.varint()}
-		if r.err != nil {
-			return false, r.err
+		d := DeadLetter{From: binary.BigEndian.Uint64(k), To: r.Uvarint(), Events: int(r.Uvarint()), Attempts: int(r.Uvarint()),
+			LastError: r.Str(), At: r.Varint()}
+		if r.Err() != nil {
+			return false, r.Err()
 		}
 		return fn(&d), nil
 	})
@@ -520,35 +534,35 @@ func (s *Store) DeadLetters(id string, fn func(*DeadLetter) bool) error {
 // RequestRedelivery asks the deliverer to deliver again every event
 // created at or after since (Unix ns) to the subscription; it returns the
 // first log sequence number that will be sent again.
-func (s *Store) RequestRedelivery(id string, since int64) (uint64, error) {
-	k, err := subKey(prefixSubReplay, id)
+func (d *DCSA) RequestRedelivery(id string, since int64) (uint64, error) {
+	k, err := subKey(state.PrefixSubReplay, id)
 	if err != nil {
 		return 0, err
 	}
-	seq, err := s.DCSASeqAt(since)
+	seq, err := d.SeqAt(since)
 	if err != nil {
 		return 0, err
 	}
-	s.subs.Lock()
-	defer s.subs.Unlock()
-	if _, err := s.Subscription(id); err != nil {
+	d.subs.Lock()
+	defer d.subs.Unlock()
+	if _, err := d.Subscription(id); err != nil {
 		return 0, err
 	}
-	defer s.subs.version.Add(1)
-	return seq, s.db.Set(k, binary.BigEndian.AppendUint64(nil, seq), pebble.Sync)
+	defer d.subs.version.Add(1)
+	return seq, d.db.Set(k, binary.BigEndian.AppendUint64(nil, seq), pebble.Sync)
 }
 
 // TakeRedelivery applies a pending redelivery request to the delivery
 // state (the deliverer calls it before each batch): the state restarts at
 // the requested position. ok is false when there was none.
-func (s *Store) TakeRedelivery(id string, st *DeliveryState) (bool, error) {
-	k, err := subKey(prefixSubReplay, id)
+func (d *DCSA) TakeRedelivery(id string, st *DeliveryState) (bool, error) {
+	k, err := subKey(state.PrefixSubReplay, id)
 	if err != nil {
 		return false, err
 	}
-	s.subs.Lock()
-	defer s.subs.Unlock()
-	v, closer, err := s.db.Get(k)
+	d.subs.Lock()
+	defer d.subs.Unlock()
+	v, closer, err := d.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -557,16 +571,16 @@ func (s *Store) TakeRedelivery(id string, st *DeliveryState) (bool, error) {
 	}
 	if len(v) != 8 {
 		closer.Close()
-		return false, errCorrupt
+		return false, state.ErrCorrupt
 	}
 	st.Next, st.Failures, st.RetryAt = binary.BigEndian.Uint64(v), 0, 0
 	closer.Close()
-	b := s.db.NewBatch()
+	b := d.db.NewBatch()
 	defer b.Close()
 	if err := b.Delete(k, nil); err != nil {
 		return false, err
 	}
-	if err := b.Set(append([]byte{prefixSubState}, k[1:]...), appendDeliveryState(nil, st), nil); err != nil {
+	if err := b.Set(append([]byte{state.PrefixSubState}, k[1:]...), appendDeliveryState(nil, st), nil); err != nil {
 		return false, err
 	}
 	return true, b.Commit(pebble.Sync)
@@ -576,8 +590,8 @@ func (s *Store) TakeRedelivery(id string, st *DeliveryState) (bool, error) {
 // the event: the same rule as the query API (TRANSPORT events always;
 // others for port and customs, or when linked to a logistics owner's
 // scope).
-func SubscriptionVisible(sub *Subscription, e *DCSAEvent, links func(string) ([]Ref, error)) (bool, error) {
-	if sub.Role != RoleLogistics || e.Type == DCSATransport {
+func SubscriptionVisible(sub *Subscription, e *state.DCSAEvent, links func(string) ([]state.Ref, error)) (bool, error) {
+	if sub.Role != state.RoleLogistics || e.Type == state.DCSATransport {
 		return true, nil
 	}
 	for _, r := range e.Refs {

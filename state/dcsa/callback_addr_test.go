@@ -1,4 +1,4 @@
-package state
+package dcsa
 
 import (
 	"net/netip"
