@@ -131,9 +131,6 @@ trap 'rm -f "$body"' EXIT
 code=$(%q "$@" -o "$body" -w '%%{http_code}')
 rc=$?
 cat "$body"
-# A stream (text/event-stream) never ends: curl --max-time cuts it and exits
-# 28, which is the example working when the answer was 2xx with a body.
-if [ $rc -eq 28 ] && [[ " $* " == *" --max-time "* ]]; then rc=0; fi
 if [ $rc -ne 0 ]; then exit $rc; fi
 case $code in
 2??) ;;
