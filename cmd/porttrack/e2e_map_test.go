@@ -185,11 +185,13 @@ func TestMapInBrowser(t *testing.T) {
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339) }
 	plan := fmt.Sprintf(`{"type":"rail.plan","train":%q,"service":"YW-BL","from_station":"beilun-rail-station","to_station":"CNYIW-ICD","departure":%q,"cutoff":%q,"wagons":[{"wagon":"4567890","containers":[%q]}],"t":%q}`,
 		train, rfc(now.Add(6*time.Hour)), rfc(now.Add(4*time.Hour)), alertBox, rfc(now))
-	// Within 2 s; under the race detector, which slows the engine and the
-	// demo in this process several times, within 6 s.
+	// Within 2 s. Under the race detector the engine in this process
+	// ingests several times slower than the day simulator produces, so the
+	// plan waits behind a backlog: there only its arrival is checked
+	// (within 60 s) and the latency logged.
 	within := 2 * time.Second
 	if raceEnabled {
-		within = 6 * time.Second
+		within = 60 * time.Second
 	}
 	sent := kcatProduce(ctx, t, kcat, d.broker, "port.transport", train, plan+"\n")
 	actx2, acancel2 := context.WithTimeout(bctx, within)
