@@ -323,6 +323,9 @@ func (c *streamClient) loop(w *bufio.Writer, from position, resume bool) error {
 	}
 	beat := time.NewTimer(cfg.Heartbeat)
 	defer beat.Stop()
+	// An idle stream, too, ends soon after its key is revoked.
+	keyCheck := time.NewTicker(keyCheckEvery)
+	defer keyCheck.Stop()
 	var flush *time.Timer
 	for {
 		entries, next, wake, lost := h.read(c.cursor, c.entries)
@@ -333,6 +336,10 @@ func (c *streamClient) loop(w *bufio.Writer, from position, resume bool) error {
 			continue
 		}
 		if len(entries) > 0 {
+			// Nothing more for a key revoked since the stream opened.
+			if err := c.keyStands(); err != nil {
+				return err
+			}
 			if err := c.pass(w, entries); err != nil {
 				return err
 			}
@@ -360,6 +367,10 @@ func (c *streamClient) loop(w *bufio.Writer, from position, resume bool) error {
 			case <-h.done:
 				return errClosed
 			}
+		case <-keyCheck.C:
+			if err := c.keyStands(); err != nil {
+				return err
+			}
 		case <-beat.C:
 			c.deadline()
 			if _, err := w.WriteString(": heartbeat\n\n"); err != nil {
@@ -373,6 +384,29 @@ func (c *streamClient) loop(w *bufio.Writer, from position, resume bool) error {
 			return errClosed
 		}
 	}
+}
+
+// keyCheckEvery bounds how long an idle stream outlives the revocation of
+// its key; a stream with changes to send checks before each pass.
+const keyCheckEvery = 5 * time.Second
+
+// errKeyRevoked ends a stream whose key was revoked (or changed tenant or
+// role) after it opened.
+var errKeyRevoked = errors.New("stream: its API key was revoked")
+
+// keyStands returns errKeyRevoked unless the stream's key (none on the open
+// API) is still stored with the tenant and role it had when the stream
+// opened.
+func (c *streamClient) keyStands() error {
+	if c.who.KeyID == "" {
+		return nil
+	}
+	k, err := c.s.cfg.Store.Tenants.APIKeyByID(c.who.KeyID)
+	if errors.Is(err, state.ErrNotFound) || (err == nil && (k.Tenant != c.who.Tenant || Role(k.Role) != c.who.Role)) {
+		c.s.log.Info("stream ended: its API key was revoked", "key", c.who.KeyID)
+		return errKeyRevoked
+	}
+	return err
 }
 
 func (c *streamClient) deadline() {

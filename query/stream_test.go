@@ -429,3 +429,41 @@ func TestRenderCache(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamEndsWhenKeyRevoked: a stream opened with a key delivers
+// nothing more once the key is revoked, and ends.
+func TestStreamEndsWhenKeyRevoked(t *testing.T) {
+	f := newDCSAFixture(t, false, fastStream)
+	addr := tcpServe(t, f)
+	c, code, body := openStream(t, addr, "/v1/stream?kinds=containers", map[string]string{"Authorization": "Bearer " + keyA})
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	c.until(t, func(_ map[string]any, id string) bool { return id != "" })
+	k, err := f.store.Tenants.LookupAPIKey(keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Tenants.RevokeAPIKey(k.ID); err != nil {
+		t.Fatal(err)
+	}
+	t1 := f.t0.Add(48 * time.Hour).UnixNano()
+	ev := state.Event{ID: "after-revoke", Container: boxesA[1], Code: state.CodeGTOT, Time: t1, Location: "CNNGB-BLCT", Source: "test"}
+	if _, err := f.store.Apply(&state.Batch{Topic: "port.rfid", Next: 60, Events: []state.Event{ev}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case b, open := <-c.blocks:
+			if !open {
+				return // ended
+			}
+			if strings.Contains(b.data, boxesA[1]) {
+				t.Fatalf("the stream of a revoked key delivered %s", b.data)
+			}
+		case <-deadline:
+			t.Fatal("the stream of a revoked key did not end within 10 s")
+		}
+	}
+}

@@ -457,10 +457,13 @@ func (s *Store) Apply(b *Batch) (ApplyResult, error) {
 	if err := pb.Commit(s.writeO); err != nil {
 		return res, fmt.Errorf("state: commit batch: %w", err)
 	}
-	if err := publishCommitted(tx); err != nil {
+	err := publishCommitted(tx)
+	// The batch is durable: the change listener hears of it whatever a
+	// stage's Committed hook said.
+	s.publishCommitted(b, now)
+	if err != nil {
 		return res, err
 	}
-	s.publishCommitted(b, now)
 	s.m.batches.Add(1)
 	s.m.events.Add(uint64(res.Stored))
 	s.m.duplicates.Add(uint64(res.Duplicates))

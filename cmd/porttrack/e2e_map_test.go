@@ -41,6 +41,14 @@ func TestDemoPrintsMapURL(t *testing.T) {
 // within 2 s. Screenshots go to the test's artifact directory (go test
 // -artifacts -outputdir DIR keeps them).
 func TestMapInBrowser(t *testing.T) {
+	if raceEnabled {
+		// Under the race detector the engine of this process ingests
+		// several times slower than the 120x day simulator produces, so
+		// what the page shows and what the API answers drift apart while
+		// they are compared. .ci/run runs this test on its own, without
+		// the race detector, after the race run of the whole suite.
+		t.Skip("the browser test runs without the race detector (.ci/run runs it on its own)")
+	}
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is missing although CI is set (.ci/run installs chromium): %v", chromiumPath, err)
@@ -185,14 +193,7 @@ func TestMapInBrowser(t *testing.T) {
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339) }
 	plan := fmt.Sprintf(`{"type":"rail.plan","train":%q,"service":"YW-BL","from_station":"beilun-rail-station","to_station":"CNYIW-ICD","departure":%q,"cutoff":%q,"wagons":[{"wagon":"4567890","containers":[%q]}],"t":%q}`,
 		train, rfc(now.Add(6*time.Hour)), rfc(now.Add(4*time.Hour)), alertBox, rfc(now))
-	// Within 2 s. Under the race detector the engine in this process
-	// ingests several times slower than the day simulator produces, so the
-	// plan waits behind a backlog: there only its arrival is checked
-	// (within 60 s) and the latency logged.
 	within := 2 * time.Second
-	if raceEnabled {
-		within = 60 * time.Second
-	}
 	sent := kcatProduce(ctx, t, kcat, d.broker, "port.transport", train, plan+"\n")
 	actx2, acancel2 := context.WithTimeout(bctx, within)
 	err := chromedp.Do(actx2, chromedp.WaitVisible(`#alerts li[data-container="`+alertBox+`"]`))
