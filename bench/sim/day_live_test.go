@@ -51,20 +51,30 @@ func TestRunDayLiveNeverAhead(t *testing.T) {
 	const speedup = 600
 	begin := time.Now()
 	start := CatchUpStart(begin, 10*time.Minute, speedup) // caught up after 1 s
+	// The run ends a second after the simulated clock caught up with the
+	// wall clock (the second shows it stays behind), or after a minute: a
+	// loaded machine (the race detector, other packages' tests) replays
+	// the past more slowly, which is no failure of the pacing.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	var (
-		mu    sync.Mutex
-		ahead time.Duration // most the simulated clock was ahead
-		last  time.Time
+		mu     sync.Mutex
+		ahead  time.Duration // most the simulated clock was ahead
+		last   time.Time
+		caught time.Time // when the simulated clock came within 2 s of the wall clock
 	)
 	cfg := DayConfig{Brokers: c.ListenAddrs(), Scale: 0.05, Seed: 1, Start: start, Duration: time.Hour,
 		Speedup: speedup, Live: true, Progress: func(p DayProgress) {
 			mu.Lock()
 			defer mu.Unlock()
-			ahead = max(ahead, p.SimTime.Sub(time.Now()))
+			now := time.Now()
+			ahead = max(ahead, p.SimTime.Sub(now))
 			last = p.SimTime
+			if caught.IsZero() && now.Sub(p.SimTime) < 2*time.Second {
+				caught = now
+				time.AfterFunc(time.Second, cancel)
+			}
 		}}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
 	st, err := RunDay(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +84,11 @@ func TestRunDayLiveNeverAhead(t *testing.T) {
 	if ahead > 0 {
 		t.Errorf("the simulated clock ran %v ahead of the wall clock", ahead)
 	}
-	// The past was replayed: after 3 s the clock is within the last
-	// second's pacing of the wall clock, not 20 minutes behind.
-	if behind := time.Now().Sub(last); behind > 4*time.Second {
-		t.Errorf("the simulated clock is %v behind the wall clock after 3 s, want it caught up (started %v before)", behind, begin.Sub(start))
+	// The past was replayed: the clock caught up, not 10 minutes behind.
+	if caught.IsZero() {
+		t.Errorf("the simulated clock is %v behind the wall clock after a minute, want it caught up (started %v before)", time.Since(last), begin.Sub(start))
+	} else {
+		t.Logf("caught up %v after the start", caught.Sub(begin).Round(time.Millisecond))
 	}
 	if st.Produced == 0 {
 		t.Fatal("nothing produced")
