@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/porttrack/porttrack/state"
+	"github.com/porttrack/porttrack/state/tenant"
 )
 
 // Authentication and authorisation. Every non-public request carries
@@ -76,19 +77,31 @@ func (s *Server) auth(ctx *fasthttp.RequestCtx) (Principal, bool) {
 			s.anyError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
 			return Principal{}, false
 		}
-		p = Principal{Tenant: k.Tenant, Role: Role(k.Role), KeyID: k.ID}
-		if p.Role == RoleLogistics {
-			p.Scope = &k.Scope
-		}
+		p = keyPrincipal(&k)
 	}
-	id := rateID{key: p.KeyID}
-	if id.key == "" {
-		id.addr = remoteAddr(ctx)
-	}
-	if !s.rateAllow(ctx, id) {
+	if !s.rateAllow(ctx, rateIDOf(ctx, &p)) {
 		return Principal{}, false
 	}
 	return p, true
+}
+
+// keyPrincipal is the caller an API key names: a logistics key brings its
+// scope.
+func keyPrincipal(k *tenant.APIKey) Principal {
+	p := Principal{Tenant: k.Tenant, Role: Role(k.Role), KeyID: k.ID}
+	if p.Role == RoleLogistics {
+		p.Scope = &k.Scope
+	}
+	return p
+}
+
+// rateIDOf is whom the rate limit counts a request of p against: its key,
+// or its address on the open API.
+func rateIDOf(ctx *fasthttp.RequestCtx, p *Principal) rateID {
+	if p.KeyID == "" {
+		return rateID{addr: remoteAddr(ctx)}
+	}
+	return rateID{key: p.KeyID}
 }
 
 func remoteAddr(ctx *fasthttp.RequestCtx) netip.Addr {

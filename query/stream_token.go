@@ -116,16 +116,9 @@ func (s *Server) tokenAuth(ctx *fasthttp.RequestCtx, tok []byte) (Principal, boo
 			writeError(ctx, fasthttp.StatusInternalServerError, "internal", "state read failed")
 			return Principal{}, false
 		}
-		p = Principal{Tenant: k.Tenant, Role: Role(k.Role), KeyID: k.ID}
-		if p.Role == RoleLogistics {
-			p.Scope = &k.Scope
-		}
+		p = keyPrincipal(&k)
 	}
-	id := rateID{key: p.KeyID}
-	if id.key == "" {
-		id.addr = remoteAddr(ctx)
-	}
-	if !s.rateAllow(ctx, id) {
+	if !s.rateAllow(ctx, rateIDOf(ctx, &p)) {
 		return Principal{}, false
 	}
 	return p, true
