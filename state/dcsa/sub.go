@@ -316,6 +316,19 @@ func (d *DCSA) Subscriptions(after string, fn func(*Subscription) bool) error {
 	return it.Error()
 }
 
+// subExistsLocked returns state.ErrNotFound unless the subscription record
+// k is stored. d.subs is held, so it stays stored until the caller's write.
+func (d *DCSA) subExistsLocked(k []byte) error {
+	_, closer, err := d.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return state.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return closer.Close()
+}
+
 // DeleteSubscription deletes a subscription with its delivery state, dead
 // letters and delivery log.
 func (d *DCSA) DeleteSubscription(id string) error {
@@ -325,14 +338,9 @@ func (d *DCSA) DeleteSubscription(id string) error {
 	}
 	d.subs.Lock()
 	defer d.subs.Unlock()
-	_, closer, err := d.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return state.ErrNotFound
-	}
-	if err != nil {
+	if err := d.subExistsLocked(k); err != nil {
 		return err
 	}
-	closer.Close()
 	b := d.db.NewBatch()
 	defer b.Close()
 	for _, p := range []byte{state.PrefixSub, state.PrefixSubState, state.PrefixSubDead, state.PrefixSubLog, state.PrefixSubReplay} {
@@ -418,14 +426,9 @@ func (d *DCSA) RecordDelivery(id string, st *DeliveryState, rec *DeliveryRecord,
 	}
 	d.subs.Lock()
 	defer d.subs.Unlock()
-	_, closer, err := d.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return state.ErrNotFound
-	}
-	if err != nil {
+	if err := d.subExistsLocked(k); err != nil {
 		return err
 	}
-	closer.Close()
 	u := k[1:]
 	b := d.db.NewBatch()
 	defer b.Close()
